@@ -1,0 +1,53 @@
+# The two commands: `make demo` and `make test`. Each bootstraps what it needs on first use:
+# Debian's libnl-route-3-200 (nsjail links it), a .venv on Python 3.12, and the package with its dev extras.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -n 1)
+
+.PHONY: demo test lint typecheck unit bench bootstrap clean
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if ! ldconfig -p 2>/dev/null | grep -q libnl-route-3.so.200; then \
+		echo "installing Debian's libnl-route-3-200 (nsjail needs it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnl-route-3-200; \
+	fi
+	@if [ ! -x $(BIN)/python ]; then \
+		if [ -z "$(PYTHON312)" ]; then echo "Python 3.12 not found: install it (pyenv install 3.12) and rerun" >&2; exit 2; fi; \
+		"$(PYTHON312)" -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# mypy needs the installed layout (codegym_mcp.<folder>); a symlink tree gives it that view.
+.typecheck/codegym_mcp: | $(STAMP)
+	@mkdir -p .typecheck/codegym_mcp
+	@for d in schemas runtime generator servers; do ln -sfn ../../$$d .typecheck/codegym_mcp/$$d; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) .typecheck/codegym_mcp
+	$(BIN)/mypy .typecheck/codegym_mcp tests benchmarks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(BIN)/codegym-mcp doctor
+	$(BIN)/codegym-mcp generate --dataset humaneval
+	$(BIN)/codegym-mcp rollout --policy oracle --episodes 164 --concurrency 8 --out demo-out/oracle.jsonl
+	$(BIN)/codegym-mcp rollout --policy random --episodes 164 --concurrency 8 --out demo-out/random.jsonl
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""Formats of codegym-mcp: pydantic models of every file and record, and the value codec.
+
+The JSON Schema files exported from the models live beside this module in ``json/``
+(``python -m codegym_mcp.schemas`` rewrites them; a test fails when one drifts).
+"""
+
+from ._episode import EndReason, EpisodeRecord, StepRecord
+from ._gym import (
+    FORMAT_VERSION,
+    GymManifest,
+    Instance,
+    OracleSummary,
+    ParamSpec,
+    ToolKind,
+    ToolSpec,
+    TraceCall,
+)
+from ._problem import LoadIssue, Problem, TestStyle, task_id_for
+from ._report import GenerationReport, GymSummary, LlmUsage, Rejection, Stage
+from ._values import (
+    CoercionError,
+    UnsupportedValue,
+    canonical_json,
+    coerce,
+    decode,
+    describe_schema,
+    encode,
+    infer_schema,
+    merge_schemas,
+    to_plain,
+    values_equal,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CoercionError",
+    "EndReason",
+    "EpisodeRecord",
+    "GenerationReport",
+    "GymManifest",
+    "GymSummary",
+    "Instance",
+    "LlmUsage",
+    "LoadIssue",
+    "OracleSummary",
+    "ParamSpec",
+    "Problem",
+    "Rejection",
+    "Stage",
+    "StepRecord",
+    "TestStyle",
+    "ToolKind",
+    "ToolSpec",
+    "TraceCall",
+    "UnsupportedValue",
+    "canonical_json",
+    "coerce",
+    "decode",
+    "describe_schema",
+    "encode",
+    "infer_schema",
+    "merge_schemas",
+    "task_id_for",
+    "to_plain",
+    "values_equal",
+]

@@ -1,0 +1,63 @@
+"""CATALOG/report.json: what a generate run read, kept, rejected and measured."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ._problem import LoadIssue
+
+__all__ = ["GenerationReport", "GymSummary", "LlmUsage", "Rejection", "Stage"]
+
+Stage = Literal["load", "instances", "analyse", "decompose", "render", "verify", "filter", "infra"]
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_id: str
+    problem_id: str
+    stage: Stage
+    reason: str
+    detail: str | None = None
+
+
+class GymSummary(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_id: str
+    problem_id: str
+    n_tools: int
+    n_problem_tools: int = Field(description="Tools beyond the generic ones (observe, submit, task)")
+    n_instances: int
+    instances_dropped: dict[str, int] = Field(default_factory=dict, description="reason -> count")
+    oracle_steps_min: int
+    oracle_steps_max: int
+    oracle_steps_mean: float
+    llm: bool = False
+    llm_fallback_reason: str | None = None
+
+
+class LlmUsage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: int = 0
+
+
+class GenerationReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    settings: dict[str, JsonValue] = Field(default_factory=dict)
+    problems_read: int
+    load_issues: list[LoadIssue] = Field(default_factory=list)
+    gyms_verified: int
+    gyms: list[GymSummary] = Field(default_factory=list)
+    rejections: list[Rejection] = Field(default_factory=list)
+    llm_usage: LlmUsage | None = None
+    seconds: float = Field(ge=0, description="Wall time of the run (not part of determinism)")

@@ -1,0 +1,464 @@
+"""Values that cross a boundary: the sandbox's pipes, a gym file, an MCP tool result.
+
+Standard library only, and Python 3.11 compatible: the sandbox worker runs this very
+source inside the jail (the system interpreter), so host and jail share one codec.
+
+Three forms of a value:
+
+- *python*: what the reference solution takes and returns (tuples, sets, int-keyed dicts...).
+- *wire*: JSON that round-trips python values exactly. Plain JSON stands for itself; the
+  rest is tagged: ``{"$tuple": [...]}``, ``{"$set": [...]}``, ``{"$dict": [[k, v], ...]}``
+  (non-string keys, or keys starting with ``$``), ``{"$float": "nan" | "inf" | "-inf"}``.
+- *plain*: what an agent sees and sends: tuples and sets become lists, dict keys strings.
+  A *type schema* (a JSON Schema subset with ``x-python`` hints) turns plain back into
+  python: :func:`coerce`.
+
+Exceptions::
+
+    ValueError
+     +-- UnsupportedValue   a python value with no wire form (a class instance, bytes...)
+     +-- CoercionError      a plain value that does not fit a type schema; carries the path
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = [
+    "CoercionError",
+    "UnsupportedValue",
+    "canonical_json",
+    "coerce",
+    "decode",
+    "describe_schema",
+    "encode",
+    "infer_schema",
+    "merge_schemas",
+    "to_plain",
+    "values_equal",
+]
+
+_TAGS = ("$tuple", "$set", "$dict", "$float")
+
+
+class UnsupportedValue(ValueError):
+    """A python value that has no wire form."""
+
+    def __init__(self, type_name: str, path: str = "$") -> None:
+        super().__init__(f"value of type {type_name} at {path} cannot cross the boundary as JSON")
+        self.type_name = type_name
+        self.path = path
+
+
+class CoercionError(ValueError):
+    """A plain value that does not fit its type schema."""
+
+    def __init__(self, path: str, expected: str, got: Any) -> None:
+        shown = json.dumps(got, default=repr)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{path}: expected {expected}, got {shown}")
+        self.path = path
+        self.expected = expected
+        self.got = got
+
+
+# --------------------------------------------------------------------------- wire codec
+
+
+def encode(value: Any, path: str = "$") -> Any:
+    """Python value -> wire JSON value. Raises UnsupportedValue."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return {"$float": "nan"}
+        if math.isinf(value):
+            return {"$float": "inf" if value > 0 else "-inf"}
+        return value
+    if isinstance(value, list):
+        return [encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, (set, frozenset)):
+        items = [encode(v, f"{path}{{}}") for v in value]
+        items.sort(key=canonical_json)
+        return {"$set": items}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: encode(v, f"{path}.{k}") for k, v in value.items()}
+        return {"$dict": [[encode(k, path), encode(v, f"{path}[{k!r}]")] for k, v in value.items()]}
+    raise UnsupportedValue(type(value).__name__, path)
+
+
+def decode(wire: Any) -> Any:
+    """Wire JSON value -> python value."""
+    if isinstance(wire, list):
+        return [decode(v) for v in wire]
+    if isinstance(wire, dict):
+        if len(wire) == 1:
+            (tag, inner), = wire.items()
+            if tag == "$tuple":
+                return tuple(decode(v) for v in inner)
+            if tag == "$set":
+                return {_hashable(decode(v)) for v in inner}
+            if tag == "$dict":
+                return {_hashable(decode(k)): decode(v) for k, v in inner}
+            if tag == "$float":
+                return float(inner)
+        return {k: decode(v) for k, v in wire.items()}
+    return wire
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
+def canonical_json(wire: Any) -> str:
+    """One string per wire value: sorted keys, no spaces. Used for ordering and hashing."""
+    return json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- plain form
+
+
+def to_plain(value: Any) -> Any:
+    """Python value -> plain JSON an agent can read (lossy: tuples and sets become lists)."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [to_plain(v) for v in value]
+        items.sort(key=canonical_json)
+        return items
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else json.dumps(to_plain(k))): to_plain(v) for k, v in value.items()}
+    raise UnsupportedValue(type(value).__name__)
+
+
+# --------------------------------------------------------------------------- type schemas
+
+
+def describe_schema(schema: dict[str, Any]) -> str:
+    """A short python-like name for a type schema, for messages: ``list[int]``."""
+    if not schema:
+        return "any value"
+    if "anyOf" in schema:
+        return " | ".join(describe_schema(s) for s in schema["anyOf"])
+    kind = schema.get("type")
+    hint = schema.get("x-python")
+    if kind == "array":
+        if "prefixItems" in schema:
+            return "tuple[" + ", ".join(describe_schema(s) for s in schema["prefixItems"]) + "]"
+        inner = describe_schema(schema.get("items", {}))
+        return f"{hint or 'list'}[{inner}]"
+    if kind == "object":
+        keys = schema.get("x-python-keys", {"type": "string"})
+        if "properties" in schema and not schema.get("additionalProperties", True):
+            return "{" + ", ".join(f"{k}: {describe_schema(v)}" for k, v in schema["properties"].items()) + "}"
+        return f"dict[{describe_schema(keys)}, {describe_schema(schema.get('additionalProperties', {}))}]"
+    return {
+        "integer": "int",
+        "number": "float",
+        "string": "str",
+        "boolean": "bool",
+        "null": "None",
+    }.get(str(kind), str(kind))
+
+
+def coerce(plain: Any, schema: dict[str, Any], *, lenient: bool = False, path: str = "$") -> Any:
+    """Plain JSON value -> python value of the schema's type.
+
+    ``lenient`` also accepts strings that spell the value (``"3"`` for an int, a JSON text
+    for a list): used for submitted answers, where agents often send text.
+
+    Raises:
+        CoercionError: the value does not fit; the message names the path and the type.
+    """
+    if not schema:
+        return _plain_to_python(plain)
+    if "anyOf" in schema:
+        for option in schema["anyOf"]:
+            try:
+                return coerce(plain, option, lenient=False, path=path)
+            except CoercionError:
+                continue
+        if lenient:
+            for option in schema["anyOf"]:
+                try:
+                    return coerce(plain, option, lenient=True, path=path)
+                except CoercionError:
+                    continue
+        raise CoercionError(path, describe_schema(schema), plain)
+    kind = schema.get("type")
+    expected = describe_schema(schema)
+    if lenient and isinstance(plain, str) and kind not in ("string", None):
+        text = plain.strip()
+        if kind == "boolean" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        try:
+            plain = json.loads(text)
+        except ValueError:
+            raise CoercionError(path, expected, plain) from None
+    if kind == "integer":
+        if isinstance(plain, bool):
+            raise CoercionError(path, expected, plain)
+        if isinstance(plain, int):
+            return plain
+        if isinstance(plain, float) and plain.is_integer():
+            return int(plain)
+        raise CoercionError(path, expected, plain)
+    if kind == "number":
+        if isinstance(plain, bool):
+            raise CoercionError(path, expected, plain)
+        if isinstance(plain, (int, float)):
+            return float(plain)
+        if plain in ("NaN", "Infinity", "-Infinity"):
+            return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[plain])
+        raise CoercionError(path, expected, plain)
+    if kind == "string":
+        if isinstance(plain, str):
+            return plain
+        raise CoercionError(path, expected, plain)
+    if kind == "boolean":
+        if isinstance(plain, bool):
+            return plain
+        raise CoercionError(path, expected, plain)
+    if kind == "null":
+        if plain is None:
+            return None
+        raise CoercionError(path, expected, plain)
+    if kind == "array":
+        return _coerce_array(plain, schema, lenient=lenient, path=path)
+    if kind == "object":
+        return _coerce_object(plain, schema, lenient=lenient, path=path)
+    raise CoercionError(path, expected, plain)
+
+
+def _coerce_array(plain: Any, schema: dict[str, Any], *, lenient: bool, path: str) -> Any:
+    expected = describe_schema(schema)
+    if not isinstance(plain, list):
+        raise CoercionError(path, expected, plain)
+    hint = schema.get("x-python", "list")
+    if "prefixItems" in schema:
+        prefix = schema["prefixItems"]
+        if len(plain) != len(prefix):
+            raise CoercionError(path, f"{expected} ({len(prefix)} items)", plain)
+        items = [coerce(v, s, lenient=lenient, path=f"{path}[{i}]") for i, (v, s) in enumerate(zip(plain, prefix))]
+    else:
+        item_schema = schema.get("items", {})
+        items = [coerce(v, item_schema, lenient=lenient, path=f"{path}[{i}]") for i, v in enumerate(plain)]
+    if hint == "tuple":
+        return tuple(items)
+    if hint == "set":
+        try:
+            return {_hashable(v) for v in items}
+        except TypeError:
+            raise CoercionError(path, expected, plain) from None
+    return items
+
+
+def _coerce_object(plain: Any, schema: dict[str, Any], *, lenient: bool, path: str) -> Any:
+    expected = describe_schema(schema)
+    if not isinstance(plain, dict):
+        raise CoercionError(path, expected, plain)
+    props: dict[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties", {})
+    key_schema = schema.get("x-python-keys")
+    for name in schema.get("required", []):
+        if name not in plain:
+            raise CoercionError(f"{path}.{name}", f"a value (required field of {expected})", None)
+    out: dict[Any, Any] = {}
+    for key, value in plain.items():
+        if key in props:
+            out[key] = coerce(value, props[key], lenient=lenient, path=f"{path}.{key}")
+            continue
+        if extra is False:
+            raise CoercionError(f"{path}.{key}", "no such field", value)
+        new_key: Any = key
+        if key_schema is not None and key_schema.get("type") != "string":
+            try:
+                new_key = _hashable(coerce(key, key_schema, lenient=True, path=f"{path}<key {key}>"))
+            except CoercionError:
+                raise CoercionError(f"{path}<key {key}>", describe_schema(key_schema), key) from None
+        out[new_key] = coerce(value, extra if isinstance(extra, dict) else {}, lenient=lenient, path=f"{path}.{key}")
+    return out
+
+
+def _plain_to_python(plain: Any) -> Any:
+    if isinstance(plain, list):
+        return [_plain_to_python(v) for v in plain]
+    if isinstance(plain, dict):
+        return {k: _plain_to_python(v) for k, v in plain.items()}
+    return plain
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def infer_schema(values: list[Any]) -> dict[str, Any]:
+    """The narrowest type schema that covers every python value given (``{}`` if none)."""
+    schema: dict[str, Any] | None = None
+    for value in values:
+        one = _schema_of(value)
+        schema = one if schema is None else merge_schemas(schema, one)
+    return schema if schema is not None else {}
+
+
+def _schema_of(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"type": "null"}
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer"}
+    if isinstance(value, float):
+        return {"type": "number"}
+    if isinstance(value, str):
+        return {"type": "string"}
+    if isinstance(value, list):
+        return {"type": "array", "items": infer_schema(value)}
+    if isinstance(value, tuple):
+        if len(value) <= 8:
+            return {
+                "type": "array",
+                "x-python": "tuple",
+                "prefixItems": [_schema_of(v) for v in value],
+                "minItems": len(value),
+                "maxItems": len(value),
+            }
+        return {"type": "array", "x-python": "tuple", "items": infer_schema(list(value))}
+    if isinstance(value, (set, frozenset)):
+        return {"type": "array", "x-python": "set", "uniqueItems": True, "items": infer_schema(list(value))}
+    if isinstance(value, dict):
+        out: dict[str, Any] = {"type": "object", "additionalProperties": infer_schema(list(value.values()))}
+        keys = infer_schema(list(value.keys()))
+        if keys and keys.get("type") != "string":
+            out["x-python-keys"] = keys
+        return out
+    raise UnsupportedValue(type(value).__name__)
+
+
+def _options(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(schema["anyOf"]) if "anyOf" in schema else [schema]
+
+
+def merge_schemas(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The narrowest schema covering both; ``{}`` (any) absorbs everything."""
+    if not a or not b:
+        return {}
+    if a == b:
+        return a
+    options = _options(a)
+    for new in _options(b):
+        for i, old in enumerate(options):
+            joined = _join(old, new)
+            if joined is not None:
+                options[i] = joined
+                break
+        else:
+            options.append(new)
+    # integer and number collapse into number
+    kinds = {o.get("type") for o in options}
+    if "integer" in kinds and "number" in kinds:
+        options = [o for o in options if o.get("type") != "integer"]
+    if len(options) == 1:
+        return options[0]
+    options.sort(key=_option_order)
+    return {"anyOf": options}
+
+
+def _option_order(schema: dict[str, Any]) -> tuple[int, str]:
+    order = ["boolean", "integer", "number", "string", "array", "object", "null"]
+    kind = str(schema.get("type", ""))
+    return (order.index(kind) if kind in order else len(order), canonical_json(schema))
+
+
+def _join(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """Join two single-type schemas of the same shape, or None when they differ in kind."""
+    if a == b:
+        return a
+    ka, kb = a.get("type"), b.get("type")
+    if {ka, kb} == {"integer", "number"}:
+        return {"type": "number"}
+    if ka != kb or ka is None:
+        return None
+    if ka == "array":
+        if a.get("x-python") != b.get("x-python"):
+            return None
+        if "prefixItems" in a and "prefixItems" in b and len(a["prefixItems"]) == len(b["prefixItems"]):
+            return {**a, "prefixItems": [merge_schemas(x, y) for x, y in zip(a["prefixItems"], b["prefixItems"])]}
+        items_a = a.get("items", infer_schema([])) if "prefixItems" not in a else _union(a["prefixItems"])
+        items_b = b.get("items", infer_schema([])) if "prefixItems" not in b else _union(b["prefixItems"])
+        out = {k: v for k, v in a.items() if k not in ("prefixItems", "minItems", "maxItems", "items")}
+        out["items"] = _merge_items(items_a, items_b, a, b)
+        return out
+    if ka == "object":
+        merged = dict(a)
+        merged["additionalProperties"] = merge_schemas(a.get("additionalProperties", {}), b.get("additionalProperties", {}))
+        if "x-python-keys" in a or "x-python-keys" in b:
+            merged["x-python-keys"] = merge_schemas(
+                a.get("x-python-keys", {"type": "string"}), b.get("x-python-keys", {"type": "string"})
+            )
+        return merged
+    return None
+
+
+def _union(schemas: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] | None = None
+    for s in schemas:
+        out = s if out is None else merge_schemas(out, s)
+    return out if out is not None else {}
+
+
+def _merge_items(x: dict[str, Any], y: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    # An empty list tells nothing about its items: the other side's items win.
+    empty_a = "items" in a and a["items"] == {} and "prefixItems" not in a
+    empty_b = "items" in b and b["items"] == {} and "prefixItems" not in b
+    if empty_a:
+        return y
+    if empty_b:
+        return x
+    return merge_schemas(x, y)
+
+
+# --------------------------------------------------------------------------- equality
+
+
+def values_equal(a: Any, b: Any, *, rel_tol: float = 1e-6, abs_tol: float = 1e-9) -> bool:
+    """Python-value equality for scoring: floats within tolerance, containers elementwise."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b if isinstance(a, bool) and isinstance(b, bool) else bool(a == b)
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            if math.isnan(a) and math.isnan(b):
+                return True
+            return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+        return False
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        return all(values_equal(x, y, rel_tol=rel_tol, abs_tol=abs_tol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return False
+        return all(values_equal(a[k], b[k], rel_tol=rel_tol, abs_tol=abs_tol) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:  # a user type with a broken __eq__ is simply not equal
+        return False
