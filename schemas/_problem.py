@@ -52,6 +52,7 @@ class LoadIssue(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     row: int = Field(description="0-based row number in the file (or record index)")
+    file: str | None = Field(default=None, description="The file the row is in, when a dataset has several")
     field: str | None = Field(default=None, description="The offending field, if one")
     reason: str
     problem_id: str | None = None

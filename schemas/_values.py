@@ -346,6 +346,8 @@ def _schema_of(value: Any) -> dict[str, Any]:
     if isinstance(value, (set, frozenset)):
         return {"type": "array", "x-python": "set", "uniqueItems": True, "items": infer_schema(list(value))}
     if isinstance(value, dict):
+        if not value:  # an empty dict tells nothing about its keys or values
+            return {"type": "object"}
         out: dict[str, Any] = {"type": "object", "additionalProperties": infer_schema(list(value.values()))}
         keys = infer_schema(list(value.keys()))
         if keys and keys.get("type") != "string":
@@ -409,6 +411,10 @@ def _join(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
         out["items"] = _merge_items(items_a, items_b, a, b)
         return out
     if ka == "object":
+        if "additionalProperties" not in a:
+            return b
+        if "additionalProperties" not in b:
+            return a
         merged = dict(a)
         merged["additionalProperties"] = merge_schemas(a.get("additionalProperties", {}), b.get("additionalProperties", {}))
         if "x-python-keys" in a or "x-python-keys" in b:
@@ -428,8 +434,8 @@ def _union(schemas: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _merge_items(x: dict[str, Any], y: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     # An empty list tells nothing about its items: the other side's items win.
-    empty_a = "items" in a and a["items"] == {} and "prefixItems" not in a
-    empty_b = "items" in b and b["items"] == {} and "prefixItems" not in b
+    empty_a = a.get("prefixItems") == [] or ("items" in a and a["items"] == {} and "prefixItems" not in a)
+    empty_b = b.get("prefixItems") == [] or ("items" in b and b["items"] == {} and "prefixItems" not in b)
     if empty_a:
         return y
     if empty_b:
@@ -443,7 +449,7 @@ def _merge_items(x: dict[str, Any], y: dict[str, Any], a: dict[str, Any], b: dic
 def values_equal(a: Any, b: Any, *, rel_tol: float = 1e-6, abs_tol: float = 1e-9) -> bool:
     """Python-value equality for scoring: floats within tolerance, containers elementwise."""
     if isinstance(a, bool) or isinstance(b, bool):
-        return a is b if isinstance(a, bool) and isinstance(b, bool) else bool(a == b)
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             if math.isnan(a) and math.isnan(b):

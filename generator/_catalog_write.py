@@ -1,0 +1,150 @@
+"""Writing a catalog: one gym folder at a time, atomically, and report.json after each problem.
+
+A gym is written to a hidden temporary folder beside its final place, then renamed: a reader
+(or an interrupted run) never sees half a gym. report.json is rewritten (tmp file + rename)
+after every finished problem, so an interrupted run loses nothing already reported, and a
+rerun skips every task id the report already holds (a gym whose folder exists, or a rejection)
+when the report's settings match the run's.
+
+Exceptions::
+
+    OSError          the catalog folder cannot be written (permissions, disk full)
+    CatalogConflict  (ValueError) the catalog's report.json is not a GenerationReport
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import JsonValue, ValidationError
+
+from ..schemas import GenerationReport, GymSummary, LlmUsage, LoadIssue, Rejection
+from ._results import Generated, Rejected
+
+__all__ = ["REPORT_FILE", "CatalogConflict", "ReportBook", "write_gym"]
+
+REPORT_FILE = "report.json"
+
+
+class CatalogConflict(ValueError):
+    """The catalog's report.json exists but cannot be read as a GenerationReport."""
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_gym(catalog: Path, generated: Generated) -> Path:
+    """Write one gym's files under ``catalog/<task_id>/`` atomically; returns the folder.
+
+    An existing folder of the same task id is replaced as a whole.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    files = generated.files
+    task_id = files.manifest.task_id
+    catalog.mkdir(parents=True, exist_ok=True)
+    final = catalog / task_id
+    tmp = catalog / f".tmp-{task_id}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    (tmp / files.manifest.tools_module).write_text(files.tools_source, encoding="utf-8")
+    (tmp / files.manifest.oracle.module).write_text(files.oracle_source, encoding="utf-8")
+    lines = "".join(inst.model_dump_json() + "\n" for inst in files.instances)
+    (tmp / files.manifest.instances_file).write_text(lines, encoding="utf-8")
+    (tmp / "problem.json").write_text(files.problem.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    (tmp / "manifest.json").write_text(files.manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if final.exists():
+        old = catalog / f".old-{task_id}-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return final
+
+
+@dataclass(kw_only=True)
+class ReportBook:
+    """The report being built: earlier entries (resume) merged with this run's, by task id."""
+
+    catalog: Path
+    dataset: str
+    settings: dict[str, JsonValue]
+    gyms: dict[str, GymSummary] = field(default_factory=dict)
+    rejections: dict[str, Rejection] = field(default_factory=dict)
+    load_issues: list[LoadIssue] = field(default_factory=list)
+    llm_usage: LlmUsage | None = None
+    resumed: int = 0
+
+    @classmethod
+    def open(cls, catalog: Path, *, dataset: str, settings: dict[str, JsonValue]) -> ReportBook:
+        """Start a report, keeping what a previous run with the same dataset and settings wrote.
+
+        Entries of other settings are dropped (their task ids are generated again); gyms the
+        report lists but whose folder is gone are dropped too.
+
+        Raises:
+            CatalogConflict: report.json exists but is not a GenerationReport.
+        """
+        book = cls(catalog=catalog, dataset=dataset, settings=settings)
+        path = catalog / REPORT_FILE
+        if not path.exists():
+            return book
+        try:
+            old = GenerationReport.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, ValueError) as exc:
+            raise CatalogConflict(
+                f"{path} is not a codegym-mcp report ({str(exc).splitlines()[0]}): "
+                "choose another --out folder or remove the file"
+            ) from None
+        if old.dataset != dataset or old.settings != settings:
+            return book
+        book.gyms = {g.task_id: g for g in old.gyms if (catalog / g.task_id / "manifest.json").exists()}
+        book.rejections = {r.task_id: r for r in old.rejections if r.task_id not in book.gyms}
+        return book
+
+    def done(self, task_id: str) -> bool:
+        """Whether the report already holds this task id (a gym on disk, or a rejection)."""
+        return task_id in self.gyms or task_id in self.rejections
+
+    def add(self, result: Generated | Rejected) -> None:
+        """Record one problem's outcome (replacing an earlier entry of the same task id)."""
+        if isinstance(result, Generated):
+            self.rejections.pop(result.task_id, None)
+            self.gyms[result.task_id] = result.summary
+        else:
+            self.gyms.pop(result.task_id, None)
+            self.rejections[result.task_id] = result.rejection
+
+    def report(self, *, seconds: float) -> GenerationReport:
+        """The report as it stands, entries sorted by task id (deterministic)."""
+        return GenerationReport(
+            dataset=self.dataset,
+            settings=self.settings,
+            problems_read=len(self.gyms) + len(self.rejections),
+            load_issues=self.load_issues,
+            gyms_verified=len(self.gyms),
+            gyms=[self.gyms[k] for k in sorted(self.gyms)],
+            rejections=[self.rejections[k] for k in sorted(self.rejections)],
+            llm_usage=self.llm_usage,
+            seconds=round(seconds, 3),
+        )
+
+    def write(self, *, seconds: float) -> GenerationReport:
+        """Write report.json atomically; returns the report written.
+
+        Raises:
+            OSError: the file cannot be written.
+        """
+        report = self.report(seconds=seconds)
+        self.catalog.mkdir(parents=True, exist_ok=True)
+        _write_text(self.catalog / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
+        return report

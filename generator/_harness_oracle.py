@@ -1,0 +1,239 @@
+"""The oracle harness: runs a gym's ``oracle(tools)`` INSIDE the sandbox worker.
+
+Standard library only and Python 3.11 compatible: the generator loads this very source into a
+jailed worker (``Worker.load``), beside the gym's tools and oracle modules, and calls
+:func:`run_oracle` once per instance. The proxy handed to the oracle does exactly what the MCP
+path does (runtime/server), so a verified trace is one an agent can replay:
+
+- ``observe()`` -> the hidden input as plain JSON, coerced back with the input schema;
+- a problem tool -> agent kwargs to plain, coerced by each param's type schema; hidden params
+  from the instance (a fresh copy per call); the episode state kept for stateful tools; the
+  result to plain (``{"result": v}`` or ``{field: v}``), coerced back by the output schema;
+- ``submit(answer=...)`` -> the answer to plain, coerced leniently by the output schema, compared
+  with ``values_equal``; returns ``{"reward": 0|1}`` and ends the episode.
+
+With ``infer=True`` (pass 1 of verification) a param or result whose type schema is still
+unknown (``{}``) is passed raw instead, and the raw values are summarised as inferred type
+schemas for the host to merge across instances.
+
+Exceptions::
+
+    Exception
+     +-- HarnessError     the oracle broke the tool contract (unknown tool, call after submit...)
+     +-- ToolCallError    a tool's code raised: what an agent would see as an isError result
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codegym_mcp.schemas import _values as _cv
+else:
+    try:
+        import codegym_values as _cv
+    except ImportError:  # imported on the host (tests)
+        from codegym_mcp.schemas import _values as _cv
+
+__all__ = ["HarnessError", "ToolCallError", "run_oracle"]
+
+_GENERIC = ("observe", "submit", "task")
+
+
+class HarnessError(Exception):
+    """The oracle used the tools in a way the MCP path would not allow."""
+
+
+class ToolCallError(Exception):
+    """A tool's code raised; the message is what the agent would see (``ExcType: message``)."""
+
+
+def _result_schema(tool: dict[str, Any], field: str) -> dict[str, Any]:
+    props = tool.get("output_schema", {}).get("properties", {})
+    schema = props.get(field, {})
+    return schema if isinstance(schema, dict) else {}
+
+
+class _Episode:
+    """One oracle run: the trace, the state, the raw values seen per tool."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.infer = bool(spec.get("infer"))
+        self.tools_module = sys.modules[spec["tools_module"]]
+        self.input: dict[str, Any] = spec["input"]
+        self.trace: list[dict[str, Any]] = []
+        self.state: Any = None
+        self.reward: int | None = None
+        self.errors: list[str] = []
+        self.raw: dict[str, dict[str, list[Any]]] = {}
+
+    # ------------------------------------------------------------------ generic tools
+
+    def observe(self) -> Any:
+        self._check_open("observe")
+        plain = _cv.to_plain(self.input)
+        self.trace.append({"tool": self.spec["observe_name"], "arguments": {}, "result": plain})
+        return _cv.coerce(plain, self.spec["input_schema"])
+
+    def submit(self, answer: Any = None, **extra: Any) -> dict[str, Any]:
+        self._check_open("submit")
+        if extra:
+            raise HarnessError(f"submit takes only 'answer', got {sorted(extra)}")
+        plain = _cv.to_plain(answer)
+        try:
+            value = _cv.coerce(plain, self.spec["output_schema"], lenient=True)
+            ok = _cv.values_equal(value, self.spec["expected"])
+        except _cv.CoercionError as exc:
+            self.errors.append(f"submit: {exc}")
+            ok = False
+        self.reward = 1 if ok else 0
+        result = {"reward": self.reward}
+        self.trace.append({"tool": self.spec["submit_name"], "arguments": {"answer": plain}, "result": result})
+        return result
+
+    def _check_open(self, name: str) -> None:
+        if self.reward is not None:
+            raise HarnessError(f"the oracle called {name} after submit: the episode is over")
+
+    # ------------------------------------------------------------------ problem tools
+
+    def bind(self, tool: dict[str, Any]) -> Any:
+        def call(**kwargs: Any) -> Any:
+            return self._call(tool, kwargs)
+
+        call.__name__ = tool["name"]
+        return call
+
+    def _call(self, tool: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        name = tool["name"]
+        self._check_open(name)
+        params = tool.get("params", [])
+        agent = [p["name"] for p in params if p["source"] == "agent"]
+        unknown = sorted(set(kwargs) - set(agent))
+        missing = [p for p in agent if p not in kwargs]
+        if unknown or missing:
+            raise HarnessError(f"tool {name}: unknown arguments {unknown}, missing {missing} (takes {agent})")
+        plain_args = {k: _cv.to_plain(kwargs[k]) for k in agent}
+        raw = self.raw.setdefault(name, {})
+        args: list[Any] = []
+        for p in params:
+            if p["source"] == "agent":
+                schema = p.get("type_schema") or {}
+                if self.infer and not schema:
+                    value = kwargs[p["name"]]
+                    raw.setdefault("param:" + p["name"], []).append(value)
+                else:
+                    value = _cv.coerce(plain_args[p["name"]], schema, path=p["name"])
+                args.append(value)
+            elif p["source"] == "hidden":
+                args.append(copy.deepcopy(self.input[p["hidden_key"]]))
+            else:
+                args.append(self.state)
+        fn = getattr(self.tools_module, tool["function"])
+        try:
+            out = fn(*args)
+        except Exception as exc:  # the agent would see this as an isError result
+            raise ToolCallError(f"{type(exc).__name__}: {exc}") from exc
+        if tool.get("stateful"):
+            if not isinstance(out, (list, tuple)) or len(out) != 2:
+                raise HarnessError(f"stateful tool {name} must return [new_state, result], got {type(out).__name__}")
+            # the runtime keeps the state in wire form between calls: mimic the round trip
+            self.state = _cv.decode(_cv.encode(out[0]))
+            out = out[1]
+        fields = tool.get("result_fields")
+        values: dict[str, Any]
+        if fields:
+            if not isinstance(out, tuple) or len(out) != len(fields):
+                raise HarnessError(f"tool {name} must return a tuple of {len(fields)} values ({fields})")
+            values = dict(zip(fields, out))
+        else:
+            values = {"result": out}
+        structured = {k: _cv.to_plain(v) for k, v in values.items()}
+        self.trace.append({"tool": name, "arguments": plain_args, "result": structured})
+        back: dict[str, Any] = {}
+        for field, value in values.items():
+            schema = _result_schema(tool, field)
+            if self.infer and not schema:
+                raw.setdefault("result:" + field, []).append(value)
+                back[field] = value
+            else:
+                back[field] = _cv.coerce(structured[field], schema, path=f"{name}.{field}")
+        if fields:
+            return tuple(back[f] for f in fields)
+        return back["result"]
+
+
+def _proxy(episode: _Episode, tools: list[dict[str, Any]]) -> types.SimpleNamespace:
+    members: dict[str, Any] = {}
+    for tool in tools:
+        kind = tool["kind"]
+        if kind == "observe":
+            members[tool["name"]] = episode.observe
+        elif kind == "submit":
+            members[tool["name"]] = episode.submit
+        elif tool.get("function"):
+            members[tool["name"]] = episode.bind(tool)
+    # the oracle always speaks of observe/submit, whatever the manifest names them
+    members.setdefault("observe", episode.observe)
+    members.setdefault("submit", episode.submit)
+    return types.SimpleNamespace(**members)
+
+
+def _inferred(episode: _Episode) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    schemas: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for tool, slots in sorted(episode.raw.items()):
+        for slot, values in sorted(slots.items()):
+            try:
+                schemas.setdefault(tool, {})[slot] = _cv.infer_schema(values)
+            except _cv.UnsupportedValue as exc:
+                problems.append(f"tool {tool} {slot.replace(':', ' ')}: {exc}")
+    return schemas, problems
+
+
+def run_oracle(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``oracle(tools)`` on one instance; never raises for what the oracle or tools do.
+
+    ``spec`` keys: tools_module, oracle_module (names loaded in this worker), tools (ToolSpec
+    dicts), observe_name, submit_name, input (python values by param), input_schema,
+    expected (python value), output_schema, infer (bool).
+
+    Returns a dict: ok, error (str or None), reward, trace (TraceCall dicts), schemas
+    (tool -> "param:NAME"/"result:FIELD" -> inferred type schema; only with infer).
+    """
+    episode = _Episode(spec)
+    error: str | None = None
+    try:
+        oracle = sys.modules[spec["oracle_module"]].oracle
+        oracle(_proxy(episode, spec["tools"]))
+        # the oracle's return value is ignored on purpose: only what went through submit counts
+    except ToolCallError as exc:
+        error = f"a tool raised {exc}"
+    except HarnessError as exc:
+        error = str(exc)
+    except (_cv.CoercionError, _cv.UnsupportedValue) as exc:
+        error = f"a value does not survive the MCP path: {exc}"
+    except RecursionError:
+        error = "the oracle recursed too deeply"
+    except Exception as exc:  # the oracle's own code failed: reported as the rejection reason
+        error = f"the oracle raised {type(exc).__name__}: {exc}"
+    if error is None and episode.reward is None:
+        error = "the oracle never called submit"
+    elif error is None and episode.reward != 1:
+        detail = "; ".join(episode.errors)
+        error = "the oracle's answer differs from the expected output" + (f" ({detail})" if detail else "")
+    schemas, problems = _inferred(episode) if episode.infer else ({}, [])
+    if error is None and problems:
+        error = problems[0]
+    return {
+        "ok": error is None,
+        "error": error,
+        "reward": episode.reward,
+        "trace": episode.trace,
+        "schemas": schemas,
+    }
+

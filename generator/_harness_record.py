@@ -1,0 +1,931 @@
+"""The recording harness: runs a problem's unit tests INSIDE the sandbox worker.
+
+Standard library only and Python 3.11 compatible: the host (``_instances.py``) loads this very
+source into a worker as ``codegym_harness_record``, beside ``codegym_state`` (``_harness_state.py``)
+and ``pytest`` (the shim in ``_harness_pytest.py``), then calls :func:`record` or
+:func:`compute` with one JSON text and gets one JSON text back.
+
+``record``: executes the reference solution as module ``solution``, swaps the target for a
+recording wrapper in the module the tests see, and runs the tests (HumanEval's ``check(...)``
+code, or a pytest file: every ``test*`` function and the test methods of ``Test*`` classes,
+with parametrize and simple fixtures). ``random`` is seeded before each test. Each outermost
+call of the target becomes one instance:
+
+- a function: ``input`` = the arguments bound to parameter names (defaults applied), encoded
+  before the call; ``expected`` = the return value; if it returns None and changed exactly
+  one argument, the changed argument is the expected output (``in_place`` names it);
+- a class: each object is one instance in LeetCode's design format, ``input`` =
+  ``{"operations": [ClassName, method, ...], "arguments": [[...], ...]}`` and ``expected`` =
+  the list of results (None for the constructor).
+
+Values without a JSON form are dropped with the reason; inputs are deduplicated; an input
+seen with two different outputs is dropped (non-deterministic). The reply says what was
+dropped and why, and how the tests went with the reference.
+
+``compute``: runs the reference on given inputs (same formats), for augmentation.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import json
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+import types
+import unittest
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codegym_mcp.generator import _harness_state as _st
+    from codegym_mcp.schemas import _values as _cv
+else:
+    try:
+        import codegym_values as _cv
+    except ImportError:  # imported on the host (tests)
+        from codegym_mcp.schemas import _values as _cv
+    try:
+        import codegym_state as _st
+    except ImportError:  # imported on the host (tests)
+        from codegym_mcp.generator import _harness_state as _st
+
+__all__ = ["compute", "record"]
+
+_MAX_FAILURES_SHOWN = 20
+
+
+class _TestTimeout(BaseException):
+    """A single test ran past its time slice (BaseException: a test's ``except Exception`` won't eat it)."""
+
+
+class _Book:
+    """The instances recorded so far, deduplicated, with drop reasons counted."""
+
+    def __init__(self, limits: dict[str, Any]) -> None:
+        self.max_instances = int(limits.get("max_instances", 200))
+        self.max_value_chars = int(limits.get("max_value_chars", 20000))
+        self.max_total_chars = int(limits.get("max_total_chars", 2000000))
+        self.items: list[dict[str, Any]] = []
+        self.keys: dict[str, int] = {}
+        self.conflicts: set[str] = set()
+        self.dropped: dict[str, int] = {}
+        self.total = 0
+        self.chars = 0
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + count
+
+    def add(self, wire_input: dict[str, Any], expected: Any, in_place: str | None = None) -> None:
+        key = _cv.canonical_json(wire_input)
+        out = _cv.canonical_json(expected)
+        if key in self.keys:
+            first = self.items[self.keys[key]]
+            if _cv.canonical_json(first["expected"]) == out:
+                self.drop("duplicate input")
+            else:
+                self.conflicts.add(key)
+                self.drop("same input gave different outputs (non-deterministic)")
+            return
+        if len(key) > self.max_value_chars or len(out) > self.max_value_chars:
+            self.drop(f"value larger than {self.max_value_chars} characters")
+            return
+        if len(self.items) >= self.max_instances:
+            self.drop(f"over the cap of {self.max_instances} instances")
+            return
+        if self.chars + len(key) + len(out) > self.max_total_chars:
+            self.drop(f"over the output budget of {self.max_total_chars} characters")
+            return
+        self.chars += len(key) + len(out)
+        self.keys[key] = len(self.items)
+        self.items.append({"input": wire_input, "expected": expected, "in_place": in_place})
+
+    def finish(self) -> list[dict[str, Any]]:
+        if not self.conflicts:
+            return self.items
+        kept = [it for it in self.items if _cv.canonical_json(it["input"]) not in self.conflicts]
+        self.drop("same input gave different outputs (non-deterministic)", len(self.items) - len(kept))
+        return kept
+
+
+def _small_enough(value: Any, limit: int) -> bool:
+    """A cheap upper bound on the encoded size, to skip encoding huge test inputs."""
+    stack = [value]
+    budget = limit
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > 100000:
+            return False
+        if isinstance(item, str):
+            budget -= len(item) + 2
+        elif isinstance(item, dict):
+            budget -= 2 * len(item) + 2
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            budget -= len(item) + 2
+            stack.extend(item)
+        else:
+            budget -= 2
+        if budget < 0:
+            return False
+    return True
+
+
+def _encode(value: Any, limit: int, what: str) -> tuple[bool, Any]:
+    """(True, wire) or (False, reason)."""
+    if not _small_enough(value, limit):
+        return False, f"{what} larger than {limit} characters"
+    try:
+        return True, _cv.encode(value)
+    except _cv.UnsupportedValue as exc:
+        return False, f"{what} holds a {exc.type_name} (no JSON form)"
+    except RecursionError:
+        return False, f"{what} is nested too deeply (or cyclic)"
+
+
+def _bind(sig: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | str:
+    if sig is None:
+        return "the target's signature cannot be read"
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        return f"a call does not match the signature ({exc})"
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _signature(fn: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _params(sig: inspect.Signature | None, skip_first: bool = False) -> list[dict[str, Any]]:
+    if sig is None:
+        return []
+    params = list(sig.parameters.values())
+    if skip_first and params:
+        params = params[1:]
+    return [
+        {"name": p.name, "kind": p.kind.name, "has_default": p.default is not inspect.Parameter.empty}
+        for p in params
+    ]
+
+
+# --------------------------------------------------------------------------- function targets
+
+
+class _FunctionRecorder:
+    def __init__(self, fn: Any, book: _Book) -> None:
+        self.fn = fn
+        self.book = book
+        self.sig = _signature(fn)
+        self.depth = 0
+
+    def wrapper(self) -> Any:
+        rec = self
+        fn = self.fn
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            if rec.depth:
+                return fn(*args, **kwargs)
+            rec.book.total += 1
+            bound = _bind(rec.sig, args, kwargs)
+            before: dict[str, Any] = {}
+            problem = bound if isinstance(bound, str) else None
+            if isinstance(bound, dict):
+                for name, value in bound.items():
+                    ok, wire = _encode(value, rec.book.max_value_chars, f"argument {name!r}")
+                    if not ok:
+                        problem = wire
+                        break
+                    before[name] = wire
+            rec.depth += 1
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                rec.book.drop(f"the reference raised {type(exc).__name__}")
+                raise
+            finally:
+                rec.depth -= 1
+            if problem is not None:
+                rec.book.drop(problem)
+            elif isinstance(bound, dict):
+                rec.keep(bound, before, result)
+            return result
+
+        return functools.update_wrapper(recording, fn)
+
+    def keep(self, bound: dict[str, Any], before: dict[str, Any], result: Any) -> None:
+        limit = self.book.max_value_chars
+        changed: dict[str, Any] = {}
+        for name, value in bound.items():
+            ok, wire = _encode(value, limit, f"argument {name!r}")
+            if not ok or _cv.canonical_json(wire) != _cv.canonical_json(before[name]):
+                changed[name] = wire if ok else None
+        in_place = None
+        if result is None and changed:
+            if len(changed) > 1:
+                self.book.drop("in-place function changed several arguments")
+                return
+            ((in_place, expected),) = changed.items()
+            if expected is None:
+                self.book.drop(f"argument {in_place!r} has no JSON form after the call")
+                return
+        else:
+            ok, expected = _encode(result, limit, "the output")
+            if not ok:
+                self.book.drop(expected)
+                return
+        self.book.add(before, expected, in_place)
+
+
+# --------------------------------------------------------------------------- class targets
+
+
+class _Sequence:
+    def __init__(self) -> None:
+        self.ops: list[str] = []
+        self.args: list[list[Any]] = []
+        self.results: list[Any] = []
+        self.ready = False
+        self.closed: str | None = None
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+
+
+def _public_methods(cls: type) -> dict[str, Any]:
+    methods: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__ != cls.__module__:
+            continue
+        for name, attr in vars(klass).items():
+            if not name.startswith("_") and isinstance(attr, types.FunctionType) and name not in methods:
+                methods[name] = attr
+    return methods
+
+
+class _ClassRecorder:
+    def __init__(self, cls: type, book: _Book) -> None:
+        self.cls = cls
+        self.book = book
+        self.depth = 0
+        self.seqs: dict[int, _Sequence] = {}
+        self.order: list[_Sequence] = []
+        self.objects: list[Any] = []  # keeps ids unique while recording
+        self.methods = _public_methods(cls)
+        self.init_sig = _signature(cls.__init__)
+        self.state_issues: dict[str, int] = {}
+
+    def bind_list(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> list[Any] | str:
+        sig = _signature(fn)
+        if sig is None:
+            return f"{what}: signature cannot be read"
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+            return f"{what} takes *args/**kwargs"
+        try:
+            bound = sig.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            return f"{what}: call does not match the signature ({exc})"
+        bound.apply_defaults()
+        values = list(bound.arguments.values())[1:]
+        out = []
+        for value in values:
+            ok, wire = _encode(value, self.book.max_value_chars, f"an argument of {what}")
+            if not ok:
+                return str(wire)
+            out.append(wire)
+        return out
+
+    def check_state(self, obj: Any) -> None:
+        try:
+            _cv.encode(_st.pack_state(dict(vars(obj))))
+        except _cv.UnsupportedValue as exc:
+            reason = f"the object's state holds a {exc.type_name} at {exc.path.replace('$', 'self', 1)}"
+            self.state_issues[reason] = self.state_issues.get(reason, 0) + 1
+        except (ValueError, TypeError, RecursionError) as exc:
+            reason = f"the object's state cannot be stored: {exc}"
+            self.state_issues[reason] = self.state_issues.get(reason, 0) + 1
+
+    def make_class(self) -> type:
+        rec = self
+        cls = self.cls
+
+        def __init__(self_: Any, *args: Any, **kwargs: Any) -> None:
+            if rec.depth:
+                cls.__init__(self_, *args, **kwargs)
+                return
+            rec.book.total += 1
+            seq = _Sequence()
+            rec.seqs[id(self_)] = seq
+            rec.order.append(seq)
+            rec.objects.append(self_)
+            bound = rec.bind_list(cls.__init__, args, kwargs, "the constructor")
+            rec.depth += 1
+            try:
+                cls.__init__(self_, *args, **kwargs)
+            except BaseException as exc:
+                seq.close(f"the constructor raised {type(exc).__name__}")
+                raise
+            finally:
+                rec.depth -= 1
+            if isinstance(bound, str):
+                seq.close(bound)
+            else:
+                seq.ops.append(cls.__name__)
+                seq.args.append(bound)
+                seq.results.append(None)
+                rec.check_state(self_)
+            seq.ready = True
+
+        def __setattr__(self_: Any, key: str, value: Any) -> None:
+            if not rec.depth:
+                seq = rec.seqs.get(id(self_))
+                if seq is not None and seq.ready:
+                    seq.close("the test set an attribute of the object directly")
+            cls.__setattr__(self_, key, value)
+
+        namespace: dict[str, Any] = {"__init__": __init__, "__setattr__": __setattr__, "__module__": cls.__module__}
+        for name, fn in self.methods.items():
+            namespace[name] = self._method(name, fn)
+        recording = type(cls.__name__, (cls,), namespace)
+        recording.__qualname__ = cls.__qualname__
+        recording.__doc__ = cls.__doc__
+        return recording
+
+    def _method(self, name: str, fn: Any) -> Any:
+        rec = self
+
+        def method(self_: Any, *args: Any, **kwargs: Any) -> Any:
+            seq = rec.seqs.get(id(self_))
+            if rec.depth or seq is None or seq.closed is not None or not seq.ready:
+                return fn(self_, *args, **kwargs)
+            bound = rec.bind_list(fn, args, kwargs, f"method {name}")
+            rec.depth += 1
+            try:
+                result = fn(self_, *args, **kwargs)
+            except BaseException as exc:
+                seq.close(f"method {name} raised {type(exc).__name__}")
+                raise
+            finally:
+                rec.depth -= 1
+            if isinstance(bound, str):
+                seq.close(bound)
+                return result
+            ok, wire = _encode(result, rec.book.max_value_chars, f"the result of {name}")
+            if not ok:
+                seq.close(str(wire))
+                return result
+            seq.ops.append(name)
+            seq.args.append(bound)
+            seq.results.append(wire)
+            rec.check_state(self_)
+            return result
+
+        return functools.update_wrapper(method, fn)
+
+    def finish(self) -> None:
+        for seq in self.order:
+            if len(seq.ops) < 2:
+                self.book.drop(seq.closed or "object never used after construction")
+                continue
+            if seq.closed is not None:
+                self.book.drop(f"sequence cut short: {seq.closed}")
+            self.book.add({"operations": seq.ops, "arguments": seq.args}, seq.results)
+
+
+# --------------------------------------------------------------------------- running tests
+
+
+class _Outcome:
+    def __init__(self, per_test: float, budget: float) -> None:
+        self.run = 0
+        self.passed = 0
+        self.skipped = 0
+        self.failures: list[str] = []
+        self.per_test = per_test
+        self.deadline = time.monotonic() + budget
+        self.exhausted = False
+
+    def fail(self, name: str, exc: BaseException) -> None:
+        if len(self.failures) < _MAX_FAILURES_SHOWN:
+            text = f"{name}: {type(exc).__name__}: {_safe_str(exc)}"
+            self.failures.append(text if len(text) < 300 else text[:297] + "...")
+        else:
+            self.failures[-1] = f"... and more failures (first {_MAX_FAILURES_SHOWN} shown)"
+
+    def as_dict(self) -> dict[str, Any]:
+        failed = self.run - self.passed - self.skipped
+        return {
+            "tests_run": self.run,
+            "tests_passed": self.passed,
+            "tests_failed": failed,
+            "tests_skipped": self.skipped,
+            "failures": self.failures,
+            "budget_exhausted": self.exhausted,
+        }
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return "<unprintable>"
+
+
+def _alarm(_signum: int, _frame: Any) -> None:
+    raise _TestTimeout("test ran past its time slice")
+
+
+def _timed(outcome: _Outcome, seed: int, name: str, thunk: Any, *, xfail: bool = False) -> None:
+    """Run one test with ``random`` seeded and a time slice; count its outcome."""
+    if time.monotonic() > outcome.deadline:
+        outcome.exhausted = True
+        return
+    outcome.run += 1
+    random.seed(seed)
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    previous = None
+    if use_alarm:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        slice_ = max(0.05, min(outcome.per_test, outcome.deadline - time.monotonic()))
+        signal.setitimer(signal.ITIMER_REAL, slice_)
+    try:
+        thunk()
+    except _TestTimeout as exc:
+        outcome.fail(name, exc)
+    except Exception as exc:
+        if getattr(type(exc), "_codegym_skip", False):
+            outcome.skipped += 1
+        elif xfail:
+            outcome.passed += 1
+        else:
+            outcome.fail(name, exc)
+    except SystemExit as exc:
+        outcome.fail(name, exc)
+    else:
+        outcome.passed += 1
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+
+class _Capture:
+    """``capsys`` / ``capfd``: what the test printed since the last read."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.out = io.StringIO()
+        self.err = io.StringIO()
+        self.saved = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = self.out, self.err
+
+    def readouterr(self) -> Any:
+        import collections
+
+        result = collections.namedtuple("CaptureResult", "out err")(self.out.getvalue(), self.err.getvalue())
+        self.out.seek(0)
+        self.out.truncate()
+        self.err.seek(0)
+        self.err.truncate()
+        return result
+
+    def close(self) -> None:
+        sys.stdout, sys.stderr = self.saved
+
+
+class _MonkeyPatch:
+    """A minimal ``monkeypatch``: setattr/delattr/setitem/delitem/setenv/delenv, undone after the test."""
+
+    _missing = object()
+
+    def __init__(self) -> None:
+        self.undo: list[Any] = []
+
+    def setattr(self, target: Any, name: Any, value: Any = _missing, raising: bool = True) -> None:
+        if value is self._missing:
+            module_name, _, attr = str(target).rpartition(".")
+            target, name, value = sys.modules[module_name], attr, name
+        old = getattr(target, name, self._missing)
+        self.undo.append(lambda: setattr(target, name, old) if old is not self._missing else delattr(target, name))
+        setattr(target, name, value)
+
+    def delattr(self, target: Any, name: str, raising: bool = True) -> None:
+        old = getattr(target, name, self._missing)
+        if old is not self._missing:
+            self.undo.append(lambda: setattr(target, name, old))
+            delattr(target, name)
+
+    def setitem(self, mapping: Any, key: Any, value: Any) -> None:
+        old = mapping.get(key, self._missing)
+        self.undo.append(lambda: mapping.__setitem__(key, old) if old is not self._missing else mapping.pop(key, None))
+        mapping[key] = value
+
+    def delitem(self, mapping: Any, key: Any, raising: bool = True) -> None:
+        if key in mapping:
+            old = mapping[key]
+            self.undo.append(lambda: mapping.__setitem__(key, old))
+            del mapping[key]
+
+    def setenv(self, name: str, value: str, prepend: str | None = None) -> None:
+        import os
+
+        self.setitem(os.environ, name, value)
+
+    def delenv(self, name: str, raising: bool = True) -> None:
+        import os
+
+        self.delitem(os.environ, name)
+
+    def close(self) -> None:
+        for fn in reversed(self.undo):
+            fn()
+        self.undo.clear()
+
+
+class _Request:
+    def __init__(self, param: Any = None) -> None:
+        self.param = param
+
+
+class _Fixtures:
+    """Resolves a test's parameters: module fixtures (generator ones too) and a few builtins."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.defs: dict[str, Any] = {}
+        for value in namespace.values():
+            info = getattr(value, "_codegym_fixture", None)
+            if isinstance(info, dict) and callable(value):
+                self.defs[str(info["name"])] = value
+        self.autouse = [f for f in self.defs.values() if f._codegym_fixture.get("autouse")]
+
+    def param_sets(self, names: list[str]) -> list[dict[str, Any]]:
+        """One dict per combination of the params= of the fixtures the test uses."""
+        choices: list[list[tuple[str, Any]]] = []
+        for name in names:
+            fn = self.defs.get(name)
+            params = fn._codegym_fixture.get("params") if fn is not None else None
+            if params:
+                choices.append([(name, p) for p in params])
+        return [dict(combo) for combo in itertools.product(*choices)] if choices else [{}]
+
+    def resolve(self, name: str, cache: dict[str, Any], cleanups: list[Any], params: dict[str, Any]) -> Any:
+        if name in cache:
+            return cache[name]
+        if name in ("capsys", "capfd", "capsysbinary"):
+            cap = _Capture()
+            cleanups.append(cap.close)
+            value: Any = cap
+        elif name == "monkeypatch":
+            value = _MonkeyPatch()
+            cleanups.append(value.close)
+        elif name in ("tmp_path", "tmpdir"):
+            import pathlib
+
+            value = pathlib.Path(tempfile.mkdtemp(prefix="codegym-"))
+        elif name == "request":
+            value = _Request()
+        elif name in self.defs:
+            fn = self.defs[name]
+            kwargs = {}
+            for p in _signature(fn).parameters if _signature(fn) is not None else []:  # type: ignore[union-attr]
+                if p == "request":
+                    kwargs[p] = _Request(params.get(name))
+                else:
+                    kwargs[p] = self.resolve(p, cache, cleanups, params)
+            value = fn(**kwargs)
+            if inspect.isgenerator(value):
+                gen = value
+                value = next(gen)
+                cleanups.append(lambda: next(gen, None))
+        else:
+            raise LookupError(f"fixture {name!r} not found")
+        cache[name] = value
+        return value
+
+
+def _cases(fn: Any) -> list[dict[str, Any]]:
+    """The parametrize combinations of a test function (``[{}]`` when none)."""
+    layers = getattr(fn, "_codegym_params", None) or []
+    choices: list[list[dict[str, Any]]] = []
+    for names, values in layers:
+        layer = []
+        for value in values:
+            marks = getattr(value, "marks", None)
+            if hasattr(value, "values") and hasattr(value, "marks"):
+                if any(getattr(m, "name", "") == "skip" for m in (marks if isinstance(marks, (list, tuple)) else [marks])):
+                    continue
+                value = value.values if len(names) > 1 else value.values[0]
+            if len(names) == 1:
+                layer.append({names[0]: value})
+            else:
+                layer.append(dict(zip(names, value)))
+        choices.append(layer)
+    if not choices:
+        return [{}]
+    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*choices)]
+
+
+def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: _Outcome, seed: int) -> None:
+    if getattr(fn, "_codegym_skip", None):
+        outcome.skipped += 1
+        outcome.run += 1
+        return
+    sig = _signature(fn)
+    wanted = [p for p in (sig.parameters if sig is not None else {})]
+    xfail = bool(getattr(fn, "_codegym_xfail", False))
+    for case in _cases(fn):
+        rest = [p for p in wanted if p not in case]
+        for fixture_params in fixtures.param_sets(rest):
+
+            def thunk(case: dict[str, Any] = case, rest: list[str] = rest, fp: dict[str, Any] = fixture_params) -> None:
+                cache: dict[str, Any] = {}
+                cleanups: list[Any] = []
+                try:
+                    for auto in fixtures.autouse:
+                        fixtures.resolve(auto._codegym_fixture["name"], cache, cleanups, fp)
+                    for extra in getattr(fn, "_codegym_usefixtures", []):
+                        fixtures.resolve(extra, cache, cleanups, fp)
+                    kwargs = dict(case)
+                    for p in rest:
+                        kwargs[p] = fixtures.resolve(p, cache, cleanups, fp)
+                    fn(**kwargs)
+                finally:
+                    for cleanup in reversed(cleanups):
+                        cleanup()
+
+            _timed(outcome, seed, name, thunk, xfail=xfail)
+
+
+def _run_pytest_module(namespace: dict[str, Any], outcome: _Outcome, seed: int) -> None:
+    fixtures = _Fixtures(namespace)
+    for name, obj in list(namespace.items()):
+        if name.startswith("test") and inspect.isfunction(obj) and not hasattr(obj, "_codegym_fixture"):
+            _run_test_callable(obj, name, fixtures, outcome, seed)
+        elif name.startswith("Test") and inspect.isclass(obj):
+            if issubclass(obj, unittest.TestCase):
+                _run_unittest_class(obj, outcome, seed)
+            else:
+                _run_test_class(obj, name, fixtures, outcome, seed)
+
+
+def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: _Outcome, seed: int) -> None:
+    if getattr(cls, "_codegym_skip", None):
+        return
+    names = []
+    for klass in reversed(cls.__mro__):
+        for attr in vars(klass):
+            if attr.startswith("test") and callable(getattr(cls, attr, None)) and attr not in names:
+                names.append(attr)
+    try:
+        if hasattr(cls, "setup_class"):
+            cls.setup_class()
+    except Exception as exc:
+        outcome.run += 1
+        outcome.fail(f"{cls_name}.setup_class", exc)
+        return
+    for attr in names:
+        try:
+            instance = cls()
+        except Exception as exc:
+            outcome.run += 1
+            outcome.fail(f"{cls_name}()", exc)
+            return
+        method = getattr(instance, attr)
+        setup = getattr(instance, "setup_method", None)
+        teardown = getattr(instance, "teardown_method", None)
+
+        def thunk(method: Any = method, setup: Any = setup, teardown: Any = teardown) -> None:
+            if setup is not None:
+                setup(method)
+            try:
+                method()
+            finally:
+                if teardown is not None:
+                    teardown(method)
+
+        if getattr(method, "_codegym_params", None) or len(_signature(method).parameters if _signature(method) else []):
+            _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed)
+        else:
+            _timed(outcome, seed, f"{cls_name}.{attr}", thunk, xfail=bool(getattr(method, "_codegym_xfail", False)))
+    if hasattr(cls, "teardown_class"):
+        try:
+            cls.teardown_class()
+        except Exception as exc:
+            outcome.fail(f"{cls_name}.teardown_class", exc)
+
+
+def _run_unittest_class(cls: type, outcome: _Outcome, seed: int) -> None:
+    for test in unittest.TestLoader().loadTestsFromTestCase(cls):  # type: ignore[arg-type]
+        result = unittest.TestResult()
+
+        def thunk(test: Any = test, result: unittest.TestResult = result) -> None:
+            test.run(result)
+            problems = result.errors + result.failures
+            if problems:
+                raise AssertionError(problems[0][1].strip().splitlines()[-1])
+            if result.skipped:
+                raise _SkippedTest()
+
+        _timed(outcome, seed, test.id().rsplit(".", 1)[-1], thunk)
+
+
+class _SkippedTest(Exception):
+    _codegym_skip = True
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _load_solution(source: str) -> types.ModuleType:
+    module = types.ModuleType("solution")
+    module.__file__ = "solution.py"
+    sys.modules["solution"] = module
+    exec(compile(source, "solution.py", "exec"), module.__dict__)
+    return module
+
+
+def _facing_module(real: types.ModuleType, target: str, replacement: Any) -> types.ModuleType:
+    facing = types.ModuleType("solution")
+    facing.__dict__.update(real.__dict__)
+    setattr(facing, target, replacement)
+    return facing
+
+
+def record(request: str) -> str:
+    """Run the tests of one problem against a recording wrapper of its target; JSON in, JSON out.
+
+    Request: ``{"solution", "tests", "test_style": "humaneval"|"pytest", "target", "kind":
+    "function"|"class", "seed", "per_test_seconds", "budget_seconds", "max_instances",
+    "max_value_chars", "max_total_chars"}``.
+    Reply: ``{"ok": true, "kind", "target", "params", "methods", "calls": [{"input", "expected",
+    "in_place"}], "total_calls", "dropped": {reason: n}, "state_issues": {reason: n}, "tests":
+    {...}}`` or ``{"ok": false, "error": "..."}`` when the solution or the tests do not load.
+    """
+    req = json.loads(request)
+    book = _Book(req)
+    seed = int(req.get("seed", 0))
+    target = str(req["target"])
+    kind = str(req.get("kind", "function"))
+    saved_modules = {name: sys.modules.get(name) for name in ("solution", "test_solution")}
+    try:
+        random.seed(seed)
+        try:
+            real = _load_solution(str(req["solution"]))
+        except BaseException as exc:
+            return json.dumps({"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"})
+        original = getattr(real, target, None)
+        reply: dict[str, Any] = {"ok": True, "kind": kind, "target": target, "methods": {}}
+        recorder: _FunctionRecorder | _ClassRecorder
+        if kind == "class":
+            if not inspect.isclass(original):
+                return json.dumps({"ok": False, "error": f"the solution defines no class {target!r}"})
+            recorder = _ClassRecorder(original, book)
+            replacement: Any = recorder.make_class()
+            reply["params"] = _params(recorder.init_sig, skip_first=True)
+            reply["methods"] = {n: _params(_signature(f), skip_first=True) for n, f in recorder.methods.items()}
+            if hasattr(original, "__slots__"):
+                recorder.state_issues["the class uses __slots__ (no __dict__ to store)"] = 1
+        else:
+            if not callable(original):
+                return json.dumps({"ok": False, "error": f"the solution defines no function {target!r}"})
+            recorder = _FunctionRecorder(original, book)
+            replacement = recorder.wrapper()
+            reply["params"] = _params(recorder.sig)
+        facing = _facing_module(real, target, replacement)
+        outcome = _Outcome(float(req.get("per_test_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
+        if req.get("test_style") == "humaneval":
+            namespace = dict(facing.__dict__)
+            namespace["__name__"] = "__codegym_tests__"
+            code = compile(str(req["tests"]), "tests.py", "exec")
+            _timed(outcome, seed, "check", lambda: exec(code, namespace))
+        else:
+            sys.modules["solution"] = facing
+            test_module = types.ModuleType("test_solution")
+            test_module.__file__ = "test_solution.py"
+            sys.modules["test_solution"] = test_module
+            try:
+                random.seed(seed)
+                exec(compile(str(req["tests"]), "test_solution.py", "exec"), test_module.__dict__)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                outcome.run += 1
+                outcome.fail("<module>", exc)
+            else:
+                _run_pytest_module(test_module.__dict__, outcome, seed)
+        if isinstance(recorder, _ClassRecorder):
+            recorder.finish()
+            reply["state_issues"] = recorder.state_issues
+        else:
+            reply["state_issues"] = {}
+        reply["calls"] = book.finish()
+        reply["total_calls"] = book.total
+        reply["dropped"] = book.dropped
+        reply["tests"] = outcome.as_dict()
+        return json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
+    finally:
+        for name, module in saved_modules.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def _call_function(fn: Any, sig: inspect.Signature | None, values: dict[str, Any]) -> Any:
+    if sig is None:
+        return fn(**values)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.name not in values:
+            continue
+        value = values[p.name]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            args.append(value)
+        elif p.kind == p.VAR_POSITIONAL:
+            args.extend(value)
+        elif p.kind == p.KEYWORD_ONLY:
+            kwargs[p.name] = value
+        else:
+            kwargs.update(value)
+    return fn(*args, **kwargs)
+
+
+def _run_design(cls: Any, wire_input: Any) -> list[Any]:
+    ops = wire_input["operations"]
+    arguments = wire_input["arguments"]
+    if not ops or ops[0] != cls.__name__:
+        raise ValueError(f"operations must start with the constructor {cls.__name__!r}, got {ops[:1]!r}")
+    results: list[Any] = [None]
+    obj = cls(*_cv.decode(arguments[0]))
+    for op, args in zip(ops[1:], arguments[1:]):
+        if op.startswith("_"):
+            raise ValueError(f"operation {op!r} is not a public method")
+        results.append(_cv.encode(getattr(obj, op)(*_cv.decode(args))))
+    return results
+
+
+def compute(request: str) -> str:
+    """Run the reference on inputs; JSON in, JSON out.
+
+    Request: ``{"solution", "target", "kind", "inputs": [wire input, ...], "in_place": name|null,
+    "seed", "per_call_seconds", "budget_seconds"}``.
+    Reply: ``{"ok": true, "results": [{"ok": true, "expected": wire} | {"ok": false, "error": str}]}``
+    or ``{"ok": false, "error": "..."}`` when the solution does not load.
+    """
+    req = json.loads(request)
+    seed = int(req.get("seed", 0))
+    saved = sys.modules.get("solution")
+    try:
+        random.seed(seed)
+        try:
+            real = _load_solution(str(req["solution"]))
+        except BaseException as exc:
+            return json.dumps({"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"})
+        target = getattr(real, str(req["target"]), None)
+        if target is None:
+            return json.dumps({"ok": False, "error": f"the solution defines no {req['target']!r}"})
+        kind = req.get("kind", "function")
+        in_place = req.get("in_place")
+        sig = _signature(target)
+        outcome = _Outcome(float(req.get("per_call_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
+        results: list[dict[str, Any]] = []
+        for wire_input in req["inputs"]:
+            slot: dict[str, Any] = {}
+
+            def thunk(wire_input: Any = wire_input, slot: dict[str, Any] = slot) -> None:
+                if kind == "class":
+                    slot["expected"] = _run_design(target, wire_input)
+                    return
+                values = _cv.decode(wire_input)
+                result = _call_function(target, sig, values)
+                slot["expected"] = _cv.encode(values[in_place] if in_place else result)
+
+            before = len(outcome.failures)
+            _timed(outcome, seed, "input", thunk)
+            if "expected" in slot:
+                results.append({"ok": True, "expected": slot["expected"]})
+            elif outcome.exhausted:
+                results.append({"ok": False, "error": "time budget exhausted before this input"})
+            else:
+                error = outcome.failures[before] if len(outcome.failures) > before else "failed"
+                results.append({"ok": False, "error": error.removeprefix("input: ")})
+        return json.dumps({"ok": True, "results": results}, ensure_ascii=False, separators=(",", ":"))
+    finally:
+        if saved is None:
+            sys.modules.pop("solution", None)
+        else:
+            sys.modules["solution"] = saved

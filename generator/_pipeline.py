@@ -1,0 +1,244 @@
+"""The per-problem pipeline: ``build_gym(problem, settings, worker) -> Generated | Rejected``.
+
+A pure function of (problem, settings) up to the sandbox it is given, returning a picklable
+value (it runs in a local process pool, and could run as a Ray task):
+
+1. instances: the dataset's tests run against a recording wrapper of the reference (sandbox);
+2. schemas of the hidden input and the answer (annotations when they fit, else inferred);
+3. augmentation (``settings.augment``): mutated inputs, outputs by the reference (sandbox);
+4. carving (libcst) at the finest granularity first; each carving is verified (two passes, see
+   _verify.py) and the first one that reproduces every instance wins: fine -> helpers -> getters;
+5. quality filters per instance and per gym;
+6. rendering: manifest, task statement, instances, summary.
+
+Every outcome is a value; a stage's failure becomes ``Rejected(Rejection(stage, reason))``.
+Only :class:`~codegym_mcp.runtime.SandboxUnavailable` (no sandbox at all) propagates: no
+problem could succeed and the run must stop with the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from typing import Any
+
+from ..runtime import SandboxError, SandboxUnavailable
+from ..schemas import (
+    GymManifest,
+    GymSummary,
+    Instance,
+    OracleSummary,
+    Problem,
+    Rejection,
+    Stage,
+    ToolSpec,
+    decode,
+)
+from ._carving_types import Carving
+from ._filters import apply_filters
+from ._results import GenerateSettings, Generated, GymFiles, Rejected
+from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, record
+from ._task_text import task_statement
+from ._schemas_pick import input_schema_for, pick_schema
+from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, verify_gym
+
+__all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
+
+GENERIC_TOOL_NAMES = frozenset({"observe", "submit", "task", "reset"})
+
+
+def step_budget_for(max_steps: int) -> int:
+    """The default step limit of an episode: twice the longest oracle run, plus 4."""
+    return 2 * max_steps + 4
+
+
+def generic_tools(input_schema: dict[str, Any], output_schema: dict[str, Any]) -> tuple[ToolSpec, ToolSpec, ToolSpec]:
+    """observe, submit and task, with the result shapes the server returns."""
+    empty: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+    observe = ToolSpec(
+        name="observe",
+        kind="observe",
+        description="Show the hidden input: the value of every parameter of the problem.",
+        input_schema=empty,
+        output_schema=input_schema,
+    )
+    submit = ToolSpec(
+        name="submit",
+        kind="submit",
+        description="Submit the final answer; ends the episode with reward 1 if it is correct, else 0.",
+        input_schema={
+            "type": "object",
+            "properties": {"answer": output_schema},
+            "required": ["answer"],
+            "additionalProperties": False,
+        },
+        output_schema={
+            "type": "object",
+            "properties": {"reward": {"type": "integer", "enum": [0, 1]}},
+            "required": ["reward"],
+        },
+    )
+    task = ToolSpec(
+        name="task",
+        kind="task",
+        description="Show the task statement again.",
+        input_schema=empty,
+        output_schema={"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
+    )
+    return observe, submit, task
+
+
+def _reject(problem: Problem, stage: Stage, reason: str, detail: str | None = None) -> Rejected:
+    return Rejected(
+        rejection=Rejection(
+            task_id=problem.task_id, problem_id=problem.problem_id, stage=stage, reason=reason, detail=detail
+        )
+    )
+
+
+def build_gym(problem: Problem, settings: GenerateSettings, worker: SyncWorker) -> Generated | Rejected:
+    """Turn one problem into a verified gym, or say at which stage and why it could not be.
+
+    Raises:
+        SandboxUnavailable: the sandbox cannot start at all (the message names the fix).
+    """
+    try:
+        return _build(problem, settings, worker)
+    except SandboxUnavailable:
+        raise
+    except SandboxError as exc:
+        return _reject(problem, "infra", f"the sandbox failed: {exc}")
+
+
+def _build(problem: Problem, settings: GenerateSettings, worker: SyncWorker) -> Generated | Rejected:
+    recorded = record(problem, worker, settings)
+    if isinstance(recorded, Rejected):
+        return recorded
+    failures: list[str] = []
+    for granularity in GRANULARITIES:
+        carving = carve(problem, recorded, granularity)
+        if isinstance(carving, Rejected):
+            failures.append(f"{granularity}: {carving.rejection.reason}")
+            continue
+        result = _verified(problem, settings, worker, recorded, carving)
+        if isinstance(result, Generated):
+            return result
+        if result.rejection.stage == "filter":
+            return result
+        failures.append(f"{granularity}: {result.rejection.reason}")
+    stage: Stage = "verify" if any("instance" in f for f in failures) else "analyse"
+    return _reject(problem, stage, failures[-1] if failures else "no carving", detail="\n".join(failures))
+
+
+def _verified(
+    problem: Problem, settings: GenerateSettings, worker: SyncWorker, recorded: Recorded, carving: Carving
+) -> Generated | Rejected:
+    names = [t.name for t in carving.tools]
+    clash = sorted(set(names) & GENERIC_TOOL_NAMES)
+    if clash or len(set(names)) != len(names):
+        return _reject(problem, "render", f"tool names clash with the generic tools or repeat: {names}")
+    inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
+    input_schema = input_schema_for(recorded.params, carving.input_schema, inputs)
+    candidates = list(recorded.candidates)
+    dropped = dict(recorded.dropped)
+    if settings.augment > 0:
+        more, lost = augment_candidates(problem, recorded, input_schema, settings, worker)
+        candidates.extend(more)
+        for reason, count in lost.items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    candidates = candidates[: settings.max_instances]
+    output_schema = pick_schema(carving.output_schema, [decode(c.expected) for c in candidates])
+    props = input_schema["properties"]
+    problem_tools = [_with_hidden_schemas(t.to_tool_spec(), props) for t in carving.tools]
+    observe, submit, task = generic_tools(input_schema, output_schema)
+    tools = [observe, *problem_tools, submit, task]
+    result = verify_gym(
+        worker=worker,
+        tools_source=carving.tools_source,
+        oracle_source=carving.oracle_source,
+        tools=tools,
+        candidates=candidates,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        timeout=settings.call_timeout,
+    )
+    if isinstance(result, VerifyFailed):
+        return _reject(problem, result.stage, result.reason, result.detail)
+    return _render(problem, settings, carving, result, input_schema, output_schema, dropped)
+
+
+def _with_hidden_schemas(tool: ToolSpec, props: dict[str, Any]) -> ToolSpec:
+    params = [
+        p.model_copy(update={"type_schema": props.get(p.hidden_key or "", {})})
+        if p.source == "hidden" and not p.type_schema
+        else p
+        for p in tool.params
+    ]
+    return tool.model_copy(update={"params": params})
+
+
+def _render(
+    problem: Problem,
+    settings: GenerateSettings,
+    carving: Carving,
+    verified: Verification,
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    dropped: dict[str, int],
+) -> Generated | Rejected:
+    kept = apply_filters(verified.instances, settings)
+    for reason, count in kept.dropped.items():
+        dropped[reason] = dropped.get(reason, 0) + count
+    if kept.rejection is not None:
+        return _reject(problem, "filter", kept.rejection)
+    instances: list[Instance] = kept.instances
+    steps = [i.oracle_steps for i in instances]
+    tools = verified.tools
+    entry = carving.entry_point
+    statement = task_statement(
+        question=problem.question,
+        entry_point=entry,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        tools=tools,
+    )
+    manifest = GymManifest(
+        task_id=problem.task_id,
+        problem_id=problem.problem_id,
+        source=problem.source,
+        task=statement,
+        entry_point=entry,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        tools=tools,
+        tools_sha256=hashlib.sha256(carving.tools_source.encode("utf-8")).hexdigest(),
+        n_instances=len(instances),
+        oracle=OracleSummary(steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)),
+        step_budget=step_budget_for(max(steps)),
+        seed=settings.seed,
+    )
+    summary = GymSummary(
+        task_id=problem.task_id,
+        problem_id=problem.problem_id,
+        n_tools=len(tools),
+        n_problem_tools=sum(t.function is not None for t in tools),
+        n_instances=len(instances),
+        instances_dropped=dict(sorted(dropped.items())),
+        oracle_steps_min=manifest.oracle.steps_min,
+        oracle_steps_max=manifest.oracle.steps_max,
+        oracle_steps_mean=manifest.oracle.steps_mean,
+    )
+    files = GymFiles(
+        manifest=manifest,
+        tools_source=carving.tools_source,
+        oracle_source=carving.oracle_source,
+        instances=instances,
+        problem=problem,
+    )
+    return Generated(files=files, summary=summary)
+
+
+def internal_error(problem: Problem, stage: Stage, exc: BaseException) -> Rejected:
+    """A bug of ours met on one problem: reported as that problem's rejection, with the traceback."""
+    detail = "".join(traceback.format_exception(exc))
+    return _reject(problem, stage, f"internal error: {type(exc).__name__}: {exc}", detail=detail)

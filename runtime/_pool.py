@@ -1,0 +1,235 @@
+"""An async (anyio) pool of warm sandbox workers shared by many concurrent callers.
+
+Calls are stateless: ``pool.call(source=..., function=...)`` loads the source (named by its
+hash) into whichever idle worker it takes, then calls the function. For per-episode state kept
+inside one process, ``async with pool.lease() as w`` hands out one worker exclusively.
+
+A blocking worker call runs in a worker thread (one per pool slot); cancelling the caller kills
+that worker process and puts a fresh one in its slot, so cancellation never waits on a hung
+call and never leaves a half-finished call in a reusable worker.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._config import SandboxConfig
+from ._errors import SandboxError
+from ._worker import Worker
+
+__all__ = ["LeasedWorker", "WorkerPool"]
+
+_MAX_MODULES_PER_WORKER = 512
+
+
+class LeasedWorker:
+    """A worker held exclusively by one caller (see :meth:`WorkerPool.lease`); async methods."""
+
+    def __init__(self, pool: WorkerPool, worker: Worker) -> None:
+        self._pool = pool
+        self._worker = worker
+
+    @property
+    def worker(self) -> Worker:
+        """The underlying sync worker (its process may be replaced after a SandboxError)."""
+        return self._worker
+
+    async def load(self, name: str, source: str, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Load ``source`` as module ``name`` in this worker.
+
+        Raises:
+            CallFailed: the source does not compile or raised at import.
+            SandboxError: the sandbox stopped the import; the worker is replaced.
+        """
+        await self._pool._run(self, partial(self._worker.load, name, source, timeout=timeout))
+
+    async def load_source(self, source: str, *, timeout: float | None = None) -> str:  # noqa: ASYNC109
+        """Load ``source`` under its hash name if needed; returns the module name.
+
+        Raises:
+            CallFailed: the source does not compile or raised at import.
+            SandboxError: the sandbox stopped the import; the worker is replaced.
+        """
+        name: str = await self._pool._run(self, partial(self._worker.load_source, source, timeout=timeout))
+        return name
+
+    async def call(
+        self,
+        module: str,
+        function: str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the sandbox's limit: kills the worker
+    ) -> Any:
+        """Call ``module.function`` in this worker (wire args in, wire result out).
+
+        Raises:
+            CallFailed: the code raised.
+            SandboxError: timeout, memory, signal, output, crash; the worker is replaced.
+        """
+        fn = partial(self._worker.call, module, function, args=args, kwargs=kwargs, timeout=timeout)
+        return await self._pool._run(self, fn)
+
+    async def call_source(
+        self,
+        *,
+        source: str,
+        function: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the sandbox's limit: kills the worker
+    ) -> Any:
+        """Load ``source`` (by hash, if needed) and call ``function`` from it.
+
+        Raises:
+            CallFailed: the code raised (at import or in the call).
+            SandboxError: timeout, memory, signal, output, crash; the worker is replaced.
+        """
+        w = self._worker
+
+        def run() -> Any:
+            name = w.load_source(source, timeout=timeout)
+            return w.call(name, function, args=args, kwargs=kwargs, timeout=timeout)
+
+        return await self._pool._run(self, run)
+
+
+class WorkerPool:
+    """A bounded pool of warm workers; ``async with pool:`` starts them and stops them all.
+
+    Example::
+
+        async with WorkerPool(SandboxConfig(), size=4) as pool:
+            result = await pool.call(source="def f(x): return x * 2", function="f", args=[21])
+
+    No worker process outlives ``async with``: closing sends nsjail SIGTERM (it kills the jail
+    and removes its cgroups) and waits for every process.
+    """
+
+    def __init__(self, config: SandboxConfig | None = None, *, size: int = 4) -> None:
+        if size < 1:
+            raise ValueError(f"WorkerPool size must be >= 1, got {size}")
+        self.config = config if config is not None else SandboxConfig()
+        self.size = size
+        self._workers: list[Worker] = []
+        self._send: MemoryObjectSendStream[Worker] | None = None
+        self._recv: MemoryObjectReceiveStream[Worker] | None = None
+        self._limiter = anyio.CapacityLimiter(size)
+        self._closed = False
+        self.replaced = 0
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Start all workers concurrently.
+
+        Raises:
+            SandboxUnavailable: nsjail cannot run here (the message has the fix).
+        """
+        send, recv = anyio.create_memory_object_stream[Worker](max_buffer_size=math.inf)
+        self._send, self._recv = send, recv
+        workers = [Worker(self.config) for _ in range(self.size)]
+        self._workers = list(workers)
+        try:
+            async with anyio.create_task_group() as tg:
+                for w in workers:
+                    tg.start_soon(partial(anyio.to_thread.run_sync, w.start, limiter=self._limiter))
+        except BaseException:
+            await self.aclose()
+            raise
+        for w in workers:
+            send.send_nowait(w)
+
+    async def aclose(self) -> None:
+        """Stop every worker process and wait for it (shielded from cancellation)."""
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            workers, self._workers = self._workers, []
+            for w in workers:
+                w.kill()
+            for w in workers:
+                await anyio.to_thread.run_sync(w.close)
+            if self._send is not None:
+                await self._send.aclose()
+            if self._recv is not None:
+                await self._recv.aclose()
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[LeasedWorker]:
+        """Hold one worker exclusively (per-episode state); it returns to the pool on exit.
+
+        Raises:
+            SandboxError: the pool is closed.
+        """
+        if self._recv is None or self._closed:
+            raise SandboxError("the WorkerPool is not started or already closed: use `async with pool:`")
+        worker = await self._recv.receive()
+        leased = LeasedWorker(self, worker)
+        try:
+            yield leased
+        finally:
+            self._give_back(leased._worker)
+
+    def _give_back(self, worker: Worker) -> None:
+        if self._closed or self._send is None:
+            worker.close()
+            return
+        if len(worker.loaded) > _MAX_MODULES_PER_WORKER:
+            worker.close()  # a long-lived pool must not grow without bound: recycle
+            worker = self._fresh(worker)
+        self._send.send_nowait(worker)
+
+    def _fresh(self, old: Worker) -> Worker:
+        new = Worker(self.config)
+        self._workers = [new if w is old else w for w in self._workers]
+        self.replaced += 1
+        return new
+
+    async def _run(self, leased: LeasedWorker, fn: Any) -> Any:
+        try:
+            return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True, limiter=self._limiter)
+        except anyio.get_cancelled_exc_class():
+            # The thread may still be inside the call: kill the process so it returns, and
+            # never reuse this Worker object.
+            old = leased._worker
+            old.kill()
+            leased._worker = self._fresh(old)
+            raise
+
+    async def call(
+        self,
+        *,
+        source: str,
+        function: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the sandbox's limit: kills the worker
+    ) -> Any:
+        """Load ``source`` by hash into an idle worker if needed and call ``function``.
+
+        Raises:
+            CallFailed: the code raised (at import or in the call); the worker stays.
+            SandboxError: timeout, memory, signal N, output too large, crash; the worker is
+                replaced and the next call works. SandboxUnavailable if nsjail cannot start.
+        """
+        async with self.lease() as w:
+            return await w.call_source(
+                source=source, function=function, args=args, kwargs=kwargs, timeout=timeout
+            )

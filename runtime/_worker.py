@@ -1,0 +1,438 @@
+"""A sync sandbox worker: one long-lived python process (jailed by nsjail, or not), JSON lines.
+
+The host keeps every limit that matters to it in its own hands: the wall-clock deadline of a
+call (a poll timer), the size of a reply, and the classification of a death (exit status and
+who pulled the trigger). nsjail's own result flags are not trusted (see SANDBOX.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
+from types import TracebackType
+from typing import Any, Self
+
+from ._config import SandboxConfig, module_name_for
+from ._errors import (
+    CallFailed,
+    CallTimeout,
+    KilledBySignal,
+    MemoryLimitExceeded,
+    OutputTooLarge,
+    SandboxError,
+    SandboxUnavailable,
+    WorkerCrashed,
+)
+from ._nsjail import JailSetup, prepare_jail
+
+__all__ = ["Worker", "worker_source"]
+
+_READ_CHUNK = 1 << 20
+_STDERR_TAIL = 8192
+
+
+@cache
+def worker_source() -> str:
+    """The source of the in-jail worker script (runtime/_worker_main.py)."""
+    return resources.files(__package__).joinpath("_worker_main.py").read_text(encoding="utf-8")
+
+
+@cache
+def _values_source() -> str:
+    return resources.files("codegym_mcp.schemas").joinpath("_values.py").read_text(encoding="utf-8")
+
+
+class Worker:
+    """One sandboxed python process that loads modules and calls their functions.
+
+    Use it as a context manager (or call :meth:`close`). The process starts on first use.
+    When a call ends in a :class:`SandboxError`, the process is killed; the next
+    :meth:`load`/:meth:`call` starts a new one and re-loads the modules loaded so far, so
+    callers do not need to track worker deaths. Thread-safe (one call at a time).
+
+    Example::
+
+        with Worker(SandboxConfig()) as w:
+            w.load("m", "def add(a, b): return a + b")
+            assert w.call("m", "add", args=[1, 2]) == 3
+    """
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config if config is not None else SandboxConfig()
+        self._lock = threading.RLock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._jail: JailSetup | None = None
+        self._buf = bytearray()
+        self._stderr_tail = bytearray()
+        self._poller: select.poll | None = None
+        self._sources: dict[str, str] = {}
+        self._closed = False
+        self.starts = 0
+        self.worker_python = ""
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The host pid of the worker process (nsjail's pid under nsjail), or None."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def loaded(self) -> frozenset[str]:
+        """Names of the modules loaded (and re-loaded after a restart) in this worker."""
+        return frozenset(self._sources)
+
+    def start(self) -> None:
+        """Start the process if it is not running and re-load the remembered modules.
+
+        Raises:
+            SandboxUnavailable: nsjail (or the interpreter) cannot start here; the message has the fix.
+            SandboxError: the worker died while starting or re-loading.
+            CallFailed: a remembered module no longer loads (it did before).
+        """
+        with self._lock:
+            if self._closed:
+                raise WorkerCrashed("the worker was closed; create a new Worker")
+            if self.alive:
+                return
+            self._spawn()
+            for name, source in list(self._sources.items()):
+                self._request({"op": "load", "name": name, "source": source}, self.config.call_timeout)
+
+    def _spawn(self) -> None:
+        cfg = self.config
+        self._kill()
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2", "HOME": "/tmp"}
+        cwd: str | None = None
+        if cfg.isolation == "nsjail":
+            self._jail = prepare_jail(cfg)
+            argv = [*self._jail.argv, cfg.python, "-I", "-S", "-c", worker_source()]
+            env = {}
+        else:
+            self._jail = None
+            cwd = tempfile.gettempdir()
+            argv = [cfg.python, "-I", "-S", "-c", worker_source()]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                close_fds=True,
+                start_new_session=True,
+                bufsize=0,
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(
+                f"cannot start {argv[0]!r}: {exc}; run `codegym-mcp doctor` for the fix"
+            ) from exc
+        assert proc.stdout is not None and proc.stderr is not None
+        os.set_blocking(proc.stderr.fileno(), False)
+        self._proc = proc
+        self._buf.clear()
+        self._stderr_tail.clear()
+        poller = select.poll()
+        poller.register(proc.stdout.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller.register(proc.stderr.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+        self._poller = poller
+        self.starts += 1
+        init = {
+            "op": "init",
+            "values_source": _values_source(),
+            "cpu_seconds": cfg.cpu_seconds,
+            "max_output": cfg.max_output_bytes,
+            "recursion_limit": cfg.recursion_limit,
+            "rlimits": {"as_mb": cfg.address_space_mb if cfg.isolation == "none" else None},
+        }
+        try:
+            info = self._request(init, cfg.start_timeout, starting=True)
+        except SandboxError as exc:
+            if cfg.isolation == "nsjail" and not isinstance(exc, SandboxUnavailable):
+                raise SandboxUnavailable(
+                    f"the jailed worker did not start ({exc}); nsjail said: {exc.detail.strip()[-600:]!r}. "
+                    "Run `codegym-mcp doctor` for the fix",
+                    detail=exc.detail,
+                ) from exc
+            raise
+        self.worker_python = str(info.get("python", "")) if isinstance(info, dict) else ""
+
+    def close(self) -> None:
+        """Stop the worker process (SIGTERM to nsjail, so it removes its cgroups) and wait for it."""
+        with self._lock:
+            self._closed = True
+            self._kill()
+
+    def kill(self) -> None:
+        """Kill the process now (from any thread); the next call starts a new one."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._signal(proc, signal.SIGKILL if self._jail is None else signal.SIGTERM)
+
+    def _signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if self._jail is None:
+                os.killpg(proc.pid, sig)  # the whole session: the code's children too
+            else:
+                proc.send_signal(sig)  # nsjail kills the jail's pid namespace and removes cgroups
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            self._signal(proc, signal.SIGKILL if self._jail is None else signal.SIGTERM)
+            try:
+                proc.wait(timeout=3.0)
+            except subprocess.TimeoutExpired:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait(timeout=3.0)
+        elif self._jail is None:
+            self._signal(proc, signal.SIGKILL)  # reap stray children of a dead plain worker
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._proc = None
+        self._poller = None
+        if self._jail is not None:
+            self._jail.cleanup()
+            self._jail = None
+
+    # ----------------------------------------------------------------- calls
+
+    def load(self, name: str, source: str, *, timeout: float | None = None) -> None:
+        """Execute ``source`` as module ``name`` in the worker (kept across worker restarts).
+
+        Raises:
+            CallFailed: the source does not compile or raised at import time.
+            SandboxError: the sandbox stopped the import (timeout, memory...); the worker is replaced.
+        """
+        with self._lock:
+            self.start()
+            self._request({"op": "load", "name": name, "source": source}, self._timeout(timeout))
+            self._sources[name] = source
+
+    def load_source(self, source: str, *, timeout: float | None = None) -> str:
+        """Load ``source`` under its hash-derived name (if not loaded yet) and return the name.
+
+        Raises:
+            CallFailed: the source does not compile or raised at import time.
+            SandboxError: the sandbox stopped the import; the worker is replaced.
+        """
+        name = module_name_for(source)
+        with self._lock:
+            if name not in self._sources:
+                self.load(name, source, timeout=timeout)
+        return name
+
+    def unload(self, name: str) -> None:
+        """Forget module ``name`` in the worker (frees memory in long-lived pools).
+
+        Raises:
+            SandboxError: the worker died.
+        """
+        with self._lock:
+            if self._sources.pop(name, None) is not None and self.alive:
+                self._request({"op": "unload", "name": name}, self.config.call_timeout)
+
+    def call(
+        self,
+        module: str,
+        function: str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call ``module.function(*args, **kwargs)`` in the worker; args and result in wire form.
+
+        Raises:
+            CallFailed: the code raised (also SystemExit); the worker stays healthy.
+            CallTimeout: past ``timeout`` (default ``config.call_timeout``) or the CPU limit.
+            MemoryLimitExceeded, KilledBySignal, OutputTooLarge, WorkerCrashed: the worker is replaced.
+        """
+        msg = {
+            "op": "call",
+            "module": module,
+            "function": function,
+            "args": list(args),
+            "kwargs": dict(kwargs or {}),
+        }
+        with self._lock:
+            self.start()
+            return self._request(msg, self._timeout(timeout))
+
+    def ping(self) -> float:
+        """Round-trip an empty request; returns the seconds it took.
+
+        Raises:
+            SandboxError: the worker is dead or hung.
+        """
+        with self._lock:
+            self.start()
+            t0 = time.perf_counter()
+            self._request({"op": "ping"}, self.config.call_timeout)
+            return time.perf_counter() - t0
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self.config.call_timeout if timeout is None else timeout
+
+    # ----------------------------------------------------------------- protocol
+
+    def _request(self, msg: dict[str, Any], timeout: float, *, starting: bool = False) -> Any:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            raise WorkerCrashed("the worker is not running")
+        data = (json.dumps(msg, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        deadline = time.monotonic() + timeout
+        try:
+            view = memoryview(data)
+            fd = proc.stdin.fileno()
+            while view:
+                view = view[os.write(fd, view) :]
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._died(starting=starting) from None
+        reply = self._read_reply(deadline, timeout, starting=starting)
+        if reply.get("ok") is True:
+            return reply.get("result")
+        kind = reply.get("kind")
+        exc_type = str(reply.get("exc_type", "Exception"))
+        message = str(reply.get("message", ""))
+        tb = str(reply.get("traceback", ""))
+        if kind == "exception":
+            raise CallFailed(exc_type, message, tb)
+        self._kill()
+        if kind == "memory":
+            raise MemoryLimitExceeded(self.config.address_space_mb, how="MemoryError in the jail", detail=tb)
+        if kind == "output":
+            raise OutputTooLarge("what the call printed", self.config.max_output_bytes, detail=tb)
+        raise WorkerCrashed(f"unexpected reply kind {kind!r}", detail=tb)
+
+    def _read_reply(self, deadline: float, timeout: float, *, starting: bool) -> dict[str, Any]:
+        proc = self._proc
+        poller = self._poller
+        assert proc is not None and proc.stdout is not None and proc.stderr is not None and poller is not None
+        out_fd = proc.stdout.fileno()
+        err_fd = proc.stderr.fileno()
+        buf = self._buf
+        limit = self.config.max_message_bytes
+        scanned = 0
+        while True:
+            nl = buf.find(b"\n", scanned)
+            if nl >= 0:
+                line = bytes(buf[:nl])
+                del buf[: nl + 1]
+                try:
+                    reply = json.loads(line)
+                except ValueError:
+                    self._kill()
+                    raise WorkerCrashed(
+                        "the worker sent a line that is not JSON", detail=line[:200].decode()
+                    ) from None
+                if not isinstance(reply, dict):
+                    self._kill()
+                    raise WorkerCrashed("the worker sent a reply that is not an object")
+                return reply
+            scanned = len(buf)
+            if scanned > limit:
+                self._kill()
+                raise OutputTooLarge("the reply (the encoded result)", limit)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill()
+                if starting:
+                    raise SandboxUnavailable(
+                        f"the worker did not come up within {timeout:g} s", detail=self._stderr_text()
+                    )
+                raise CallTimeout(timeout, limit="wall")
+            for fd, _event in poller.poll(max(1, int(remaining * 1000) + 1)):
+                if fd == out_fd:
+                    chunk = os.read(out_fd, _READ_CHUNK)
+                    if not chunk:
+                        raise self._died(starting=starting)
+                    buf += chunk
+                elif fd == err_fd:
+                    self._drain_stderr()
+
+    def _drain_stderr(self) -> None:
+        proc = self._proc
+        if proc is None or proc.stderr is None:
+            return
+        fd = proc.stderr.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                if self._poller is not None:
+                    with contextlib.suppress(KeyError):
+                        self._poller.unregister(fd)
+                return
+            self._stderr_tail += chunk
+            if len(self._stderr_tail) > _STDERR_TAIL:
+                del self._stderr_tail[: len(self._stderr_tail) - _STDERR_TAIL]
+
+    def _stderr_text(self) -> str:
+        self._drain_stderr()
+        return self._stderr_tail.decode("utf-8", "replace")
+
+    def _died(self, *, starting: bool) -> SandboxError:
+        """The worker's stdout closed: wait for the exit status, classify it, clean up."""
+        proc = self._proc
+        assert proc is not None
+        try:
+            code = proc.wait(timeout=3.0)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            return WorkerCrashed("the worker closed its pipe but did not exit")
+        detail = self._stderr_text()
+        jailed = self._jail is not None
+        cgroup_memory = self._jail is not None and self._jail.cgroup_memory
+        self._kill()
+        if jailed and code == 255:
+            return SandboxUnavailable(
+                f"nsjail failed to set up the jail (exit 255): {detail.strip()[-600:]!r}; "
+                "run `codegym-mcp doctor` for the fix",
+                detail=detail,
+            )
+        signum: int | None = None
+        if code < 0:
+            signum = -code
+        elif jailed and 128 < code < 128 + 65:
+            signum = code - 128
+        if signum is None:
+            return WorkerCrashed(f"the worker exited with status {code}", exit_code=code, detail=detail)
+        if signum == signal.SIGXCPU:
+            return CallTimeout(float(self.config.cpu_seconds), limit="cpu", detail=detail)
+        if signum == signal.SIGKILL and cgroup_memory:
+            return MemoryLimitExceeded(
+                self.config.memory_mb, how="killed by the cgroup OOM killer", detail=detail
+            )
+        return KilledBySignal(signum, detail=detail)

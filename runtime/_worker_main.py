@@ -1,0 +1,275 @@
+"""The worker that runs inside the jail: standard library only, Python 3.11 compatible.
+
+The host starts ``python3 -I -S -c <this source>`` and talks JSON lines over the process's
+stdin/stdout. The first thing the worker does is move the protocol onto private file
+descriptors and point fds 0, 1 and 2 at ``/dev/null``: nothing the code writes to the real
+stdout can corrupt the protocol, and ``sys.stdout``/``sys.stderr`` become capped in-memory sinks.
+
+Requests (one JSON object a line)::
+
+    {"op": "init", "values_source": str, "cpu_seconds": int, "max_output": int,
+     "recursion_limit": int, "rlimits": {"as_mb": int | null}}
+    {"op": "load", "name": str, "source": str}
+    {"op": "unload", "name": str}
+    {"op": "call", "module": str, "function": str, "args": [wire], "kwargs": {str: wire}}
+    {"op": "ping"}
+
+Replies: ``{"ok": true, "result": wire}`` or ``{"ok": false, "kind": "exception" | "output" |
+"memory", "exc_type": str, "message": str, "traceback": str}``. The first reply, to ``init``,
+is ``{"ok": true, "result": {"pid": int, "python": str}}``.
+
+The module ``codegym_values`` (the shared wire codec, schemas/_values.py) is created from the
+source the host sends in ``init``, so loaded code can ``import codegym_values``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import linecache
+import os
+import sys
+import traceback
+import types
+from typing import Any, BinaryIO
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - every Linux python has it
+    resource = None  # type: ignore[assignment]
+
+
+class _OutputLimit(BaseException):
+    """Raised out of ``print`` when a call printed more than its cap (not an Exception)."""
+
+
+class _CappedSink(io.TextIOBase):
+    """A text sink for sys.stdout/sys.stderr that counts and stops the call at the cap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cap = 1 << 20
+        self.written = 0
+        self.over = False
+
+    def reset(self, cap: int) -> None:
+        self.cap = cap
+        self.written = 0
+        self.over = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.written += len(s)
+        if self.written > self.cap:
+            self.over = True
+            raise _OutputLimit()
+        return len(s)
+
+
+class _Worker:
+    def __init__(self, proto_in: BinaryIO, proto_out: int) -> None:
+        self.proto_in = proto_in
+        self.proto_out = proto_out
+        self.modules: dict[str, types.ModuleType] = {}
+        self.sink = _CappedSink()
+        self.cpu_seconds = 5
+        self.max_output = 1 << 20
+        self.recursion_limit = 1000
+        self.values: Any = None
+        self.pid = os.getpid()
+        os.register_at_fork(after_in_child=self.after_fork_in_child)
+
+    def send(self, reply: dict[str, Any]) -> None:
+        data = (json.dumps(reply, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            n = os.write(self.proto_out, view)
+            view = view[n:]
+
+    def failure(self, kind: str, exc: BaseException) -> dict[str, Any]:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if len(tb) > 20000:
+            tb = tb[:10000] + "\n...\n" + tb[-10000:]
+        message = _safe_str(exc)
+        if len(message) > 4000:
+            message = message[:4000] + "..."
+        return {
+            "ok": False,
+            "kind": kind,
+            "exc_type": type(exc).__name__,
+            "message": message,
+            "traceback": tb,
+        }
+
+    def init(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.cpu_seconds = int(msg.get("cpu_seconds", 5))
+        self.max_output = int(msg.get("max_output", 1 << 20))
+        self.recursion_limit = int(msg.get("recursion_limit", 1000))
+        rl = msg.get("rlimits") or {}
+        if resource is not None:
+            as_mb = rl.get("as_mb")
+            if as_mb:
+                limit = int(as_mb) * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        values = types.ModuleType("codegym_values")
+        values.__file__ = "codegym_values.py"
+        sys.modules["codegym_values"] = values
+        exec(compile(msg["values_source"], "codegym_values.py", "exec"), values.__dict__)
+        self.values = values
+        return {"ok": True, "result": {"pid": os.getpid(), "python": sys.version.split()[0]}}
+
+    def load(self, msg: dict[str, Any]) -> dict[str, Any]:
+        name = str(msg["name"])
+        source = str(msg["source"])
+        filename = "<" + name + ">"
+        module = types.ModuleType(name)
+        module.__file__ = filename
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        sys.modules[name] = module
+        try:
+            self._run(lambda: exec(compile(source, filename, "exec"), module.__dict__))
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        self.modules[name] = module
+        return {"ok": True, "result": None}
+
+    def unload(self, msg: dict[str, Any]) -> dict[str, Any]:
+        name = str(msg["name"])
+        self.modules.pop(name, None)
+        sys.modules.pop(name, None)
+        linecache.cache.pop("<" + name + ">", None)
+        return {"ok": True, "result": None}
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        name = str(msg["module"])
+        module = self.modules.get(name)
+        if module is None:
+            raise LookupError("module " + repr(name) + " is not loaded in this worker: load it first")
+        fn = getattr(module, str(msg["function"]))
+        decode = self.values.decode
+        args = [decode(a) for a in msg.get("args") or []]
+        kwargs = {str(k): decode(v) for k, v in (msg.get("kwargs") or {}).items()}
+        result = self._run(lambda: fn(*args, **kwargs))
+        return {"ok": True, "result": self.values.encode(result)}
+
+    def _run(self, thunk: Any) -> Any:
+        """Run user code with capped stdout/stderr, a fresh CPU budget and the recursion limit."""
+        self.sink.reset(self.max_output)
+        sys.stdout = self.sink
+        sys.stderr = self.sink
+        sys.setrecursionlimit(self.recursion_limit)
+        if resource is not None:
+            used = resource.getrusage(resource.RUSAGE_SELF)
+            spent = int(used.ru_utime + used.ru_stime) + 1
+            _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+            soft = spent + self.cpu_seconds
+            if hard != resource.RLIM_INFINITY and soft > hard:
+                soft = hard
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        try:
+            return thunk()
+        finally:
+            if os.getpid() != self.pid:
+                os._exit(0)  # a child the code forked must never reach the protocol loop
+            sys.stdout = self.sink
+            sys.stderr = self.sink
+            sys.setrecursionlimit(max(self.recursion_limit, 1000))
+            self.reap()
+
+    def reap(self) -> None:
+        """As PID 1 of the jail's pid namespace, kill and reap whatever the call left running."""
+        if self.pid != 1:
+            return  # not in a pid namespace (isolation "none"): kill(-1) would hit the host
+        with contextlib.suppress(OSError):
+            os.kill(-1, 9)
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+            if pid == 0:
+                return
+
+    def after_fork_in_child(self) -> None:
+        for fd in (self.proto_in.fileno(), self.proto_out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        op = msg.get("op")
+        try:
+            if op == "call":
+                return self.call(msg)
+            if op == "load":
+                return self.load(msg)
+            if op == "unload":
+                return self.unload(msg)
+            if op == "ping":
+                return {"ok": True, "result": None}
+            if op == "init":
+                return self.init(msg)
+            raise ValueError("unknown op " + repr(op))
+        except _OutputLimit as exc:
+            return self.failure("output", exc)
+        except MemoryError as exc:
+            return self.failure("memory", exc)
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the code's doing
+            if self.sink.over:
+                return self.failure("output", exc)
+            return self.failure("exception", exc)
+
+    def serve(self) -> None:
+        while True:
+            line = self.proto_in.readline()
+            if not line:
+                return
+            try:
+                msg = json.loads(line)
+            except ValueError as exc:
+                self.send(self.failure("exception", exc))
+                continue
+            reply = self.handle(msg)
+            if reply.get("ok") and self.sink.over:
+                reply = {
+                    "ok": False,
+                    "kind": "output",
+                    "exc_type": "OutputLimit",
+                    "message": "",
+                    "traceback": "",
+                }
+            try:
+                self.send(reply)
+            except (TypeError, ValueError) as exc:
+                self.send(self.failure("exception", exc))
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return "<unprintable " + type(exc).__name__ + ">"
+
+
+def main() -> None:
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
+    proto_out = os.dup(1)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    worker = _Worker(proto_in, proto_out)
+    sys.stdin = io.StringIO("")
+    sys.stdout = worker.sink
+    sys.stderr = worker.sink
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()

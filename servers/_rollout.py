@@ -1,0 +1,261 @@
+"""Rollouts at scale: N episodes with concurrency K through real MCP servers, as EpisodeRecords.
+
+Each episode opens its own MCP session (a fresh :class:`CodeGymEnv` from a *connector*),
+lets the policy's agent act until the episode ends, and hands the client-side
+:class:`~codegym_mcp.schemas.EpisodeRecord` to a sink as soon as it ends (the CLI writes
+JSON lines and flushes, so nothing is lost if the run is killed). Episodes are planned
+round-robin over the tasks, then over each task's instances, so a run is reproducible.
+
+A failure of the server or of the policy ends only that episode, recorded as
+``infra_error`` with no reward: it is never counted as a reward of 0 against the agent.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..runtime import Catalog, Gym
+from ..schemas import EpisodeRecord
+from ._env import CodeGymEnv, EnvError, ServerFailure
+from ._policies import EpisodeContext, Policy, PolicyError
+
+__all__ = [
+    "Connector",
+    "EpisodeSpec",
+    "RolloutSummary",
+    "plan_episodes",
+    "run_episode",
+    "run_rollouts",
+    "summarize",
+]
+
+_STEP_SLACK = 4
+"""Extra steps a client allows past the server's budget before it gives up on its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSpec:
+    """One planned episode: which gym, which instance (0-based line of instances.jsonl), which seed."""
+
+    index: int
+    task_id: str
+    instance: int
+    seed: int
+
+
+Connector = Callable[[EpisodeSpec], Awaitable[CodeGymEnv]]
+"""Opens an MCP session whose first episode is on ``spec.instance`` of ``spec.task_id``."""
+
+
+def plan_episodes(
+    gyms: Sequence[tuple[str, int]], *, episodes: int, seed: int = 0
+) -> list[EpisodeSpec]:
+    """Round-robin over the tasks, then over each task's instances: ``[(task_id, n_instances), ...]``.
+
+    Raises:
+        ValueError: no task given, or episodes < 1.
+    """
+    if not gyms:
+        raise ValueError("no gym to run: the catalog (or --tasks) selects none")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    specs = []
+    for i in range(episodes):
+        task_id, n_instances = gyms[i % len(gyms)]
+        specs.append(
+            EpisodeSpec(index=i, task_id=task_id, instance=(i // len(gyms)) % max(1, n_instances), seed=seed + i)
+        )
+    return specs
+
+
+async def run_episode(
+    spec: EpisodeSpec, *, connect: Connector, policy: Policy, gym: Gym | None = None
+) -> EpisodeRecord:
+    """Play one episode and return its record (an infra_error record if the server or policy failed).
+
+    Never raises for a server or policy failure; other errors (bugs) propagate.
+    """
+    started = time.time()
+    instance = gym.instances[spec.instance] if gym is not None and spec.instance < len(gym.instances) else None
+    expected = instance.expected if instance is not None else None
+    try:
+        env = await connect(spec)
+    except EnvError as exc:
+        return _failed(spec, started, instance.instance_id if instance else "", f"connect: {exc}", expected)
+    try:
+        obs, info = await env.reset()
+        budget = info["step_budget"] or (gym.manifest.step_budget if gym is not None else None)
+        ctx = EpisodeContext(
+            task_id=spec.task_id,
+            task_text=obs.text,
+            tools=env.agent_tools,
+            seed=spec.seed,
+            gym=gym,
+            instance_id=info["instance_id"] or (instance.instance_id if instance else None),
+            instance_index=spec.instance,
+            step_budget=budget,
+        )
+        agent = policy.agent(ctx)
+        hard_cap = (budget or 64) + _STEP_SLACK
+        for _ in range(hard_cap):
+            action = await agent.act(obs)
+            if action is None:
+                env.end_episode("step_budget", detail=f"policy {policy.name} stopped without submitting")
+                break
+            obs, _reward, terminated, truncated, _info = await env.step(action)
+            if terminated or truncated:
+                break
+        else:
+            env.end_episode("step_budget", detail=f"client cap of {hard_cap} steps reached")
+        record = env.episode_record(expected=expected)
+    except (ServerFailure, PolicyError) as exc:
+        env.end_episode("infra_error", detail=str(exc))
+        record = env.episode_record(expected=expected)
+    finally:
+        # No shield here: the session's task groups were opened outside any scope of ours.
+        await env.close()
+    if not record.instance_id and instance is not None:
+        record = record.model_copy(update={"instance_id": instance.instance_id})
+    if record.task_id != spec.task_id and not record.task_id:
+        record = record.model_copy(update={"task_id": spec.task_id})
+    return record
+
+
+def _failed(spec: EpisodeSpec, started: float, instance_id: str, detail: str, expected: object) -> EpisodeRecord:
+    return EpisodeRecord(
+        episode_id=f"failed-{spec.index}",
+        task_id=spec.task_id,
+        instance_id=instance_id,
+        started_at=started,
+        ended_at=time.time(),
+        steps=[],
+        expected=expected,  # type: ignore[arg-type]
+        reward=None,
+        end_reason="infra_error",
+        detail=detail,
+    )
+
+
+class RolloutSummary(BaseModel):
+    """What a rollout run measured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str
+    episodes: int
+    successes: int
+    success_rate: float = Field(description="successes / episodes (infra errors count as not successful)")
+    infra_errors: int
+    mean_steps: float
+    tool_calls: int
+    tool_errors: int
+    tool_error_rate: float
+    wall_seconds: float
+    episodes_per_second: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    concurrency: int
+    failed_tasks: list[str] = Field(default_factory=list, description="Tasks with an episode not scored 1")
+
+    def format(self) -> str:
+        """A few human lines."""
+        lines = [
+            f"policy {self.policy}: {self.episodes} episodes, concurrency {self.concurrency}, "
+            f"{self.wall_seconds:.1f}s",
+            f"  success rate    {self.success_rate:6.1%}  ({self.successes}/{self.episodes}"
+            + (f", {self.infra_errors} infrastructure errors" if self.infra_errors else "")
+            + ")",
+            f"  mean steps      {self.mean_steps:6.2f}",
+            f"  tool-error rate {self.tool_error_rate:6.1%}  ({self.tool_errors}/{self.tool_calls} calls)",
+            f"  episodes/s      {self.episodes_per_second:6.2f}",
+            f"  tool latency    p50 {self.latency_p50_ms:.1f} ms, p95 {self.latency_p95_ms:.1f} ms",
+        ]
+        if self.failed_tasks:
+            shown = ", ".join(self.failed_tasks[:10]) + (" ..." if len(self.failed_tasks) > 10 else "")
+            lines.append(f"  not solved on   {len(self.failed_tasks)} task(s): {shown}")
+        return "\n".join(lines)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[k]
+
+
+def summarize(
+    records: Sequence[EpisodeRecord], *, policy: str, wall_seconds: float, concurrency: int
+) -> RolloutSummary:
+    """Aggregate records into the run's summary."""
+    steps = [s for r in records for s in r.steps]
+    latencies = [s.latency_ms for s in steps]
+    successes = sum(1 for r in records if r.reward == 1)
+    n = len(records)
+    return RolloutSummary(
+        policy=policy,
+        episodes=n,
+        successes=successes,
+        success_rate=successes / n if n else 0.0,
+        infra_errors=sum(1 for r in records if r.end_reason == "infra_error"),
+        mean_steps=statistics.fmean([len(r.steps) for r in records]) if records else 0.0,
+        tool_calls=len(steps),
+        tool_errors=sum(1 for s in steps if s.error is not None),
+        tool_error_rate=(sum(1 for s in steps if s.error is not None) / len(steps)) if steps else 0.0,
+        wall_seconds=wall_seconds,
+        episodes_per_second=n / wall_seconds if wall_seconds > 0 else 0.0,
+        latency_p50_ms=_percentile(latencies, 0.50),
+        latency_p95_ms=_percentile(latencies, 0.95),
+        concurrency=concurrency,
+        failed_tasks=sorted({r.task_id for r in records if r.reward != 1}),
+    )
+
+
+async def run_rollouts(
+    specs: Sequence[EpisodeSpec],
+    *,
+    connect: Connector,
+    policy: Policy,
+    catalog: Catalog | None = None,
+    concurrency: int = 8,
+    sink: Callable[[EpisodeRecord], None] | None = None,
+) -> tuple[list[EpisodeRecord], RolloutSummary]:
+    """Run every planned episode, at most ``concurrency`` at a time; records come back in plan order.
+
+    ``sink`` sees each record as its episode ends (completion order).
+
+    Raises:
+        ValueError: concurrency < 1.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    results: list[EpisodeRecord | None] = [None] * len(specs)
+    gyms: dict[str, Gym | None] = {}
+    if catalog is not None:
+        for spec in specs:
+            if spec.task_id not in gyms:
+                gyms[spec.task_id] = catalog.load(spec.task_id)
+    queue = iter(enumerate(specs))
+
+    async def worker() -> None:
+        # K workers pull from one plan: memory stays flat however many episodes are planned.
+        for position, spec in queue:
+            record = await run_episode(spec, connect=connect, policy=policy, gym=gyms.get(spec.task_id))
+            results[position] = record
+            if sink is not None:
+                sink(record)
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(min(concurrency, len(specs))):
+            tg.start_soon(worker)
+    wall = time.perf_counter() - started
+    records = [r for r in results if r is not None]
+    return records, summarize(records, policy=policy.name, wall_seconds=wall, concurrency=concurrency)

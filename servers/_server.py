@@ -1,0 +1,280 @@
+"""One gym as an MCP server: a low-level ``mcp.server.lowlevel.Server`` built from its manifest.
+
+Every ToolSpec becomes an MCP tool with the manifest's exact input and output JSON Schemas; the
+server adds ``reset`` (and ``task`` when the manifest has none). Results are structured content
+(with the same JSON as text for clients that only read text) and carry the episode's
+bookkeeping in ``_meta["codegym/episode"]``. The task statement is the server's instructions.
+
+Episodes follow the MCP session:
+
+- stdio and in-process connections: one episode holder per connection, created by the
+  server's lifespan (entered once per connection) and closed as ``disconnected`` when the
+  client goes away;
+- streamable HTTP: one per MCP session (the ``Mcp-Session-Id`` handshake), kept in the
+  connection's state and closed with the session. A catalog server picks the first instance
+  from the session URL's ``?instance=K`` or ``?seed=S``.
+
+Error channels: what the agent can fix (bad arguments, a tool's exception, a call after the end)
+is an ``isError`` result; a sandbox failure is also ``isError`` text, flagged ``infra`` in
+``_meta`` and ending the episode as ``infra_error``; a request this server cannot serve at all
+(a 2026 stateless HTTP request, which has no session to hold an episode) is a protocol error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import JsonValue
+
+from ..runtime._catalog import Gym
+from ..runtime._episode import BadReset, Episode, InstancePicker, StepOutcome, ToolFailed, ToolOk, ToolRunner
+from ..schemas import EndReason, EpisodeRecord
+
+__all__ = ["EPISODE_META_KEY", "EpisodeSlot", "GymServer", "ServeOptions"]
+
+EPISODE_META_KEY = "codegym/episode"
+_STATE_KEY = "codegym.episode"
+
+_RESET_INPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "instance": {"type": "integer", "minimum": 0, "description": "Index of the instance to play next"},
+        "seed": {"type": "integer", "description": "Pick the next instance at random from this seed"},
+    },
+    "additionalProperties": False,
+}
+_RESET_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "task": {"type": "string"},
+        "instance": {"type": "integer"},
+        "instance_id": {"type": "string"},
+        "episode_id": {"type": "string"},
+        "step_budget": {"type": "integer"},
+    },
+    "required": ["task", "instance", "instance_id", "episode_id", "step_budget"],
+}
+_TASK_SCHEMAS: tuple[dict[str, Any], dict[str, Any]] = (
+    {"type": "object", "properties": {}, "additionalProperties": False},
+    {"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServeOptions:
+    """How episodes start and end: first instance (index or seed) and the step budget."""
+
+    instance: int | None = None
+    seed: int | None = None
+    max_steps: int | None = None
+
+
+class EpisodeSlot:
+    """Holds the episode of one connection; created lazily at its first tool call."""
+
+    def __init__(self) -> None:
+        self.episode: Episode | None = None
+
+    def close(self, reason: EndReason) -> None:
+        if self.episode is not None:
+            self.episode.close(reason)
+
+
+class GymServer:
+    """Builds and backs the MCP server of one gym.
+
+    Args:
+        gym: the loaded gym.
+        runner: runs tool code (the shared sandbox ``WorkerPool``).
+        options: first instance and step budget of every session.
+        on_end: receives every ended episode's record (the ``--record`` writer).
+        closing_reason: tells whether the server is shutting down (``shutdown``) or a client
+            went away (``disconnected``) when a session closes with its episode running.
+    """
+
+    def __init__(
+        self,
+        gym: Gym,
+        runner: ToolRunner,
+        *,
+        options: ServeOptions | None = None,
+        on_end: Callable[[EpisodeRecord], None] | None = None,
+        closing_reason: Callable[[], EndReason] = lambda: "disconnected",
+    ) -> None:
+        self.gym = gym
+        self.options = options or ServeOptions()
+        self._runner = runner
+        self._on_end = on_end
+        self._closing_reason = closing_reason
+        self.tools = self._build_tools()
+        self.server: Server[EpisodeSlot] = Server(
+            f"codegym-{gym.task_id}",
+            version="0.1.0",
+            title=f"codegym: {gym.manifest.problem_id}",
+            instructions=self.instructions(),
+            lifespan=self._lifespan,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    def instructions(self) -> str:
+        manifest = self.gym.manifest
+        return (
+            f"{manifest.task}\n\n"
+            "The input is hidden: use the tools to inspect it and compute with it, then call `submit` "
+            "with your final answer (it ends the episode; reward 1 if correct, else 0). "
+            f"You have {self.options.max_steps or manifest.step_budget} tool calls. "
+            "`task` repeats this statement; `reset` starts the next instance."
+        )
+
+    def _build_tools(self) -> list[types.Tool]:
+        tools = [
+            types.Tool(
+                name=spec.name,
+                description=spec.description,
+                input_schema=spec.input_schema,
+                output_schema=spec.output_schema,
+            )
+            for spec in self.gym.manifest.tools
+        ]
+        names = {t.name for t in tools}
+        if not any(spec.kind == "task" for spec in self.gym.manifest.tools) and "task" not in names:
+            tools.append(
+                types.Tool(
+                    name="task",
+                    description="The task statement: what to compute and submit.",
+                    input_schema=_TASK_SCHEMAS[0],
+                    output_schema=_TASK_SCHEMAS[1],
+                )
+            )
+        tools.append(
+            types.Tool(
+                name="reset",
+                description="End the current episode and start the next one (optionally on a chosen instance or seed).",
+                input_schema=_RESET_INPUT,
+                output_schema=_RESET_OUTPUT,
+            )
+        )
+        return tools
+
+    # ------------------------------------------------------------------ episodes
+
+    @asynccontextmanager
+    async def _lifespan(self, _: Server[EpisodeSlot]) -> AsyncIterator[EpisodeSlot]:
+        slot = EpisodeSlot()
+        try:
+            yield slot
+        finally:
+            slot.close(self._closing_reason())
+
+    def new_episode(self, *, instance: int | None = None, seed: int | None = None) -> Episode:
+        """A fresh episode holder for one session (first instance from the arguments or options).
+
+        Raises:
+            BadReset: the instance index does not exist.
+        """
+        if instance is None and seed is None:
+            instance, seed = self.options.instance, self.options.seed
+        picker = InstancePicker(len(self.gym.instances), start=instance, seed=seed)
+        return Episode(
+            self.gym, self._runner, picker=picker, max_steps=self.options.max_steps, on_end=self._on_end
+        )
+
+    def _episode_for(self, ctx: ServerRequestContext[EpisodeSlot, Any]) -> Episode:
+        if ctx.request is None:  # stdio or in-process: the lifespan is this connection's
+            slot = ctx.lifespan_context
+            if slot.episode is None:
+                slot.episode = self.new_episode()
+            return slot.episode
+        connection = getattr(ctx.session, "_connection", None)
+        state = getattr(connection, "state", None)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS or not isinstance(state, dict):
+            raise MCPError(
+                code=types.INVALID_REQUEST,
+                message=(
+                    "this gym server keeps one episode per MCP session, and a stateless "
+                    f"{ctx.protocol_version} request has none: connect with the initialize handshake "
+                    "(mcp.Client(url, mode='legacy'), or any 2025 client)"
+                ),
+            )
+        episode = state.get(_STATE_KEY)
+        if not isinstance(episode, Episode):
+            episode = self._episode_from_url(ctx.request)
+            state[_STATE_KEY] = episode
+            exit_stack = getattr(connection, "exit_stack", None)
+            if exit_stack is not None:
+                exit_stack.callback(lambda ep=episode: ep.close(self._closing_reason()))
+        return episode
+
+    def _episode_from_url(self, request: Any) -> Episode:
+        query = getattr(request, "query_params", {})
+        try:
+            instance = int(query["instance"]) if "instance" in query else None
+            seed = int(query["seed"]) if "seed" in query else None
+            return self.new_episode(instance=instance, seed=seed)
+        except (ValueError, BadReset) as exc:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"bad ?instance= or ?seed= in the session URL: {exc}",
+            ) from exc
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[EpisodeSlot, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.tools)
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[EpisodeSlot, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        episode = self._episode_for(ctx)
+        arguments: dict[str, JsonValue] = dict(params.arguments or {})
+        if params.name == "reset":
+            return self._reset(episode, arguments)
+        if params.name == "task" and "task" not in {t.name for t in self.gym.manifest.tools}:
+            return _result(ToolOk(episode.task_result()), episode)
+        outcome = await episode.step(params.name, arguments)
+        return _result(outcome, episode)
+
+    def _reset(self, episode: Episode, arguments: dict[str, JsonValue]) -> types.CallToolResult:
+        values: dict[str, int | None] = {"instance": None, "seed": None}
+        for key, value in arguments.items():
+            if key not in values:
+                return _result(ToolFailed(f"unexpected argument {key}: reset takes instance, seed"), episode)
+            if isinstance(value, bool) or not isinstance(value, int):
+                return _result(ToolFailed(f"invalid argument {key}: expected int, got {json.dumps(value)}"), episode)
+            values[key] = value
+        try:
+            status = episode.reset(instance=values["instance"], seed=values["seed"])
+        except BadReset as exc:
+            return _result(ToolFailed(str(exc)), episode)
+        structured: dict[str, JsonValue] = {
+            "task": self.gym.manifest.task,
+            "instance": status.instance,
+            "instance_id": status.instance_id,
+            "episode_id": status.episode_id,
+            "step_budget": status.step_budget,
+        }
+        return _result(ToolOk(structured), episode)
+
+
+def _result(outcome: StepOutcome, episode: Episode) -> types.CallToolResult:
+    meta: dict[str, Any] = {EPISODE_META_KEY: episode.status().as_meta()}
+    if isinstance(outcome, ToolOk):
+        content = [types.TextContent(type="text", text=json.dumps(outcome.structured, ensure_ascii=False))]
+        if outcome.notice:
+            content.append(types.TextContent(type="text", text=outcome.notice))
+        return types.CallToolResult(content=content, structured_content=outcome.structured, _meta=meta)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta
+    )
