@@ -33,6 +33,8 @@ __all__ = [
     "SegmentCandidate",
     "SolutionFacts",
     "analyse_solution",
+    "annotation_schema",
+    "opaque_names",
     "callee_name",
     "mutation_roots",
     "walk",
@@ -43,7 +45,9 @@ MUTATOR_METHODS = frozenset(
     "setdefault popitem rotate difference_update intersection_update symmetric_difference_update "
     "move_to_end __setitem__ __delitem__".split()
 )
-MUTATING_FUNCS = frozenset("heappush heappop heapify heappushpop heapreplace shuffle insort insort_left insort_right".split())
+MUTATING_FUNCS = frozenset(
+    "heappush heappop heapify heappushpop heapreplace shuffle insort insort_left insort_right".split()
+)
 OPAQUE_CALLS = frozenset(
     "defaultdict Counter deque OrderedDict ChainMap iter zip map filter enumerate reversed range open compile "
     "object groupby permutations combinations combinations_with_replacement product count cycle chain "
@@ -172,7 +176,12 @@ def _docline(fn: cst.FunctionDef) -> str | None:
 def function_facts(fn: cst.FunctionDef, mutating: dict[str, frozenset[int]]) -> FunctionFacts:
     """Facts about one function definition (names only, no scope resolution)."""
     ps = fn.params
-    simple = not (ps.star_arg or ps.star_kwarg or ps.kwonly_params or ps.posonly_params)
+    simple = not (
+        isinstance(ps.star_arg, (cst.Param, cst.ParamStar))
+        or ps.star_kwarg
+        or ps.kwonly_params
+        or ps.posonly_params
+    )
     params = [
         ParamFact(p.name.value, p.annotation.annotation if p.annotation else None, p.default)
         for p in [*ps.posonly_params, *ps.params]
@@ -267,9 +276,13 @@ class NameIndex:
             if isinstance(n, cst.Name) and self._contexts.get(id(n)) == ExpressionContext.DEL
         }
 
-    def mutated(self, node: cst.CSTNode) -> set[str]:
-        """Entry-local names whose value may be changed in place in the subtree."""
-        return {r.value for r in mutation_roots(node, self.mutating) if self.is_local_load(r)}
+    def mutated(self, node: cst.CSTNode) -> list[str]:
+        """Entry-local names whose value may be changed in place in the subtree (first-seen order)."""
+        out: list[str] = []
+        for r in mutation_roots(node, self.mutating):
+            if self.is_local_load(r) and r.value not in out:
+                out.append(r.value)
+        return out
 
     def free_names(self, expr: cst.CSTNode) -> list[str]:
         """Names read in ``expr`` that are bound outside it in a function or comprehension scope."""
@@ -332,9 +345,7 @@ def analyse_solution(source: str, entry_point: str) -> SolutionFacts | str:
             referents[id(access.node)] = refs
     top_fns = [s for s in module.body if isinstance(s, cst.FunctionDef)]
     nested_nodes = [
-        n
-        for n in walk(entry_node.body)
-        if isinstance(n, cst.FunctionDef) and scope_map.get(n) is entry_scope
+        n for n in walk(entry_node.body) if isinstance(n, cst.FunctionDef) and scope_map.get(n) is entry_scope
     ]
     mutating = _mutating_helpers(top_fns)
     nested_mut = _mutating_helpers(nested_nodes)
@@ -371,9 +382,7 @@ def analyse_solution(source: str, entry_point: str) -> SolutionFacts | str:
     return facts
 
 
-def _candidates(
-    module: cst.Module, entry: cst.FunctionDef, pos_map: object
-) -> list[SegmentCandidate]:
+def _candidates(module: cst.Module, entry: cst.FunctionDef, pos_map: object) -> list[SegmentCandidate]:
     positions = pos_map if isinstance(pos_map, dict) else dict(pos_map)  # type: ignore[call-overload]
     out: list[SegmentCandidate] = []
     for n in _walk_same_function(entry.body):
@@ -425,3 +434,77 @@ def _is_opaque_value(value: cst.BaseExpression, opaque: set[str], classes: froze
         name = callee_name(value)
         return name in OPAQUE_CALLS or name in classes
     return False
+
+
+_SCALARS = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
+
+
+def annotation_schema(node: cst.BaseExpression | None) -> dict[str, object] | None:
+    """The type schema an annotation spells (``List[int]`` -> array of integers); None if unsure."""
+    if node is None:
+        return None
+    if isinstance(node, cst.Name) and node.value in _SCALARS:
+        return {"type": _SCALARS[node.value]}
+    if isinstance(node, cst.Name) and node.value == "None":
+        return {"type": "null"}
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        return _union([annotation_schema(node.left), annotation_schema(node.right)])
+    if not isinstance(node, cst.Subscript):
+        return None
+    base = (
+        node.value.attr.value if isinstance(node.value, cst.Attribute) else getattr(node.value, "value", "")
+    )
+    args: list[cst.BaseExpression] = []
+    for el in node.slice:
+        if not isinstance(el.slice, cst.Index):
+            return None
+        args.append(el.slice.value)
+    base = str(base).lower()
+    if base == "optional" and len(args) == 1:
+        return _union([annotation_schema(args[0]), {"type": "null"}])
+    if base == "union":
+        return _union([annotation_schema(a) for a in args])
+    if base in ("list", "sequence") and len(args) == 1:
+        inner = annotation_schema(args[0])
+        return None if inner is None else {"type": "array", "items": inner}
+    if base in ("set", "frozenset") and len(args) == 1:
+        inner = annotation_schema(args[0])
+        return (
+            None
+            if inner is None
+            else {"type": "array", "x-python": "set", "uniqueItems": True, "items": inner}
+        )
+    if base == "tuple" and args:
+        if len(args) == 2 and isinstance(args[1], cst.Ellipsis):
+            inner = annotation_schema(args[0])
+            return None if inner is None else {"type": "array", "x-python": "tuple", "items": inner}
+        items = [annotation_schema(a) for a in args]
+        if any(i is None for i in items):
+            return None
+        return {
+            "type": "array",
+            "x-python": "tuple",
+            "prefixItems": items,
+            "minItems": len(items),
+            "maxItems": len(items),
+        }
+    if base == "dict" and len(args) == 2:
+        key, value = annotation_schema(args[0]), annotation_schema(args[1])
+        if key is None or value is None:
+            return None
+        out: dict[str, object] = {"type": "object", "additionalProperties": value}
+        if key.get("type") != "string":
+            out["x-python-keys"] = key
+        return out
+    return None
+
+
+def _union(options: list[dict[str, object] | None]) -> dict[str, object] | None:
+    if any(o is None for o in options):
+        return None
+    flat: list[dict[str, object]] = []
+    for o in options:
+        assert o is not None
+        sub = o.get("anyOf")
+        flat.extend(sub if isinstance(sub, list) else [o])
+    return {"anyOf": flat}

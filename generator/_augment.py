@@ -93,7 +93,7 @@ class _Mutator:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, tuple) and "prefixItems" in schema:
-            return tuple(self.maybe(v, s) for v, s in zip(value, schema["prefixItems"]))
+            return tuple(self.maybe(v, s) for v, s in zip(value, schema["prefixItems"], strict=False))
         if isinstance(value, (list, tuple, set, frozenset)):
             items = self.sequence(list(value), schema.get("items", {}))
             if isinstance(value, (set, frozenset)):
@@ -205,6 +205,13 @@ def _flatten(value: Any, out: list[Any]) -> None:
             _flatten(v, out)
 
 
+def _mutate_param(mutator: _Mutator, value: Any, schema: dict[str, Any]) -> Any:
+    # sized values always move, so that the tier shows in their size; scalars only sometimes
+    if isinstance(value, (str, list, tuple, set, frozenset, dict)):
+        return mutator.value(value, schema)
+    return mutator.maybe(value, schema)
+
+
 def mutate_inputs(
     inputs: list[dict[str, Any]],
     input_schema: dict[str, Any],
@@ -236,7 +243,10 @@ def mutate_inputs(
         tier = TIERS[len(out) % len(TIERS)]
         base = inputs[rng.randrange(len(inputs))]
         mutator = _Mutator(rng, tier, sizes, pool)
-        new = {k: mutator.maybe(v, props.get(k, {}) if isinstance(props, dict) else {}) for k, v in base.items()}
+        new = {
+            k: _mutate_param(mutator, v, props.get(k, {}) if isinstance(props, dict) else {})
+            for k, v in base.items()
+        }
         if i % 2 == 0 or new == base:  # make sure some parameter moves
             name = sorted(base)[rng.randrange(len(base))] if base else None
             if name is not None:

@@ -21,7 +21,7 @@ __all__ = [
     "ToolKindCarved",
 ]
 
-ToolKindCarved = Literal["helper", "segment", "getter"]
+ToolKindCarved = Literal["helper", "segment", "getter", "method"]
 ParamSource = Literal["agent", "hidden", "state"]
 Granularity = Literal["fine", "helpers", "getters"]
 """fine: helpers + loop bodies, conditions, comprehension parts; helpers: helper functions only;
@@ -83,7 +83,9 @@ class CarvedTool:
             description=self.description,
             function=self.function,
             params=[
-                ParamSpec(name=p.name, source=p.source, hidden_key=p.hidden_key, type_schema=p.type_schema or {})
+                ParamSpec(
+                    name=p.name, source=p.source, hidden_key=p.hidden_key, type_schema=p.type_schema or {}
+                )
                 for p in self.params
             ],
             input_schema=input_schema,

@@ -36,7 +36,7 @@ class CatalogConflict(ValueError):
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def write_gym(catalog: Path, generated: Generated) -> Path:
@@ -59,15 +59,17 @@ def write_gym(catalog: Path, generated: Generated) -> Path:
     (tmp / files.manifest.oracle.module).write_text(files.oracle_source, encoding="utf-8")
     lines = "".join(inst.model_dump_json() + "\n" for inst in files.instances)
     (tmp / files.manifest.instances_file).write_text(lines, encoding="utf-8")
+    if files.llm_reply is not None:
+        (tmp / "llm_reply.md").write_text(files.llm_reply, encoding="utf-8")
     (tmp / "problem.json").write_text(files.problem.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (tmp / "manifest.json").write_text(files.manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if final.exists():
         old = catalog / f".old-{task_id}-{os.getpid()}"
-        os.replace(final, old)
-        os.replace(tmp, final)
+        final.replace(old)
+        tmp.replace(final)
         shutil.rmtree(old, ignore_errors=True)
     else:
-        os.replace(tmp, final)
+        tmp.replace(final)
     return final
 
 

@@ -63,7 +63,9 @@ def _check_tool(tool: ToolSpec, functions: dict[str, list[str]], hidden: set[str
     if params is None:
         return [f"tool {tool.name}: function {tool.function} is not defined at the top of tools.py"]
     if params != [p.name for p in tool.params]:
-        found.append(f"tool {tool.name}: ToolSpec params {[p.name for p in tool.params]} != signature {params}")
+        found.append(
+            f"tool {tool.name}: ToolSpec params {[p.name for p in tool.params]} != signature {params}"
+        )
     props = tool.input_schema.get("properties")
     props = props if isinstance(props, dict) else {}
     agent = [p for p in tool.params if p.source == "agent"]
@@ -74,7 +76,9 @@ def _check_tool(tool: ToolSpec, functions: dict[str, list[str]], hidden: set[str
             found.append(f"tool {tool.name}: param {p.name} type schema differs from the input schema's")
     for p in tool.params:
         if p.source == "hidden" and p.hidden_key not in hidden:
-            found.append(f"tool {tool.name}: hidden param {p.name} names {p.hidden_key!r}, not an input field")
+            found.append(
+                f"tool {tool.name}: hidden param {p.name} names {p.hidden_key!r}, not an input field"
+            )
     if tool.stateful != any(p.source == "state" for p in tool.params):
         found.append(f"tool {tool.name}: stateful={tool.stateful} but its params say otherwise")
     return found

@@ -92,12 +92,17 @@ class _Episode:
             ok = False
         self.reward = 1 if ok else 0
         result = {"reward": self.reward}
-        self.trace.append({"tool": self.spec["submit_name"], "arguments": {"answer": plain}, "result": result})
+        self.trace.append(
+            {"tool": self.spec["submit_name"], "arguments": {"answer": plain}, "result": result}
+        )
         return result
 
     def _check_open(self, name: str) -> None:
         if self.reward is not None:
             raise HarnessError(f"the oracle called {name} after submit: the episode is over")
+        limit = int(self.spec.get("max_calls") or 0)
+        if limit and len(self.trace) >= limit:
+            raise HarnessError(f"the oracle makes more than {limit} tool calls")
 
     # ------------------------------------------------------------------ problem tools
 
@@ -140,7 +145,9 @@ class _Episode:
             raise ToolCallError(f"{type(exc).__name__}: {exc}") from exc
         if tool.get("stateful"):
             if not isinstance(out, (list, tuple)) or len(out) != 2:
-                raise HarnessError(f"stateful tool {name} must return [new_state, result], got {type(out).__name__}")
+                raise HarnessError(
+                    f"stateful tool {name} must return [new_state, result], got {type(out).__name__}"
+                )
             # the runtime keeps the state in wire form between calls: mimic the round trip
             self.state = _cv.decode(_cv.encode(out[0]))
             out = out[1]
@@ -149,7 +156,7 @@ class _Episode:
         if fields:
             if not isinstance(out, tuple) or len(out) != len(fields):
                 raise HarnessError(f"tool {name} must return a tuple of {len(fields)} values ({fields})")
-            values = dict(zip(fields, out))
+            values = dict(zip(fields, out, strict=True))
         else:
             values = {"result": out}
         structured = {k: _cv.to_plain(v) for k, v in values.items()}
@@ -200,7 +207,7 @@ def run_oracle(spec: dict[str, Any]) -> dict[str, Any]:
 
     ``spec`` keys: tools_module, oracle_module (names loaded in this worker), tools (ToolSpec
     dicts), observe_name, submit_name, input (python values by param), input_schema,
-    expected (python value), output_schema, infer (bool).
+    expected (python value), output_schema, infer (bool), max_calls (0 = no limit).
 
     Returns a dict: ok, error (str or None), reward, trace (TraceCall dicts), schemas
     (tool -> "param:NAME"/"result:FIELD" -> inferred type schema; only with infer).
@@ -236,4 +243,3 @@ def run_oracle(spec: dict[str, Any]) -> dict[str, Any]:
         "trace": episode.trace,
         "schemas": schemas,
     }
-

@@ -140,7 +140,9 @@ def raises(expected: Any, *args: Any, match: str | None = None, **kwargs: Any) -
 
 
 @contextmanager
-def warns(expected: Any = Warning, *args: Any, match: str | None = None, **kwargs: Any) -> Iterator[list[Any]]:
+def warns(
+    expected: Any = Warning, *args: Any, match: str | None = None, **kwargs: Any
+) -> Iterator[list[Any]]:
     """Lenient: records warnings, and checks that one of the expected class was issued."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -157,10 +159,12 @@ def deprecated_call(*args: Any, **kwargs: Any) -> Any:
 # --------------------------------------------------------------------------- approx
 
 
-class approx:  # noqa: N801 - pytest's spelling
+class approx:
     """``value == approx(expected, rel=..., abs=...)`` for numbers, sequences and mappings."""
 
-    def __init__(self, expected: Any, rel: float | None = None, abs: float | None = None, nan_ok: bool = False) -> None:
+    def __init__(
+        self, expected: Any, rel: float | None = None, abs: float | None = None, nan_ok: bool = False
+    ) -> None:
         self.expected = expected
         self.rel = 1e-6 if rel is None else rel
         self.abs = 1e-12 if abs is None else abs
@@ -180,9 +184,13 @@ class approx:  # noqa: N801 - pytest's spelling
             return (
                 isinstance(actual, Sequence)
                 and len(actual) == len(expected)
-                and all(self._close(a, e) for a, e in zip(actual, expected))
+                and all(self._close(a, e) for a, e in zip(actual, expected, strict=False))
             )
-        if isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        if (
+            isinstance(expected, (int, float))
+            and isinstance(actual, (int, float))
+            and not isinstance(actual, bool)
+        ):
             if math.isnan(expected) or math.isnan(actual):
                 return self.nan_ok and math.isnan(expected) and math.isnan(actual)
             if math.isinf(expected):
@@ -235,13 +243,16 @@ class _Mark:
         self.kwargs = kwargs or {}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(args) == 1 and not kwargs and (callable(args[0]) or isinstance(args[0], type)) and not self.args:
+        if len(args) == 1 and not kwargs and callable(args[0]):
             return self._apply(args[0])
         return _Mark(self.name, args, kwargs)
 
     def _apply(self, fn: Any) -> Any:
         if self.name == "parametrize":
-            names, values = self.args[0], self.args[1] if len(self.args) > 1 else self.kwargs.get("argvalues", [])
+            names, values = (
+                self.args[0],
+                self.args[1] if len(self.args) > 1 else self.kwargs.get("argvalues", []),
+            )
             if isinstance(names, str):
                 names = [n.strip() for n in names.split(",") if n.strip()]
             return _attach(fn, "_codegym_params", (list(names), list(values)))

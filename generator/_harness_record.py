@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import itertools
 import json
 import random
@@ -150,7 +151,79 @@ def _encode(value: Any, limit: int, what: str) -> tuple[bool, Any]:
         return False, f"{what} is nested too deeply (or cyclic)"
 
 
-def _bind(sig: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | str:
+# Node classes with a JSON stand-in: a binary tree as LeetCode's level-order list (None for
+# gaps), a singly linked list as the list of its values. Only pure node classes qualify: every
+# node of the solution's class with exactly a value attribute and the link attributes.
+_VALUE_ATTRS = ("val", "value", "data", "key")
+_TREE_LINKS = (("left", "right"), ("left_child", "right_child"))
+_LIST_LINKS = ("next", "next_node")
+
+
+def _shape_of(obj: Any) -> dict[str, str] | None:
+    """The node shape of a solution-defined object (tree or linked list), or None."""
+    cls = type(obj)
+    if cls.__module__ != "solution":
+        return None
+    try:
+        keys = set(vars(obj))
+    except TypeError:
+        return None
+    for val in _VALUE_ATTRS:
+        if val not in keys:
+            continue
+        for left, right in _TREE_LINKS:
+            if keys == {val, left, right}:
+                return {"kind": "tree", "cls": cls.__name__, "val": val, "left": left, "right": right}
+        for nxt in _LIST_LINKS:
+            if keys == {val, nxt}:
+                return {"kind": "list", "cls": cls.__name__, "val": val, "next": nxt}
+    return None
+
+
+def _flatten(obj: Any, shape: dict[str, str]) -> list[Any]:
+    """A tree as its level-order list, a linked list as its values; ValueError for cycles/mixed nodes."""
+    links = (shape["left"], shape["right"]) if shape["kind"] == "tree" else (shape["next"],)
+    keys = {shape["val"], *links}
+    seen: set[int] = set()
+    out: list[Any] = []
+    queue = [obj]
+    while queue:
+        node = queue.pop(0)
+        if node is None:
+            if shape["kind"] == "tree":
+                out.append(None)
+            continue
+        if type(node).__name__ != shape["cls"] or set(vars(node)) != keys:
+            raise ValueError(f"a {shape['cls']} structure mixed with other objects")
+        if id(node) in seen:
+            raise ValueError(f"a cyclic or shared {shape['cls']} structure")
+        seen.add(id(node))
+        out.append(getattr(node, shape["val"]))
+        queue.extend(getattr(node, link) for link in links)
+    while out and out[-1] is None:
+        out.pop()
+    return out
+
+
+def _encode_shaped(value: Any, limit: int, what: str) -> tuple[bool, Any, dict[str, str] | None]:
+    """Like :func:`_encode`, but a tree / linked list of the solution's node class becomes a list."""
+    ok, wire = _encode(value, limit, what)
+    if ok:
+        return True, wire, None
+    shape = _shape_of(value)
+    if shape is None:
+        return False, wire, None
+    try:
+        flat = _flatten(value, shape)
+    except ValueError as exc:
+        return False, f"{what} holds {exc}", None
+    ok, wire = _encode(flat, limit, what)
+    return ok, wire, shape if ok else None
+
+
+def _bind(
+    sig: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any] | str:
     if sig is None:
         return "the target's signature cannot be read"
     try:
@@ -189,6 +262,8 @@ class _FunctionRecorder:
         self.book = book
         self.sig = _signature(fn)
         self.depth = 0
+        self.pending: list[tuple[dict[str, Any], bool, Any, dict[str, Any], list[str]]] = []
+        self.shapes: dict[str, dict[str, str]] = {}
 
     def wrapper(self) -> Any:
         rec = self
@@ -203,7 +278,9 @@ class _FunctionRecorder:
             problem = bound if isinstance(bound, str) else None
             if isinstance(bound, dict):
                 for name, value in bound.items():
-                    ok, wire = _encode(value, rec.book.max_value_chars, f"argument {name!r}")
+                    ok, wire, shape = _encode_shaped(value, rec.book.max_value_chars, f"argument {name!r}")
+                    if ok and shape is not None:
+                        ok, wire = rec.note_shape(name, shape, wire)
                     if not ok:
                         problem = wire
                         break
@@ -224,28 +301,51 @@ class _FunctionRecorder:
 
         return functools.update_wrapper(recording, fn)
 
+    def note_shape(self, name: str, shape: dict[str, str], wire: Any) -> tuple[bool, Any]:
+        """Remember that ``name`` (a parameter, or "return") holds node structures of ``shape``."""
+        known = self.shapes.setdefault(name, shape)
+        if known != shape:
+            where = "the output" if name == "return" else f"argument {name!r}"
+            return False, f"{where} holds different node classes ({known['cls']}, {shape['cls']})"
+        return True, wire
+
     def keep(self, bound: dict[str, Any], before: dict[str, Any], result: Any) -> None:
+        """Hold the call until :meth:`finish` knows whether the target works in place."""
         limit = self.book.max_value_chars
-        changed: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        changed: list[str] = []
         for name, value in bound.items():
-            ok, wire = _encode(value, limit, f"argument {name!r}")
+            ok, wire, _shape = _encode_shaped(value, limit, f"argument {name!r}")
+            after[name] = wire if ok else None
             if not ok or _cv.canonical_json(wire) != _cv.canonical_json(before[name]):
-                changed[name] = wire if ok else None
-        in_place = None
-        if result is None and changed:
-            if len(changed) > 1:
-                self.book.drop("in-place function changed several arguments")
-                return
-            ((in_place, expected),) = changed.items()
-            if expected is None:
-                self.book.drop(f"argument {in_place!r} has no JSON form after the call")
-                return
-        else:
-            ok, expected = _encode(result, limit, "the output")
-            if not ok:
-                self.book.drop(expected)
-                return
-        self.book.add(before, expected, in_place)
+                changed.append(name)
+        ok, out, shape = _encode_shaped(result, limit, "the output")
+        if ok and shape is not None:
+            ok, out = self.note_shape("return", shape, out)
+        if not ok:
+            self.book.drop(str(out))
+            return
+        self.pending.append((before, result is None, out, after, changed))
+
+    def finish(self) -> None:
+        """In place when every call returned None and the calls changed one and the same argument.
+
+        Then that argument's value after the call is the expected output of every call (an
+        already-sorted list is left unchanged, but its answer is still the list).
+        """
+        changed = {name for entry in self.pending for name in entry[4]}
+        in_place = len(changed) == 1 and all(entry[1] for entry in self.pending)
+        if all(entry[1] for entry in self.pending) and len(changed) > 1:
+            self.book.drop("in-place function changed several arguments", len(self.pending))
+            return
+        name = next(iter(changed)) if in_place else None
+        for before, _none, out, after, _changed in self.pending:
+            if name is None:
+                self.book.add(before, out)
+            elif after[name] is None:
+                self.book.drop(f"argument {name!r} has no JSON form after the call")
+            else:
+                self.book.add(before, after[name], name)
 
 
 # --------------------------------------------------------------------------- class targets
@@ -276,8 +376,8 @@ def _public_methods(cls: type) -> dict[str, Any]:
 
 
 class _ClassRecorder:
-    def __init__(self, cls: type, book: _Book) -> None:
-        self.cls = cls
+    def __init__(self, cls: Any, book: _Book) -> None:
+        self.cls: Any = cls
         self.book = book
         self.depth = 0
         self.seqs: dict[int, _Sequence] = {}
@@ -319,7 +419,7 @@ class _ClassRecorder:
 
     def make_class(self) -> type:
         rec = self
-        cls = self.cls
+        cls: Any = self.cls
 
         def __init__(self_: Any, *args: Any, **kwargs: Any) -> None:
             if rec.depth:
@@ -355,7 +455,11 @@ class _ClassRecorder:
                     seq.close("the test set an attribute of the object directly")
             cls.__setattr__(self_, key, value)
 
-        namespace: dict[str, Any] = {"__init__": __init__, "__setattr__": __setattr__, "__module__": cls.__module__}
+        namespace: dict[str, Any] = {
+            "__init__": __init__,
+            "__setattr__": __setattr__,
+            "__module__": cls.__module__,
+        }
         for name, fn in self.methods.items():
             namespace[name] = self._method(name, fn)
         recording = type(cls.__name__, (cls,), namespace)
@@ -416,11 +520,14 @@ class _Outcome:
         self.per_test = per_test
         self.deadline = time.monotonic() + budget
         self.exhausted = False
+        self.last_error = ""
 
     def fail(self, name: str, exc: BaseException) -> None:
+        text = f"{name}: {type(exc).__name__}: {_safe_str(exc)}"
+        text = text if len(text) < 300 else text[:297] + "..."
+        self.last_error = text
         if len(self.failures) < _MAX_FAILURES_SHOWN:
-            text = f"{name}: {type(exc).__name__}: {_safe_str(exc)}"
-            self.failures.append(text if len(text) < 300 else text[:297] + "...")
+            self.failures.append(text)
         else:
             self.failures[-1] = f"... and more failures (first {_MAX_FAILURES_SHOWN} shown)"
 
@@ -485,7 +592,6 @@ class _Capture:
     """``capsys`` / ``capfd``: what the test printed since the last read."""
 
     def __init__(self) -> None:
-        import io
 
         self.out = io.StringIO()
         self.err = io.StringIO()
@@ -495,7 +601,8 @@ class _Capture:
     def readouterr(self) -> Any:
         import collections
 
-        result = collections.namedtuple("CaptureResult", "out err")(self.out.getvalue(), self.err.getvalue())
+        CaptureResult = collections.namedtuple("CaptureResult", "out err")
+        result = CaptureResult(self.out.getvalue(), self.err.getvalue())
         self.out.seek(0)
         self.out.truncate()
         self.err.seek(0)
@@ -519,7 +626,9 @@ class _MonkeyPatch:
             module_name, _, attr = str(target).rpartition(".")
             target, name, value = sys.modules[module_name], attr, name
         old = getattr(target, name, self._missing)
-        self.undo.append(lambda: setattr(target, name, old) if old is not self._missing else delattr(target, name))
+        self.undo.append(
+            lambda: setattr(target, name, old) if old is not self._missing else delattr(target, name)
+        )
         setattr(target, name, value)
 
     def delattr(self, target: Any, name: str, raising: bool = True) -> None:
@@ -530,7 +639,9 @@ class _MonkeyPatch:
 
     def setitem(self, mapping: Any, key: Any, value: Any) -> None:
         old = mapping.get(key, self._missing)
-        self.undo.append(lambda: mapping.__setitem__(key, old) if old is not self._missing else mapping.pop(key, None))
+        self.undo.append(
+            lambda: mapping.__setitem__(key, old) if old is not self._missing else mapping.pop(key, None)
+        )
         mapping[key] = value
 
     def delitem(self, mapping: Any, key: Any, raising: bool = True) -> None:
@@ -600,7 +711,8 @@ class _Fixtures:
         elif name in self.defs:
             fn = self.defs[name]
             kwargs = {}
-            for p in _signature(fn).parameters if _signature(fn) is not None else []:  # type: ignore[union-attr]
+            fsig = _signature(fn)
+            for p in fsig.parameters if fsig is not None else []:
                 if p == "request":
                     kwargs[p] = _Request(params.get(name))
                 else:
@@ -625,13 +737,16 @@ def _cases(fn: Any) -> list[dict[str, Any]]:
         for value in values:
             marks = getattr(value, "marks", None)
             if hasattr(value, "values") and hasattr(value, "marks"):
-                if any(getattr(m, "name", "") == "skip" for m in (marks if isinstance(marks, (list, tuple)) else [marks])):
+                if any(
+                    getattr(m, "name", "") == "skip"
+                    for m in (marks if isinstance(marks, (list, tuple)) else [marks])
+                ):
                     continue
                 value = value.values if len(names) > 1 else value.values[0]
             if len(names) == 1:
                 layer.append({names[0]: value})
             else:
-                layer.append(dict(zip(names, value)))
+                layer.append(dict(zip(names, value, strict=False)))
         choices.append(layer)
     if not choices:
         return [{}]
@@ -650,7 +765,9 @@ def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: _Outcom
         rest = [p for p in wanted if p not in case]
         for fixture_params in fixtures.param_sets(rest):
 
-            def thunk(case: dict[str, Any] = case, rest: list[str] = rest, fp: dict[str, Any] = fixture_params) -> None:
+            def thunk(
+                case: dict[str, Any] = case, rest: list[str] = rest, fp: dict[str, Any] = fixture_params
+            ) -> None:
                 cache: dict[str, Any] = {}
                 cleanups: list[Any] = []
                 try:
@@ -716,10 +833,17 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: _Out
                 if teardown is not None:
                     teardown(method)
 
-        if getattr(method, "_codegym_params", None) or len(_signature(method).parameters if _signature(method) else []):
+        msig = _signature(method)
+        if getattr(method, "_codegym_params", None) or (msig is not None and len(msig.parameters) > 0):
             _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed)
         else:
-            _timed(outcome, seed, f"{cls_name}.{attr}", thunk, xfail=bool(getattr(method, "_codegym_xfail", False)))
+            _timed(
+                outcome,
+                seed,
+                f"{cls_name}.{attr}",
+                thunk,
+                xfail=bool(getattr(method, "_codegym_xfail", False)),
+            )
     if hasattr(cls, "teardown_class"):
         try:
             cls.teardown_class()
@@ -728,7 +852,8 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: _Out
 
 
 def _run_unittest_class(cls: type, outcome: _Outcome, seed: int) -> None:
-    for test in unittest.TestLoader().loadTestsFromTestCase(cls):  # type: ignore[arg-type]
+    test: Any
+    for test in unittest.TestLoader().loadTestsFromTestCase(cls):
         result = unittest.TestResult()
 
         def thunk(test: Any = test, result: unittest.TestResult = result) -> None:
@@ -747,6 +872,16 @@ class _SkippedTest(Exception):
 
 
 # --------------------------------------------------------------------------- entry points
+
+
+class _Discard(io.TextIOBase):
+    """A text sink that forgets what the code prints (``capsys`` swaps in its own buffer)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        return len(s)
 
 
 def _load_solution(source: str) -> types.ModuleType:
@@ -780,12 +915,16 @@ def record(request: str) -> str:
     target = str(req["target"])
     kind = str(req.get("kind", "function"))
     saved_modules = {name: sys.modules.get(name) for name in ("solution", "test_solution")}
+    streams = (sys.stdout, sys.stderr)
+    sys.stdout = sys.stderr = _Discard()  # tests may print a lot; that is no reason to fail them
     try:
         random.seed(seed)
         try:
             real = _load_solution(str(req["solution"]))
         except BaseException as exc:
-            return json.dumps({"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"})
+            return json.dumps(
+                {"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"}
+            )
         original = getattr(real, target, None)
         reply: dict[str, Any] = {"ok": True, "kind": kind, "target": target, "methods": {}}
         recorder: _FunctionRecorder | _ClassRecorder
@@ -795,7 +934,9 @@ def record(request: str) -> str:
             recorder = _ClassRecorder(original, book)
             replacement: Any = recorder.make_class()
             reply["params"] = _params(recorder.init_sig, skip_first=True)
-            reply["methods"] = {n: _params(_signature(f), skip_first=True) for n, f in recorder.methods.items()}
+            reply["methods"] = {
+                n: _params(_signature(f), skip_first=True) for n, f in recorder.methods.items()
+            }
             if hasattr(original, "__slots__"):
                 recorder.state_issues["the class uses __slots__ (no __dict__ to store)"] = 1
         else:
@@ -810,6 +951,7 @@ def record(request: str) -> str:
             namespace = dict(facing.__dict__)
             namespace["__name__"] = "__codegym_tests__"
             code = compile(str(req["tests"]), "tests.py", "exec")
+            outcome.per_test = outcome.deadline - time.monotonic()
             _timed(outcome, seed, "check", lambda: exec(code, namespace))
         else:
             sys.modules["solution"] = facing
@@ -826,17 +968,16 @@ def record(request: str) -> str:
                 outcome.fail("<module>", exc)
             else:
                 _run_pytest_module(test_module.__dict__, outcome, seed)
-        if isinstance(recorder, _ClassRecorder):
-            recorder.finish()
-            reply["state_issues"] = recorder.state_issues
-        else:
-            reply["state_issues"] = {}
+        recorder.finish()
+        reply["state_issues"] = recorder.state_issues if isinstance(recorder, _ClassRecorder) else {}
+        reply["shapes"] = recorder.shapes if isinstance(recorder, _FunctionRecorder) else {}
         reply["calls"] = book.finish()
         reply["total_calls"] = book.total
         reply["dropped"] = book.dropped
         reply["tests"] = outcome.as_dict()
         return json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
     finally:
+        sys.stdout, sys.stderr = streams
         for name, module in saved_modules.items():
             if module is None:
                 sys.modules.pop(name, None)
@@ -871,7 +1012,7 @@ def _run_design(cls: Any, wire_input: Any) -> list[Any]:
         raise ValueError(f"operations must start with the constructor {cls.__name__!r}, got {ops[:1]!r}")
     results: list[Any] = [None]
     obj = cls(*_cv.decode(arguments[0]))
-    for op, args in zip(ops[1:], arguments[1:]):
+    for op, args in zip(ops[1:], arguments[1:], strict=False):
         if op.startswith("_"):
             raise ValueError(f"operation {op!r} is not a public method")
         results.append(_cv.encode(getattr(obj, op)(*_cv.decode(args))))
@@ -889,12 +1030,16 @@ def compute(request: str) -> str:
     req = json.loads(request)
     seed = int(req.get("seed", 0))
     saved = sys.modules.get("solution")
+    streams = (sys.stdout, sys.stderr)
+    sys.stdout = sys.stderr = _Discard()
     try:
         random.seed(seed)
         try:
             real = _load_solution(str(req["solution"]))
         except BaseException as exc:
-            return json.dumps({"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"})
+            return json.dumps(
+                {"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"}
+            )
         target = getattr(real, str(req["target"]), None)
         if target is None:
             return json.dumps({"ok": False, "error": f"the solution defines no {req['target']!r}"})
@@ -914,17 +1059,17 @@ def compute(request: str) -> str:
                 result = _call_function(target, sig, values)
                 slot["expected"] = _cv.encode(values[in_place] if in_place else result)
 
-            before = len(outcome.failures)
+            outcome.last_error = ""
             _timed(outcome, seed, "input", thunk)
             if "expected" in slot:
                 results.append({"ok": True, "expected": slot["expected"]})
             elif outcome.exhausted:
                 results.append({"ok": False, "error": "time budget exhausted before this input"})
             else:
-                error = outcome.failures[before] if len(outcome.failures) > before else "failed"
-                results.append({"ok": False, "error": error.removeprefix("input: ")})
+                results.append({"ok": False, "error": outcome.last_error.removeprefix("input: ") or "failed"})
         return json.dumps({"ok": True, "results": results}, ensure_ascii=False, separators=(",", ":"))
     finally:
+        sys.stdout, sys.stderr = streams
         if saved is None:
             sys.modules.pop("solution", None)
         else:

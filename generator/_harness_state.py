@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-__all__ = ["pack_state", "unpack_state", "restore_object", "STATE_FACTORIES"]
+__all__ = ["STATE_FACTORIES", "pack_state", "restore_object", "unpack_state"]
 
 STATE_FACTORIES: dict[str, Any] = {
     "list": list,
@@ -80,7 +80,9 @@ def unpack_state(value: Any) -> Any:
                 out[_hashable(unpack_state(k))] = unpack_state(v)
             return out
         if "$counter" in value:
-            return collections.Counter({_hashable(unpack_state(k)): unpack_state(v) for k, v in value["$counter"]})
+            return collections.Counter(
+                {_hashable(unpack_state(k)): unpack_state(v) for k, v in value["$counter"]}
+            )
         if "$ordereddict" in value:
             return collections.OrderedDict(
                 (_hashable(unpack_state(k)), unpack_state(v)) for k, v in value["$ordereddict"]

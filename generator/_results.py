@@ -26,6 +26,9 @@ class GenerateSettings:
         min_tools: keep instances (and gyms) whose oracle uses at least that many distinct tools.
         call_timeout: wall-clock seconds of one oracle replay or one recording call.
         max_instances: cap on verified instances per gym (test ones first, then augmented).
+        llm_model: the model that proposed decompositions (None: the deterministic path only).
+        max_oracle_steps: a carving whose oracle makes more tool calls on an instance is not kept
+            (the next, coarser carving is tried).
     """
 
     seed: int = 0
@@ -35,6 +38,8 @@ class GenerateSettings:
     min_tools: int | None = None
     call_timeout: float = 10.0
     max_instances: int = 64
+    max_oracle_steps: int = 1000
+    llm_model: str | None = None
 
     def as_report(self) -> dict[str, JsonValue]:
         """The settings that shape the catalog's contents (kept in report.json; resume compares)."""
@@ -45,6 +50,8 @@ class GenerateSettings:
             "max_steps": self.max_steps,
             "min_tools": self.min_tools,
             "max_instances": self.max_instances,
+            "max_oracle_steps": self.max_oracle_steps,
+            "llm_model": self.llm_model,
         }
 
 
@@ -57,6 +64,7 @@ class GymFiles:
     oracle_source: str
     instances: list[Instance]
     problem: Problem
+    llm_reply: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

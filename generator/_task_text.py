@@ -44,7 +44,12 @@ def _tool_lines(tools: Iterable[ToolSpec]) -> list[str]:
 
 
 def task_statement(
-    *, question: str, entry_point: str, input_schema: dict[str, Any], output_schema: dict[str, Any], tools: list[ToolSpec]
+    *,
+    question: str,
+    entry_point: str,
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    tools: list[ToolSpec],
 ) -> str:
     """The question (examples stripped) plus how the episode works: observe, tools, submit."""
     props = input_schema.get("properties")
@@ -58,7 +63,8 @@ def task_statement(
         "How this task works: you are solving this for one hidden input. "
         f"Its values ({params}) are not in this text: call `{observe}` to see them. "
         + (
-            "The tools below compute parts of the reference approach; use them on values you pass in."
+            "The problem tools below reveal parts of the input or compute steps of a solution "
+            "(you pass them values you have worked out)."
             if helpers
             else "Work out the answer from what you observe."
         ),

@@ -15,6 +15,7 @@ A failure on any instance rejects the gym with the instance id and the reason
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ HARNESS_MODULE = "codegym_harness_oracle"
 
 class SyncWorker(Protocol):
     """What the generator needs of a sandbox worker (runtime.Worker satisfies it)."""
+
+    @property
+    def loaded(self) -> frozenset[str]: ...
 
     def load(self, name: str, source: str, *, timeout: float | None = None) -> None: ...
 
@@ -108,7 +112,7 @@ def instance_id_for(input_wire: dict[str, JsonValue]) -> str:
 
 def problem_tool_output_schema(fields: list[str], schemas: dict[str, dict[str, Any]]) -> dict[str, JsonValue]:
     """The MCP output schema of a problem tool: ``{"result": S}`` or one property per field."""
-    props: dict[str, JsonValue] = {f: schemas.get(f, {}) for f in fields}  # type: ignore[misc]
+    props: dict[str, JsonValue] = {f: schemas.get(f, {}) for f in fields}
     return {"type": "object", "properties": props, "required": list(fields), "additionalProperties": False}
 
 
@@ -172,6 +176,7 @@ def _spec(
     input_schema: dict[str, Any],
     output_schema: dict[str, Any],
     infer: bool,
+    max_calls: int,
 ) -> dict[str, Any]:
     observe = next((t.name for t in tools if t.kind == "observe"), "observe")
     submit = next((t.name for t in tools if t.kind == "submit"), "submit")
@@ -186,6 +191,7 @@ def _spec(
         "expected": candidate.expected,
         "output_schema": output_schema,
         "infer": infer,
+        "max_calls": max_calls,
     }
 
 
@@ -194,7 +200,9 @@ def _module_names(tools_source: str, oracle_source: str) -> tuple[str, str]:
     return f"cg_tools_{digest}", f"cg_oracle_{digest}"
 
 
-def _load(worker: SyncWorker, names: tuple[str, str], tools_source: str, oracle_source: str) -> VerifyFailed | None:
+def _load(
+    worker: SyncWorker, names: tuple[str, str], tools_source: str, oracle_source: str
+) -> VerifyFailed | None:
     for name, source, what in ((HARNESS_MODULE, harness_source(), "the oracle harness"),
                                (names[0], tools_source, "tools.py"),
                                (names[1], oracle_source, "oracle.py")):  # fmt: skip
@@ -229,6 +237,7 @@ def verify_gym(
     input_schema: dict[str, Any],
     output_schema: dict[str, Any],
     timeout: float = 10.0,
+    max_calls: int = 1000,
 ) -> Verification | VerifyFailed:
     """Infer missing tool schemas, then replay the oracle on every candidate through the MCP path.
 
@@ -249,13 +258,12 @@ def verify_gym(
             input_schema=input_schema,
             output_schema=output_schema,
             timeout=timeout,
+            max_calls=max_calls,
         )
     finally:
         for name in names:
-            try:
+            with contextlib.suppress(SandboxError):  # a dead worker has forgotten them anyway
                 worker.unload(name)
-            except SandboxError:
-                pass  # a dead worker has forgotten them anyway
 
 
 def _verify_loaded(
@@ -267,17 +275,29 @@ def _verify_loaded(
     input_schema: dict[str, Any],
     output_schema: dict[str, Any],
     timeout: float,
+    max_calls: int,
 ) -> Verification | VerifyFailed:
-    common = {"names": names, "input_schema": input_schema, "output_schema": output_schema}
+    def spec(tools: list[ToolSpec], cand: Candidate, infer: bool) -> dict[str, Any]:
+        return _spec(
+            names=names,
+            tools=tools,
+            candidate=cand,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            infer=infer,
+            max_calls=max_calls,
+        )
+
     if _needs_inference(tools):
         slots = _Slots()
         for cand in candidates:
-            out = _run(worker, _spec(tools=tools, candidate=cand, infer=True, **common), timeout)  # type: ignore[arg-type]
+            out = _run(worker, spec(tools, cand, True), timeout)
             if isinstance(out, VerifyFailed):
                 return out
             if not out.get("ok"):
                 return VerifyFailed(
-                    stage="verify", reason=f"instance {instance_id_for(cand.input)} (infer pass): {out.get('error')}"
+                    stage="verify",
+                    reason=f"instance {instance_id_for(cand.input)} (infer pass): {out.get('error')}",
                 )
             slots.merge(out.get("schemas") or {})
         tools = [complete_tool(t, slots.schemas.get(t.name, {})) for t in tools]
@@ -285,7 +305,7 @@ def _verify_loaded(
         tools = [complete_tool(t, {}) for t in tools]
     instances: list[Instance] = []
     for cand in candidates:
-        out = _run(worker, _spec(tools=tools, candidate=cand, infer=False, **common), timeout)  # type: ignore[arg-type]
+        out = _run(worker, spec(tools, cand, False), timeout)
         iid = instance_id_for(cand.input)
         if isinstance(out, VerifyFailed):
             return VerifyFailed(stage=out.stage, reason=f"instance {iid}: {out.reason}", detail=out.detail)

@@ -2,6 +2,16 @@
 
 from ._catalog import BrokenGym, Catalog, CatalogError, CatalogNotFound, Gym, UnknownTask, default_catalog_dir
 from ._config import Isolation, SandboxConfig, default_isolation, module_name_for, warn_no_sandbox
+from ._episode import (
+    BadReset,
+    Episode,
+    EpisodeStatus,
+    InstancePicker,
+    StepOutcome,
+    ToolFailed,
+    ToolOk,
+    ToolRunner,
+)
 from ._errors import (
     CallFailed,
     CallTimeout,
@@ -13,24 +23,34 @@ from ._errors import (
     WorkerCrashed,
 )
 from ._pool import LeasedWorker, WorkerPool
+from ._recorder import Recorder
 from ._worker import Worker
 
 __all__: list[str] = [
+    "BadReset",
     "BrokenGym",
     "CallFailed",
     "CallTimeout",
     "Catalog",
     "CatalogError",
     "CatalogNotFound",
+    "Episode",
+    "EpisodeStatus",
     "Gym",
+    "InstancePicker",
     "Isolation",
     "KilledBySignal",
     "LeasedWorker",
     "MemoryLimitExceeded",
     "OutputTooLarge",
+    "Recorder",
     "SandboxConfig",
     "SandboxError",
     "SandboxUnavailable",
+    "StepOutcome",
+    "ToolFailed",
+    "ToolOk",
+    "ToolRunner",
     "UnknownTask",
     "Worker",
     "WorkerCrashed",

@@ -187,7 +187,8 @@ class Episode:
         self._picker = picker or InstancePicker(len(gym.instances))
         self._on_end = on_end
         self._tools: dict[str, ToolSpec] = {t.name: t for t in gym.manifest.tools}
-        self._lock = anyio.Lock()
+        self.lock = anyio.Lock()
+        """Held by :meth:`step`; hold it around :meth:`reset` when calls may be in flight."""
         self._start(self._picker.next())
 
     # ------------------------------------------------------------------ state
@@ -204,6 +205,7 @@ class Episode:
         self.end_reason: EndReason | None = None
         self.detail: str | None = None
         self.infra = False
+        self._scored: int | None = None
         self.record: EpisodeRecord | None = None
 
     @property
@@ -282,7 +284,7 @@ class Episode:
         Never raises for what the agent sent: bad arguments, unknown tools, errors raised by the
         tool's code and sandbox failures all come back as :class:`ToolFailed`.
         """
-        async with self._lock:
+        async with self.lock:
             if self.done:
                 return ToolFailed(self._over_message())
             spec = self._tools.get(tool)
@@ -306,6 +308,9 @@ class Episode:
                     latency_ms=latency_ms,
                 )
             )
+            if self._scored is not None:
+                self._end("submitted", self._scored, None)
+                return outcome
             if isinstance(outcome, ToolFailed) and outcome.infra:
                 self.infra = True
                 self._end("infra_error", None, outcome.message)
@@ -356,7 +361,7 @@ class Episode:
             return ToolFailed(f"invalid argument {exc}")
         self.submission = arguments["answer"]
         reward = int(values_equal(answer, decode(self.instance.expected)))
-        self._end("submitted", reward, None)
+        self._scored = reward  # the episode ends once this step is recorded
         return ToolOk({"reward": reward})
 
     async def _call(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:

@@ -4,9 +4,9 @@ Calls are stateless: ``pool.call(source=..., function=...)`` loads the source (n
 hash) into whichever idle worker it takes, then calls the function. For per-episode state kept
 inside one process, ``async with pool.lease() as w`` hands out one worker exclusively.
 
-A blocking worker call runs in a worker thread (one per pool slot); cancelling the caller kills
-that worker process and puts a fresh one in its slot, so cancellation never waits on a hung
-call and never leaves a half-finished call in a reusable worker.
+Calls wait on the worker's pipes in the event loop (no thread per call); only starting a
+process runs in a thread. Cancelling a caller kills that worker's process (a half-finished call
+is never reused) and the worker restarts on its next use.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -34,8 +33,7 @@ _MAX_MODULES_PER_WORKER = 512
 class LeasedWorker:
     """A worker held exclusively by one caller (see :meth:`WorkerPool.lease`); async methods."""
 
-    def __init__(self, pool: WorkerPool, worker: Worker) -> None:
-        self._pool = pool
+    def __init__(self, worker: Worker) -> None:
         self._worker = worker
 
     @property
@@ -50,7 +48,7 @@ class LeasedWorker:
             CallFailed: the source does not compile or raised at import.
             SandboxError: the sandbox stopped the import; the worker is replaced.
         """
-        await self._pool._run(self, partial(self._worker.load, name, source, timeout=timeout))
+        await self._worker.aload(name, source, timeout=timeout)
 
     async def load_source(self, source: str, *, timeout: float | None = None) -> str:  # noqa: ASYNC109
         """Load ``source`` under its hash name if needed; returns the module name.
@@ -59,8 +57,7 @@ class LeasedWorker:
             CallFailed: the source does not compile or raised at import.
             SandboxError: the sandbox stopped the import; the worker is replaced.
         """
-        name: str = await self._pool._run(self, partial(self._worker.load_source, source, timeout=timeout))
-        return name
+        return await self._worker.aload_source(source, timeout=timeout)
 
     async def call(
         self,
@@ -77,8 +74,7 @@ class LeasedWorker:
             CallFailed: the code raised.
             SandboxError: timeout, memory, signal, output, crash; the worker is replaced.
         """
-        fn = partial(self._worker.call, module, function, args=args, kwargs=kwargs, timeout=timeout)
-        return await self._pool._run(self, fn)
+        return await self._worker.acall(module, function, args=args, kwargs=kwargs, timeout=timeout)
 
     async def call_source(
         self,
@@ -95,13 +91,8 @@ class LeasedWorker:
             CallFailed: the code raised (at import or in the call).
             SandboxError: timeout, memory, signal, output, crash; the worker is replaced.
         """
-        w = self._worker
-
-        def run() -> Any:
-            name = w.load_source(source, timeout=timeout)
-            return w.call(name, function, args=args, kwargs=kwargs, timeout=timeout)
-
-        return await self._pool._run(self, run)
+        name = await self._worker.aload_source(source, timeout=timeout)
+        return await self._worker.acall(name, function, args=args, kwargs=kwargs, timeout=timeout)
 
 
 class WorkerPool:
@@ -124,7 +115,6 @@ class WorkerPool:
         self._workers: list[Worker] = []
         self._send: MemoryObjectSendStream[Worker] | None = None
         self._recv: MemoryObjectReceiveStream[Worker] | None = None
-        self._limiter = anyio.CapacityLimiter(size)
         self._closed = False
         self.replaced = 0
 
@@ -150,7 +140,7 @@ class WorkerPool:
         try:
             async with anyio.create_task_group() as tg:
                 for w in workers:
-                    tg.start_soon(partial(anyio.to_thread.run_sync, w.start, limiter=self._limiter))
+                    tg.start_soon(w.astart)
         except BaseException:
             await self.aclose()
             raise
@@ -181,7 +171,7 @@ class WorkerPool:
         if self._recv is None or self._closed:
             raise SandboxError("the WorkerPool is not started or already closed: use `async with pool:`")
         worker = await self._recv.receive()
-        leased = LeasedWorker(self, worker)
+        leased = LeasedWorker(worker)
         try:
             yield leased
         finally:
@@ -201,17 +191,6 @@ class WorkerPool:
         self._workers = [new if w is old else w for w in self._workers]
         self.replaced += 1
         return new
-
-    async def _run(self, leased: LeasedWorker, fn: Any) -> Any:
-        try:
-            return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True, limiter=self._limiter)
-        except anyio.get_cancelled_exc_class():
-            # The thread may still be inside the call: kill the process so it returns, and
-            # never reuse this Worker object.
-            old = leased._worker
-            old.kill()
-            leased._worker = self._fresh(old)
-            raise
 
     async def call(
         self,

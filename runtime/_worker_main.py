@@ -29,7 +29,9 @@ import io
 import json
 import linecache
 import os
+import select
 import sys
+import threading
 import traceback
 import types
 from typing import Any, BinaryIO
@@ -38,6 +40,9 @@ try:
     import resource
 except ImportError:  # pragma: no cover - every Linux python has it
     resource = None  # type: ignore[assignment]
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class _OutputLimit(BaseException):
@@ -80,10 +85,13 @@ class _Worker:
         self.recursion_limit = 1000
         self.values: Any = None
         self.pid = os.getpid()
+        self.jailed = False
+        self.cpu_armed_at = -1
+        self.forked_child = False
         os.register_at_fork(after_in_child=self.after_fork_in_child)
 
     def send(self, reply: dict[str, Any]) -> None:
-        data = (json.dumps(reply, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        data = (_ENCODER.encode(reply) + "\n").encode("utf-8")
         view = memoryview(data)
         while view:
             n = os.write(self.proto_out, view)
@@ -164,29 +172,44 @@ class _Worker:
         sys.stderr = self.sink
         sys.setrecursionlimit(self.recursion_limit)
         if resource is not None:
-            used = resource.getrusage(resource.RUSAGE_SELF)
-            spent = int(used.ru_utime + used.ru_stime) + 1
-            _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-            soft = spent + self.cpu_seconds
-            if hard != resource.RLIM_INFINITY and soft > hard:
-                soft = hard
-            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+            self.arm_cpu_limit()
         try:
             return thunk()
         finally:
-            if os.getpid() != self.pid:
+            if self.forked_child:
                 os._exit(0)  # a child the code forked must never reach the protocol loop
             sys.stdout = self.sink
             sys.stderr = self.sink
             sys.setrecursionlimit(max(self.recursion_limit, 1000))
             self.reap()
 
+    def arm_cpu_limit(self) -> None:
+        """Give the call ``cpu_seconds`` more CPU time (RLIMIT_CPU is per process, cumulative).
+
+        The soft limit only moves when the whole seconds spent so far changed: one getrusage per
+        call, a setrlimit now and then.
+        """
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        spent = int(used.ru_utime + used.ru_stime) + 1
+        if spent == self.cpu_armed_at:
+            return
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = spent + self.cpu_seconds
+        if hard != resource.RLIM_INFINITY and soft > hard:
+            soft = hard
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        self.cpu_armed_at = spent
+
     def reap(self) -> None:
         """As PID 1 of the jail's pid namespace, kill and reap whatever the call left running."""
-        if self.pid != 1:
+        if not self.jailed:
             return  # not in a pid namespace (isolation "none"): kill(-1) would hit the host
-        with contextlib.suppress(OSError):
+        try:
             os.kill(-1, 9)
+        except ProcessLookupError:
+            return  # nothing else in the namespace but init (orphans are init's to reap)
+        except OSError:
+            pass
         while True:
             try:
                 pid, _status = os.waitpid(-1, 0)
@@ -198,6 +221,7 @@ class _Worker:
                 return
 
     def after_fork_in_child(self) -> None:
+        self.forked_child = True
         for fd in (self.proto_in.fileno(), self.proto_out):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -257,7 +281,47 @@ def _safe_str(exc: BaseException) -> str:
         return "<unprintable " + type(exc).__name__ + ">"
 
 
+def _exit_when_host_goes(fd: int) -> None:
+    """Exit as soon as the host's end of the request pipe closes, even mid-call.
+
+    A host killed by SIGKILL cannot stop its jails; this makes a worker stuck in a sleeping
+    call exit anyway (POLLHUP is reported even with no events requested).
+    """
+    poller = select.poll()
+    poller.register(fd, 0)
+    while True:
+        for _fd, event in poller.poll():
+            if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                os._exit(0)
+
+
+def _be_init() -> bool:
+    """In a fresh pid namespace, stay PID 1 as a reaper and serve from a child; True in the child.
+
+    The kernel does not deliver default-action signals such as SIGXCPU (the CPU-time limit) to a
+    namespace's init, so the code must not run as PID 1. The init reaps orphans and exits with
+    the child's status, signals as 128+N (the same convention nsjail uses).
+    """
+    if os.getpid() != 1:
+        return False
+    child = os.fork()
+    if child == 0:
+        return True
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        if pid == child:
+            if os.WIFSIGNALED(status):
+                os._exit(128 + os.WTERMSIG(status))
+            os._exit(os.waitstatus_to_exitcode(status))
+
+
 def main() -> None:
+    jailed = _be_init()
     proto_in = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
     proto_out = os.dup(1)
     devnull = os.open("/dev/null", os.O_RDWR)
@@ -265,6 +329,8 @@ def main() -> None:
         os.dup2(devnull, fd)
     os.close(devnull)
     worker = _Worker(proto_in, proto_out)
+    worker.jailed = jailed
+    threading.Thread(target=_exit_when_host_goes, args=(proto_in.fileno(),), daemon=True).start()
     sys.stdin = io.StringIO("")
     sys.stdout = worker.sink
     sys.stderr = worker.sink

@@ -35,6 +35,9 @@ class GymSummary(BaseModel):
     oracle_steps_min: int
     oracle_steps_max: int
     oracle_steps_mean: float
+    oracle_steps: list[int] = Field(
+        default_factory=list, description="Oracle tool calls per instance, in instances.jsonl order"
+    )
     llm: bool = False
     llm_fallback_reason: str | None = None
 

@@ -19,12 +19,17 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import anyio
 import anyio.abc
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,7 +41,7 @@ from ..runtime._episode import ToolRunner
 from ..schemas import EndReason, EpisodeRecord
 from ._server import GymServer, ServeOptions
 
-__all__ = ["HttpGyms", "bind_socket", "serve_http"]
+__all__ = ["HttpGyms", "bind_socket", "catalog_task_url", "running_http_server", "serve_http"]
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -89,7 +94,11 @@ class HttpGyms:
         routes = [Route("/tasks", self._tasks, methods=["GET"])]
         if isinstance(self.source, Gym):
             routes.append(Route("/mcp", _Endpoint(self, self.source.task_id)))
-        routes += [Route("/{task_id}/mcp", _Endpoint(self, None)), Route("/mcp/{task_id}", _Endpoint(self, None))]
+        # `path` converters: a dataset id such as HumanEval/0 may be used as written.
+        routes += [
+            Route("/mcp/{task_id:path}", _Endpoint(self, None)),
+            Route("/{task_id:path}/mcp", _Endpoint(self, None)),
+        ]
         return Starlette(routes=routes, lifespan=self._lifespan)
 
     @asynccontextmanager
@@ -132,8 +141,15 @@ class HttpGyms:
                 if self._tg is None:
                     raise RuntimeError("the HTTP app is not running: serve it with its lifespan")
                 server = GymServer(
-                    gym, self._runner, options=self._options, on_end=self._on_end, closing_reason=self.closing_reason
+                    gym,
+                    self._runner,
+                    options=self._options,
+                    on_end=self._on_end,
+                    closing_reason=self.closing_reason,
                 )
+                # Episodes live in MCP sessions, which only the handshake era has over HTTP: refuse
+                # the 2026 discovery probe so that "auto" clients fall back to initialize.
+                server.server.add_request_handler("server/discover", types.RequestParams, _no_discover)
                 manager = StreamableHTTPSessionManager(
                     app=server.server, json_response=True, security_settings=self._security
                 )
@@ -165,8 +181,19 @@ class _Endpoint:
         await app(scope, receive, send)
 
 
+async def _no_discover(
+    ctx: ServerRequestContext[Any, Any], params: types.RequestParams
+) -> types.DiscoverResult:
+    raise MCPError(
+        code=types.METHOD_NOT_FOUND,
+        message="this gym server keeps one episode per MCP session: use the initialize handshake",
+    )
+
+
 async def _run_manager(
-    manager: StreamableHTTPSessionManager, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    manager: StreamableHTTPSessionManager,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     async with manager.run():
         task_status.started()
@@ -180,7 +207,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         OSError: the address is in use or cannot be bound.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+    # socket says TCP; without it every response waits ~40 ms for Nagle + delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -192,9 +221,72 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_http(app: Starlette, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Serve ``app`` with uvicorn on an already bound socket until cancelled or signalled."""
+async def serve_http(
+    app: Starlette, sock: socket.socket, *, stop: anyio.Event | None = None, log_level: str = "warning"
+) -> None:
+    """Serve ``app`` with uvicorn on an already bound socket until SIGINT/SIGTERM or ``stop`` is set.
+
+    Either way the shutdown is graceful: the app's lifespan ends, so sessions still open end
+    their episodes as ``shutdown``.
+    """
     import uvicorn
 
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5)
-    await uvicorn.Server(config).serve(sockets=[sock])
+    server = uvicorn.Server(config)
+
+    async def watch() -> None:
+        assert stop is not None
+        await stop.wait()
+        server.should_exit = True
+
+    async with anyio.create_task_group() as tg:
+        if stop is not None:
+            tg.start_soon(watch)
+        await server.serve(sockets=[sock])
+        tg.cancel_scope.cancel()
+
+
+def catalog_task_url(
+    base_url: str, task_id: str, *, instance: int | None = None, seed: int | None = None
+) -> str:
+    """The MCP URL of one gym of a catalog server: ``BASE/<task_id>/mcp[?instance=K|?seed=S]``.
+
+    ``instance`` is the 0-based line of instances.jsonl the session's first episode plays.
+    """
+    url = f"{base_url.rstrip('/')}/{quote(task_id, safe='/')}/mcp"
+    query = {k: v for k, v in (("instance", instance), ("seed", seed)) if v is not None}
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+@asynccontextmanager
+async def running_http_server(
+    source: Gym | Catalog,
+    runner: ToolRunner,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    options: ServeOptions | None = None,
+    on_end: Callable[[EpisodeRecord], None] | None = None,
+) -> AsyncIterator[str]:
+    """Serve a gym or a catalog over HTTP in this event loop; yields the base URL (``http://HOST:PORT``).
+
+    Port 0 picks a free port. On exit the server shuts down gracefully (open sessions end their
+    episodes as ``shutdown``). The runner (pool) is the caller's to start and close.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    sock = bind_socket(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    base = f"http://[{bound_host}]:{bound_port}" if ":" in bound_host else f"http://{bound_host}:{bound_port}"
+    gyms = HttpGyms(source, runner, options=options, on_end=on_end, host=host)
+    stop = anyio.Event()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(serve_http, gyms.app(), sock, stop=stop))
+            try:
+                yield base
+            finally:
+                stop.set()
+    finally:
+        sock.close()

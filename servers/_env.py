@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Self, TypedDict, cast, get_args
 
 import anyio
+import httpx2
 from mcp import Client
+from mcp.client._transport import Transport
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
@@ -135,7 +138,7 @@ class Observation:
     text: str
     structured: JsonValue | None = None
     is_error: bool = False
-    tools: tuple[ToolInfo, ...] = ()
+    tools: tuple[ToolInfo, ...] = field(default=(), repr=False)
 
 
 class ResetInfo(TypedDict):
@@ -196,6 +199,7 @@ class _Episode:
     end_reason: EndReason | None = None
     submission: JsonValue | None = None
     ended_at: float | None = None
+    detail: str | None = None
 
 
 def result_text(result: CallToolResult) -> str:
@@ -223,9 +227,18 @@ class CodeGymEnv:
     ``reset`` tool.
     """
 
-    def __init__(self, client: Client, stack: AsyncExitStack, *, task_id: str | None, tools: Sequence[ToolInfo]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        stack: AsyncExitStack,
+        *,
+        task_id: str | None,
+        tools: Sequence[ToolInfo],
+        instructions: str | None = None,
+    ) -> None:
         self._client = client
         self._stack = stack
+        self._instructions = instructions
         self.task_id = task_id
         self.tools: tuple[ToolInfo, ...] = tuple(tools)
         self.system_prompt = DEFAULT_SYSTEM_PROMPT
@@ -243,6 +256,7 @@ class CodeGymEnv:
         task_id: str | None = None,
         read_timeout: float = 120.0,
         connect_timeout: float = 60.0,
+        http_client: httpx2.AsyncClient | None = None,
     ) -> Self:
         """Open an MCP session with the gym server and list its tools.
 
@@ -254,23 +268,31 @@ class CodeGymEnv:
                 episode metadata when it sends one).
             read_timeout: seconds to wait for any one answer of the server.
             connect_timeout: seconds to wait for the session to open and list its tools.
+            http_client: an HTTP client shared by many envs (connection pooling, and no TLS
+                context built per session: ~25 ms each); the caller closes it.
 
         Raises:
             ServerFailure: the server could not be reached, or did not answer in time.
         """
         stack = AsyncExitStack()
         # Episodes live in a stateful MCP session: the legacy handshake gives one (Mcp-Session-Id).
-        client = Client(target, mode="legacy", read_timeout_seconds=read_timeout, cache=None)
+        server: EnvTarget | Transport = target
+        if isinstance(target, str) and http_client is not None:
+            server = streamable_http_client(target, http_client=http_client)
+        client = Client(server, mode="legacy", read_timeout_seconds=read_timeout, cache=None)
         try:
             # The client's task groups must not open inside a cancel scope that closes here:
             # the handshake is bounded by read_timeout, the listing by connect_timeout.
             await stack.enter_async_context(client)
             with anyio.fail_after(connect_timeout):
                 listed = await client.list_tools()
-        except (OSError, MCPError, TimeoutError) as exc:
+        except Exception as exc:
             await stack.aclose()
+            cause = _transport_failure(exc)
+            if cause is None:
+                raise
             raise ServerFailure(
-                f"could not open an MCP session with {_describe(target)}: {type(exc).__name__}: {exc}; "
+                f"could not open an MCP session with {_describe(target)}: {type(cause).__name__}: {cause}; "
                 "check that the server is running and the URL or command is right",
                 task_id=task_id,
             ) from exc
@@ -286,11 +308,7 @@ class CodeGymEnv:
             )
             for t in listed.tools
         ]
-        env = cls(client, stack, task_id=task_id, tools=tools)
-        env._instructions = client.instructions
-        return env
-
-    _instructions: str | None = None
+        return cls(client, stack, task_id=task_id, tools=tools, instructions=client.instructions)
 
     async def close(self) -> None:
         """End the MCP session (the server records an unfinished episode as disconnected)."""
@@ -343,7 +361,9 @@ class CodeGymEnv:
                 arguments["instance"] = instance
             result = await self._call("reset", arguments)
             if result.is_error:
-                raise ServerFailure(f"the server refused to reset: {result_text(result)}", task_id=self.task_id)
+                raise ServerFailure(
+                    f"the server refused to reset: {result_text(result)}", task_id=self.task_id
+                )
             meta = _episode_meta(result)
             text = _task_text(result) or text
         self._fresh = False
@@ -384,7 +404,8 @@ class CodeGymEnv:
             raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
         if episode.end_reason is not None:
             raise EpisodeOver(
-                f"the episode ended ({episode.end_reason}); call reset() to start the next one", task_id=self.task_id
+                f"the episode ended ({episode.end_reason}); call reset() to start the next one",
+                task_id=self.task_id,
             )
         self._fresh = False
         started = time.perf_counter()
@@ -401,12 +422,14 @@ class CodeGymEnv:
         episode.steps.append(_Step(call=action, obs=obs, latency_ms=latency_ms, infra=infra))
         if isinstance(meta.get("instance_id"), str):
             episode.instance_id = str(meta["instance_id"])
+        if isinstance(meta.get("episode_id"), str):
+            episode.episode_id = str(meta["episode_id"])
         if meta.get("step_budget") is not None:
             episode.step_budget = _opt_int(meta.get("step_budget"))
         if isinstance(meta.get("task_id"), str):
             self.task_id = str(meta["task_id"])
-        self._update_end(episode, action, result, meta)
-        reward = float(episode.reward or 0) if episode.end_reason is not None else 0.0
+        end = self._update_end(episode, action, result, meta)
+        reward = float(episode.reward or 0) if end is not None else 0.0
         info: StepInfo = {
             "task_id": self.task_id,
             "instance_id": episode.instance_id,
@@ -416,15 +439,15 @@ class CodeGymEnv:
             "latency_ms": latency_ms,
             "tool_error": obs.text if obs.is_error else None,
             "infra": infra,
-            "end_reason": episode.end_reason,
+            "end_reason": end,
         }
-        truncated = episode.end_reason == "step_budget"
-        terminated = episode.end_reason is not None and not truncated
+        truncated = end == "step_budget"
+        terminated = end is not None and not truncated
         return obs, reward, terminated, truncated, info
 
     def _update_end(
         self, episode: _Episode, action: ToolCall, result: CallToolResult, meta: Mapping[str, Any]
-    ) -> None:
+    ) -> EndReason | None:
         if action.name == "submit" and not result.is_error:
             episode.submission = action.arguments.get("answer")
         if "done" in meta:
@@ -441,6 +464,7 @@ class CodeGymEnv:
             episode.end_reason, episode.reward = "step_budget", 0
         if episode.end_reason is not None:
             episode.ended_at = time.time()
+        return episode.end_reason
 
     def end_episode(self, reason: EndReason, *, detail: str | None = None) -> None:
         """Mark the current episode ended by the caller (a policy gave up, an infra failure).
@@ -454,13 +478,13 @@ class CodeGymEnv:
         episode.end_reason = reason
         episode.reward = 0 if reason == "step_budget" else None
         episode.ended_at = time.time()
-        self._detail = detail
-
-    _detail: str | None = None
+        episode.detail = detail
 
     # ------------------------------------------------------------------ exports
 
-    def episode_record(self, *, expected: JsonValue | None = None, detail: str | None = None) -> EpisodeRecord:
+    def episode_record(
+        self, *, expected: JsonValue | None = None, detail: str | None = None
+    ) -> EpisodeRecord:
         """The current episode as an EpisodeRecord (client-side view, latencies as seen by the client).
 
         Raises:
@@ -474,14 +498,24 @@ class CodeGymEnv:
                 index=i,
                 tool=s.call.name,
                 arguments=s.call.arguments,
-                result=None if s.obs.is_error else (s.obs.structured if s.obs.structured is not None else s.obs.text),
+                result=None
+                if s.obs.is_error
+                else (s.obs.structured if s.obs.structured is not None else s.obs.text),
                 error=s.obs.text if s.obs.is_error else None,
                 latency_ms=s.latency_ms,
             )
             for i, s in enumerate(episode.steps)
         ]
         infra_steps = sum(1 for s in episode.steps if s.infra)
-        notes = [n for n in (detail, self._detail, f"{infra_steps} infrastructure error(s)" if infra_steps else None) if n]
+        notes = [
+            n
+            for n in (
+                detail,
+                episode.detail,
+                f"{infra_steps} infrastructure error(s)" if infra_steps else None,
+            )
+            if n
+        ]
         return EpisodeRecord(
             episode_id=episode.episode_id,
             task_id=self.task_id or "",
@@ -516,18 +550,26 @@ class CodeGymEnv:
         for i, s in enumerate(episode.steps):
             call_id = s.call.call_id or f"call_{i}"
             arguments: str | dict[str, JsonValue] = (
-                json.dumps(s.call.arguments, ensure_ascii=False) if style == "openai" else dict(s.call.arguments)
+                json.dumps(s.call.arguments, ensure_ascii=False)
+                if style == "openai"
+                else dict(s.call.arguments)
             )
             messages.append(
                 {
                     "role": "assistant",
                     "content": None if style == "openai" else "",
                     "tool_calls": [
-                        {"id": call_id, "type": "function", "function": {"name": s.call.name, "arguments": arguments}}
+                        {
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": s.call.name, "arguments": arguments},
+                        }
                     ],
                 }
             )
-            messages.append({"role": "tool", "tool_call_id": call_id, "name": s.call.name, "content": s.obs.text})
+            messages.append(
+                {"role": "tool", "tool_call_id": call_id, "name": s.call.name, "content": s.obs.text}
+            )
         return messages
 
     # ------------------------------------------------------------------ internals
@@ -541,7 +583,8 @@ class CodeGymEnv:
             return await self._client.call_tool(name, dict(arguments))
         except (MCPError, OSError, TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             raise ServerFailure(
-                f"tool call {name} failed at the protocol level: {type(exc).__name__}: {exc}", task_id=self.task_id
+                f"tool call {name} failed at the protocol level: {type(exc).__name__}: {exc}",
+                task_id=self.task_id,
             ) from exc
 
     async def _task_statement(self) -> str:
@@ -552,6 +595,28 @@ class CodeGymEnv:
         return _task_text(result) or result_text(result)
 
 
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    MCPError,
+    OSError,
+    TimeoutError,
+    httpx2.HTTPError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
+
+
+def _transport_failure(exc: BaseException) -> BaseException | None:
+    """The protocol or connection error inside ``exc`` (task groups wrap them), else None (a bug)."""
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [_transport_failure(e) for e in exc.exceptions]
+        if leaves and all(leaf is not None for leaf in leaves):
+            return leaves[0]
+    return None
+
+
 def _task_text(result: CallToolResult) -> str:
     structured = result.structured_content
     if isinstance(structured, dict):
@@ -559,7 +624,7 @@ def _task_text(result: CallToolResult) -> str:
             value = structured.get(key)
             if isinstance(value, str) and value:
                 return value
-    return "" if result.is_error else ""
+    return ""
 
 
 def _opt_int(value: object) -> int | None:

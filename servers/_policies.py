@@ -75,7 +75,10 @@ class Agent(Protocol):
 
 
 class Policy(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """Shown in summaries and records."""
+        ...
 
     def agent(self, ctx: EpisodeContext) -> Agent:
         """A fresh agent for one episode."""
@@ -111,9 +114,13 @@ class OracleAgent:
         Raises:
             PolicyError: the observed input matches no instance of the gym.
         """
-        if self._last is not None and obs.structured is not None and not obs.is_error:
-            if canonical_json(obs.structured) != canonical_json(self._last.result):
-                self.divergences += 1
+        if (
+            self._last is not None
+            and obs.structured is not None
+            and not obs.is_error
+            and canonical_json(obs.structured) != canonical_json(self._last.result)
+        ):
+            self.divergences += 1
         if self.instance is None:
             if self.position == 0:
                 # Not told which instance: observe first (every oracle starts with observe), then match.
@@ -153,7 +160,9 @@ class OraclePolicy:
             PolicyError: no gym given (the oracle needs the catalog the server reads).
         """
         if ctx.gym is None:
-            raise PolicyError(f"oracle: no catalog entry for {ctx.task_id}; pass the catalog the server serves")
+            raise PolicyError(
+                f"oracle: no catalog entry for {ctx.task_id}; pass the catalog the server serves"
+            )
         return OracleAgent(gym=ctx.gym, instance=_find_instance(ctx.gym, ctx))
 
 
@@ -190,7 +199,9 @@ def random_value(schema: dict[str, Any], rng: random.Random, *, depth: int = 0) 
     if kind == "array":
         if "prefixItems" in schema:
             return [random_value(s, rng, depth=depth + 1) for s in schema["prefixItems"]]
-        size = rng.randint(int(schema.get("minItems", 0)), max(int(schema.get("minItems", 0)), 4 if depth < 2 else 1))
+        size = rng.randint(
+            int(schema.get("minItems", 0)), max(int(schema.get("minItems", 0)), 4 if depth < 2 else 1)
+        )
         items = [random_value(schema.get("items", {}), rng, depth=depth + 1) for _ in range(size)]
         if schema.get("uniqueItems") or schema.get("x-python") == "set":
             unique: dict[str, JsonValue] = {canonical_json(v): v for v in items}
@@ -258,7 +269,11 @@ class RandomPolicy:
     def agent(self, ctx: EpisodeContext) -> Agent:
         """A random agent seeded by the episode's seed (reproducible)."""
         rng = random.Random(ctx.seed)
-        cap = self.max_explore if ctx.step_budget is None else max(0, min(self.max_explore, ctx.step_budget - 1))
+        cap = (
+            self.max_explore
+            if ctx.step_budget is None
+            else max(0, min(self.max_explore, ctx.step_budget - 1))
+        )
         return RandomAgent(tools=ctx.tools, rng=rng, explore=rng.randint(0, cap))
 
 
@@ -388,7 +403,9 @@ class OpenAIPolicy:
             import os
 
             key = self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-            self._client = AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=1)
+            self._client = AsyncOpenAI(
+                base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=1
+            )
         return self._client
 
     def agent(self, ctx: EpisodeContext) -> Agent:

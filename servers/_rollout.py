@@ -54,9 +54,7 @@ Connector = Callable[[EpisodeSpec], Awaitable[CodeGymEnv]]
 """Opens an MCP session whose first episode is on ``spec.instance`` of ``spec.task_id``."""
 
 
-def plan_episodes(
-    gyms: Sequence[tuple[str, int]], *, episodes: int, seed: int = 0
-) -> list[EpisodeSpec]:
+def plan_episodes(gyms: Sequence[tuple[str, int]], *, episodes: int, seed: int = 0) -> list[EpisodeSpec]:
     """Round-robin over the tasks, then over each task's instances: ``[(task_id, n_instances), ...]``.
 
     Raises:
@@ -70,7 +68,9 @@ def plan_episodes(
     for i in range(episodes):
         task_id, n_instances = gyms[i % len(gyms)]
         specs.append(
-            EpisodeSpec(index=i, task_id=task_id, instance=(i // len(gyms)) % max(1, n_instances), seed=seed + i)
+            EpisodeSpec(
+                index=i, task_id=task_id, instance=(i // len(gyms)) % max(1, n_instances), seed=seed + i
+            )
         )
     return specs
 
@@ -83,7 +83,9 @@ async def run_episode(
     Never raises for a server or policy failure; other errors (bugs) propagate.
     """
     started = time.time()
-    instance = gym.instances[spec.instance] if gym is not None and spec.instance < len(gym.instances) else None
+    instance = (
+        gym.instances[spec.instance] if gym is not None and spec.instance < len(gym.instances) else None
+    )
     expected = instance.expected if instance is not None else None
     try:
         env = await connect(spec)
@@ -128,7 +130,9 @@ async def run_episode(
     return record
 
 
-def _failed(spec: EpisodeSpec, started: float, instance_id: str, detail: str, expected: object) -> EpisodeRecord:
+def _failed(
+    spec: EpisodeSpec, started: float, instance_id: str, detail: str, expected: object
+) -> EpisodeRecord:
     return EpisodeRecord(
         episode_id=f"failed-{spec.index}",
         task_id=spec.task_id,

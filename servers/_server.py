@@ -39,7 +39,7 @@ from ..runtime._catalog import Gym
 from ..runtime._episode import BadReset, Episode, InstancePicker, StepOutcome, ToolFailed, ToolOk, ToolRunner
 from ..schemas import EndReason, EpisodeRecord
 
-__all__ = ["EPISODE_META_KEY", "EpisodeSlot", "GymServer", "ServeOptions"]
+__all__ = ["EPISODE_META_KEY", "EpisodeSlot", "GymServer", "ServeOptions", "json_safe_schema"]
 
 EPISODE_META_KEY = "codegym/episode"
 _STATE_KEY = "codegym.episode"
@@ -141,8 +141,8 @@ class GymServer:
             types.Tool(
                 name=spec.name,
                 description=spec.description,
-                input_schema=spec.input_schema,
-                output_schema=spec.output_schema,
+                input_schema=json_safe_schema(spec.input_schema),
+                output_schema=json_safe_schema(spec.output_schema),
             )
             for spec in self.gym.manifest.tools
         ]
@@ -240,22 +240,25 @@ class GymServer:
         episode = self._episode_for(ctx)
         arguments: dict[str, JsonValue] = dict(params.arguments or {})
         if params.name == "reset":
-            return self._reset(episode, arguments)
+            return await self._reset(episode, arguments)
         if params.name == "task" and "task" not in {t.name for t in self.gym.manifest.tools}:
             return _result(ToolOk(episode.task_result()), episode)
         outcome = await episode.step(params.name, arguments)
         return _result(outcome, episode)
 
-    def _reset(self, episode: Episode, arguments: dict[str, JsonValue]) -> types.CallToolResult:
+    async def _reset(self, episode: Episode, arguments: dict[str, JsonValue]) -> types.CallToolResult:
         values: dict[str, int | None] = {"instance": None, "seed": None}
         for key, value in arguments.items():
             if key not in values:
                 return _result(ToolFailed(f"unexpected argument {key}: reset takes instance, seed"), episode)
             if isinstance(value, bool) or not isinstance(value, int):
-                return _result(ToolFailed(f"invalid argument {key}: expected int, got {json.dumps(value)}"), episode)
+                return _result(
+                    ToolFailed(f"invalid argument {key}: expected int, got {json.dumps(value)}"), episode
+                )
             values[key] = value
         try:
-            status = episode.reset(instance=values["instance"], seed=values["seed"])
+            async with episode.lock:  # never between a call in flight and its record
+                status = episode.reset(instance=values["instance"], seed=values["seed"])
         except BadReset as exc:
             return _result(ToolFailed(str(exc)), episode)
         structured: dict[str, JsonValue] = {
@@ -268,10 +271,43 @@ class GymServer:
         return _result(ToolOk(structured), episode)
 
 
+_NON_FINITE: dict[str, Any] = {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not")
+
+
+def json_safe_schema(schema: Any) -> Any:
+    """The manifest's schema as published: every ``number`` also admits "NaN"/"Infinity"/"-Infinity".
+
+    Those strings are how non-finite floats look in plain JSON (``to_plain``, and what
+    ``coerce`` accepts back), so a tool returning ``float("inf")`` must not fail a client's
+    output-schema validation. Everything else is kept exactly; applying it twice changes nothing.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    if _NON_FINITE in schema.get("anyOf", ()):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [json_safe_schema(v) for v in value]
+        elif key in _SCHEMA_VALUES:
+            out[key] = json_safe_schema(value)
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: json_safe_schema(v) for name, v in value.items()}
+        else:
+            out[key] = value
+    if out.get("type") == "number":
+        return {"anyOf": [out, _NON_FINITE]}
+    return out
+
+
 def _result(outcome: StepOutcome, episode: Episode) -> types.CallToolResult:
     meta: dict[str, Any] = {EPISODE_META_KEY: episode.status().as_meta()}
     if isinstance(outcome, ToolOk):
-        content = [types.TextContent(type="text", text=json.dumps(outcome.structured, ensure_ascii=False))]
+        content: list[types.ContentBlock] = [
+            types.TextContent(type="text", text=json.dumps(outcome.structured, ensure_ascii=False))
+        ]
         if outcome.notice:
             content.append(types.TextContent(type="text", text=outcome.notice))
         return types.CallToolResult(content=content, structured_content=outcome.structured, _meta=meta)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
+from pydantic import JsonValue
 
 from codegym_mcp.schemas import GymManifest, Instance, OracleSummary, ToolSpec, TraceCall
 
@@ -26,7 +29,7 @@ TASK = "Return the sum of the hidden list of integers `xs`."
 INPUTS: list[list[int]] = [[1, 2, 3], [5], [4, 4], [7, -2, 10, 1]]
 META_KEY = "codegym/episode"
 
-_INT = {"type": "integer"}
+_INT: dict[str, JsonValue] = {"type": "integer"}
 TOOLS: list[ToolSpec] = [
     ToolSpec(
         name="observe",
@@ -127,7 +130,9 @@ def write_toy_catalog(root: Path, *, task_ids: tuple[str, ...] = (TASK_ID,)) -> 
             tools=TOOLS,
             tools_sha256="0" * 64,
             n_instances=len(insts),
-            oracle=OracleSummary(steps_min=min(steps), steps_max=max(steps), steps_mean=sum(steps) / len(steps)),
+            oracle=OracleSummary(
+                steps_min=min(steps), steps_max=max(steps), steps_mean=sum(steps) / len(steps)
+            ),
             step_budget=12,
         )
         (gym / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
@@ -157,25 +162,44 @@ class ToyGymServer:
     with_meta: bool = True
     step_budget: int = 12
     server: Server[Any] = field(init=False)
-    episodes: dict[int, _Episode] = field(default_factory=dict)
+    fail_from_call: int | None = None
+    sessions: int = 0
     calls: int = 0
 
     def __post_init__(self) -> None:
         self.server = Server(
-            "toy-gym", instructions=TASK, on_list_tools=self._list_tools, on_call_tool=self._call_tool
+            "toy-gym",
+            instructions=TASK,
+            lifespan=self._lifespan,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
         )
+
+    @asynccontextmanager
+    async def _lifespan(self, _: Server[Any]) -> AsyncIterator[dict[str, _Episode]]:
+        # Entered once per in-process connection: the connection's episode lives here.
+        yield {}
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         tools = [
-            types.Tool(name=t.name, description=t.description, input_schema=t.input_schema, output_schema=t.output_schema)
+            types.Tool(
+                name=t.name,
+                description=t.description,
+                input_schema=t.input_schema,
+                output_schema=t.output_schema,
+            )
             for t in TOOLS
         ]
-        tools.append(types.Tool(name="reset", description="Start the next episode.", input_schema=RESET_SCHEMA))
+        tools.append(
+            types.Tool(name="reset", description="Start the next episode.", input_schema=RESET_SCHEMA)
+        )
         return types.ListToolsResult(tools=tools)
 
-    def _result(self, ep: _Episode, payload: dict[str, Any] | None, error: str | None = None) -> types.CallToolResult:
+    def _result(
+        self, ep: _Episode, payload: dict[str, Any] | None, error: str | None = None
+    ) -> types.CallToolResult:
         meta = {
             META_KEY: {
                 "episode_id": f"ep{ep.number}",
@@ -203,17 +227,20 @@ class ToyGymServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         self.calls += 1
-        key = id(ctx.session)
-        ep = self.episodes.get(key)
+        if self.fail_from_call is not None and self.calls >= self.fail_from_call:
+            raise RuntimeError("the toy server broke")  # a server bug: a protocol-level error
+        slot: dict[str, _Episode] = ctx.lifespan_context
+        ep = slot.get("episode")
         if ep is None:
-            ep = self.episodes[key] = _Episode(number=len(self.episodes), instance=self.first_instance)
+            ep = slot["episode"] = _Episode(number=self.sessions, instance=self.first_instance)
+            self.sessions += 1
         args = params.arguments or {}
         if params.name == "reset":
             instance = args.get("instance")
             if instance is None:
                 seed = args.get("seed")
                 instance = random.Random(seed).randrange(len(INPUTS)) if seed is not None else ep.instance + 1
-            ep = self.episodes[key] = _Episode(number=ep.number + 1000, instance=int(instance) % len(INPUTS))
+            ep = slot["episode"] = _Episode(number=ep.number + 1000, instance=int(instance) % len(INPUTS))
             return self._result(ep, {"task": TASK})
         if ep.done:
             return self._result(ep, None, "the episode is over: call reset to start the next one")
@@ -246,8 +273,19 @@ class ToyGymServer:
         return self._result(ep, payload, error)
 
 
-def toy_server(*, first_instance: int = 0, with_meta: bool = True, step_budget: int = 12) -> ToyGymServer:
-    return ToyGymServer(first_instance=first_instance, with_meta=with_meta, step_budget=step_budget)
+def toy_server(
+    *,
+    first_instance: int = 0,
+    with_meta: bool = True,
+    step_budget: int = 12,
+    fail_from_call: int | None = None,
+) -> ToyGymServer:
+    return ToyGymServer(
+        first_instance=first_instance,
+        with_meta=with_meta,
+        step_budget=step_budget,
+        fail_from_call=fail_from_call,
+    )
 
 
 # --------------------------------------------------------------------------- a recorded OpenAI endpoint
@@ -276,7 +314,9 @@ class RecordedOpenAI:
                 with owner._lock:
                     owner.requests.append(body)
                     reply = owner.replies.pop(0) if owner.replies else None
-                payload = json.dumps(reply if reply is not None else {"error": {"message": "no recorded reply left"}})
+                payload = json.dumps(
+                    reply if reply is not None else {"error": {"message": "no recorded reply left"}}
+                )
                 self.send_response(200 if reply is not None else 500)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload.encode())))

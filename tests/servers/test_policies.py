@@ -58,7 +58,9 @@ async def test_oracle_finds_its_instance_by_observing_when_not_told(catalog: Cat
     env = await CodeGymEnv.connect(toy_server(first_instance=2, with_meta=False).server, task_id=TASK_ID)
     async with env:
         obs, _ = await env.reset()
-        agent = OraclePolicy().agent(EpisodeContext(task_id=TASK_ID, task_text=obs.text, tools=env.tools, gym=gym))
+        agent = OraclePolicy().agent(
+            EpisodeContext(task_id=TASK_ID, task_text=obs.text, tools=env.tools, gym=gym)
+        )
         reward = 0.0
         while (action := await agent.act(obs)) is not None:
             obs, reward, terminated, _, _ = await env.step(action)

@@ -1,0 +1,91 @@
+"""Deterministic vs LLM-assisted carving on the problems that have recorded replies.
+
+Runs the real ``codegym-mcp generate`` twice per dataset over the problems named by
+tests/fixtures/llm/*.md: once without an LLM, once with ``--llm-model recorded`` against a
+local OpenAI-compatible server replaying the recorded (hand-written) replies. Prints, per gym,
+the number of problem-specific tools both ways, and the share of gyms with >= 3 of them::
+
+    .venv/bin/python -m benchmarks.llm_recorded [--out DIR] [--no-sandbox]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.generator.llm_replay import FIXTURES, replay_server
+
+KODCODE = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodcode-demo"
+THRESHOLD = 3
+
+
+def _datasets() -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for path in sorted(FIXTURES.glob("*.md")):
+        if path.stem.startswith("HumanEval_"):
+            groups.setdefault("humaneval", []).append(path.stem)
+        else:
+            groups.setdefault(f"kodcode:{KODCODE}", []).append(path.stem)
+    return groups
+
+
+def _generate(dataset: str, tasks: list[str], out: Path, extra: list[str]) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "codegym_mcp.servers", "generate", "--dataset", dataset, "--out", str(out)]
+    cmd += ["--tasks", *tasks, *extra]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    report: dict[str, object] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both paths and print the comparison; exit status 0."""
+    parser = argparse.ArgumentParser(description="deterministic vs LLM carving on recorded replies")
+    parser.add_argument("--out", type=Path, default=None, help="keep the catalogs here (default: a temp dir)")
+    parser.add_argument("--no-sandbox", action="store_true", help="pass --no-sandbox to generate")
+    args = parser.parse_args(argv)
+    extra = ["--no-sandbox"] if args.no_sandbox else []
+    with tempfile.TemporaryDirectory() as tmp:
+        root: Path = args.out or Path(tmp)
+        rows: dict[str, dict[str, object]] = {}
+        usage: list[object] = []
+        with replay_server() as server:
+            for i, (dataset, tasks) in enumerate(_datasets().items()):
+                det = _generate(dataset, tasks, root / f"det-{i}", extra)
+                llm_flags = ["--llm-model", "recorded", "--llm-base-url", server.url]
+                llm_flags += ["--llm-cache-dir", str(root / "llm-cache")]
+                llm = _generate(dataset, tasks, root / f"llm-{i}", extra + llm_flags)
+                usage.append(llm.get("llm_usage"))
+                for name, report in (("det", det), ("llm", llm)):
+                    for gym in report["gyms"]:  # type: ignore[attr-defined]
+                        rows.setdefault(gym["task_id"], {})[name] = gym
+                    for rej in report["rejections"]:  # type: ignore[attr-defined]
+                        rows.setdefault(rej["task_id"], {})[name] = None
+    print(f"\n{'task':24} {'det tools':>9} {'llm tools':>9}  llm used / fallback reason")
+    for task_id, both in sorted(rows.items()):
+        det_gym, llm_gym = both.get("det"), both.get("llm")
+        d = det_gym["n_problem_tools"] if isinstance(det_gym, dict) else "rej"
+        g = llm_gym["n_problem_tools"] if isinstance(llm_gym, dict) else "rej"
+        why = ""
+        if isinstance(llm_gym, dict):
+            why = "llm" if llm_gym.get("llm") else f"fallback: {str(llm_gym.get('llm_fallback_reason'))[:90]}"
+        print(f"{task_id:24} {d!s:>9} {g!s:>9}  {why}")
+    n = len(rows)
+    for name in ("det", "llm"):
+        gyms = [b.get(name) for b in rows.values()]
+        ok = [x for x in gyms if isinstance(x, dict)]
+        rich = sum(x["n_problem_tools"] >= THRESHOLD for x in ok)
+        print(
+            f"{name}: {len(ok)}/{n} gyms verified; gyms with >= {THRESHOLD} problem tools: "
+            f"{rich}/{n} ({100.0 * rich / n:.0f}% of problems, {100.0 * rich / max(1, len(ok)):.0f}% of gyms)"
+        )
+    print(f"llm usage per dataset run: {usage}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,395 @@
+"""``make bench``: where the time goes, as medians and ratios, written to bench-out/bench.{json,md}.
+
+1. One tool call: a bare python call of a trivial tool; the sandbox round trip of a gym tool
+   (``WorkerPool.call``, no MCP); the *protocol floor* (the trivial tool served by the same MCP
+   SDK over streamable HTTP); and a gym tool through our catalog server + nsjail sandbox over
+   streamable HTTP. Target: ours within 1.5x of the floor.
+2. Oracle episodes per second over HTTP at increasing concurrency (1, 2, 4, 8, 16, 32): one MCP
+   session per episode, the server in its own process. Target: rising until the cores saturate.
+3. Generation throughput on HumanEval: ``codegym-mcp generate`` on the first N problems.
+
+Every figure is a median (of calls, or of repeated runs). The catalog is the demo one (the
+default catalog ``make demo`` builds); without it, the repository's fixture catalog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from pydantic import BaseModel, JsonValue
+
+from codegym_mcp.runtime import (
+    Catalog,
+    Gym,
+    Isolation,
+    SandboxConfig,
+    WorkerPool,
+    default_catalog_dir,
+    default_isolation,
+)
+from codegym_mcp.schemas import encode
+from codegym_mcp.servers._connectors import (
+    catalog_subprocess,
+    http_connector,
+    server_subprocess,
+    shared_http_client,
+    task_url,
+)
+from codegym_mcp.servers._policies import OraclePolicy
+from codegym_mcp.servers._rollout import plan_episodes, run_rollouts
+
+from ._floor_server import build as build_floor
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_CATALOG = REPO / "tests" / "fixtures" / "catalog"
+_GENERIC = frozenset({"observe", "submit", "task", "reset"})
+
+
+class ToolCallBench(BaseModel):
+    task_id: str
+    tool: str
+    calls: int
+    bare_call_us: float
+    sandbox_call_ms: float
+    floor_http_ms: float
+    ours_http_ms: float
+    ours_http_p95_ms: float
+    floor_http_p95_ms: float
+    ratio_ours_to_floor: float
+    target_ratio: float = 1.5
+
+
+class ThroughputPoint(BaseModel):
+    concurrency: int
+    episodes: int
+    episodes_per_second: float
+    runs: list[float]
+    success_rate: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+
+class GenerationBench(BaseModel):
+    dataset: str
+    problems: int
+    gyms_verified: int
+    wall_seconds: float
+    report_seconds: float
+    problems_per_second: float
+    workers: int
+
+
+class BenchResult(BaseModel):
+    catalog: str
+    gyms: int
+    isolation: str
+    cores: int
+    python: str
+    machine: str
+    tool_call: ToolCallBench
+    throughput: list[ThroughputPoint]
+    generation: GenerationBench | None
+    seconds: float
+
+
+# --------------------------------------------------------------------------- (1) one tool call
+
+
+def _pick_call(catalog: Catalog) -> tuple[Gym, int, str, dict[str, JsonValue]]:
+    """The first problem-tool call of an oracle trace (a real gym tool with real arguments)."""
+    for task_id in catalog.task_ids():
+        gym = catalog.load(task_id)
+        for index, instance in enumerate(gym.instances):
+            for call in instance.oracle_trace:
+                if call.tool not in _GENERIC:
+                    return gym, index, call.tool, dict(call.arguments)
+    raise SystemExit(f"no gym in {catalog.path} has a problem tool in its oracle trace: nothing to time")
+
+
+def _bare_call_us(repeats: int = 20000) -> float:
+    add = build_floor()._tool_manager.get_tool("add")  # the floor's own function, called directly
+    assert add is not None
+    fn = add.fn
+    samples = []
+    for _ in range(7):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            fn(1, 2)
+        samples.append((time.perf_counter() - started) / repeats * 1e6)
+    return statistics.median(samples)
+
+
+async def _sandbox_call_ms(
+    gym: Gym, tool: str, arguments: dict[str, JsonValue], *, isolation: Isolation, calls: int
+) -> float:
+    from codegym_mcp.runtime import CallFailed
+    from codegym_mcp.schemas import coerce
+
+    spec = next(t for t in gym.manifest.tools if t.name == tool)
+    instance = gym.instances[0]
+    args: list[Any] = []
+    for param in spec.params:
+        if param.source == "agent":
+            args.append(encode(coerce(arguments[param.name], param.type_schema)))
+        elif param.source == "hidden":
+            args.append(instance.input[param.hidden_key or param.name])
+        else:
+            args.append(None)
+    samples = []
+    async with WorkerPool(SandboxConfig(isolation=isolation), size=1) as pool:
+        for i in range(calls + 10):
+            started = time.perf_counter()
+            # A stateful tool may reject a None state: that is still one full round trip.
+            with contextlib.suppress(CallFailed):
+                await pool.call(source=gym.tools_source, function=spec.function or tool, args=args)
+            if i >= 10:
+                samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+async def _timed_calls(
+    url: str, tool: str, arguments: dict[str, Any], *, calls: int, reset: dict[str, Any] | None
+) -> list[float]:
+    samples: list[float] = []
+    async with Client(url, mode="legacy", cache=None) as client:
+        await client.list_tools()
+        used, budget = 0, 1 << 30
+        for i in range(calls + 20):
+            if reset is not None and used >= budget - 1:
+                await client.call_tool("reset", reset)  # untimed: keeps the episode under its budget
+                used = 0
+            started = time.perf_counter()
+            result = await client.call_tool(tool, arguments)
+            elapsed = (time.perf_counter() - started) * 1000
+            if result.is_error:
+                raise SystemExit(f"bench call {tool}({arguments}) failed: {result.content}")
+            meta = (result.meta or {}).get("codegym/episode", {})
+            used, budget = int(meta.get("step", 0)), int(meta.get("step_budget", budget))
+            if i >= 20:
+                samples.append(elapsed)
+    return samples
+
+
+def _p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(0.95 * len(ordered)) - 1)]
+
+
+async def bench_tool_call(catalog: Catalog, *, no_sandbox: bool, calls: int) -> ToolCallBench:
+    gym, index, tool, arguments = _pick_call(catalog)
+    isolation: Isolation = "none" if no_sandbox else "nsjail"
+    print(
+        f"[1] one tool call: {gym.task_id}.{tool}({json.dumps(arguments)[:60]}), {calls} calls each",
+        flush=True,
+    )
+    bare = _bare_call_us()
+    sandbox = await _sandbox_call_ms(gym, tool, arguments, isolation=isolation, calls=calls)
+    floor_cmd = [sys.executable, "-m", "benchmarks._floor_server"]
+    async with server_subprocess(floor_cmd) as base:
+        floor = await _timed_calls(f"{base}/mcp", "add", {"a": 1, "b": 2}, calls=calls, reset=None)
+    async with catalog_subprocess(catalog.path, no_sandbox=no_sandbox) as base:
+        url = task_url(base, gym.task_id, instance=index)
+        ours = await _timed_calls(url, tool, arguments, calls=calls, reset={"instance": index})
+    floor_ms, ours_ms = statistics.median(floor), statistics.median(ours)
+    return ToolCallBench(
+        task_id=gym.task_id,
+        tool=tool,
+        calls=calls,
+        bare_call_us=bare,
+        sandbox_call_ms=sandbox,
+        floor_http_ms=floor_ms,
+        ours_http_ms=ours_ms,
+        floor_http_p95_ms=_p95(floor),
+        ours_http_p95_ms=_p95(ours),
+        ratio_ours_to_floor=ours_ms / floor_ms,
+    )
+
+
+# --------------------------------------------------------------------------- (2) episodes per second
+
+
+async def bench_throughput(
+    catalog: Catalog, *, no_sandbox: bool, levels: Sequence[int], episodes: int, repeats: int
+) -> list[ThroughputPoint]:
+    gyms = [(t, len(catalog.load(t).instances)) for t in catalog.task_ids()]
+    points = []
+    async with catalog_subprocess(catalog.path, no_sandbox=no_sandbox) as base, shared_http_client() as http:
+        connect = http_connector(base, http_client=http)
+        warm = plan_episodes(gyms, episodes=min(len(gyms), 64))
+        await run_rollouts(warm, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=8)
+        for level in levels:
+            runs, summaries = [], []
+            for r in range(repeats):
+                specs = plan_episodes(gyms, episodes=max(episodes, 2 * level), seed=r)
+                _, summary = await run_rollouts(
+                    specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=level
+                )
+                runs.append(summary.episodes_per_second)
+                summaries.append(summary)
+            mid = sorted(summaries, key=lambda s: s.episodes_per_second)[len(summaries) // 2]
+            points.append(
+                ThroughputPoint(
+                    concurrency=level,
+                    episodes=mid.episodes,
+                    episodes_per_second=statistics.median(runs),
+                    runs=runs,
+                    success_rate=min(s.success_rate for s in summaries),
+                    latency_p50_ms=mid.latency_p50_ms,
+                    latency_p95_ms=mid.latency_p95_ms,
+                )
+            )
+            print(f"[2] concurrency {level:>2}: {points[-1].episodes_per_second:7.1f} episodes/s", flush=True)
+    return points
+
+
+# --------------------------------------------------------------------------- (3) generation
+
+
+def bench_generation(*, limit: int, no_sandbox: bool) -> GenerationBench | None:
+    with tempfile.TemporaryDirectory(prefix="codegym-bench-") as tmp:
+        out = Path(tmp) / "catalog"
+        command = [sys.executable, "-m", "codegym_mcp.servers", "generate", "--dataset", "humaneval"]
+        command += ["--limit", str(limit), "--out", str(out)] + (["--no-sandbox"] if no_sandbox else [])
+        print(f"[3] generation: {' '.join(command[2:])}", flush=True)
+        started = time.perf_counter()
+        done = subprocess.run(
+            command, capture_output=True, text=True, encoding="utf-8", timeout=1800, check=False
+        )
+        wall = time.perf_counter() - started
+        report_file = out / "report.json"
+        if done.returncode != 0 or not report_file.is_file():
+            print(f"[3] generation failed (exit {done.returncode}): {done.stderr[-800:]}", file=sys.stderr)
+            return None
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+    seconds = float(report.get("seconds") or wall)
+    return GenerationBench(
+        dataset="humaneval",
+        problems=int(report.get("problems_read", limit)),
+        gyms_verified=int(report.get("gyms_verified", 0)),
+        wall_seconds=wall,
+        report_seconds=seconds,
+        problems_per_second=int(report.get("problems_read", limit)) / seconds,
+        workers=os.cpu_count() or 1,
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+def to_markdown(result: BenchResult, command: str) -> str:
+    t = result.tool_call
+    lines = [
+        f"Command: `{command}` — catalog `{result.catalog}` ({result.gyms} gyms), isolation {result.isolation}, "
+        f"{result.cores} cores, Python {result.python}.",
+        "",
+        f"**One tool call** (median of {t.calls}; `{t.task_id}.{t.tool}` for the gym tool)",
+        "",
+        "| path | median | p95 | vs floor |",
+        "|---|---:|---:|---:|",
+        f"| bare python call of a trivial tool | {t.bare_call_us:.2f} µs | | |",
+        f"| sandbox round trip (WorkerPool.call, gym tool, no MCP) | {t.sandbox_call_ms:.2f} ms | | |",
+        f"| MCP protocol floor: trivial tool, same SDK, streamable HTTP | {t.floor_http_ms:.2f} ms | "
+        f"{t.floor_http_p95_ms:.2f} ms | 1.00x |",
+        f"| codegym-mcp: gym tool via catalog server + {result.isolation} sandbox, streamable HTTP | "
+        f"{t.ours_http_ms:.2f} ms | {t.ours_http_p95_ms:.2f} ms | **{t.ratio_ours_to_floor:.2f}x** "
+        f"(target <= {t.target_ratio}x) |",
+        "",
+        "**Oracle episodes per second over HTTP** (one MCP session per episode; median of runs)",
+        "",
+        "| concurrency | episodes/s | vs concurrency 1 | tool p50 | tool p95 | oracle success |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = result.throughput[0].episodes_per_second if result.throughput else 1.0
+    for p in result.throughput:
+        lines.append(
+            f"| {p.concurrency} | {p.episodes_per_second:.1f} | {p.episodes_per_second / base:.2f}x | "
+            f"{p.latency_p50_ms:.1f} ms | {p.latency_p95_ms:.1f} ms | {p.success_rate:.0%} |"
+        )
+    g = result.generation
+    lines += ["", "**Generation throughput** (`codegym-mcp generate --dataset humaneval --limit N`)", ""]
+    if g is None:
+        lines.append("generation failed: see the bench's stderr")
+    else:
+        lines += [
+            "| problems | gyms verified | seconds (pipeline) | seconds (wall, incl. start-up) | problems/s |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {g.problems} | {g.gyms_verified} | {g.report_seconds:.1f} | {g.wall_seconds:.1f} | "
+            f"{g.problems_per_second:.2f} |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", type=Path, help="default: the demo catalog, else tests/fixtures/catalog")
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    parser.add_argument("--calls", type=int, default=300, help="timed tool calls per path")
+    parser.add_argument("--levels", default="1,2,4,8,16,32", help="concurrency levels")
+    parser.add_argument("--episodes", type=int, default=96, help="episodes per run and level")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per level (median)")
+    parser.add_argument("--gen-limit", type=int, default=40, help="HumanEval problems to generate (0 skips)")
+    parser.add_argument("--no-sandbox", action="store_true", help="without nsjail (warns loudly)")
+    args = parser.parse_args(argv)
+    catalog_dir = args.catalog
+    if catalog_dir is None:
+        demo = default_catalog_dir()
+        catalog_dir = demo if (demo / "report.json").is_file() else FIXTURE_CATALOG
+    catalog = Catalog(catalog_dir)
+    isolation = default_isolation(no_sandbox=args.no_sandbox)
+    levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    started = time.perf_counter()
+
+    async def run_async() -> tuple[ToolCallBench, list[ThroughputPoint]]:
+        tool = await bench_tool_call(catalog, no_sandbox=args.no_sandbox, calls=args.calls)
+        points = await bench_throughput(
+            catalog, no_sandbox=args.no_sandbox, levels=levels, episodes=args.episodes, repeats=args.repeats
+        )
+        return tool, points
+
+    tool, points = anyio.run(run_async)
+    generation = (
+        bench_generation(limit=args.gen_limit, no_sandbox=args.no_sandbox) if args.gen_limit else None
+    )
+    result = BenchResult(
+        catalog=str(catalog_dir),
+        gyms=len(catalog.task_ids()),
+        isolation=isolation,
+        cores=os.cpu_count() or 1,
+        python=platform.python_version(),
+        machine=platform.machine(),
+        tool_call=tool,
+        throughput=points,
+        generation=generation,
+        seconds=time.perf_counter() - started,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    command = (
+        "make bench"
+        if argv is None and len(sys.argv) <= 1
+        else "python -m benchmarks.run " + " ".join(sys.argv[1:])
+    )
+    markdown = to_markdown(result, command)
+    (args.out / "bench.md").write_text(markdown, encoding="utf-8")
+    print()
+    print(markdown)
+    print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'} in {result.seconds:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

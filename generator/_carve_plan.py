@@ -1,0 +1,539 @@
+"""Rewrite the entry point's body into the oracle plan: extracted code becomes ``tools.<name>(..)``.
+
+The walk goes statement by statement keeping the set of names surely bound so far, so a
+segment is only carved when every value it reads exists at that point. Statement segments
+(loop bodies, runs of simple statements), expression segments (conditions, comprehension
+parts, returned expressions) and helper calls each register a :class:`PendingTool`; the
+hidden binding of their parameters is decided afterwards from all call sites.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+
+from ._analysis import FunctionFacts, SolutionFacts, walk
+from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
+
+__all__ = ["PendingTool", "PlanRewriter", "slug"]
+
+_OPS = {
+    "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "%": "mod", "+": "plus",
+    "-": "minus", "*": "times", "/": "div", "//": "div", "**": "pow",
+}  # fmt: skip
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|<=|>=|==|!=|\*\*|//|[<>%+\-*/]")
+
+
+def slug(code: str, *, limit: int = 5) -> str:
+    """A snake_case name from a code snippet: ``x.startswith(prefix)`` -> ``x_startswith_prefix``."""
+    words: list[str] = []
+    for tok in _TOKEN.findall(code):
+        word = _OPS.get(tok, tok).lower().strip("_")
+        if word and word not in ("self",):
+            words.append(word)
+        if len(words) >= limit:
+            break
+    out = re.sub(r"_+", "_", "_".join(words))[:40].strip("_")
+    return out or "value"
+
+
+@dataclass
+class PendingTool:
+    """A tool being carved; ``sites`` holds, per call site, the argument expression of each param."""
+
+    name: str
+    kind: Literal["helper", "segment"]
+    description: str
+    function: str
+    params: list[str]
+    returns: list[str] | None = None  # statement segments: the returned names
+    node: cst.FunctionDef | None = None  # generated function (None: the solution's own helper)
+    helper: FunctionFacts | None = None
+    free: list[str] = field(default_factory=list)  # closure variables of a nested helper
+    sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
+
+
+_TRIVIAL = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
+_LOOPS = (cst.For, cst.While)
+_COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def _nontrivial(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.SimpleStatementLine) and any(
+        isinstance(s, cst.AugAssign) and not isinstance(s.value, _TRIVIAL[1:]) for s in node.body
+    ):
+        return True  # an accumulation step such as ``total += x``
+    return any(
+        isinstance(
+            n,
+            (
+                cst.Call,
+                cst.Subscript,
+                cst.BinaryOperation,
+                cst.Comparison,
+                cst.BooleanOperation,
+                cst.IfExp,
+                *_COMPS,
+            ),
+        )
+        for n in walk(node)
+    )
+
+
+def _snippet(code: str, limit: int = 70) -> str:
+    text = " ".join(code.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class PlanRewriter:
+    """One pass over the entry point: new body + the tools it calls."""
+
+    def __init__(
+        self,
+        facts: SolutionFacts,
+        ctx: SegmentContext,
+        *,
+        helper_tools: dict[str, FunctionFacts],
+        nested_tools: dict[str, PendingTool],
+        unique: Callable[[str], str],
+        claim: Callable[[str], str],
+        tools_var: str,
+        segments: bool,
+    ) -> None:
+        self.facts = facts
+        self.ctx = ctx
+        self.helper_tools = helper_tools
+        self.nested_tools = nested_tools
+        self.unique = unique
+        self.claim = claim
+        self._helpers: dict[str, PendingTool] = {}
+        self.tools_var = tools_var
+        self.segments = segments
+        self.tools: dict[str, PendingTool] = {}
+        self._code = facts.module.code_for_node
+
+    # ------------------------------------------------------------------ tool registry
+
+    def _call(self, tool: PendingTool, args: list[tuple[str, cst.BaseExpression, str | None]]) -> cst.Call:
+        """``tools.<name>(p=expr, ..)``; ``args`` = (param, value, entry param it stands for)."""
+        self.tools.setdefault(tool.name, tool)
+        tool.sites.append({p: hidden for p, _, hidden in args})
+        return cst.Call(
+            func=cst.Attribute(value=cst.Name(self.tools_var), attr=cst.Name(tool.name)),
+            args=[
+                cst.Arg(
+                    value=value,
+                    keyword=cst.Name(p),
+                    equal=cst.AssignEqual(
+                        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+                    ),
+                )
+                for p, value, _ in args
+            ],
+        )
+
+    def _segment_fn(self, name: str, params: list[str], body: list[cst.BaseStatement]) -> cst.FunctionDef:
+        return cst.FunctionDef(
+            name=cst.Name(name),
+            params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
+            body=cst.IndentedBlock(body=body),
+        )
+
+    def _name_args(
+        self, params: list[str], comp_names: Sequence[str] = ()
+    ) -> list[tuple[str, cst.BaseExpression, str | None]]:
+        return [(p, cst.Name(p), None if p in comp_names else p) for p in params]
+
+    def _expr_tool(
+        self, expr: cst.BaseExpression, prefix: str, what: str, bound: frozenset[str]
+    ) -> cst.Call | None:
+        if not self.segments or not _nontrivial(expr) or self._calls_tool(expr):
+            return None
+        if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
+            return None
+        params = expression_interface(self.ctx, expr, bound=bound)
+        if isinstance(params, str):
+            return None
+        code = self._code(expr)
+        name = self.unique(f"{prefix}_{slug(code)}")
+        fn = self._segment_fn(name, params, [cst.SimpleStatementLine([cst.Return(value=expr)])])
+        tool = PendingTool(name, "segment", f"{what} `{_snippet(code)}`.", name, params, node=fn)
+        local = self.facts.index.local_names
+        comp = [p for p in params if p not in local or _shadowed(self.facts, expr, p)]
+        return self._call(tool, self._name_args(params, comp)).with_changes(lpar=expr.lpar, rpar=expr.rpar)
+
+    def _calls_tool(self, node: cst.CSTNode) -> bool:
+        for n in walk(node):
+            if (
+                isinstance(n, cst.Call)
+                and isinstance(n.func, cst.Name)
+                and self._tool_for(n.func) is not None
+            ):
+                return True
+        return False
+
+    def _tool_for(self, func: cst.Name) -> FunctionFacts | PendingTool | None:
+        index = self.facts.index
+        if func.value in self.helper_tools and func.value not in index.local_names:
+            return self.helper_tools[func.value]
+        if func.value in self.nested_tools and index.is_local_load(func):
+            return self.nested_tools[func.value]
+        return None
+
+    # ------------------------------------------------------------------ statements
+
+    def block(
+        self, stmts: Sequence[cst.BaseStatement], bound: frozenset[str], in_loop: bool
+    ) -> list[cst.BaseStatement]:
+        out: list[cst.BaseStatement] = []
+        i = 0
+        while i < len(stmts):
+            stmt = stmts[i]
+            if _is_run_stmt(stmt):
+                j = i
+                while j < len(stmts) and _is_run_stmt(stmts[j]):
+                    j += 1
+                out.extend(self._run(list(stmts[i:j]), bound, in_loop))  # type: ignore[arg-type]
+                bound = bound | definitely_assigned(self.facts.index, stmts[i:j])
+                i = j
+                continue
+            steps = self._decomposed_return(stmt, bound)
+            out.extend(steps if steps is not None else [self._statement(stmt, bound, in_loop)])
+            bound = bound | definitely_assigned(self.facts.index, [stmt])
+            i += 1
+        return out
+
+    def _decomposed_return(self, stmt: cst.BaseStatement, bound: frozenset[str]) -> list[cst.BaseStatement] | None:
+        """``return f(g(x))`` -> ``g_x = tools.compute_g_x(..)``; ``return tools.compute_f(..)``."""
+        from ._decompose import decompose_value  # imports this module
+
+        if not self.segments or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        ret = stmt.body[0]
+        if not isinstance(ret, cst.Return) or ret.value is None:
+            return None
+        steps = decompose_value(
+            self.facts,
+            self.ctx,
+            ret.value,
+            bound=bound,
+            unique=self.unique,
+            is_tool_call=self._calls_tool,
+            plan_expr=lambda e: self._expressions(e, bound),
+        )
+        if steps is None:
+            return None
+        out: list[cst.BaseStatement] = []
+        for k, step in enumerate(steps):
+            call: cst.BaseExpression
+            if step.tool is None:
+                assert step.plan_value is not None
+                call = step.plan_value
+            else:
+                call = self._call(step.tool, self._name_args(step.params))
+            if step.target is None:
+                new_ret = ret.with_changes(value=call, whitespace_after_return=cst.SimpleWhitespace(" "))
+                out.append(stmt.with_changes(body=[new_ret], leading_lines=stmt.leading_lines if k == 0 else []))
+            else:
+                line = cst.SimpleStatementLine(
+                    [cst.Assign(targets=[cst.AssignTarget(cst.Name(step.target))], value=call)],
+                    leading_lines=stmt.leading_lines if k == 0 else [],
+                )
+                out.append(line)
+        return out
+
+    def _run(
+        self, run: list[cst.SimpleStatementLine], bound: frozenset[str], in_loop: bool
+    ) -> list[cst.BaseStatement]:
+        if self.segments and _nontrivial_run(run) and not self._calls_tool(cst.IndentedBlock(body=run)):
+            made = self._statement_segment(run, bound, in_loop, None)
+            if made is not None:
+                return [made]
+            if len(run) > 1:
+                out: list[cst.BaseStatement] = []
+                for k, stmt in enumerate(run):
+                    out.extend(
+                        self._run([stmt], bound | definitely_assigned(self.facts.index, run[:k]), in_loop)
+                    )
+                return out
+        out = []
+        for s in run:
+            out.append(self._expressions(s, bound))
+            bound = bound | definitely_assigned(self.facts.index, [s])
+        return out
+
+    def _statement_segment(
+        self,
+        body: Sequence[cst.BaseStatement],
+        bound: frozenset[str],
+        in_loop: bool,
+        loop: cst.For | cst.While | None,
+    ) -> cst.SimpleStatementLine | None:
+        iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop)
+        if isinstance(iface, str):
+            return None
+        rets = iface.returns
+        if len(rets) == 1:
+            base = f"update_{rets[0]}"
+        elif isinstance(loop, cst.For):
+            base = f"loop_step_over_{slug(self._code(loop.target))}"
+        elif isinstance(loop, cst.While):
+            base = f"loop_step_while_{slug(self._code(loop.test), limit=3)}"
+        else:
+            base = "update_" + "_".join(rets[:3])
+        name = self.unique(base)
+        ret_value: cst.BaseExpression = (
+            cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
+        )
+        fn = self._segment_fn(
+            name, iface.params, [*body, cst.SimpleStatementLine([cst.Return(value=ret_value)])]
+        )
+        if isinstance(loop, cst.For):
+            head = f"One iteration of `for {_snippet(self._code(loop.target), 20)} in {_snippet(self._code(loop.iter), 40)}`"
+        elif isinstance(loop, cst.While):
+            head = f"One iteration of `while {_snippet(self._code(loop.test), 50)}`"
+        else:
+            head = f"Run `{_snippet(self._code(body[0]), 60)}`" + (
+                " and what follows" if len(body) > 1 else ""
+            )
+        tool = PendingTool(
+            name, "segment", f"{head}; returns {', '.join(rets)}.", name, iface.params, rets, node=fn
+        )
+        call = self._call(tool, self._name_args(iface.params))
+        target: cst.BaseAssignTargetExpression = (
+            cst.Name(rets[0])
+            if len(rets) == 1
+            else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
+        )
+        return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
+
+    def _statement(self, stmt: cst.BaseStatement, bound: frozenset[str], in_loop: bool) -> cst.BaseStatement:
+        index = self.facts.index
+        if isinstance(stmt, cst.For):
+            inner = bound | frozenset(index.writes(stmt.target))
+            body: cst.BaseSuite = stmt.body
+            whole = self._loop_body(stmt, inner)
+            if whole is not None:
+                body = stmt.body.with_changes(body=[whole])
+            elif isinstance(stmt.body, cst.IndentedBlock):
+                body = stmt.body.with_changes(body=self.block(stmt.body.body, inner, True))
+            orelse = stmt.orelse
+            if orelse is not None and isinstance(orelse.body, cst.IndentedBlock):
+                orelse = orelse.with_changes(
+                    body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
+                )
+            return stmt.with_changes(iter=self._expressions(stmt.iter, bound), body=body, orelse=orelse)
+        if isinstance(stmt, cst.While):
+            test = self._expr_tool(stmt.test, "check", "Loop condition", bound) or self._expressions(
+                stmt.test, bound
+            )
+            body = stmt.body
+            whole = self._loop_body(stmt, bound)
+            if whole is not None:
+                body = stmt.body.with_changes(body=[whole])
+            elif isinstance(stmt.body, cst.IndentedBlock):
+                body = stmt.body.with_changes(body=self.block(stmt.body.body, bound, True))
+            return stmt.with_changes(test=test, body=body)
+        if isinstance(stmt, cst.If):
+            test = self._expr_tool(stmt.test, "check", "Evaluate the condition", bound) or self._expressions(
+                stmt.test, bound
+            )
+            new_body = stmt.body
+            if isinstance(stmt.body, cst.IndentedBlock):
+                new_body = stmt.body.with_changes(body=self.block(stmt.body.body, bound, in_loop))
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.If):
+                orelse = self._statement(orelse, bound, in_loop)  # type: ignore[assignment]
+            elif orelse is not None and isinstance(orelse.body, cst.IndentedBlock):
+                orelse = orelse.with_changes(
+                    body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
+                )
+            return stmt.with_changes(test=test, body=new_body, orelse=orelse)
+        if isinstance(stmt, cst.With) and isinstance(stmt.body, cst.IndentedBlock):
+            inner = bound | frozenset(n for i in stmt.items if i.asname for n in index.writes(i.asname))
+            return stmt.with_changes(
+                body=stmt.body.with_changes(body=self.block(stmt.body.body, inner, in_loop))
+            )
+        if isinstance(stmt, cst.SimpleStatementLine):
+            return self._simple(stmt, bound, in_loop)
+        return stmt  # try, def, class, match: kept as written
+
+    def _loop_body(self, loop: cst.For | cst.While, bound: frozenset[str]) -> cst.SimpleStatementLine | None:
+        if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
+            return None
+        body = loop.body.body
+        if any(isinstance(s, cst.BaseCompoundStatement) for s in body) or self._calls_tool(loop.body):
+            return None  # atomic pieces instead: conditions, runs, inner loops
+        if not any(_nontrivial(s) for s in body):
+            return None
+        return self._statement_segment(body, bound, True, loop)
+
+    def _simple(
+        self, stmt: cst.SimpleStatementLine, bound: frozenset[str], in_loop: bool
+    ) -> cst.SimpleStatementLine:
+        new_body: list[cst.BaseSmallStatement] = []
+        for small in stmt.body:
+            if isinstance(small, cst.Return) and small.value is not None:
+                value = small.value
+                params = {p.name for p in self.facts.entry.params}
+                reads_computed = any(n not in params for n in self.facts.index.reads(value))
+                tool = None
+                if reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
+                    tool = self._expr_tool(value, "compute", "Compute", bound)
+                new_body.append(small.with_changes(value=tool or self._expressions(value, bound)))
+            else:
+                new_body.append(self._expressions(small, bound))
+        return stmt.with_changes(body=new_body)
+
+    def _expressions(self, node: _N, bound: frozenset[str]) -> _N:
+        return node.visit(_ExprRewriter(self, bound))  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ helper calls
+
+    def helper_call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        assert isinstance(original.func, cst.Name)
+        target = self._tool_for(original.func)
+        if target is None or any(a.star for a in original.args):
+            return updated
+        if isinstance(target, PendingTool):
+            facts = target.helper
+            assert facts is not None
+            tool = target
+        else:
+            facts = target
+            tool = self._helpers.get(facts.name) or PendingTool(
+                self.claim(facts.name),
+                "helper",
+                facts.doc
+                or f"Helper `{facts.name}({', '.join(p.name for p in facts.params)})` of the reference solution.",
+                facts.name,
+                [p.name for p in facts.params],
+                helper=facts,
+            )
+        self._helpers[facts.name] = tool
+        names = [p.name for p in facts.params]
+        given: dict[str, tuple[cst.BaseExpression, str | None]] = {}
+        for k, (orig, new) in enumerate(zip(original.args, updated.args, strict=True)):
+            pname = orig.keyword.value if orig.keyword is not None else (names[k] if k < len(names) else None)
+            if pname is None or pname not in names:
+                return updated
+            if isinstance(orig.value, cst.Name) and orig.value.value in self.ctx.opaque:
+                return updated
+            entry = (
+                orig.value.value
+                if isinstance(orig.value, cst.Name) and self.facts.index.is_local_load(orig.value)
+                else None
+            )
+            given[pname] = (new.value, entry)
+        args: list[tuple[str, cst.BaseExpression, str | None]] = [(v, cst.Name(v), v) for v in tool.free]
+        for p in facts.params:
+            if p.name in given:
+                args.append((p.name, *given[p.name]))
+            elif p.default is not None:
+                args.append((p.name, p.default, None))
+            else:
+                return updated
+        return self._call(tool, args).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+
+_N = cst.CSTNode
+
+
+def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        only = stmt.body[0]
+        if isinstance(only, cst.Expr) and isinstance(only.value, (cst.SimpleString, cst.ConcatenatedString)):
+            return False
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr)) for s in stmt.body
+    )
+
+
+def _nontrivial_run(run: list[cst.SimpleStatementLine]) -> bool:
+    return any(_nontrivial(s) for s in run)
+
+
+def _shadowed(facts: SolutionFacts, expr: cst.BaseExpression, name: str) -> bool:
+    return any(
+        isinstance(n, cst.Name) and n.value == name and not facts.index.is_local_load(n)
+        for n in walk(expr)
+        if isinstance(n, cst.Name)
+    )
+
+
+class _ExprRewriter(cst.CSTTransformer):
+    """Helper calls -> tool calls; comprehension elements and filters -> expression segments."""
+
+    def __init__(self, plan: PlanRewriter, bound: frozenset[str]) -> None:
+        super().__init__()
+        self.plan = plan
+        self.bound = bound
+        self._lambda = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self._lambda += 1
+        return True
+
+    def leave_Lambda(self, original_node: cst.Lambda, updated_node: cst.Lambda) -> cst.BaseExpression:
+        self._lambda -= 1
+        return updated_node
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if isinstance(original_node.func, cst.Name):
+            return self.plan.helper_call(original_node, updated_node)
+        return updated_node
+
+    def _comp_for(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor:
+        ifs = []
+        for o, u in zip(original.ifs, updated.ifs, strict=True):
+            tool = (
+                self.plan._expr_tool(o.test, "check", "Test one element:", self.bound)
+                if not self._lambda
+                else None
+            )
+            ifs.append(u.with_changes(test=tool) if tool is not None else u)
+        inner = updated.inner_for_in
+        if original.inner_for_in is not None and inner is not None:
+            inner = self._comp_for(original.inner_for_in, inner)
+        return updated.with_changes(ifs=ifs, inner_for_in=inner)
+
+    def _elt(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
+        if self._lambda:
+            return updated
+        return self.plan._expr_tool(original, "compute", "Compute for one element:", self.bound) or updated
+
+    def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            elt=self._elt(original_node.elt, updated_node.elt),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
+
+    def leave_SetComp(self, original_node: cst.SetComp, updated_node: cst.SetComp) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            elt=self._elt(original_node.elt, updated_node.elt),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
+
+    def leave_GeneratorExp(
+        self, original_node: cst.GeneratorExp, updated_node: cst.GeneratorExp
+    ) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            elt=self._elt(original_node.elt, updated_node.elt),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
+
+    def leave_DictComp(self, original_node: cst.DictComp, updated_node: cst.DictComp) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            value=self._elt(original_node.value, updated_node.value),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )

@@ -1,0 +1,213 @@
+"""Split a returned call chain into one tool per step: ``len(set(s.lower()))`` -> three tools.
+
+Only pure chains are split (no comprehension, lambda, short-circuit operator, conditional
+expression, helper call or in-place mutation anywhere in the value), so the order and the
+number of evaluations stay exactly the original's. Each step's value lands in a fresh plan
+variable that the next step takes as a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFacts, callee_name, walk
+from ._carve_plan import PendingTool, slug
+from ._segments import SegmentContext
+
+__all__ = ["Step", "decompose_value"]
+
+_COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_BARRIERS = (
+    cst.Lambda,
+    *_COMPS,
+    cst.BooleanOperation,
+    cst.IfExp,
+    cst.NamedExpr,
+    cst.Yield,
+    cst.Await,
+    cst.StarredElement,
+    cst.StarredDictElement,
+)
+
+
+@dataclass
+class Step:
+    """One carved step: the tool, its parameters (plan names) and the plan variable it fills."""
+
+    tool: PendingTool | None  # None: a comprehension the plan evaluates itself (``plan_value``)
+    params: list[str]
+    target: str | None  # None: the last step, whose call is the returned value
+    plan_value: cst.BaseExpression | None = None
+
+
+@dataclass
+class _State:
+    steps: list[Step] = field(default_factory=list)
+    failed: str | None = None
+
+
+def _is_point(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Call):
+        name = callee_name(node)
+        return name not in OPAQUE_CALLS and name not in MUTATOR_METHODS and name not in MUTATING_FUNCS
+    return isinstance(node, (cst.BinaryOperation, cst.Subscript))
+
+
+def decompose_value(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    value: cst.BaseExpression,
+    *,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    is_tool_call: Callable[[cst.CSTNode], bool],
+    plan_expr: Callable[[cst.BaseExpression], cst.BaseExpression],
+) -> list[Step] | None:
+    """The steps of ``value`` (at least two), or None when it is not a pure chain worth splitting.
+
+    A comprehension passed as an argument stays in the plan (``plan_expr`` rewrites it, so its
+    element and filter become tools); its list then feeds the step that consumes it.
+    """
+    comps = _hoistable_comps(value)
+    if any(isinstance(n, _BARRIERS) for n in _walk_outside(value, comps)) or is_tool_call(value):
+        return None
+    points = sum(1 for n in _walk_outside(value, comps) if _is_point(n))
+    if ctx.index.mutated(value) or points + len(comps) < 2 or not points:
+        return None
+    state = _State()
+    replaced = _split(facts, ctx, value, bound, unique, state, root=True, comps=comps, plan_expr=plan_expr)
+    if state.failed or replaced is None or len(state.steps) < 2:
+        return None
+    return state.steps
+
+
+def _hoistable_comps(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """Comprehensions that are arguments of a call inside ``value`` (not nested in another one)."""
+    out: list[cst.BaseExpression] = []
+    stack: list[cst.CSTNode] = [value]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.Call) and _is_point(cur):
+            for arg in cur.args:
+                if isinstance(arg.value, _COMPS) and arg.keyword is None and not arg.star:
+                    if isinstance(arg.value, cst.GeneratorExp) and len(cur.args) != 1:
+                        continue
+                    out.append(arg.value)
+        if isinstance(cur, (*_COMPS, cst.Lambda)):
+            continue
+        stack.extend(cur.children)
+    return out
+
+
+def _walk_outside(node: cst.CSTNode, skip: list[cst.BaseExpression]) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        cur = stack.pop()
+        if any(cur is s for s in skip):
+            continue
+        out.append(cur)
+        stack.extend(cur.children)
+    return out
+
+
+def _split(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    node: cst.BaseExpression,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    state: _State,
+    *,
+    root: bool = False,
+    comps: list[cst.BaseExpression],
+    plan_expr: Callable[[cst.BaseExpression], cst.BaseExpression],
+) -> cst.BaseExpression | None:
+    """Replace carved sub-steps of ``node`` by plan variables; returns the rewritten node."""
+    temps: list[str] = []
+
+    class _Sub(cst.CSTTransformer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth = 0
+
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            if n is node:
+                return True
+            if any(n is c for c in comps):
+                return False
+            if isinstance(n, cst.BaseExpression) and _is_point(n):
+                return False  # handled as a child step below
+            return True
+
+        def on_leave(
+            self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+        ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+            if any(original_node is c for c in comps):
+                assert isinstance(original_node, cst.BaseExpression)
+                comp = plan_expr(original_node)
+                if isinstance(comp, cst.GeneratorExp):
+                    comp = cst.ListComp(elt=comp.elt, for_in=comp.for_in)
+                temp = unique(slug(facts.module.code_for_node(original_node), limit=3))
+                state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[])))
+                temps.append(temp)
+                return cst.Name(temp)
+            if original_node is not node and isinstance(original_node, cst.BaseExpression) and _is_point(original_node):
+                inner = _split(facts, ctx, original_node, bound, unique, state, comps=comps, plan_expr=plan_expr)
+                if inner is None or not isinstance(inner, cst.Name):
+                    state.failed = state.failed or "a step could not be carved"
+                    return updated_node
+                temps.append(inner.value)
+                return inner.with_changes(lpar=original_node.lpar, rpar=original_node.rpar)
+            return updated_node
+
+    if not _is_point(node):
+        return node
+    rewritten = node.visit(_Sub())
+    assert isinstance(rewritten, cst.BaseExpression)
+    if state.failed:
+        return None
+    params: list[str] = []
+    inside_temps = {id(n) for n in walk(rewritten) if isinstance(n, cst.Name) and n.value in temps}
+    for n in _walk_outside(node, comps):
+        if isinstance(n, cst.Name) and ctx.index.is_local_load(n) and n.value not in params:
+            if not any(_contains(c, n) for c in _point_children(node)):
+                params.append(n.value)
+    if any(p in ctx.opaque or p not in bound for p in params if p not in ctx.available):
+        state.failed = "reads a name that is unbound or cannot cross JSON"
+        return None
+    params = [p for p in params if p not in ctx.available] + temps
+    del inside_temps
+    code = facts.module.code_for_node(node)
+    name = unique(f"compute_{slug(code)}")
+    fn = cst.FunctionDef(
+        name=cst.Name(name),
+        params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
+        body=cst.IndentedBlock(body=[cst.SimpleStatementLine([cst.Return(value=rewritten.with_changes(lpar=[], rpar=[]))])]),
+    )
+    text = " ".join(code.split())
+    text = text if len(text) <= 70 else text[:67] + "..."
+    tool = PendingTool(name, "segment", f"Compute `{text}` (one step of the result).", name, params, node=fn)
+    target = None if root else unique(slug(code, limit=3))
+    state.steps.append(Step(tool, params, target))
+    return cst.Name(target) if target else rewritten
+
+
+def _point_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The outermost carved sub-steps strictly inside ``node``."""
+    out: list[cst.CSTNode] = []
+    stack = list(node.children)
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.BaseExpression) and _is_point(cur):
+            out.append(cur)
+            continue
+        stack.extend(cur.children)
+    return out
+
+
+def _contains(tree: cst.CSTNode, target: cst.CSTNode) -> bool:
+    return any(n is target for n in walk(tree))

@@ -1,0 +1,177 @@
+"""A generate run: problems -> gyms in a catalog, in parallel, resumable, nothing lost.
+
+``generate(problems, catalog=..., settings=..., sandbox=..., workers=N)`` fans the problems out
+over a ``ProcessPoolExecutor`` (spawned processes, each owning one sync sandbox Worker started
+lazily), keeps at most ``2 * workers`` problems in flight (bounded memory), and writes each
+result as it arrives: the gym folder atomically, then report.json. ``workers=1`` runs in this
+process. Problems the catalog's report already holds (same dataset and settings) are skipped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.util import Finalize
+from pathlib import Path
+
+from ..runtime import SandboxConfig, SandboxUnavailable, Worker
+from ..schemas import GenerationReport, LoadIssue, Problem
+from ._catalog_write import ReportBook, write_gym
+from ._llm_client import LlmClient, LlmSettings
+from ._llm_decompose import Proposal, ProposalRejected, decompose_all
+from ._pipeline import build_gym, internal_error
+from ._results import Generated, GenerateSettings, Rejected
+
+__all__ = ["Progress", "RunResult", "generate"]
+
+Progress = Callable[[int, int, Generated | Rejected | None], None]
+"""Called with (done, total, the result just finished or None at the start)."""
+
+type _Proposal = Proposal | ProposalRejected | None
+type _Proposals = Mapping[str, Proposal | ProposalRejected]
+
+_child_config: SandboxConfig | None = None
+_child_worker: Worker | None = None
+
+
+def _child_init(config: SandboxConfig) -> None:
+    global _child_config
+    _child_config = config
+
+
+def _child_job(problem: Problem, settings: GenerateSettings, proposal: _Proposal) -> Generated | Rejected:
+    global _child_worker
+    if _child_worker is None:
+        _child_worker = Worker(_child_config)
+        # multiprocessing runs its finalizers when the pool process exits: no jail outlives it
+        Finalize(_child_worker, _child_worker.close, exitpriority=10)
+    return _guarded(problem, settings, _child_worker, proposal)
+
+
+def _guarded(
+    problem: Problem, settings: GenerateSettings, worker: Worker, proposal: _Proposal
+) -> Generated | Rejected:
+    try:
+        return build_gym(problem, settings, worker, proposal=proposal)
+    except SandboxUnavailable:
+        raise
+    except Exception as exc:  # a bug of ours on one problem must not lose the others: reported
+        return internal_error(problem, "infra", exc)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """What a run did: the report written, and how many problems it skipped as already done."""
+
+    report: GenerationReport
+    skipped: int
+    ran: int
+
+
+def _in_process(
+    todo: Sequence[Problem], settings: GenerateSettings, sandbox: SandboxConfig, proposals: _Proposals
+) -> Iterator[Generated | Rejected]:
+    with Worker(sandbox) as worker:
+        for problem in todo:
+            yield _guarded(problem, settings, worker, proposals.get(problem.task_id))
+
+
+def _in_pool(
+    todo: Sequence[Problem],
+    settings: GenerateSettings,
+    sandbox: SandboxConfig,
+    workers: int,
+    proposals: _Proposals,
+) -> Iterator[Generated | Rejected]:
+    context = multiprocessing.get_context("spawn")
+    limit = 2 * workers
+    pending: dict[Future[Generated | Rejected], Problem] = {}
+    queue = iter(todo)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_child_init, initargs=(sandbox,)
+    ) as pool:
+        try:
+            while True:
+                for problem in queue:
+                    pending[pool.submit(_child_job, problem, settings, proposals.get(problem.task_id))] = (
+                        problem
+                    )
+                    if len(pending) >= limit:
+                        break
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: pending[f].task_id):
+                    problem = pending.pop(future)
+                    yield _outcome(future, problem)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _outcome(future: Future[Generated | Rejected], problem: Problem) -> Generated | Rejected:
+    try:
+        return future.result()
+    except SandboxUnavailable:
+        raise
+    except BrokenProcessPool as exc:
+        raise RuntimeError(f"a generator process died while working on {problem.problem_id}: {exc}") from exc
+    except Exception as exc:  # an exception that did not pickle back, or one of ours: reported
+        return internal_error(problem, "infra", exc)
+
+
+def generate(
+    problems: Sequence[Problem],
+    *,
+    catalog: Path,
+    dataset: str,
+    settings: GenerateSettings,
+    sandbox: SandboxConfig,
+    workers: int = 1,
+    load_issues: Sequence[LoadIssue] = (),
+    progress: Progress | None = None,
+    llm: LlmSettings | None = None,
+) -> RunResult:
+    """Generate gyms for ``problems`` into ``catalog``; returns the report (also written).
+
+    Raises:
+        SandboxUnavailable: the sandbox cannot start here (the message names the fix).
+        LlmNotInstalled: ``llm`` is given but the openai package is missing.
+        CatalogConflict: the catalog holds a report.json of another kind.
+        OSError: the catalog cannot be written.
+    """
+    started = time.perf_counter()
+    book = ReportBook.open(catalog, dataset=dataset, settings=settings.as_report())
+    book.load_issues = list(load_issues)
+    todo = [p for p in problems if not book.done(p.task_id)]
+    skipped = len(problems) - len(todo)
+    total = len(todo)
+    proposals: _Proposals = {}
+    if llm is not None and todo:
+        # in the parent, before the fan-out: the client is not picklable, the proposals are
+        with LlmClient(llm) as client:
+            proposals = decompose_all(todo, client)
+            book.llm_usage = client.usage
+    if progress is not None:
+        progress(0, total, None)
+    if workers <= 1:
+        results = _in_process(todo, settings, sandbox, proposals)
+    else:
+        results = _in_pool(todo, settings, sandbox, workers, proposals)
+    done = 0
+    try:
+        for result in results:
+            if isinstance(result, Generated):
+                write_gym(catalog, result)
+            book.add(result)
+            book.write(seconds=time.perf_counter() - started)
+            done += 1
+            if progress is not None:
+                progress(done, total, result)
+    finally:
+        report = book.write(seconds=time.perf_counter() - started)
+    return RunResult(report=report, skipped=skipped, ran=done)

@@ -1,0 +1,164 @@
+"""The pipeline's calls into the other stages (recording, carving, augmentation), as values.
+
+Each function adapts one stage's result to the pipeline's: ``Recorded``/``Carving``/candidates,
+or a :class:`Rejected` naming the stage and the reason. A bug in a stage meets one problem only:
+it becomes that problem's rejection (``internal error: ...`` with the traceback as detail).
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from ..schemas import Problem, Rejection, Stage, UnsupportedValue, decode, encode, infer_schema
+from ._augment import mutate_inputs, rng_for
+from ._carving_types import CarveRejected, Carving, Granularity
+from ._instances import ComputeError, RecordedInstances, RecordingFailed, compute_outputs, record_instances
+from ._results import GenerateSettings, Rejected
+from ._verify import Candidate, SyncWorker, instance_id_for
+
+__all__ = ["GRANULARITIES", "Recorded", "augment_candidates", "carve", "record"]
+
+GRANULARITIES: tuple[Granularity, ...] = ("fine", "helpers", "getters")
+"""Carving ladder: the finest tools first; getters (one per input field) always verify."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recorded:
+    """The recorded instances of one problem, as the pipeline uses them."""
+
+    params: list[str]
+    candidates: list[Candidate]
+    dropped: dict[str, int]
+    in_place: str | None
+    raw: RecordedInstances
+
+    @property
+    def is_class(self) -> bool:
+        return self.raw.target.kind == "class"
+
+
+def _reject(problem: Problem, stage: Stage, reason: str, detail: str | None = None) -> Rejected:
+    return Rejected(
+        rejection=Rejection(
+            task_id=problem.task_id, problem_id=problem.problem_id, stage=stage, reason=reason, detail=detail
+        )
+    )
+
+
+def _internal(problem: Problem, stage: Stage, exc: Exception) -> Rejected:
+    detail = "".join(traceback.format_exception(exc))[-4000:]
+    return _reject(problem, stage, f"internal error: {type(exc).__name__}: {exc}", detail)
+
+
+def record(problem: Problem, worker: SyncWorker, settings: GenerateSettings) -> Recorded | Rejected:
+    """Record the instances of ``problem`` from its tests, in the sandbox."""
+    try:
+        out = record_instances(problem, worker, seed=settings.seed, timeout=settings.call_timeout)
+    except Exception as exc:  # a bug in recording must cost one problem, not the run
+        return _internal(problem, "instances", exc)
+    if isinstance(out, RecordingFailed):
+        return _reject(problem, "infra" if out.infra else "instances", out.reason, out.detail)
+    if out.mixed_in_place:
+        return _reject(
+            problem, "instances", "some calls return a value and others change an argument in place"
+        )
+    seen: set[str] = set()
+    candidates = []
+    for call in out.calls:
+        iid = instance_id_for(call.input)
+        if iid not in seen:
+            seen.add(iid)
+            candidates.append(Candidate(input=call.input, expected=call.expected))
+    return Recorded(
+        params=[p.name for p in out.params],
+        candidates=candidates,
+        dropped=dict(out.dropped),
+        in_place=out.in_place,
+        raw=out,
+    )
+
+
+def inferred_input_schema(recorded: Recorded) -> dict[str, Any]:
+    """The hidden input's object type schema, inferred from the recorded values only."""
+    props: dict[str, Any] = {}
+    names = recorded.params or sorted({k for c in recorded.candidates for k in c.input})
+    if recorded.is_class:
+        names = ["operations", "arguments"]
+    for name in names:
+        values = [decode(c.input[name]) for c in recorded.candidates if name in c.input]
+        props[name] = infer_schema(values)
+    required = [n for n in names if all(n in c.input for c in recorded.candidates)]
+    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+
+
+def carve(
+    problem: Problem, recorded: Recorded, granularity: Granularity, input_schema: dict[str, Any]
+) -> Carving | Rejected:
+    """Carve tools + oracle out of the reference at ``granularity`` (libcst, on the host)."""
+    try:
+        if recorded.is_class:
+            from ._classes import carve_class_problem
+
+            out: Carving | CarveRejected = carve_class_problem(
+                problem, recorded.raw, input_schema=input_schema, granularity=granularity
+            )
+        else:
+            from ._carve import carve_function_problem
+
+            if problem.entry_point is None:  # the dataset named none; the tests drive this function
+                problem = problem.model_copy(update={"entry_point": recorded.raw.target.name})
+            out = carve_function_problem(
+                problem,
+                entry_params=recorded.params,
+                input_schema=input_schema,
+                granularity=granularity,
+            )
+    except Exception as exc:  # a bug in carving must cost one problem, not the run
+        return _internal(problem, "analyse", exc)
+    if isinstance(out, CarveRejected):
+        return _reject(problem, "analyse", out.reason, out.detail or None)
+    return out
+
+
+def augment_candidates(
+    problem: Problem,
+    recorded: Recorded,
+    input_schema: dict[str, Any],
+    settings: GenerateSettings,
+    worker: SyncWorker,
+) -> tuple[list[Candidate], dict[str, int]]:
+    """``settings.augment`` new candidates by mutation, outputs by the reference; and what was lost."""
+    lost: dict[str, int] = {}
+    if recorded.is_class:
+        return [], {}  # design problems (operation sequences) are not mutated
+    inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
+    mutants = mutate_inputs(
+        inputs, input_schema, n=settings.augment, rng=rng_for(settings.seed, problem.task_id)
+    )
+    if not mutants:
+        return [], lost
+    try:
+        wires = [{k: encode(v) for k, v in m.input.items()} for m in mutants]
+    except UnsupportedValue:
+        return [], {"augment: an input has no JSON form": len(mutants)}
+    outputs = compute_outputs(
+        problem,
+        worker,
+        wires,
+        target=recorded.raw.target,
+        in_place=recorded.in_place,
+        seed=settings.seed,
+        timeout=settings.call_timeout,
+    )
+    if isinstance(outputs, RecordingFailed):
+        return [], {f"augment: {outputs.reason[:80]}": len(mutants)}
+    out: list[Candidate] = []
+    for mutant, wire, expected in zip(mutants, wires, outputs, strict=True):
+        if isinstance(expected, ComputeError):
+            key = "augment: the reference raised on a derived input"
+            lost[key] = lost.get(key, 0) + 1
+            continue
+        out.append(Candidate(input=wire, expected=expected, origin="augmented", tier=mutant.tier))
+    return out, lost

@@ -1,0 +1,221 @@
+"""``codegym-mcp generate``: turn a dataset's problems into verified gyms in a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from .cli import UsageError
+
+if TYPE_CHECKING:
+    from ..generator._results import Generated, Rejected
+    from ..schemas import GenerationReport, Problem
+
+__all__ = ["add_arguments", "run", "select_problems"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        metavar="SPEC",
+        help="humaneval | kodcode:PATH | jsonl:PATH (a file or folder)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="CATALOG",
+        help="catalog folder (default: $CODEGYM_CATALOG or the user data dir)",
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        metavar="ID",
+        help="only these problems: dataset ids as written (HumanEval/0) or task ids",
+    )
+    parser.add_argument(
+        "--limit", type=_positive, metavar="N", help="only the first N problems (after --tasks)"
+    )
+    parser.add_argument(
+        "--workers", type=_positive, default=None, metavar="N", help="parallel processes (default: CPU count)"
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of augmentation (default 0)")
+    parser.add_argument(
+        "--augment",
+        type=_positive,
+        default=0,
+        metavar="N",
+        help="derive N new instances per problem (default 0)",
+    )
+    parser.add_argument(
+        "--min-steps", type=_positive, metavar="N", help="keep instances whose oracle makes >= N tool calls"
+    )
+    parser.add_argument(
+        "--max-steps", type=_positive, metavar="N", help="keep instances whose oracle makes <= N tool calls"
+    )
+    parser.add_argument(
+        "--min-tools",
+        type=_positive,
+        metavar="N",
+        help="keep instances/gyms whose oracle uses >= N distinct tools",
+    )
+    parser.add_argument(
+        "--max-instances",
+        type=_positive,
+        default=64,
+        metavar="N",
+        help="at most N instances per gym (default 64)",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run untrusted code WITHOUT nsjail (loudly warned; throwaway machines)",
+    )
+    from ..generator._llm_client import add_llm_arguments  # argparse only: cheap
+
+    add_llm_arguments(parser)
+
+
+def select_problems(problems: list[Problem], wanted: list[str] | None, limit: int | None) -> list[Problem]:
+    """The problems named by ``--tasks`` (dataset ids or task ids), in dataset order, then ``--limit``.
+
+    Raises:
+        UsageError: a name matches no problem (the message suggests the nearest ids).
+    """
+    from ..schemas import task_id_for
+
+    chosen = problems
+    if wanted:
+        by_name: dict[str, Problem] = {}
+        for p in problems:
+            by_name.setdefault(p.problem_id, p)
+            by_name.setdefault(p.task_id, p)
+        unknown = [w for w in wanted if w not in by_name and task_id_for(w) not in by_name]
+        if unknown:
+            import difflib
+
+            near = difflib.get_close_matches(unknown[0], list(by_name), n=3)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise UsageError(f"--tasks: no problem {unknown[0]!r} in the dataset{hint}")
+        ids = {(by_name.get(w) or by_name[task_id_for(w)]).task_id for w in wanted}
+        chosen = [p for p in problems if p.task_id in ids]
+    return chosen[:limit] if limit is not None else chosen
+
+
+class _Bar:
+    """A one-line progress bar on a terminal's stderr; silent otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.gyms = 0
+        self.rejected = 0
+
+    def __call__(self, done: int, total: int, result: Generated | Rejected | None) -> None:
+        from ..generator._results import Generated
+
+        if result is not None:
+            if isinstance(result, Generated):
+                self.gyms += 1
+            else:
+                self.rejected += 1
+        if not self.tty or total == 0:
+            return
+        width = 30
+        filled = width * done // total
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  gyms {self.gyms}  rejected {self.rejected}"
+        self.stream.write(line)
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _summary(report: GenerationReport, *, catalog: Path, skipped: int, ran: int) -> str:
+    from collections import Counter
+
+    gyms = report.gyms
+    total = report.problems_read
+    pct = 100.0 * report.gyms_verified / total if total else 0.0
+    two = sum(g.n_problem_tools >= 2 for g in gyms)
+    steps = [g.oracle_steps_mean for g in gyms]
+    lines = [
+        f"catalog: {catalog}",
+        f"problems: {total} ({ran} this run, {skipped} already done)   load issues: {len(report.load_issues)}",
+        f"gyms verified: {report.gyms_verified} ({pct:.1f}%)   rejected: {len(report.rejections)}",
+    ]
+    if gyms:
+        lines.append(
+            f"gyms with >= 2 problem tools: {two} ({100.0 * two / len(gyms):.1f}%)   "
+            f"mean oracle steps: {sum(steps) / len(steps):.1f}"
+        )
+    stages = Counter(r.stage for r in report.rejections)
+    if stages:
+        lines.append("rejections by stage: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
+    lines.append(f"time: {report.seconds:.1f} s   report: {catalog / 'report.json'}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..generator._catalog_write import CatalogConflict
+    from ..generator._llm_client import LlmNotInstalled, llm_settings_from_args
+    from ..generator._loaders import DatasetError, load_dataset
+    from ..generator._results import GenerateSettings
+    from ..generator._run import generate
+    from ..runtime import SandboxConfig, SandboxUnavailable, default_catalog_dir, default_isolation
+
+    if args.min_steps is not None and args.max_steps is not None and args.min_steps > args.max_steps:
+        raise UsageError(
+            f"--min-steps {args.min_steps} is above --max-steps {args.max_steps}: swap or drop one"
+        )
+    try:
+        llm = llm_settings_from_args(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        loaded = load_dataset(args.dataset)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    problems = select_problems(loaded.problems, args.tasks, args.limit)
+    catalog: Path = args.out if args.out is not None else default_catalog_dir()
+    settings = GenerateSettings(
+        seed=args.seed,
+        augment=args.augment,
+        min_steps=args.min_steps,
+        max_steps=args.max_steps,
+        min_tools=args.min_tools,
+        max_instances=args.max_instances or 64,
+        llm_model=llm.model if llm is not None else None,
+    )
+    sandbox = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
+    workers = args.workers or os.cpu_count() or 1
+    try:
+        result = generate(
+            problems,
+            catalog=catalog,
+            dataset=args.dataset,
+            settings=settings,
+            sandbox=sandbox,
+            workers=min(workers, max(1, len(problems))),
+            load_issues=loaded.issues,
+            progress=_Bar(sys.stderr),
+            llm=llm,
+        )
+    except SandboxUnavailable as exc:
+        raise UsageError(f"{exc} (or, on a throwaway machine, rerun with --no-sandbox)") from None
+    except (CatalogConflict, LlmNotInstalled) as exc:
+        raise UsageError(str(exc)) from None
+    print(_summary(result.report, catalog=catalog, skipped=result.skipped, ran=result.ran))
+    return 0

@@ -1,0 +1,182 @@
+"""``codegym-mcp rollout``: run episodes through the MCP servers with a policy, write trajectories.
+
+The default path is the real one: a catalog server over streamable HTTP on 127.0.0.1 (a child
+process, so it has its own core), one MCP session per episode. ``--transport stdio`` launches
+one stdio server per episode instead; ``--url`` uses a catalog server already running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .cli import UsageError
+
+if TYPE_CHECKING:
+    from ..runtime import Catalog
+    from ._policies import Policy
+    from ._rollout import RolloutSummary
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", type=Path, help="catalog folder (default: the one `make demo` builds)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids (default: every gym)")
+    parser.add_argument("--policy", choices=["oracle", "random", "openai"], required=True)
+    parser.add_argument("--model", help="model name for --policy openai")
+    parser.add_argument(
+        "--base-url", help="OpenAI-compatible endpoint for --policy openai (default: OpenAI's)"
+    )
+    parser.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (openai)"
+    )
+    parser.add_argument(
+        "--max-turns", type=int, default=20, help="LLM calls per episode (openai; default 20)"
+    )
+    parser.add_argument("--episodes", type=int, help="episodes to run (default: one per gym)")
+    parser.add_argument("--concurrency", type=int, default=8, help="episodes in flight (default 8)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random policy (episode i uses seed+i)"
+    )
+    parser.add_argument("--out", type=Path, help="write one EpisodeRecord JSON line per episode here")
+    parser.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument(
+        "--transport",
+        choices=["http", "stdio"],
+        default="http",
+        help="http: one catalog server, a session per episode (default); stdio: a server process per episode",
+    )
+    parser.add_argument(
+        "--server",
+        choices=["subprocess", "inprocess"],
+        default="subprocess",
+        help="where the HTTP catalog server runs (default: a child process)",
+    )
+    parser.add_argument("--url", help="use the catalog server already listening at this base URL")
+    parser.add_argument(
+        "--min-success",
+        type=float,
+        help="exit 1 if the success rate is below this (e.g. 1.0 for the oracle's end-to-end check)",
+    )
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="run the gyms' code without nsjail (unsafe; warns loudly)"
+    )
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    from ._policies import OpenAIPolicy, OraclePolicy, RandomPolicy
+
+    if args.policy == "oracle":
+        return OraclePolicy()
+    if args.policy == "random":
+        return RandomPolicy()
+    if not args.model:
+        raise UsageError("--policy openai needs --model NAME (and --base-url URL for a local endpoint)")
+    if args.max_turns < 1:
+        raise UsageError(f"--max-turns must be at least 1, got {args.max_turns}")
+    import os
+
+    return OpenAIPolicy(
+        model=args.model,
+        base_url=args.base_url,
+        api_key=os.environ.get(args.api_key_env),
+        max_turns=args.max_turns,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from ..runtime import Catalog, CatalogError, default_catalog_dir
+
+    catalog_dir: Path = args.catalog or default_catalog_dir()
+    catalog = Catalog(catalog_dir)
+    try:
+        task_ids = [catalog.resolve(t) for t in args.tasks] if args.tasks else catalog.task_ids()
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from exc
+    if not task_ids:
+        raise UsageError(
+            f"catalog {catalog_dir} holds no gym: build one with `codegym-mcp generate --out {catalog_dir}`"
+        )
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.episodes is not None and args.episodes < 1:
+        raise UsageError(f"--episodes must be at least 1, got {args.episodes}")
+    policy = _policy(args)
+    try:
+        summary = anyio.run(_main, args, catalog, task_ids, policy)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from exc
+    print(summary.format())
+    if args.summary_json:
+        args.summary_json.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_json.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if args.policy == "oracle" and summary.successes == summary.episodes:
+        print(f"end-to-end check passed: the oracle scored 1 on all {summary.episodes} episodes")
+    if args.min_success is not None and summary.success_rate < args.min_success:
+        print(
+            f"codegym-mcp rollout: success rate {summary.success_rate:.1%} is below --min-success "
+            f"{args.min_success:.1%}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _main(
+    args: argparse.Namespace, catalog: Catalog, task_ids: list[str], policy: Policy
+) -> RolloutSummary:
+    from contextlib import AsyncExitStack
+
+    from ..schemas import EpisodeRecord
+    from ._connectors import (
+        catalog_inprocess,
+        catalog_subprocess,
+        http_connector,
+        shared_http_client,
+        stdio_connector,
+    )
+    from ._rollout import Connector, plan_episodes, run_rollouts
+
+    gyms = [(t, len(catalog.load(t).instances)) for t in task_ids]
+    specs = plan_episodes(gyms, episodes=args.episodes or len(gyms), seed=args.seed)
+    async with AsyncExitStack() as stack:
+        connect: Connector
+        where: str
+        if args.transport == "stdio":
+            connect, where = stdio_connector(catalog.path, no_sandbox=args.no_sandbox), "stdio servers"
+        else:
+            base = args.url
+            if base is None:
+                start = catalog_subprocess if args.server == "subprocess" else catalog_inprocess
+                base = await stack.enter_async_context(start(catalog.path, no_sandbox=args.no_sandbox))
+            http = await stack.enter_async_context(shared_http_client())
+            connect, where = http_connector(base, http_client=http), f"catalog server {base}"
+        out = None
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context(args.out.open("w", encoding="utf-8"))
+
+        def sink(record: EpisodeRecord) -> None:
+            if out is not None:
+                out.write(record.model_dump_json() + "\n")
+                out.flush()
+
+        print(
+            f"rollout: {len(specs)} episodes of {len(gyms)} gym(s) with policy {policy.name}, "
+            f"concurrency {args.concurrency}, via {where}",
+            file=sys.stderr,
+        )
+        _, summary = await run_rollouts(
+            specs, connect=connect, policy=policy, catalog=catalog, concurrency=args.concurrency, sink=sink
+        )
+        aclose = getattr(policy, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if args.out is not None:
+        print(f"wrote {summary.episodes} episode records to {args.out}", file=sys.stderr)
+    return summary

@@ -1,0 +1,255 @@
+"""``codegym-mcp serve``: one gym over stdio or streamable HTTP, or a whole catalog over HTTP.
+
+Start-up is kept short (one stdio server per episode is common): only argparse is imported
+at module level; the sandbox pool starts in the background while the server already answers
+``initialize`` and ``tools/list``, and the first tool call waits for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .cli import UsageError
+
+if TYPE_CHECKING:
+    from anyio import CancelScope
+
+    from ..runtime import Catalog, Gym, SandboxConfig, SandboxError, WorkerPool
+    from ..runtime._recorder import Recorder
+    from ..schemas import EndReason
+    from ._server import ServeOptions
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "task", nargs="?", metavar="TASK_ID", help="task id or dataset id (HumanEval_0 or HumanEval/0)"
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="catalog mode: serve every gym of the catalog over HTTP at /<task_id>/mcp",
+    )
+    parser.add_argument(
+        "--catalog", type=Path, help="catalog folder (default: $CODEGYM_CATALOG or the user data dir)"
+    )
+    first = parser.add_mutually_exclusive_group()
+    first.add_argument(
+        "--instance", type=int, metavar="K", help="first episode plays instance K (then K+1, ...)"
+    )
+    first.add_argument("--seed", type=int, metavar="S", help="episodes play instances drawn from seed S")
+    parser.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or streamable HTTP")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE.jsonl", help="append one EpisodeRecord line per episode"
+    )
+    parser.add_argument(
+        "--max-steps", type=int, metavar="N", help="step budget of an episode (default: the manifest's)"
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="sandbox workers (default 1 for stdio, up to 4 for HTTP)"
+    )
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="run tool code WITHOUT nsjail (unsafe; warns every time)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    transport = args.transport or ("http" if args.all else "stdio")
+    if args.all and args.task:
+        raise UsageError(f"give either a TASK_ID ({args.task}) or --all, not both")
+    if args.all and transport != "http":
+        raise UsageError("--all (catalog mode) serves over HTTP: drop --transport stdio")
+    if not args.all and not args.task:
+        raise UsageError(
+            "name the gym to serve (codegym-mcp serve TASK_ID) or pass --all for the whole catalog"
+        )
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+
+    from ..runtime import Catalog, CatalogError, SandboxConfig, default_catalog_dir, default_isolation
+
+    catalog = Catalog(args.catalog if args.catalog is not None else default_catalog_dir())
+    gym: Gym | None = None
+    try:
+        if args.all:
+            if not catalog.task_ids():
+                raise UsageError(
+                    f"catalog {catalog.path} holds no gym: build one with `codegym-mcp generate`"
+                )
+        else:
+            gym = catalog.load(args.task)
+            n = len(gym.instances)
+            if args.instance is not None and not 0 <= args.instance < n:
+                raise UsageError(
+                    f"--instance {args.instance} does not exist: {gym.task_id} has instances 0..{n - 1}"
+                )
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from exc
+    config = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
+
+    import anyio
+
+    if transport == "stdio":
+        assert gym is not None
+        anyio.run(_serve_stdio, gym, config, args)
+    else:
+        anyio.run(_serve_http, gym if gym is not None else catalog, config, args)
+    return 0
+
+
+def _options(args: argparse.Namespace) -> ServeOptions:
+    from ._server import ServeOptions
+
+    return ServeOptions(instance=args.instance, seed=args.seed, max_steps=args.max_steps)
+
+
+def _recorder(args: argparse.Namespace) -> Recorder | None:
+    if args.record is None:
+        return None
+    from ..runtime._recorder import Recorder
+
+    try:
+        return Recorder(args.record)
+    except OSError as exc:
+        raise UsageError(f"cannot open --record file {args.record}: {exc.strerror}") from exc
+
+
+async def _serve_stdio(gym: Gym, config: SandboxConfig, args: argparse.Namespace) -> None:
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    from ..runtime import WorkerPool
+    from ._server import GymServer
+    from ._stdio import cancellable_stdin
+
+    recorder = _recorder(args)
+    pool = WorkerPool(config, size=args.workers or 1)
+    runner = _StartingPool(pool)
+    closing = _Closing()
+    server = GymServer(
+        gym,
+        runner,
+        options=_options(args),
+        on_end=recorder.write if recorder is not None else None,
+        closing_reason=closing.reason,
+    ).server
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(runner.start)
+            tg.start_soon(closing.watch_signals, tg.cancel_scope)
+            stdin = cancellable_stdin()
+            try:
+                async with stdio_server(stdin=stdin) as (read_stream, write_stream):
+                    await server.run(read_stream, write_stream, server.create_initialization_options())
+            finally:
+                if stdin is not None:
+                    await stdin.aclose()
+            tg.cancel_scope.cancel()
+    finally:
+        await pool.aclose()
+        if recorder is not None:
+            recorder.close()
+
+
+async def _serve_http(source: Gym | Catalog, config: SandboxConfig, args: argparse.Namespace) -> None:
+    import anyio
+
+    from ..runtime import Gym, WorkerPool
+    from ._catalog_server import HttpGyms, bind_socket, serve_http
+
+    recorder = _recorder(args)
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror}; pick another --port"
+        ) from exc
+    pool = WorkerPool(config, size=args.workers or max(1, min(4, os.cpu_count() or 1)))
+    runner = _StartingPool(pool)
+    gyms = HttpGyms(
+        source,
+        runner,
+        options=_options(args),
+        on_end=recorder.write if recorder is not None else None,
+        host=args.host,
+    )
+    host, port = sock.getsockname()[:2]
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    if isinstance(source, Gym):
+        print(f"codegym-mcp serve: {source.task_id} on {base}/mcp", file=sys.stderr, flush=True)
+    else:
+        print(
+            f"codegym-mcp serve: catalog {source.path} on {base}/<task_id>/mcp", file=sys.stderr, flush=True
+        )
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(runner.start)
+            await serve_http(gyms.app(), sock)
+            tg.cancel_scope.cancel()
+    finally:
+        sock.close()
+        await pool.aclose()
+        if recorder is not None:
+            recorder.close()
+
+
+class _Closing:
+    """Turns SIGTERM/SIGINT into a clean stop whose unfinished episodes end as ``shutdown``."""
+
+    def __init__(self) -> None:
+        self.signalled = False
+
+    def reason(self) -> EndReason:
+        return "shutdown" if self.signalled else "disconnected"
+
+    async def watch_signals(self, scope: CancelScope) -> None:
+        import signal
+
+        import anyio
+
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                self.signalled = True
+                scope.cancel()
+                return
+
+
+class _StartingPool:
+    """A WorkerPool whose workers start in the background; calls wait until they are up.
+
+    A pool that cannot start (nsjail unavailable) turns every call into that SandboxError, so
+    the agent sees the cause (and the episode ends as infra_error) instead of a dead server.
+    """
+
+    def __init__(self, pool: WorkerPool) -> None:
+        import anyio
+
+        self._pool = pool
+        self._ready = anyio.Event()
+        self._error: SandboxError | None = None
+
+    async def start(self) -> None:
+        from ..runtime import SandboxError
+
+        try:
+            await self._pool.start()
+        except SandboxError as exc:  # reported on every call and once on stderr
+            self._error = exc
+            print(f"codegym-mcp serve: the sandbox failed to start: {exc}", file=sys.stderr, flush=True)
+        finally:
+            self._ready.set()
+
+    async def call(self, *, source: str, function: str, args: list[Any]) -> Any:
+        await self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return await self._pool.call(source=source, function=function, args=args)

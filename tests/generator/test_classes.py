@@ -1,0 +1,124 @@
+"""Class-based (design) problems: stateful tools per method, an operations oracle, verified gyms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegym_mcp.generator._carving_types import CarveRejected, Carving
+from codegym_mcp.generator._classes import DESIGN_INPUT_SCHEMA, carve_class_problem
+from codegym_mcp.generator._instances import RecordedInstances, record_instances
+from codegym_mcp.generator._loaders import load_dataset
+from codegym_mcp.generator._pipeline import build_gym
+from codegym_mcp.generator._results import Generated, GenerateSettings
+from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
+from codegym_mcp.schemas import Problem
+
+KODCODE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kodcode-demo"
+DESIGN = ["CircularQueue", "CustomQueue", "MyStack", "CustomComparator", "RangeFreqQuery", "CBTArrayInserter"]
+
+
+def _isolation() -> str:
+    try:
+        with Worker(SandboxConfig(isolation="nsjail")) as w:
+            w.ping()
+    except SandboxUnavailable:
+        return "none"
+    return "nsjail"
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    with Worker(SandboxConfig(isolation=_isolation(), call_timeout=20.0)) as w:  # type: ignore[arg-type]
+        yield w
+
+
+@pytest.fixture(scope="module")
+def kodcode() -> dict[str, Problem]:
+    return {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}
+
+
+def _carve(problem: Problem, worker: Worker) -> tuple[RecordedInstances, Carving]:
+    rec = record_instances(problem, worker)
+    assert isinstance(rec, RecordedInstances), rec
+    carving = carve_class_problem(problem, rec)
+    assert isinstance(carving, Carving), carving
+    return rec, carving
+
+
+def test_circular_queue_gets_one_stateful_tool_per_method_and_the_constructor(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    _rec, carving = _carve(kodcode["Leetcode_00000000_I"], worker)
+    names = [t.name for t in carving.tools]
+    assert names[0] == "CircularQueue"
+    assert set(names) == {"CircularQueue", "Front", "Rear", "enQueue", "deQueue", "isEmpty", "isFull"}
+    assert all(t.stateful and t.kind == "method" for t in carving.tools)
+    enqueue = next(t for t in carving.tools if t.name == "enQueue")
+    assert [(p.name, p.source) for p in enqueue.params] == [("codegym_state", "state"), ("value", "agent")]
+    assert enqueue.params[1].type_schema == {"type": "integer"}
+    assert enqueue.returns_schema == {"type": "boolean"}
+    assert carving.input_schema == DESIGN_INPUT_SCHEMA
+    assert "def oracle(tools):" in carving.oracle_source
+
+
+def test_tools_keep_the_object_state_across_calls_in_the_sandbox(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    _rec, carving = _carve(kodcode["Leetcode_00000047_I"], worker)  # MyStack keeps two deques
+    worker.load("tools_mystack", carving.tools_source)
+    state: Any = None
+    for function, args, expected in [
+        ("codegym_new", [], None),
+        ("codegym_push", [1], None),
+        ("codegym_push", [2], None),
+        ("codegym_top", [], 2),
+        ("codegym_pop", [], 2),
+        ("codegym_empty", [], False),
+    ]:
+        state, result = worker.call("tools_mystack", function, args=[state, *args])
+        assert result == expected, function
+
+
+def test_a_method_called_before_the_constructor_says_which_tool_to_call(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    _rec, carving = _carve(kodcode["Leetcode_00000000_I"], worker)
+    worker.load("tools_cq", carving.tools_source)
+    with pytest.raises(Exception, match="call the CircularQueue tool first"):
+        worker.call("tools_cq", "codegym_Front", args=[None])
+
+
+def test_state_without_json_form_is_rejected_with_the_attribute(worker: Worker) -> None:
+    solution = (
+        "class Node:\n    def __init__(self, v):\n        self.v = v\n\n"
+        "class Stack:\n    def __init__(self):\n        self.top = None\n"
+        "    def push(self, v):\n        n = Node(v)\n        n.below = self.top\n        self.top = n\n"
+        "    def peek(self):\n        return self.top.v\n"
+    )
+    tests = "from solution import *\n\ndef test_stack():\n    s = Stack()\n    s.push(1)\n    assert s.peek() == 1\n"
+    p = Problem(
+        problem_id="s/1", task_id="s_1", source="jsonl", question="A stack.", solution=solution, tests=tests,
+        test_style="pytest", entry_point=None,
+    )  # fmt: skip
+    rec = record_instances(p, worker)
+    assert isinstance(rec, RecordedInstances)
+    out = carve_class_problem(p, rec)
+    assert isinstance(out, CarveRejected)
+    assert out.reason.startswith("the object's state holds a Node at self.top")
+
+
+def test_every_kodcode_design_problem_becomes_a_verified_gym(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    problems = [p for p in kodcode.values() if any(f"class {name}" in p.solution for name in DESIGN)]
+    assert len(problems) == 11
+    for p in problems:
+        out = build_gym(p, GenerateSettings(), worker)
+        assert isinstance(out, Generated), (p.problem_id, out)
+        assert out.summary.n_problem_tools >= 2
+        first = out.files.instances[0]
+        assert first.oracle_steps == len(first.input["operations"]) + 2  # type: ignore[arg-type]

@@ -1,0 +1,195 @@
+"""Dataset loaders: humaneval, kodcode:PATH and jsonl:PATH rows -> Problems, bad rows reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codegym_mcp.generator._loaders import (
+    DatasetNotFound,
+    DatasetUnreadable,
+    UnknownDatasetSpec,
+    load_dataset,
+)
+from codegym_mcp.servers.cli import main
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+KODCODE = DATA / "kodcode-demo"
+ALGORITHM = KODCODE / "KodCode_algorithm_100_1741212598.json"
+
+
+def _kodcode_rows() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads(ALGORITHM.read_text(encoding="utf-8"))
+    return rows
+
+
+def test_humaneval_yields_the_164_packaged_problems() -> None:
+    result = load_dataset("humaneval")
+    assert len(result.problems) == 164
+    assert result.issues == []
+    first = result.problems[0]
+    assert first.problem_id == "HumanEval/0"
+    assert first.task_id == "HumanEval_0"
+    assert first.test_style == "humaneval"
+    assert first.entry_point == "has_close_elements"
+    assert first.solution.startswith(first.question)
+    assert first.tests.rstrip().endswith("check(has_close_elements)")
+
+
+def test_kodcode_directory_yields_the_60_rows_of_both_files() -> None:
+    result = load_dataset(f"kodcode:{KODCODE}")
+    assert len(result.problems) == 60
+    assert result.issues == []
+    assert [(Path(s.source).name, s.rows, s.problems) for s in result.sources] == [
+        ("KodCode_algorithm_100_1741212598.json", 31, 31),
+        ("KodCode_leetcode_100_1741214688.json", 29, 29),
+    ]
+    assert len({p.task_id for p in result.problems}) == 60
+    assert all(p.source == "kodcode" and p.test_style == "pytest" for p in result.problems)
+
+
+def test_kodcode_class_rows_have_no_entry_point_and_import_the_solution() -> None:
+    problems = {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}
+    queue = problems["Leetcode_00000000_I"]
+    assert queue.entry_point is None
+    assert queue.tests.startswith("from solution import *\n")
+    assert problems["Algorithm_00000003_I"].entry_point == "interleave_strings"
+
+
+def test_kodcode_entry_point_skips_a_helper_the_tests_never_use() -> None:
+    problems = {p.problem_id: p for p in load_dataset(f"kodcode:{ALGORITHM}").problems}
+    # test_info lists is_prime first, but the tests only call find_next_prime
+    assert problems["Algorithm_00000089_I"].entry_point == "find_next_prime"
+
+
+def test_kodcode_jsonl_with_a_malformed_row_loads_the_others_and_names_it(tmp_path: Path) -> None:
+    rows = _kodcode_rows()[:4]
+    broken = dict(rows[1])
+    del broken["solution"]
+    lines = [json.dumps(rows[0]), json.dumps(broken), "{not json", json.dumps(rows[2]), json.dumps(rows[3])]
+    path = tmp_path / "kod.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load_dataset(f"kodcode:{path}")
+    assert [p.problem_id for p in result.problems] == [
+        rows[0]["question_id"],
+        rows[2]["question_id"],
+        rows[3]["question_id"],
+    ]
+    assert [(i.row, i.field, i.problem_id) for i in result.issues] == [
+        (1, "solution", rows[1]["question_id"]),
+        (2, None, None),
+    ]
+    assert "missing" in result.issues[0].reason
+    assert "line 3 is not valid JSON" in result.issues[1].reason
+    assert result.sources[0].rows == 5 and result.sources[0].problems == 3
+
+
+def test_kodcode_accepts_the_published_test_field_name(tmp_path: Path) -> None:
+    row = dict(_kodcode_rows()[0])
+    row["test"] = row.pop("test_code")
+    path = tmp_path / "v1.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (problem,) = load_dataset(f"kodcode:{path}").problems
+    assert "def test_" in problem.tests
+
+
+def test_kodcode_reads_parquet(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = _kodcode_rows()[:3]
+    keep = ("question_id", "question", "solution", "test_code", "test_info")
+    table = pa.Table.from_pylist([{k: r[k] for k in keep} for r in rows])
+    path = tmp_path / "kod.parquet"
+    pq.write_table(table, path)
+    result = load_dataset(f"kodcode:{path}")
+    assert [p.problem_id for p in result.problems] == [r["question_id"] for r in rows]
+    assert result.problems[0].entry_point == "interleave_strings"
+
+
+def test_duplicate_task_ids_are_reported_not_loaded_twice(tmp_path: Path) -> None:
+    row = _kodcode_rows()[0]
+    path = tmp_path / "dup.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    result = load_dataset(f"kodcode:{path}")
+    assert len(result.problems) == 1
+    (issue,) = result.issues
+    assert issue.row == 1 and issue.field == "id" and "duplicate task id" in issue.reason
+
+
+GENERIC_ROW = {
+    "id": "demo/add",
+    "question": "Add two integers.",
+    "solution": "def add(a: int, b: int) -> int:\n    return a + b\n",
+    "tests": "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    "entry_point": "add",
+}
+
+
+def test_generic_jsonl_rows_become_problems_and_bad_ones_are_named(tmp_path: Path) -> None:
+    bad_syntax = {**GENERIC_ROW, "id": "demo/bad", "solution": "def add(a, b) return a + b\n"}
+    bad_entry = {**GENERIC_ROW, "id": "demo/missing", "entry_point": "sub"}
+    humaneval_style = {
+        **GENERIC_ROW,
+        "id": "demo/he",
+        "tests": "def check(candidate):\n    assert candidate(2, 2) == 4\n\ncheck(add)\n",
+        "test_style": "humaneval",
+    }
+    path = tmp_path / "generic.jsonl"
+    rows = [GENERIC_ROW, bad_syntax, bad_entry, humaneval_style]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = load_dataset(f"jsonl:{path}")
+    assert [(p.problem_id, p.test_style) for p in result.problems] == [
+        ("demo/add", "pytest"),
+        ("demo/he", "humaneval"),
+    ]
+    assert result.problems[0].task_id == "demo_add"
+    assert [(i.row, i.field) for i in result.issues] == [(1, "solution"), (2, "entry_point")]
+    assert "not valid Python" in result.issues[0].reason
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "hint"),
+    [
+        ("mbpp", UnknownDatasetSpec, "use one of humaneval, kodcode:PATH, jsonl:PATH"),
+        ("kodcode:", UnknownDatasetSpec, "kodcode:PATH"),
+        ("kodcode:/nonexistent/file.jsonl", DatasetNotFound, "does not exist"),
+        ("jsonl:/etc/hostname", DatasetUnreadable, "give a .jsonl, .json or .parquet file"),
+    ],
+)
+def test_unusable_specs_raise_an_error_that_says_what_to_do(
+    spec: str, error: type[Exception], hint: str
+) -> None:
+    with pytest.raises(error, match=hint.replace(".", r"\.")):
+        load_dataset(spec)
+
+
+def test_a_json_file_that_is_not_an_array_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "obj.json"
+    path.write_text('{"id": 1}', encoding="utf-8")
+    with pytest.raises(DatasetUnreadable, match=r"wrap the rows in \[\.\.\.\]"):
+        load_dataset(f"jsonl:{path}")
+
+
+def test_load_verb_prints_counts_per_source_and_every_unreadable_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _kodcode_rows()[:2]
+    path = tmp_path / "kod.jsonl"
+    path.write_text(json.dumps(rows[0]) + "\n[1, 2]\n" + json.dumps(rows[1]) + "\n", encoding="utf-8")
+    assert main(["load", "--dataset", f"kodcode:{path}"]) == 0
+    out = capsys.readouterr().out
+    assert "2 problems" in out and "1 unreadable rows" in out
+    assert "unreadable: kod.jsonl row 1: row is a JSON list, expected an object" in out
+    assert main(["load", "--dataset", f"kodcode:{path}", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == 2 and report["issues"][0]["row"] == 1
+    assert report["sources"] == [{"source": str(path), "rows": 3, "problems": 2}]
+
+
+@pytest.mark.parametrize("spec", ["nosuch", "kodcode:/nonexistent/kod.jsonl"])
+def test_load_verb_usage_error_exits_2_with_one_line(spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", "--dataset", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("codegym-mcp load: error: ")

@@ -1,0 +1,244 @@
+"""The per-problem pipeline and a whole generate run: gyms or rejections, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+
+from codegym_mcp.generator import _pipeline
+from codegym_mcp.generator._carving_types import CarveRejected
+from codegym_mcp.generator._llm_decompose import Proposal, ProposalRejected
+from codegym_mcp.generator._results import Generated, GenerateSettings, Rejected
+from codegym_mcp.generator._run import generate
+from codegym_mcp.generator._stages import Recorded, carve
+from codegym_mcp.runtime import SandboxConfig, Worker
+from codegym_mcp.schemas import GenerationReport, GymManifest, Instance, Problem, Rejection
+from codegym_mcp.servers._cmd_generate import select_problems
+from codegym_mcp.servers.cli import UsageError
+
+from ._pipeline_fakes import getters_carving, sandbox_worker, toy_problem
+
+__all__ = ["sandbox_worker"]
+
+
+@pytest.fixture(autouse=True)
+def _getters_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_pipeline, "carve", getters_carving)
+
+
+def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_worker: Worker) -> None:
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated), result
+    manifest = GymManifest.model_validate_json(result.files.manifest.model_dump_json())
+    assert [t.name for t in manifest.tools] == ["observe", "get_nums", "get_target", "submit", "task"]
+    assert manifest.n_instances == 4 == len(result.files.instances)
+    steps = [i.oracle_steps for i in result.files.instances]
+    assert steps == [3, 3, 3, 3]  # get_nums, get_target, submit
+    assert manifest.step_budget == 2 * max(steps) + 4
+    assert result.summary.n_problem_tools == 2
+    assert result.summary.n_tools == 5
+    assert result.summary.oracle_steps_max == 3
+    assert manifest.output_schema == {"type": "integer"}
+    assert manifest.input_schema["properties"] == {
+        "nums": {"type": "array", "items": {"type": "integer"}},
+        "target": {"type": "integer"},
+    }
+
+
+def test_the_task_text_keeps_the_question_but_no_example_values(sandbox_worker: Worker) -> None:
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated)
+    task = result.files.manifest.task
+    assert "Count the pairs" in task
+    assert ">>>" not in task
+    assert "count_pairs([1, 2, 3], 4)" not in task
+    assert "`observe`" in task and "`submit`" in task
+
+
+def test_results_pickle_for_process_pools(sandbox_worker: Worker) -> None:
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(augment=3), sandbox_worker)
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_augmented_instances_come_in_tiers_with_outputs_from_the_reference(sandbox_worker: Worker) -> None:
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(augment=6, seed=3), sandbox_worker)
+    assert isinstance(result, Generated)
+    augmented = [i for i in result.files.instances if i.origin == "augmented"]
+    assert augmented
+    assert {i.tier for i in augmented} <= {"easy", "medium", "hard"}
+    for inst in augmented:
+        nums, target = inst.input["nums"], inst.input["target"]
+        assert isinstance(nums, list) and isinstance(target, int)
+        ints = [int(v) for v in nums if isinstance(v, int)]
+        pairs = [(a, b) for a in range(len(ints)) for b in range(a + 1, len(ints))]
+        assert inst.expected == sum(1 for a, b in pairs if ints[a] + ints[b] == target)
+
+
+def test_a_problem_whose_tests_never_call_the_reference_is_rejected_at_instances(
+    sandbox_worker: Worker,
+) -> None:
+    problem = toy_problem("toy/silent", tests="def check(candidate):\n    pass\n\ncheck(count_pairs)\n")
+    result = _pipeline.build_gym(problem, GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Rejected)
+    assert result.rejection.stage == "instances"
+    assert "never called" in result.rejection.reason
+
+
+def test_the_step_filter_drops_instances_and_then_the_gym(sandbox_worker: Worker) -> None:
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(min_steps=10), sandbox_worker)
+    assert isinstance(result, Rejected)
+    assert result.rejection.stage == "filter"
+    assert "oracle steps < 10 (4)" in result.rejection.reason
+
+
+def test_the_tool_filter_counts_distinct_tools_including_observe_and_submit(sandbox_worker: Worker) -> None:
+    ok = _pipeline.build_gym(toy_problem(), GenerateSettings(min_tools=3), sandbox_worker)
+    assert isinstance(ok, Generated)
+    too_few = _pipeline.build_gym(toy_problem(), GenerateSettings(min_tools=4), sandbox_worker)
+    assert isinstance(too_few, Rejected) and too_few.rejection.stage == "filter"
+
+
+def test_the_carving_ladder_falls_back_to_a_coarser_granularity(
+    sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[str] = []
+
+    def ladder(problem: Problem, recorded: Recorded, granularity: str, schema: object) -> object:
+        tried.append(granularity)
+        if granularity != "getters":
+            return Rejected(
+                rejection=Rejection(
+                    task_id=problem.task_id, problem_id=problem.problem_id, stage="analyse", reason="too hard"
+                )
+            )
+        return getters_carving(problem, recorded, granularity, schema)
+
+    monkeypatch.setattr(_pipeline, "carve", ladder)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated)
+    assert tried == ["fine", "helpers", "getters"]
+    assert CarveRejected("x").reason == "x"
+
+
+def _read_report(catalog: Path) -> GenerationReport:
+    return GenerationReport.model_validate_json((catalog / "report.json").read_text(encoding="utf-8"))
+
+
+def test_a_run_writes_every_problem_as_a_gym_or_a_rejection(tmp_path: Path) -> None:
+    problems = [toy_problem("toy/a"), toy_problem("toy/b", tests="check = None\n")]
+    result = generate(
+        problems,
+        catalog=tmp_path,
+        dataset="toy",
+        settings=GenerateSettings(),
+        sandbox=SandboxConfig(isolation="nsjail"),
+    )
+    report = _read_report(tmp_path)
+    assert report == result.report
+    assert [g.task_id for g in report.gyms] == ["toy_a"]
+    assert [r.task_id for r in report.rejections] == ["toy_b"]
+    assert report.problems_read == 2
+    gym = tmp_path / "toy_a"
+    assert sorted(p.name for p in gym.iterdir()) == [
+        "instances.jsonl",
+        "manifest.json",
+        "oracle.py",
+        "problem.json",
+        "tools.py",
+    ]
+    lines = (gym / "instances.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [Instance.model_validate_json(line).oracle_steps for line in lines] == [3, 3, 3, 3]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_interrupted_run_keeps_what_it_wrote_and_a_rerun_resumes(tmp_path: Path) -> None:
+    problems = [toy_problem(f"toy/{i}") for i in range(3)]
+    settings = GenerateSettings()
+    sandbox = SandboxConfig(isolation="nsjail")
+
+    def stop_after_first(done: int, total: int, result: Generated | Rejected | None) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(
+            problems,
+            catalog=tmp_path,
+            dataset="toy",
+            settings=settings,
+            sandbox=sandbox,
+            progress=stop_after_first,
+        )
+    assert [g.task_id for g in _read_report(tmp_path).gyms] == ["toy_0"]
+    again = generate(problems, catalog=tmp_path, dataset="toy", settings=settings, sandbox=sandbox)
+    assert (again.skipped, again.ran) == (1, 2)
+    assert [g.task_id for g in again.report.gyms] == ["toy_0", "toy_1", "toy_2"]
+    other = generate(
+        problems[:1], catalog=tmp_path, dataset="toy", settings=GenerateSettings(seed=9), sandbox=sandbox
+    )
+    assert other.ran == 1  # other settings: nothing is reused
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["settings"]["seed"] == 9
+
+
+def test_tasks_accept_dataset_ids_as_written_and_task_ids() -> None:
+    problems = [toy_problem("toy/0"), toy_problem("toy/1"), toy_problem("toy/2")]
+    chosen = select_problems(problems, ["toy/2", "toy_0"], None)
+    assert [p.problem_id for p in chosen] == ["toy/0", "toy/2"]
+    assert [p.problem_id for p in select_problems(problems, None, 2)] == ["toy/0", "toy/1"]
+    with pytest.raises(UsageError, match="did you mean"):
+        select_problems(problems, ["toy/7"], None)
+
+
+PROPOSAL_SOURCE = """from typing import List
+
+
+def is_pair(a: int, b: int, target: int) -> bool:
+    return a + b == target
+
+
+def count_pairs(nums: List[int], target: int) -> int:
+    total = 0
+    for i in range(len(nums)):
+        for j in range(i + 1, len(nums)):
+            if is_pair(nums[i], nums[j], target):
+                total += 1
+    return total
+"""
+
+
+def test_a_verified_llm_proposal_becomes_the_gym(
+    sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pipeline, "carve", carve)
+    proposal = Proposal(
+        source=PROPOSAL_SOURCE, reply="the reply", entry_point="count_pairs", helpers=("is_pair",)
+    )
+    result = _pipeline.build_gym(
+        toy_problem(), GenerateSettings(llm_model="m"), sandbox_worker, proposal=proposal
+    )
+    assert isinstance(result, Generated), result
+    assert result.summary.llm is True
+    assert result.files.manifest.llm_model == "m"
+    assert result.files.llm_reply == "the reply"
+    assert "is_pair" in [t.name for t in result.files.manifest.tools]
+
+
+def test_a_wrong_llm_proposal_falls_back_with_its_reason(sandbox_worker: Worker) -> None:
+    wrong = PROPOSAL_SOURCE.replace("a + b == target", "a + b != target")
+    proposal = Proposal(source=wrong, reply="bad", entry_point="count_pairs", helpers=("is_pair",))
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker, proposal=proposal)
+    assert isinstance(result, Generated)
+    assert result.summary.llm is False
+    assert result.summary.llm_fallback_reason is not None
+    rejected = _pipeline.build_gym(
+        toy_problem(),
+        GenerateSettings(),
+        sandbox_worker,
+        proposal=ProposalRejected(reason="no code block", reply="hi"),
+    )
+    assert isinstance(rejected, Generated)
+    assert rejected.summary.llm_fallback_reason == "no code block"
+    assert rejected.files.llm_reply == "hi"

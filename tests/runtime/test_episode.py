@@ -1,0 +1,288 @@
+"""Episode state machine: tools, coercion errors, scoring, budget, reset, infra failures, records."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from codegym_mcp.runtime import CallFailed, Catalog, Gym, SandboxConfig, WorkerCrashed, WorkerPool
+from codegym_mcp.runtime._episode import BadReset, Episode, InstancePicker, ToolFailed, ToolOk
+from codegym_mcp.runtime._recorder import Recorder
+from codegym_mcp.schemas import EpisodeRecord, decode, encode
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog"
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class InProcessRunner:
+    """Runs the (trusted) fixture tools in this process: the sandbox seam, faked."""
+
+    def __init__(self, *, fail_with: Exception | None = None) -> None:
+        self.calls = 0
+        self.fail_with = fail_with
+        self._modules: dict[str, types.ModuleType] = {}
+
+    async def call(self, *, source: str, function: str, args: list[Any]) -> Any:
+        self.calls += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        module = self._modules.get(source)
+        if module is None:
+            module = types.ModuleType("tools")
+            exec(compile(source, "tools.py", "exec"), module.__dict__)
+            self._modules[source] = module
+        try:
+            value = getattr(module, function)(*[decode(a) for a in args])
+        except Exception as exc:
+            raise CallFailed(type(exc).__name__, str(exc)) from None
+        return encode(value)
+
+
+def maxsub() -> Gym:
+    return Catalog(FIXTURE).load("Fixture_maxsub")
+
+
+def ok(outcome: object) -> dict[str, Any]:
+    assert isinstance(outcome, ToolOk), outcome
+    return dict(outcome.structured)
+
+
+def failed(outcome: object) -> str:
+    assert isinstance(outcome, ToolFailed), outcome
+    return outcome.message
+
+
+async def test_observe_reveals_the_hidden_input_as_plain_json() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert ok(await episode.step("observe", {})) == {"nums": [-2, 1, -3, 4, -1, 2, 1, -5, 4]}
+
+
+async def test_a_hidden_param_is_bound_to_the_instance_and_the_agent_passes_the_rest() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert ok(await episode.step("subarray_sum", {"start": 3, "end": 6})) == {"result": 6}
+    assert ok(await episode.step("get_length", {})) == {"result": 9}
+
+
+async def test_a_segment_with_several_returns_shows_named_fields() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert ok(await episode.step("kadane_step", {"best": 1, "current": -2, "x": 4})) == {
+        "best": 4,
+        "current": 4,
+    }
+
+
+async def test_a_stateful_tool_keeps_its_state_until_reset() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert ok(await episode.step("track_best", {"value": 5})) == {"result": 5}
+    assert ok(await episode.step("track_best", {"value": 2})) == {"result": 5}
+    episode.reset()
+    assert ok(await episode.step("track_best", {"value": 2})) == {"result": 2}
+
+
+async def test_a_bad_argument_names_the_field_and_type_and_costs_a_step() -> None:
+    runner = InProcessRunner()
+    episode = Episode(maxsub(), runner)
+    message = failed(await episode.step("subarray_sum", {"start": 0, "end": "two"}))
+    assert message == 'invalid argument end: expected int, got "two"'
+    assert failed(await episode.step("subarray_sum", {"start": 0})) == "missing argument end: expected int"
+    assert "unexpected argument stop" in failed(await episode.step("subarray_sum", {"start": 0, "stop": 1}))
+    assert runner.calls == 0
+    assert len(episode.steps) == 3 and not episode.done
+    assert episode.steps[0].error == message
+
+
+async def test_an_exception_in_tool_code_is_shown_as_type_and_message() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    message = failed(await episode.step("subarray_sum", {"start": 5, "end": 2}))
+    assert message.startswith("IndexError: need 0 <= start <= end < 9")
+    assert not episode.done
+
+
+async def test_an_unknown_tool_is_an_error_listing_the_tools() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert "this gym's tools are get_length, kadane_step" in failed(await episode.step("solve", {}))
+
+
+async def test_the_task_tool_is_free() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert "largest sum" in str(ok(await episode.step("task", {}))["task"])
+    assert episode.steps == []
+
+
+@pytest.mark.parametrize(("answer", "reward"), [(6, 1), ("6", 1), (6.0, 1), (7, 0)])
+async def test_submit_scores_the_coerced_answer(answer: Any, reward: int) -> None:
+    ended: list[EpisodeRecord] = []
+    episode = Episode(maxsub(), InProcessRunner(), on_end=ended.append)
+    await episode.step("observe", {})
+    assert ok(await episode.step("submit", {"answer": answer})) == {"reward": reward}
+    assert episode.done
+    (record,) = ended
+    assert record.reward == reward and record.end_reason == "submitted"
+    assert [s.tool for s in record.steps] == ["observe", "submit"]
+    assert record.submission == answer and record.expected == 6
+
+
+async def test_an_answer_that_does_not_fit_the_output_type_is_a_fixable_error() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    assert (
+        failed(await episode.step("submit", {"answer": "six"}))
+        == 'invalid argument answer: expected int, got "six"'
+    )
+    assert not episode.done
+    assert ok(await episode.step("submit", {"answer": 6})) == {"reward": 1}
+
+
+async def test_calls_after_the_end_say_the_episode_is_over_and_cost_nothing() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    await episode.step("submit", {"answer": 0})
+    message = failed(await episode.step("observe", {}))
+    assert (
+        message
+        == "The episode is over: an answer was submitted (reward 0). Call reset to start the next one."
+    )
+    assert len(episode.steps) == 1
+
+
+async def test_the_step_budget_ends_the_episode_with_reward_0_and_says_so() -> None:
+    ended: list[EpisodeRecord] = []
+    episode = Episode(maxsub(), InProcessRunner(), max_steps=2, on_end=ended.append)
+    assert episode.budget == 2
+    assert ok(await episode.step("observe", {}))
+    outcome = await episode.step("get_length", {})
+    assert isinstance(outcome, ToolOk) and outcome.notice is not None
+    assert "step budget of 2 calls is used up: the episode ended with reward 0" in outcome.notice
+    assert ended[0].end_reason == "step_budget" and ended[0].reward == 0
+    assert "step budget of 2 calls was used up" in failed(await episode.step("observe", {}))
+
+
+async def test_the_default_budget_is_the_manifests() -> None:
+    gym = maxsub()
+    assert Episode(gym, InProcessRunner()).budget == gym.manifest.step_budget
+
+
+async def test_a_sandbox_failure_ends_the_episode_unscored_never_as_reward_0() -> None:
+    ended: list[EpisodeRecord] = []
+    runner = InProcessRunner(fail_with=WorkerCrashed("exited with status 3", exit_code=3))
+    episode = Episode(maxsub(), runner, on_end=ended.append)
+    outcome = await episode.step("get_length", {})
+    assert isinstance(outcome, ToolFailed) and outcome.infra
+    assert "sandbox failure in get_length: worker crashed" in outcome.message
+    assert episode.status().infra and episode.status().done
+    (record,) = ended
+    assert record.end_reason == "infra_error" and record.reward is None
+    assert record.detail is not None and "worker crashed" in record.detail
+
+
+async def test_reset_picks_instances_by_index_seed_or_sequence() -> None:
+    gym = maxsub()
+    episode = Episode(gym, InProcessRunner(), picker=InstancePicker(4, start=2))
+    assert episode.index == 2
+    assert episode.reset().instance == 3
+    assert episode.reset().instance == 0
+    assert episode.reset(instance=1).instance == 1
+    first = episode.reset(seed=7).instance
+    assert episode.reset(seed=7).instance == first
+    with pytest.raises(BadReset, match=r"instances 0\.\.3"):
+        episode.reset(instance=4)
+
+
+async def test_seeded_sessions_replay_the_same_instances() -> None:
+    a, b = InstancePicker(4, seed=11), InstancePicker(4, seed=11)
+    assert [a.next() for _ in range(6)] == [b.next() for _ in range(6)]
+
+
+async def test_reset_records_a_running_episode_but_not_an_untouched_one() -> None:
+    ended: list[EpisodeRecord] = []
+    episode = Episode(maxsub(), InProcessRunner(), on_end=ended.append)
+    episode.reset()
+    assert ended == []
+    await episode.step("observe", {})
+    episode.reset()
+    assert [r.end_reason for r in ended] == ["reset"] and ended[0].reward is None
+
+
+async def test_the_recorder_writes_one_durable_line_per_episode(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "episodes.jsonl"
+    with Recorder(path) as recorder:
+        episode = Episode(maxsub(), InProcessRunner(), on_end=recorder.write)
+        await episode.step("submit", {"answer": 6})
+        episode.reset()
+        await episode.step("observe", {})
+        assert len(path.read_text(encoding="utf-8").splitlines()) == 1  # on disk before close
+        episode.close("disconnected")
+    lines = [
+        EpisodeRecord.model_validate(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert [(r.end_reason, r.reward) for r in lines] == [("submitted", 1), ("disconnected", None)]
+
+
+async def test_concurrent_calls_in_one_episode_are_serialised() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    async with anyio.create_task_group() as tg:
+        for value in range(10):
+            tg.start_soon(episode.step, "track_best", {"value": value})
+    assert [s.index for s in episode.steps] == list(range(10))
+    assert ok(await episode.step("track_best", {"value": -1})) == {"result": 9}
+
+
+@pytest.mark.slow
+async def test_the_oracle_trace_replays_exactly_through_the_sandbox_pool() -> None:
+    catalog = Catalog(FIXTURE)
+    async with WorkerPool(SandboxConfig(isolation="none"), size=1) as pool:
+        for task_id in catalog.task_ids():
+            gym = catalog.load(task_id)
+            episode = Episode(gym, pool)
+            for index, instance in enumerate(gym.instances):
+                episode.reset(instance=index)
+                for call in instance.oracle_trace:
+                    assert ok(await episode.step(call.tool, call.arguments)) == call.result, (task_id, call)
+                assert episode.reward == 1
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tool=st.sampled_from(
+        ["subarray_sum", "kadane_step", "track_best", "get_length", "observe", "submit", "nope"]
+    ),
+    arguments=st.dictionaries(
+        st.sampled_from(["start", "end", "best", "current", "x", "value", "answer", "zz"]), _JSON
+    ),
+)
+def test_any_json_arguments_give_a_result_or_a_tool_error_and_cost_one_step(
+    tool: str, arguments: dict[str, Any]
+) -> None:
+    async def one_call() -> None:
+        episode = Episode(maxsub(), InProcessRunner())
+        outcome = await episode.step(tool, arguments)
+        assert isinstance(outcome, ToolOk | ToolFailed)
+        assert len(episode.steps) == 1
+        if isinstance(outcome, ToolFailed):
+            assert outcome.message and not outcome.infra
+        else:
+            json.dumps(outcome.structured)  # plain JSON, whatever the tool returned
+
+    anyio.run(one_call)

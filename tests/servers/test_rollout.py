@@ -1,0 +1,254 @@
+"""Rollouts: planning, concurrency, summaries, failures as infra errors, and the CLI over real servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codegym_mcp.runtime import Catalog
+from codegym_mcp.schemas import EpisodeRecord, StepRecord
+from codegym_mcp.servers._env import CodeGymEnv, ServerFailure
+from codegym_mcp.servers._policies import OraclePolicy
+from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts, summarize
+from codegym_mcp.servers.cli import main
+
+from ._rollout_fakes import INPUTS, TASK_ID, toy_server, write_toy_catalog
+
+FIXTURE_CATALOG = Path(__file__).resolve().parent.parent / "fixtures" / "catalog"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_episodes_are_planned_round_robin_over_tasks_then_instances() -> None:
+    specs = plan_episodes([("a", 2), ("b", 3)], episodes=7, seed=10)
+    assert [(s.task_id, s.instance) for s in specs] == [
+        ("a", 0),
+        ("b", 0),
+        ("a", 1),
+        ("b", 1),
+        ("a", 0),
+        ("b", 2),
+        ("a", 1),
+    ]
+    assert [s.seed for s in specs] == list(range(10, 17))
+    with pytest.raises(ValueError, match="no gym"):
+        plan_episodes([], episodes=1)
+    with pytest.raises(ValueError, match="episodes must be"):
+        plan_episodes([("a", 1)], episodes=0)
+
+
+def _record(reward: int | None, latencies: list[float], *, errors: int = 0, task: str = "t") -> EpisodeRecord:
+    steps = [
+        StepRecord(index=i, tool="x", arguments={}, error="bad" if i < errors else None, latency_ms=ms)
+        for i, ms in enumerate(latencies)
+    ]
+    return EpisodeRecord(
+        episode_id="e",
+        task_id=task,
+        instance_id="i",
+        started_at=0.0,
+        ended_at=1.0,
+        steps=steps,
+        reward=reward,
+        end_reason="infra_error" if reward is None else "submitted",
+    )
+
+
+def test_the_summary_counts_successes_errors_and_latency_percentiles() -> None:
+    records = [
+        _record(1, [1.0, 2.0, 3.0]),
+        _record(0, [4.0, 5.0], errors=1, task="u"),
+        _record(None, [100.0], task="v"),
+        _record(1, [6.0, 7.0, 8.0, 9.0]),
+    ]
+    summary = summarize(records, policy="p", wall_seconds=2.0, concurrency=4)
+    assert (summary.episodes, summary.successes, summary.infra_errors) == (4, 2, 1)
+    assert summary.success_rate == 0.5
+    assert summary.mean_steps == 2.5
+    assert (summary.tool_calls, summary.tool_errors) == (10, 1)
+    assert summary.episodes_per_second == 2.0
+    assert summary.latency_p50_ms == 5.0
+    assert summary.latency_p95_ms == 100.0
+    assert summary.failed_tasks == ["u", "v"]
+    text = summary.format()
+    assert "50.0%" in text and "1 infrastructure errors" in text and "u, v" in text
+
+
+@pytest.mark.anyio
+async def test_concurrency_bounds_the_sessions_in_flight_and_records_keep_plan_order(tmp_path: Path) -> None:
+    catalog = Catalog(write_toy_catalog(tmp_path))
+    in_flight = peak = 0
+    seen: list[int] = []
+
+    async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        env = await CodeGymEnv.connect(toy_server(first_instance=spec.instance).server, task_id=spec.task_id)
+        original = env.close
+
+        async def close() -> None:
+            nonlocal in_flight
+            in_flight -= 1
+            await original()
+
+        env.close = close  # type: ignore[method-assign]
+        return env
+
+    specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=12)
+    records, summary = await run_rollouts(
+        specs,
+        connect=connect,
+        policy=OraclePolicy(),
+        catalog=catalog,
+        concurrency=3,
+        sink=lambda r: seen.append(1),
+    )
+    assert peak == 3
+    assert len(seen) == 12
+    assert [r.instance_id for r in records] == [
+        catalog.load(TASK_ID).instances[s.instance].instance_id for s in specs
+    ]
+    assert summary.success_rate == 1.0 and summary.concurrency == 3
+
+
+@pytest.mark.anyio
+async def test_a_server_that_fails_is_recorded_as_infra_error_never_as_zero(tmp_path: Path) -> None:
+    catalog = Catalog(write_toy_catalog(tmp_path))
+
+    async def refused(spec: EpisodeSpec) -> CodeGymEnv:
+        raise ServerFailure("connection refused", task_id=spec.task_id)
+
+    async def breaks_mid_episode(spec: EpisodeSpec) -> CodeGymEnv:
+        return await CodeGymEnv.connect(toy_server(fail_from_call=2).server, task_id=spec.task_id)
+
+    specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=2)
+    for connect in (refused, breaks_mid_episode):
+        records, summary = await run_rollouts(specs, connect=connect, policy=OraclePolicy(), catalog=catalog)
+        assert [r.reward for r in records] == [None, None]
+        assert {r.end_reason for r in records} == {"infra_error"}
+        assert all("protocol level" in (r.detail or "") or "refused" in (r.detail or "") for r in records)
+        assert summary.infra_errors == 2 and summary.successes == 0
+
+
+def _read_records(path: Path) -> list[EpisodeRecord]:
+    return [EpisodeRecord.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.slow
+def test_cli_oracle_over_http_scores_one_on_every_fixture_gym(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "oracle.jsonl"
+    summary_file = tmp_path / "summary.json"
+    code = main(
+        [
+            "rollout",
+            "--catalog",
+            str(FIXTURE_CATALOG),
+            "--policy",
+            "oracle",
+            "--episodes",
+            "8",
+            "--concurrency",
+            "4",
+            "--out",
+            str(out),
+            "--summary-json",
+            str(summary_file),
+            "--min-success",
+            "1.0",
+        ]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    records = _read_records(out)
+    assert len(records) == 8
+    assert all(r.reward == 1 and r.end_reason == "submitted" for r in records)
+    assert {r.task_id for r in records} == set(Catalog(FIXTURE_CATALOG).task_ids())
+    assert "success rate    100.0%" in printed.out
+    assert "end-to-end check passed" in printed.out
+    assert json.loads(summary_file.read_text(encoding="utf-8"))["episodes"] == 8
+
+
+@pytest.mark.slow
+def test_cli_random_over_stdio_scores_near_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "random.jsonl"
+    code = main(
+        [
+            "rollout",
+            "--catalog",
+            str(FIXTURE_CATALOG),
+            "--policy",
+            "random",
+            "--transport",
+            "stdio",
+            "--episodes",
+            "2",
+            "--concurrency",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    records = _read_records(out)
+    assert len(records) == 2
+    assert all(r.end_reason == "submitted" and r.reward == 0 for r in records)
+    assert "policy random" in printed.out
+
+
+def test_cli_min_success_fails_the_run_below_the_threshold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "rollout",
+            "--catalog",
+            str(FIXTURE_CATALOG),
+            "--tasks",
+            "Fixture_vowels",
+            "--policy",
+            "random",
+            "--episodes",
+            "2",
+            "--server",
+            "inprocess",
+            "--min-success",
+            "0.9",
+        ]
+    )
+    assert code == 1
+    assert "below --min-success" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tasks", "Fixture_vowls"], "did you mean Fixture_vowels"),
+        (["--policy", "openai"], "needs --model"),
+        (["--concurrency", "0"], "--concurrency must be at least 1"),
+    ],
+)
+def test_cli_usage_errors_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["rollout", "--catalog", str(FIXTURE_CATALOG)]
+    if "--policy" not in argv:
+        base += ["--policy", "oracle"]
+    assert main([*base, *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_missing_catalog_says_how_to_build_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rollout", "--catalog", str(tmp_path / "none"), "--policy", "oracle"]) == 2
+    assert "codegym-mcp generate" in capsys.readouterr().err
