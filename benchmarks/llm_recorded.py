@@ -21,11 +21,13 @@ from tests.generator.llm_replay import FIXTURES, replay_server
 
 KODCODE = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodcode-demo"
 THRESHOLD = 3
+# drawn with random.Random(2026).sample from the HumanEval problems not hand-picked (fixtures README)
+RANDOM_SAMPLE = frozenset(f"HumanEval_{i}" for i in (29, 33, 61, 86, 138, 141, 152, 163))
 
 
 def _datasets() -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
-    for path in sorted(FIXTURES.glob("*.md")):
+    for path in sorted(FIXTURES.glob("*_*.md")):  # <task_id>.md (not README.md)
         if path.stem.startswith("HumanEval_"):
             groups.setdefault("humaneval", []).append(path.stem)
         else:
@@ -74,15 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(llm_gym, dict):
             why = "llm" if llm_gym.get("llm") else f"fallback: {str(llm_gym.get('llm_fallback_reason'))[:90]}"
         print(f"{task_id:24} {d!s:>9} {g!s:>9}  {why}")
-    n = len(rows)
-    for name in ("det", "llm"):
-        gyms = [b.get(name) for b in rows.values()]
-        ok = [x for x in gyms if isinstance(x, dict)]
-        rich = sum(x["n_problem_tools"] >= THRESHOLD for x in ok)
-        print(
-            f"{name}: {len(ok)}/{n} gyms verified; gyms with >= {THRESHOLD} problem tools: "
-            f"{rich}/{n} ({100.0 * rich / n:.0f}% of problems, {100.0 * rich / max(1, len(ok)):.0f}% of gyms)"
-        )
+    subsets = {
+        "all recorded": sorted(rows),
+        "random sample": sorted(t for t in rows if t in RANDOM_SAMPLE),
+        "hand-picked": sorted(t for t in rows if t not in RANDOM_SAMPLE),
+    }
+    for label, ids in subsets.items():
+        n = len(ids)
+        for name in ("det", "llm"):
+            gyms = [rows[t].get(name) for t in ids]
+            ok = [x for x in gyms if isinstance(x, dict)]
+            rich = sum(x["n_problem_tools"] >= THRESHOLD for x in ok)
+            print(
+                f"{label:14} {name}: {len(ok)}/{n} gyms verified; gyms with >= {THRESHOLD} problem tools: "
+                f"{rich}/{max(1, len(ok))} = {100.0 * rich / max(1, len(ok)):.0f}% of gyms"
+            )
     print(f"llm usage per dataset run: {usage}")
     return 0
 

@@ -50,7 +50,7 @@ from codegym_mcp.servers._connectors import (
     task_url,
 )
 from codegym_mcp.servers._policies import OraclePolicy
-from codegym_mcp.servers._rollout import plan_episodes, run_rollouts
+from codegym_mcp.servers._rollout import RolloutSummary, plan_episodes, run_rollouts
 
 from ._floor_server import build as build_floor
 
@@ -104,6 +104,7 @@ class BenchResult(BaseModel):
     throughput: list[ThroughputPoint]
     generation: GenerationBench | None
     seconds: float
+    load_average: list[float] = []  # 1-minute load before and after: other jobs on the machine skew figures
 
 
 # --------------------------------------------------------------------------- (1) one tool call
@@ -161,27 +162,30 @@ async def _sandbox_call_ms(
     return statistics.median(samples)
 
 
-async def _timed_calls(
-    url: str, tool: str, arguments: dict[str, Any], *, calls: int, reset: dict[str, Any] | None
-) -> list[float]:
-    samples: list[float] = []
-    async with Client(url, mode="legacy", cache=None) as client:
-        await client.list_tools()
-        used, budget = 0, 1 << 30
-        for i in range(calls + 20):
-            if reset is not None and used >= budget - 1:
-                await client.call_tool("reset", reset)  # untimed: keeps the episode under its budget
-                used = 0
+class _Caller:
+    """One warm MCP session calling one tool; keeps a gym episode under its step budget."""
+
+    def __init__(
+        self, client: Client, tool: str, arguments: dict[str, Any], reset: dict[str, Any] | None
+    ) -> None:
+        self.client, self.tool, self.arguments, self.reset = client, tool, arguments, reset
+        self.samples: list[float] = []
+        self._used, self._budget = 0, 1 << 30
+
+    async def batch(self, calls: int, *, keep: bool = True) -> None:
+        for _ in range(calls):
+            if self.reset is not None and self._used >= self._budget - 1:
+                await self.client.call_tool("reset", self.reset)  # untimed
+                self._used = 0
             started = time.perf_counter()
-            result = await client.call_tool(tool, arguments)
+            result = await self.client.call_tool(self.tool, self.arguments)
             elapsed = (time.perf_counter() - started) * 1000
             if result.is_error:
-                raise SystemExit(f"bench call {tool}({arguments}) failed: {result.content}")
+                raise SystemExit(f"bench call {self.tool}({self.arguments}) failed: {result.content}")
             meta = (result.meta or {}).get("codegym/episode", {})
-            used, budget = int(meta.get("step", 0)), int(meta.get("step_budget", budget))
-            if i >= 20:
-                samples.append(elapsed)
-    return samples
+            self._used, self._budget = int(meta.get("step", 0)), int(meta.get("step_budget", self._budget))
+            if keep:
+                self.samples.append(elapsed)
 
 
 def _p95(values: Sequence[float]) -> float:
@@ -199,11 +203,23 @@ async def bench_tool_call(catalog: Catalog, *, no_sandbox: bool, calls: int) -> 
     bare = _bare_call_us()
     sandbox = await _sandbox_call_ms(gym, tool, arguments, isolation=isolation, calls=calls)
     floor_cmd = [sys.executable, "-m", "benchmarks._floor_server"]
-    async with server_subprocess(floor_cmd) as base:
-        floor = await _timed_calls(f"{base}/mcp", "add", {"a": 1, "b": 2}, calls=calls, reset=None)
-    async with catalog_subprocess(catalog.path, no_sandbox=no_sandbox) as base:
-        url = task_url(base, gym.task_id, instance=index)
-        ours = await _timed_calls(url, tool, arguments, calls=calls, reset={"instance": index})
+    async with (
+        server_subprocess(floor_cmd) as floor_base,
+        catalog_subprocess(catalog.path, no_sandbox=no_sandbox) as ours_base,
+        Client(f"{floor_base}/mcp", mode="legacy", cache=None) as floor_client,
+        Client(task_url(ours_base, gym.task_id, instance=index), mode="legacy", cache=None) as ours_client,
+    ):
+        floor_caller = _Caller(floor_client, "add", {"a": 1, "b": 2}, None)
+        ours_caller = _Caller(ours_client, tool, arguments, {"instance": index})
+        for caller in (floor_caller, ours_caller):
+            await caller.client.list_tools()
+            await caller.batch(20, keep=False)  # warm-up
+        # Interleaved batches: background load on a shared machine hits both paths alike.
+        rounds = 10
+        for _ in range(rounds):
+            await floor_caller.batch(max(1, calls // rounds))
+            await ours_caller.batch(max(1, calls // rounds))
+    floor, ours = floor_caller.samples, ours_caller.samples
     floor_ms, ours_ms = statistics.median(floor), statistics.median(ours)
     return ToolCallBench(
         task_id=gym.task_id,
@@ -231,28 +247,33 @@ async def bench_throughput(
         connect = http_connector(base, http_client=http)
         warm = plan_episodes(gyms, episodes=min(len(gyms), 64))
         await run_rollouts(warm, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=8)
-        for level in levels:
-            runs, summaries = [], []
-            for r in range(repeats):
-                specs = plan_episodes(gyms, episodes=max(episodes, 2 * level), seed=r)
+        runs: dict[int, list[RolloutSummary]] = {level: [] for level in levels}
+        for r in range(repeats):
+            # Levels round-robin within each repeat, so background load spreads over all of them.
+            for level in levels:
+                # Enough episodes that filling and draining K slots does not dominate the run.
+                specs = plan_episodes(gyms, episodes=max(episodes, 6 * level), seed=r)
                 _, summary = await run_rollouts(
                     specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=level
                 )
-                runs.append(summary.episodes_per_second)
-                summaries.append(summary)
-            mid = sorted(summaries, key=lambda s: s.episodes_per_second)[len(summaries) // 2]
+                runs[level].append(summary)
+                print(
+                    f"[2] run {r + 1}/{repeats}, concurrency {level:>2}: {summary.episodes_per_second:6.1f} episodes/s"
+                )
+        for level in levels:
+            summaries = sorted(runs[level], key=lambda s: s.episodes_per_second)
+            mid = summaries[len(summaries) // 2]
             points.append(
                 ThroughputPoint(
                     concurrency=level,
                     episodes=mid.episodes,
-                    episodes_per_second=statistics.median(runs),
-                    runs=runs,
+                    episodes_per_second=mid.episodes_per_second,
+                    runs=[s.episodes_per_second for s in runs[level]],
                     success_rate=min(s.success_rate for s in summaries),
                     latency_p50_ms=mid.latency_p50_ms,
                     latency_p95_ms=mid.latency_p95_ms,
                 )
             )
-            print(f"[2] concurrency {level:>2}: {points[-1].episodes_per_second:7.1f} episodes/s", flush=True)
     return points
 
 
@@ -294,7 +315,8 @@ def to_markdown(result: BenchResult, command: str) -> str:
     t = result.tool_call
     lines = [
         f"Command: `{command}` — catalog `{result.catalog}` ({result.gyms} gyms), isolation {result.isolation}, "
-        f"{result.cores} cores, Python {result.python}.",
+        f"{result.cores} cores, Python {result.python}; 1-min load average "
+        f"{' -> '.join(f'{x:.1f}' for x in result.load_average)} (other jobs skew the figures).",
         "",
         f"**One tool call** (median of {t.calls}; `{t.task_id}.{t.tool}` for the gym tool)",
         "",
@@ -351,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalog = Catalog(catalog_dir)
     isolation = default_isolation(no_sandbox=args.no_sandbox)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
 
     async def run_async() -> tuple[ToolCallBench, list[ThroughputPoint]]:
@@ -375,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         throughput=points,
         generation=generation,
         seconds=time.perf_counter() - started,
+        load_average=[load_before, os.getloadavg()[0]],
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -26,33 +26,109 @@ from libcst.metadata import (
 )
 
 __all__ = [
+    "MUTATING_FUNCS",
     "MUTATOR_METHODS",
+    "OPAQUE_CALLS",
     "FunctionFacts",
     "NameIndex",
     "ParamFact",
     "SegmentCandidate",
     "SolutionFacts",
     "analyse_solution",
-    "annotation_schema",
-    "opaque_names",
     "callee_name",
     "mutation_roots",
     "walk",
 ]
 
 MUTATOR_METHODS = frozenset(
-    "append extend insert pop popleft appendleft extendleft remove clear add discard update sort reverse "
-    "setdefault popitem rotate difference_update intersection_update symmetric_difference_update "
-    "move_to_end __setitem__ __delitem__".split()
+    [
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "popleft",
+        "appendleft",
+        "extendleft",
+        "remove",
+        "clear",
+        "add",
+        "discard",
+        "update",
+        "sort",
+        "reverse",
+        "setdefault",
+        "popitem",
+        "rotate",
+        "difference_update",
+        "intersection_update",
+        "symmetric_difference_update",
+        "move_to_end",
+        "__setitem__",
+        "__delitem__",
+    ]
 )
 MUTATING_FUNCS = frozenset(
-    "heappush heappop heapify heappushpop heapreplace shuffle insort insort_left insort_right".split()
+    [
+        "heappush",
+        "heappop",
+        "heapify",
+        "heappushpop",
+        "heapreplace",
+        "shuffle",
+        "insort",
+        "insort_left",
+        "insort_right",
+    ]
 )
 OPAQUE_CALLS = frozenset(
-    "defaultdict Counter deque OrderedDict ChainMap iter zip map filter enumerate reversed range open compile "
-    "object groupby permutations combinations combinations_with_replacement product count cycle chain "
-    "accumulate islice starmap tee zip_longest partial lru_cache cache Decimal Fraction SortedList SortedDict "
-    "SortedSet items keys values finditer generator type super property staticmethod classmethod".split()
+    [
+        "defaultdict",
+        "Counter",
+        "deque",
+        "OrderedDict",
+        "ChainMap",
+        "iter",
+        "zip",
+        "map",
+        "filter",
+        "enumerate",
+        "reversed",
+        "range",
+        "open",
+        "compile",
+        "object",
+        "groupby",
+        "permutations",
+        "combinations",
+        "combinations_with_replacement",
+        "product",
+        "count",
+        "cycle",
+        "chain",
+        "accumulate",
+        "islice",
+        "starmap",
+        "tee",
+        "zip_longest",
+        "partial",
+        "lru_cache",
+        "cache",
+        "Decimal",
+        "Fraction",
+        "SortedList",
+        "SortedDict",
+        "SortedSet",
+        "items",
+        "keys",
+        "values",
+        "finditer",
+        "generator",
+        "type",
+        "super",
+        "property",
+        "staticmethod",
+        "classmethod",
+    ]
 )
 
 
@@ -102,11 +178,7 @@ def mutation_roots(node: cst.CSTNode, mutating_helpers: dict[str, frozenset[int]
         targets: list[cst.BaseExpression] = []
         if isinstance(n, cst.Assign):
             targets = [t.target for t in n.targets]
-        elif isinstance(n, (cst.AugAssign, cst.AnnAssign)):
-            targets = [n.target]
-        elif isinstance(n, cst.Del):
-            targets = [n.target]
-        elif isinstance(n, cst.For):
+        elif isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.Del, cst.For)):
             targets = [n.target]
         for target in targets:
             for t in walk(target):
@@ -238,7 +310,11 @@ class NameIndex:
         self._referents = referents
         self.mutating = mutating
         self.local_names = frozenset(a.name for a in entry_scope.assignments)
-        self._local_stores = {id(a.node) for a in entry_scope.assignments if isinstance(a.node, cst.Name)}
+        self._local_stores = {
+            id(a.node)
+            for a in entry_scope.assignments
+            if isinstance(a, Assignment) and isinstance(a.node, cst.Name)
+        }
 
     def is_local_load(self, name: cst.Name) -> bool:
         """The Name node reads a variable of the entry point's scope."""
@@ -250,9 +326,13 @@ class NameIndex:
         for n in walk(node):
             if isinstance(n, cst.Name) and self.is_local_load(n):
                 out.append(n.value)
-            elif isinstance(n, cst.AugAssign) and isinstance(n.target, cst.Name):
-                if n.target.value in self.local_names and id(n.target) in self._local_stores:
-                    out.append(n.target.value)
+            elif (
+                isinstance(n, cst.AugAssign)
+                and isinstance(n.target, cst.Name)
+                and n.target.value in self.local_names
+                and id(n.target) in self._local_stores
+            ):
+                out.append(n.target.value)
         return out
 
     def read_nodes(self, node: cst.CSTNode) -> list[cst.Name]:
@@ -264,9 +344,12 @@ class NameIndex:
         for n in walk(node):
             if isinstance(n, cst.Name) and id(n) in self._local_stores:
                 out.add(n.value)
-            elif isinstance(n, (cst.FunctionDef, cst.ClassDef)) and n is not node:
-                if self._scopes.get(id(n)) is self.entry_scope:
-                    out.add(n.name.value)
+            elif (
+                isinstance(n, (cst.FunctionDef, cst.ClassDef))
+                and n is not node
+                and self._scopes.get(id(n)) is self.entry_scope
+            ):
+                out.add(n.name.value)
         return out
 
     def deletes(self, node: cst.CSTNode) -> set[str]:
@@ -292,11 +375,9 @@ class NameIndex:
             if not isinstance(n, cst.Name):
                 continue
             refs = self._referents.get(id(n), [])
-            if any(a.scope is self.entry_scope or _is_comp_scope(a.scope) for a in refs) and not any(
-                id(a.node) in inside for a in refs
-            ):
-                if n.value not in out:
-                    out.append(n.value)
+            outer = any(a.scope is self.entry_scope or _is_comp_scope(a.scope) for a in refs)
+            if outer and not any(id(a.node) in inside for a in refs) and n.value not in out:
+                out.append(n.value)
         return out
 
 
@@ -400,111 +481,3 @@ def _candidates(module: cst.Module, entry: cst.FunctionDef, pos_map: object) -> 
         line = pos.start.line if pos is not None else 0
         out.append(SegmentCandidate(kind, line, module.code_for_node(target).strip()))
     return out
-
-
-def opaque_names(facts: SolutionFacts) -> set[str]:
-    """Entry-local names that may hold a value with no JSON form (iterators, Counters, objects...)."""
-    index = facts.index
-    opaque: set[str] = set(facts.nested)
-    body = facts.entry.node.body
-    for _ in range(3):
-        for n in walk(body):
-            value: cst.BaseExpression | None = None
-            targets: list[cst.BaseExpression] = []
-            if isinstance(n, cst.Assign):
-                value, targets = n.value, [t.target for t in n.targets]
-            elif isinstance(n, cst.AnnAssign) and n.value is not None:
-                value, targets = n.value, [n.target]
-            elif isinstance(n, cst.WithItem) and n.asname is not None:
-                targets = [n.asname.name]
-                opaque.update(index.writes(n.asname))
-            if value is None or not _is_opaque_value(value, opaque, facts.class_names):
-                continue
-            for t in targets:
-                opaque.update(index.writes(t))
-    return opaque
-
-
-def _is_opaque_value(value: cst.BaseExpression, opaque: set[str], classes: frozenset[str]) -> bool:
-    if isinstance(value, (cst.Lambda, cst.GeneratorExp)):
-        return True
-    if isinstance(value, cst.Name):
-        return value.value in opaque
-    if isinstance(value, cst.Call):
-        name = callee_name(value)
-        return name in OPAQUE_CALLS or name in classes
-    return False
-
-
-_SCALARS = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
-
-
-def annotation_schema(node: cst.BaseExpression | None) -> dict[str, object] | None:
-    """The type schema an annotation spells (``List[int]`` -> array of integers); None if unsure."""
-    if node is None:
-        return None
-    if isinstance(node, cst.Name) and node.value in _SCALARS:
-        return {"type": _SCALARS[node.value]}
-    if isinstance(node, cst.Name) and node.value == "None":
-        return {"type": "null"}
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-        return _union([annotation_schema(node.left), annotation_schema(node.right)])
-    if not isinstance(node, cst.Subscript):
-        return None
-    base = (
-        node.value.attr.value if isinstance(node.value, cst.Attribute) else getattr(node.value, "value", "")
-    )
-    args: list[cst.BaseExpression] = []
-    for el in node.slice:
-        if not isinstance(el.slice, cst.Index):
-            return None
-        args.append(el.slice.value)
-    base = str(base).lower()
-    if base == "optional" and len(args) == 1:
-        return _union([annotation_schema(args[0]), {"type": "null"}])
-    if base == "union":
-        return _union([annotation_schema(a) for a in args])
-    if base in ("list", "sequence") and len(args) == 1:
-        inner = annotation_schema(args[0])
-        return None if inner is None else {"type": "array", "items": inner}
-    if base in ("set", "frozenset") and len(args) == 1:
-        inner = annotation_schema(args[0])
-        return (
-            None
-            if inner is None
-            else {"type": "array", "x-python": "set", "uniqueItems": True, "items": inner}
-        )
-    if base == "tuple" and args:
-        if len(args) == 2 and isinstance(args[1], cst.Ellipsis):
-            inner = annotation_schema(args[0])
-            return None if inner is None else {"type": "array", "x-python": "tuple", "items": inner}
-        items = [annotation_schema(a) for a in args]
-        if any(i is None for i in items):
-            return None
-        return {
-            "type": "array",
-            "x-python": "tuple",
-            "prefixItems": items,
-            "minItems": len(items),
-            "maxItems": len(items),
-        }
-    if base == "dict" and len(args) == 2:
-        key, value = annotation_schema(args[0]), annotation_schema(args[1])
-        if key is None or value is None:
-            return None
-        out: dict[str, object] = {"type": "object", "additionalProperties": value}
-        if key.get("type") != "string":
-            out["x-python-keys"] = key
-        return out
-    return None
-
-
-def _union(options: list[dict[str, object] | None]) -> dict[str, object] | None:
-    if any(o is None for o in options):
-        return None
-    flat: list[dict[str, object]] = []
-    for o in options:
-        assert o is not None
-        sub = o.get("anyOf")
-        flat.extend(sub if isinstance(sub, list) else [o])
-    return {"anyOf": flat}

@@ -18,10 +18,11 @@ from typing import Any
 import libcst as cst
 
 from ..schemas import Problem
-from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, annotation_schema, opaque_names, walk
+from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_plan import PendingTool, PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
-from ._segments import SegmentContext
+from ._segments import SegmentContext, opaque_names, suite_statements
+from ._type_hints import annotation_schema
 
 __all__ = ["carve_function_problem"]
 
@@ -159,7 +160,7 @@ def _carve(
         tools_var=tools_var,
         segments=segments and not facts.has_global,
     )
-    new_body = plan.block(body.body, frozenset(p.name for p in entry.params), False)
+    new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
     if not plan.tools:
         return None
     eligible = _hidden_eligible(facts, entry_params)
@@ -173,8 +174,9 @@ def _carve(
                 if key is not None and key in eligible:
                     hidden[tool.name][p] = key
     plan_fn = entry.node.with_changes(body=body.with_changes(body=new_body))
-    plan_fn = plan_fn.visit(_DropHidden(tools_var, hidden))
-    assert isinstance(plan_fn, cst.FunctionDef)
+    dropped = plan_fn.visit(_DropHidden(tools_var, hidden))
+    assert isinstance(dropped, cst.FunctionDef)
+    plan_fn = dropped
     oracle_fn = cst.FunctionDef(
         name=cst.Name("oracle"),
         params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
@@ -228,7 +230,7 @@ def _input_schema(schemas: dict[str, Any], entry_params: list[str]) -> dict[str,
 def _render(facts: SolutionFacts, nodes: list[cst.BaseStatement], comment: str) -> str:
     module = facts.module
     solution = module.code.rstrip() + module.default_newline
-    spaced = [n.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) for n in nodes]  # type: ignore[attr-defined]
+    spaced = [n.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) for n in nodes]
     extra = module.with_changes(body=spaced, header=[], footer=[]).code
     nl = module.default_newline
     return solution + nl + nl + f"# {comment}" + extra.rstrip() + nl

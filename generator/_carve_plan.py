@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 import libcst as cst
 
@@ -57,6 +57,7 @@ class PendingTool:
     sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
 
 
+_N = TypeVar("_N", bound=cst.CSTNode)
 _TRIVIAL = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
 _LOOPS = (cst.For, cst.While)
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
@@ -207,7 +208,9 @@ class PlanRewriter:
             i += 1
         return out
 
-    def _decomposed_return(self, stmt: cst.BaseStatement, bound: frozenset[str]) -> list[cst.BaseStatement] | None:
+    def _decomposed_return(
+        self, stmt: cst.BaseStatement, bound: frozenset[str]
+    ) -> list[cst.BaseStatement] | None:
         """``return f(g(x))`` -> ``g_x = tools.compute_g_x(..)``; ``return tools.compute_f(..)``."""
         from ._decompose import decompose_value  # imports this module
 
@@ -237,7 +240,9 @@ class PlanRewriter:
                 call = self._call(step.tool, self._name_args(step.params))
             if step.target is None:
                 new_ret = ret.with_changes(value=call, whitespace_after_return=cst.SimpleWhitespace(" "))
-                out.append(stmt.with_changes(body=[new_ret], leading_lines=stmt.leading_lines if k == 0 else []))
+                out.append(
+                    stmt.with_changes(body=[new_ret], leading_lines=stmt.leading_lines if k == 0 else [])
+                )
             else:
                 line = cst.SimpleStatementLine(
                     [cst.Assign(targets=[cst.AssignTarget(cst.Name(step.target))], value=call)],
@@ -260,11 +265,11 @@ class PlanRewriter:
                         self._run([stmt], bound | definitely_assigned(self.facts.index, run[:k]), in_loop)
                     )
                 return out
-        out = []
+        kept: list[cst.BaseStatement] = []
         for s in run:
-            out.append(self._expressions(s, bound))
+            kept.append(self._expressions(s, bound))
             bound = bound | definitely_assigned(self.facts.index, [s])
-        return out
+        return kept
 
     def _statement_segment(
         self,
@@ -345,14 +350,16 @@ class PlanRewriter:
             new_body = stmt.body
             if isinstance(stmt.body, cst.IndentedBlock):
                 new_body = stmt.body.with_changes(body=self.block(stmt.body.body, bound, in_loop))
-            orelse = stmt.orelse
-            if isinstance(orelse, cst.If):
-                orelse = self._statement(orelse, bound, in_loop)  # type: ignore[assignment]
-            elif orelse is not None and isinstance(orelse.body, cst.IndentedBlock):
-                orelse = orelse.with_changes(
-                    body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
+            if_else: cst.If | cst.Else | None = stmt.orelse
+            if isinstance(if_else, cst.If):
+                new_orelse = self._statement(if_else, bound, in_loop)
+                assert isinstance(new_orelse, cst.If)
+                if_else = new_orelse
+            elif if_else is not None and isinstance(if_else.body, cst.IndentedBlock):
+                if_else = if_else.with_changes(
+                    body=if_else.body.with_changes(body=self.block(if_else.body.body, bound, in_loop))
                 )
-            return stmt.with_changes(test=test, body=new_body, orelse=orelse)
+            return stmt.with_changes(test=test, body=new_body, orelse=if_else)
         if isinstance(stmt, cst.With) and isinstance(stmt.body, cst.IndentedBlock):
             inner = bound | frozenset(n for i in stmt.items if i.asname for n in index.writes(i.asname))
             return stmt.with_changes(
@@ -390,7 +397,9 @@ class PlanRewriter:
         return stmt.with_changes(body=new_body)
 
     def _expressions(self, node: _N, bound: frozenset[str]) -> _N:
-        return node.visit(_ExprRewriter(self, bound))  # type: ignore[return-value]
+        from ._carve_exprs import ExprRewriter  # imports this module
+
+        return cast(_N, node.visit(ExprRewriter(self, bound)))
 
     # ------------------------------------------------------------------ helper calls
 
@@ -440,9 +449,6 @@ class PlanRewriter:
         return self._call(tool, args).with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
 
-_N = cst.CSTNode
-
-
 def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
         only = stmt.body[0]
@@ -463,77 +469,3 @@ def _shadowed(facts: SolutionFacts, expr: cst.BaseExpression, name: str) -> bool
         for n in walk(expr)
         if isinstance(n, cst.Name)
     )
-
-
-class _ExprRewriter(cst.CSTTransformer):
-    """Helper calls -> tool calls; comprehension elements and filters -> expression segments."""
-
-    def __init__(self, plan: PlanRewriter, bound: frozenset[str]) -> None:
-        super().__init__()
-        self.plan = plan
-        self.bound = bound
-        self._lambda = 0
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        self._lambda += 1
-        return True
-
-    def leave_Lambda(self, original_node: cst.Lambda, updated_node: cst.Lambda) -> cst.BaseExpression:
-        self._lambda -= 1
-        return updated_node
-
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        if isinstance(original_node.func, cst.Name):
-            return self.plan.helper_call(original_node, updated_node)
-        return updated_node
-
-    def _comp_for(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor:
-        ifs = []
-        for o, u in zip(original.ifs, updated.ifs, strict=True):
-            tool = (
-                self.plan._expr_tool(o.test, "check", "Test one element:", self.bound)
-                if not self._lambda
-                else None
-            )
-            ifs.append(u.with_changes(test=tool) if tool is not None else u)
-        inner = updated.inner_for_in
-        if original.inner_for_in is not None and inner is not None:
-            inner = self._comp_for(original.inner_for_in, inner)
-        return updated.with_changes(ifs=ifs, inner_for_in=inner)
-
-    def _elt(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
-        if self._lambda:
-            return updated
-        return self.plan._expr_tool(original, "compute", "Compute for one element:", self.bound) or updated
-
-    def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
-        return updated_node.with_changes(
-            elt=self._elt(original_node.elt, updated_node.elt),
-            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
-        )
-
-    def leave_SetComp(self, original_node: cst.SetComp, updated_node: cst.SetComp) -> cst.BaseExpression:
-        return updated_node.with_changes(
-            elt=self._elt(original_node.elt, updated_node.elt),
-            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
-        )
-
-    def leave_GeneratorExp(
-        self, original_node: cst.GeneratorExp, updated_node: cst.GeneratorExp
-    ) -> cst.BaseExpression:
-        return updated_node.with_changes(
-            elt=self._elt(original_node.elt, updated_node.elt),
-            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
-        )
-
-    def leave_DictComp(self, original_node: cst.DictComp, updated_node: cst.DictComp) -> cst.BaseExpression:
-        return updated_node.with_changes(
-            value=self._elt(original_node.value, updated_node.value),
-            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
-        )

@@ -16,16 +16,18 @@ is rejected with the reason the recording harness found.
 from __future__ import annotations
 
 import ast
+import random
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..schemas import Problem, UnsupportedValue, decode, infer_schema
+from ..schemas import Problem, UnsupportedValue, canonical_json, decode, encode, infer_schema
+from ._augment import TIERS, Mutant
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._instances import ParamInfo, RecordedInstances
 
-__all__ = ["DESIGN_INPUT_SCHEMA", "carve_class_problem"]
+__all__ = ["DESIGN_INPUT_SCHEMA", "carve_class_problem", "mutate_operations"]
 
 _RESERVED = frozenset({"observe", "submit", "task", "reset"})
 _STATE_PARAM = "codegym_state"
@@ -251,3 +253,78 @@ def _oracle_source(problem: Problem, cls: str, operations: Mapping[str, tuple[st
         "        results.append(getattr(tools, tool)(**dict(zip(names, args))))\n"
         "    return tools.submit(answer=results)\n"
     )
+
+
+_MAX_OPERATIONS = 60
+
+
+def mutate_operations(recorded: RecordedInstances, *, n: int, rng: random.Random) -> list[Mutant]:
+    """Up to ``n`` new operation sequences for a design class, tiers round-robin (augmentation).
+
+    Each starts with the constructor (arguments drawn from the recorded ones) and continues
+    with operations the tests used, each with arguments drawn from that operation's recorded
+    ones, integers sometimes moved by a small step. Lengths: *easy* up to the shortest
+    recorded sequence, *medium* about the longest, *hard* about twice that (capped at 60).
+    The expected outputs come from the reference (``compute_outputs``); a sequence the
+    reference rejects (an exception) is dropped there. Deterministic in ``rng``.
+    """
+    if recorded.target.kind != "class" or n <= 0:
+        return []
+    cls = recorded.target.name
+    ctor_args: list[list[object]] = []
+    op_args: dict[str, list[list[object]]] = {}
+    lengths: list[int] = []
+    seen: set[str] = set()
+    for call in recorded.calls:
+        ops = call.input.get("operations")
+        arguments = call.input.get("arguments")
+        if not isinstance(ops, list) or not isinstance(arguments, list) or len(ops) != len(arguments):
+            continue
+        seen.add(canonical_json(call.input))
+        lengths.append(len(ops) - 1)
+        for op, args in zip(ops, arguments, strict=True):
+            values = decode(args)
+            if op == cls:
+                ctor_args.append(values)
+            elif isinstance(op, str) and isinstance(values, list):
+                op_args.setdefault(op, []).append(values)
+    if not ctor_args or not op_args:
+        return []
+    names = sorted(op_args)
+    low, high = max(1, min(lengths)), max(lengths)
+    span = {
+        "easy": (1, low),
+        "medium": (max(1, high // 2), high),
+        "hard": (high, min(2 * high, _MAX_OPERATIONS)),
+    }
+    out: list[Mutant] = []
+    for _ in range(n * 8):
+        if len(out) >= n:
+            break
+        tier = TIERS[len(out) % len(TIERS)]
+        lo, hi = span[tier]
+        count = rng.randint(lo, max(lo, hi))
+        new_ops: list[str] = [cls]
+        new_args: list[list[object]] = [_nudge(rng.choice(ctor_args), rng)]
+        for _step in range(count):
+            op = names[rng.randrange(len(names))]
+            new_ops.append(op)
+            new_args.append(_nudge(rng.choice(op_args[op]), rng))
+        candidate: dict[str, object] = {"operations": new_ops, "arguments": new_args}
+        key = canonical_json(encode(candidate))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Mutant(input=dict(candidate), tier=tier))
+    return out
+
+
+def _nudge(args: list[object], rng: random.Random) -> list[object]:
+    """A copy of ``args`` whose integers move by -2..2 a third of the time."""
+    out: list[object] = []
+    for value in args:
+        if isinstance(value, int) and not isinstance(value, bool) and rng.random() < 1 / 3:
+            out.append(value + rng.randint(-2, 2))
+        else:
+            out.append(value)
+    return out

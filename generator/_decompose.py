@@ -137,15 +137,12 @@ def _split(
         def on_visit(self, n: cst.CSTNode) -> bool:
             if n is node:
                 return True
-            if any(n is c for c in comps):
-                return False
-            if isinstance(n, cst.BaseExpression) and _is_point(n):
-                return False  # handled as a child step below
-            return True
+            # comprehensions and sub-steps are handled in on_leave
+            return not (any(n is c for c in comps) or (isinstance(n, cst.BaseExpression) and _is_point(n)))
 
-        def on_leave(
+        def on_leave(  # type: ignore[override]
             self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-        ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        ) -> cst.CSTNode:
             if any(original_node is c for c in comps):
                 assert isinstance(original_node, cst.BaseExpression)
                 comp = plan_expr(original_node)
@@ -155,8 +152,14 @@ def _split(
                 state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[])))
                 temps.append(temp)
                 return cst.Name(temp)
-            if original_node is not node and isinstance(original_node, cst.BaseExpression) and _is_point(original_node):
-                inner = _split(facts, ctx, original_node, bound, unique, state, comps=comps, plan_expr=plan_expr)
+            if (
+                original_node is not node
+                and isinstance(original_node, cst.BaseExpression)
+                and _is_point(original_node)
+            ):
+                inner = _split(
+                    facts, ctx, original_node, bound, unique, state, comps=comps, plan_expr=plan_expr
+                )
                 if inner is None or not isinstance(inner, cst.Name):
                     state.failed = state.failed or "a step could not be carved"
                     return updated_node
@@ -171,27 +174,33 @@ def _split(
     if state.failed:
         return None
     params: list[str] = []
-    inside_temps = {id(n) for n in walk(rewritten) if isinstance(n, cst.Name) and n.value in temps}
+    children = _point_children(node)
     for n in _walk_outside(node, comps):
-        if isinstance(n, cst.Name) and ctx.index.is_local_load(n) and n.value not in params:
-            if not any(_contains(c, n) for c in _point_children(node)):
-                params.append(n.value)
+        if (
+            isinstance(n, cst.Name)
+            and ctx.index.is_local_load(n)
+            and n.value not in params
+            and not any(_contains(c, n) for c in children)
+        ):
+            params.append(n.value)
     if any(p in ctx.opaque or p not in bound for p in params if p not in ctx.available):
         state.failed = "reads a name that is unbound or cannot cross JSON"
         return None
     params = [p for p in params if p not in ctx.available] + temps
-    del inside_temps
     code = facts.module.code_for_node(node)
-    name = unique(f"compute_{slug(code)}")
+    short = facts.module.code_for_node(rewritten)
+    name = unique(f"compute_{slug(short)}")
     fn = cst.FunctionDef(
         name=cst.Name(name),
         params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
-        body=cst.IndentedBlock(body=[cst.SimpleStatementLine([cst.Return(value=rewritten.with_changes(lpar=[], rpar=[]))])]),
+        body=cst.IndentedBlock(
+            body=[cst.SimpleStatementLine([cst.Return(value=rewritten.with_changes(lpar=[], rpar=[]))])]
+        ),
     )
     text = " ".join(code.split())
     text = text if len(text) <= 70 else text[:67] + "..."
     tool = PendingTool(name, "segment", f"Compute `{text}` (one step of the result).", name, params, node=fn)
-    target = None if root else unique(slug(code, limit=3))
+    target = None if root else unique(slug(short, limit=3))
     state.steps.append(Step(tool, params, target))
     return cst.Name(target) if target else rewritten
 

@@ -30,19 +30,15 @@ from __future__ import annotations
 import functools
 import inspect
 import io
-import itertools
 import json
 import random
-import signal
 import sys
-import tempfile
-import threading
 import time
 import types
-import unittest
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from codegym_mcp.generator import _harness_runner as _run
     from codegym_mcp.generator import _harness_state as _st
     from codegym_mcp.schemas import _values as _cv
 else:
@@ -54,14 +50,12 @@ else:
         import codegym_state as _st
     except ImportError:  # imported on the host (tests)
         from codegym_mcp.generator import _harness_state as _st
+    try:
+        import codegym_runner as _run
+    except ImportError:  # imported on the host (tests)
+        from codegym_mcp.generator import _harness_runner as _run
 
 __all__ = ["compute", "record"]
-
-_MAX_FAILURES_SHOWN = 20
-
-
-class _TestTimeout(BaseException):
-    """A single test ran past its time slice (BaseException: a test's ``except Exception`` won't eat it)."""
 
 
 class _Book:
@@ -508,369 +502,6 @@ class _ClassRecorder:
             self.book.add({"operations": seq.ops, "arguments": seq.args}, seq.results)
 
 
-# --------------------------------------------------------------------------- running tests
-
-
-class _Outcome:
-    def __init__(self, per_test: float, budget: float) -> None:
-        self.run = 0
-        self.passed = 0
-        self.skipped = 0
-        self.failures: list[str] = []
-        self.per_test = per_test
-        self.deadline = time.monotonic() + budget
-        self.exhausted = False
-        self.last_error = ""
-
-    def fail(self, name: str, exc: BaseException) -> None:
-        text = f"{name}: {type(exc).__name__}: {_safe_str(exc)}"
-        text = text if len(text) < 300 else text[:297] + "..."
-        self.last_error = text
-        if len(self.failures) < _MAX_FAILURES_SHOWN:
-            self.failures.append(text)
-        else:
-            self.failures[-1] = f"... and more failures (first {_MAX_FAILURES_SHOWN} shown)"
-
-    def as_dict(self) -> dict[str, Any]:
-        failed = self.run - self.passed - self.skipped
-        return {
-            "tests_run": self.run,
-            "tests_passed": self.passed,
-            "tests_failed": failed,
-            "tests_skipped": self.skipped,
-            "failures": self.failures,
-            "budget_exhausted": self.exhausted,
-        }
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except BaseException:
-        return "<unprintable>"
-
-
-def _alarm(_signum: int, _frame: Any) -> None:
-    raise _TestTimeout("test ran past its time slice")
-
-
-def _timed(outcome: _Outcome, seed: int, name: str, thunk: Any, *, xfail: bool = False) -> None:
-    """Run one test with ``random`` seeded and a time slice; count its outcome."""
-    if time.monotonic() > outcome.deadline:
-        outcome.exhausted = True
-        return
-    outcome.run += 1
-    random.seed(seed)
-    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    previous = None
-    if use_alarm:
-        previous = signal.signal(signal.SIGALRM, _alarm)
-        slice_ = max(0.05, min(outcome.per_test, outcome.deadline - time.monotonic()))
-        signal.setitimer(signal.ITIMER_REAL, slice_)
-    try:
-        thunk()
-    except _TestTimeout as exc:
-        outcome.fail(name, exc)
-    except Exception as exc:
-        if getattr(type(exc), "_codegym_skip", False):
-            outcome.skipped += 1
-        elif xfail:
-            outcome.passed += 1
-        else:
-            outcome.fail(name, exc)
-    except SystemExit as exc:
-        outcome.fail(name, exc)
-    else:
-        outcome.passed += 1
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-
-
-class _Capture:
-    """``capsys`` / ``capfd``: what the test printed since the last read."""
-
-    def __init__(self) -> None:
-
-        self.out = io.StringIO()
-        self.err = io.StringIO()
-        self.saved = (sys.stdout, sys.stderr)
-        sys.stdout, sys.stderr = self.out, self.err
-
-    def readouterr(self) -> Any:
-        import collections
-
-        CaptureResult = collections.namedtuple("CaptureResult", "out err")
-        result = CaptureResult(self.out.getvalue(), self.err.getvalue())
-        self.out.seek(0)
-        self.out.truncate()
-        self.err.seek(0)
-        self.err.truncate()
-        return result
-
-    def close(self) -> None:
-        sys.stdout, sys.stderr = self.saved
-
-
-class _MonkeyPatch:
-    """A minimal ``monkeypatch``: setattr/delattr/setitem/delitem/setenv/delenv, undone after the test."""
-
-    _missing = object()
-
-    def __init__(self) -> None:
-        self.undo: list[Any] = []
-
-    def setattr(self, target: Any, name: Any, value: Any = _missing, raising: bool = True) -> None:
-        if value is self._missing:
-            module_name, _, attr = str(target).rpartition(".")
-            target, name, value = sys.modules[module_name], attr, name
-        old = getattr(target, name, self._missing)
-        self.undo.append(
-            lambda: setattr(target, name, old) if old is not self._missing else delattr(target, name)
-        )
-        setattr(target, name, value)
-
-    def delattr(self, target: Any, name: str, raising: bool = True) -> None:
-        old = getattr(target, name, self._missing)
-        if old is not self._missing:
-            self.undo.append(lambda: setattr(target, name, old))
-            delattr(target, name)
-
-    def setitem(self, mapping: Any, key: Any, value: Any) -> None:
-        old = mapping.get(key, self._missing)
-        self.undo.append(
-            lambda: mapping.__setitem__(key, old) if old is not self._missing else mapping.pop(key, None)
-        )
-        mapping[key] = value
-
-    def delitem(self, mapping: Any, key: Any, raising: bool = True) -> None:
-        if key in mapping:
-            old = mapping[key]
-            self.undo.append(lambda: mapping.__setitem__(key, old))
-            del mapping[key]
-
-    def setenv(self, name: str, value: str, prepend: str | None = None) -> None:
-        import os
-
-        self.setitem(os.environ, name, value)
-
-    def delenv(self, name: str, raising: bool = True) -> None:
-        import os
-
-        self.delitem(os.environ, name)
-
-    def close(self) -> None:
-        for fn in reversed(self.undo):
-            fn()
-        self.undo.clear()
-
-
-class _Request:
-    def __init__(self, param: Any = None) -> None:
-        self.param = param
-
-
-class _Fixtures:
-    """Resolves a test's parameters: module fixtures (generator ones too) and a few builtins."""
-
-    def __init__(self, namespace: dict[str, Any]) -> None:
-        self.defs: dict[str, Any] = {}
-        for value in namespace.values():
-            info = getattr(value, "_codegym_fixture", None)
-            if isinstance(info, dict) and callable(value):
-                self.defs[str(info["name"])] = value
-        self.autouse = [f for f in self.defs.values() if f._codegym_fixture.get("autouse")]
-
-    def param_sets(self, names: list[str]) -> list[dict[str, Any]]:
-        """One dict per combination of the params= of the fixtures the test uses."""
-        choices: list[list[tuple[str, Any]]] = []
-        for name in names:
-            fn = self.defs.get(name)
-            params = fn._codegym_fixture.get("params") if fn is not None else None
-            if params:
-                choices.append([(name, p) for p in params])
-        return [dict(combo) for combo in itertools.product(*choices)] if choices else [{}]
-
-    def resolve(self, name: str, cache: dict[str, Any], cleanups: list[Any], params: dict[str, Any]) -> Any:
-        if name in cache:
-            return cache[name]
-        if name in ("capsys", "capfd", "capsysbinary"):
-            cap = _Capture()
-            cleanups.append(cap.close)
-            value: Any = cap
-        elif name == "monkeypatch":
-            value = _MonkeyPatch()
-            cleanups.append(value.close)
-        elif name in ("tmp_path", "tmpdir"):
-            import pathlib
-
-            value = pathlib.Path(tempfile.mkdtemp(prefix="codegym-"))
-        elif name == "request":
-            value = _Request()
-        elif name in self.defs:
-            fn = self.defs[name]
-            kwargs = {}
-            fsig = _signature(fn)
-            for p in fsig.parameters if fsig is not None else []:
-                if p == "request":
-                    kwargs[p] = _Request(params.get(name))
-                else:
-                    kwargs[p] = self.resolve(p, cache, cleanups, params)
-            value = fn(**kwargs)
-            if inspect.isgenerator(value):
-                gen = value
-                value = next(gen)
-                cleanups.append(lambda: next(gen, None))
-        else:
-            raise LookupError(f"fixture {name!r} not found")
-        cache[name] = value
-        return value
-
-
-def _cases(fn: Any) -> list[dict[str, Any]]:
-    """The parametrize combinations of a test function (``[{}]`` when none)."""
-    layers = getattr(fn, "_codegym_params", None) or []
-    choices: list[list[dict[str, Any]]] = []
-    for names, values in layers:
-        layer = []
-        for value in values:
-            marks = getattr(value, "marks", None)
-            if hasattr(value, "values") and hasattr(value, "marks"):
-                if any(
-                    getattr(m, "name", "") == "skip"
-                    for m in (marks if isinstance(marks, (list, tuple)) else [marks])
-                ):
-                    continue
-                value = value.values if len(names) > 1 else value.values[0]
-            if len(names) == 1:
-                layer.append({names[0]: value})
-            else:
-                layer.append(dict(zip(names, value, strict=False)))
-        choices.append(layer)
-    if not choices:
-        return [{}]
-    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*choices)]
-
-
-def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: _Outcome, seed: int) -> None:
-    if getattr(fn, "_codegym_skip", None):
-        outcome.skipped += 1
-        outcome.run += 1
-        return
-    sig = _signature(fn)
-    wanted = [p for p in (sig.parameters if sig is not None else {})]
-    xfail = bool(getattr(fn, "_codegym_xfail", False))
-    for case in _cases(fn):
-        rest = [p for p in wanted if p not in case]
-        for fixture_params in fixtures.param_sets(rest):
-
-            def thunk(
-                case: dict[str, Any] = case, rest: list[str] = rest, fp: dict[str, Any] = fixture_params
-            ) -> None:
-                cache: dict[str, Any] = {}
-                cleanups: list[Any] = []
-                try:
-                    for auto in fixtures.autouse:
-                        fixtures.resolve(auto._codegym_fixture["name"], cache, cleanups, fp)
-                    for extra in getattr(fn, "_codegym_usefixtures", []):
-                        fixtures.resolve(extra, cache, cleanups, fp)
-                    kwargs = dict(case)
-                    for p in rest:
-                        kwargs[p] = fixtures.resolve(p, cache, cleanups, fp)
-                    fn(**kwargs)
-                finally:
-                    for cleanup in reversed(cleanups):
-                        cleanup()
-
-            _timed(outcome, seed, name, thunk, xfail=xfail)
-
-
-def _run_pytest_module(namespace: dict[str, Any], outcome: _Outcome, seed: int) -> None:
-    fixtures = _Fixtures(namespace)
-    for name, obj in list(namespace.items()):
-        if name.startswith("test") and inspect.isfunction(obj) and not hasattr(obj, "_codegym_fixture"):
-            _run_test_callable(obj, name, fixtures, outcome, seed)
-        elif name.startswith("Test") and inspect.isclass(obj):
-            if issubclass(obj, unittest.TestCase):
-                _run_unittest_class(obj, outcome, seed)
-            else:
-                _run_test_class(obj, name, fixtures, outcome, seed)
-
-
-def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: _Outcome, seed: int) -> None:
-    if getattr(cls, "_codegym_skip", None):
-        return
-    names = []
-    for klass in reversed(cls.__mro__):
-        for attr in vars(klass):
-            if attr.startswith("test") and callable(getattr(cls, attr, None)) and attr not in names:
-                names.append(attr)
-    try:
-        if hasattr(cls, "setup_class"):
-            cls.setup_class()
-    except Exception as exc:
-        outcome.run += 1
-        outcome.fail(f"{cls_name}.setup_class", exc)
-        return
-    for attr in names:
-        try:
-            instance = cls()
-        except Exception as exc:
-            outcome.run += 1
-            outcome.fail(f"{cls_name}()", exc)
-            return
-        method = getattr(instance, attr)
-        setup = getattr(instance, "setup_method", None)
-        teardown = getattr(instance, "teardown_method", None)
-
-        def thunk(method: Any = method, setup: Any = setup, teardown: Any = teardown) -> None:
-            if setup is not None:
-                setup(method)
-            try:
-                method()
-            finally:
-                if teardown is not None:
-                    teardown(method)
-
-        msig = _signature(method)
-        if getattr(method, "_codegym_params", None) or (msig is not None and len(msig.parameters) > 0):
-            _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed)
-        else:
-            _timed(
-                outcome,
-                seed,
-                f"{cls_name}.{attr}",
-                thunk,
-                xfail=bool(getattr(method, "_codegym_xfail", False)),
-            )
-    if hasattr(cls, "teardown_class"):
-        try:
-            cls.teardown_class()
-        except Exception as exc:
-            outcome.fail(f"{cls_name}.teardown_class", exc)
-
-
-def _run_unittest_class(cls: type, outcome: _Outcome, seed: int) -> None:
-    test: Any
-    for test in unittest.TestLoader().loadTestsFromTestCase(cls):
-        result = unittest.TestResult()
-
-        def thunk(test: Any = test, result: unittest.TestResult = result) -> None:
-            test.run(result)
-            problems = result.errors + result.failures
-            if problems:
-                raise AssertionError(problems[0][1].strip().splitlines()[-1])
-            if result.skipped:
-                raise _SkippedTest()
-
-        _timed(outcome, seed, test.id().rsplit(".", 1)[-1], thunk)
-
-
-class _SkippedTest(Exception):
-    _codegym_skip = True
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -920,10 +551,14 @@ def record(request: str) -> str:
     try:
         random.seed(seed)
         try:
-            real = _load_solution(str(req["solution"]))
+            with _run.time_slice(float(req.get("budget_seconds", 8.0)) / 2):
+                real = _load_solution(str(req["solution"]))
         except BaseException as exc:
             return json.dumps(
-                {"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"}
+                {
+                    "ok": False,
+                    "error": f"the solution does not load: {type(exc).__name__}: {_run.safe_str(exc)}",
+                }
             )
         original = getattr(real, target, None)
         reply: dict[str, Any] = {"ok": True, "kind": kind, "target": target, "methods": {}}
@@ -946,13 +581,13 @@ def record(request: str) -> str:
             replacement = recorder.wrapper()
             reply["params"] = _params(recorder.sig)
         facing = _facing_module(real, target, replacement)
-        outcome = _Outcome(float(req.get("per_test_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
+        outcome = _run.Outcome(float(req.get("per_test_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
         if req.get("test_style") == "humaneval":
             namespace = dict(facing.__dict__)
             namespace["__name__"] = "__codegym_tests__"
             code = compile(str(req["tests"]), "tests.py", "exec")
             outcome.per_test = outcome.deadline - time.monotonic()
-            _timed(outcome, seed, "check", lambda: exec(code, namespace))
+            _run.timed(outcome, seed, "check", lambda: exec(code, namespace))
         else:
             sys.modules["solution"] = facing
             test_module = types.ModuleType("test_solution")
@@ -960,14 +595,15 @@ def record(request: str) -> str:
             sys.modules["test_solution"] = test_module
             try:
                 random.seed(seed)
-                exec(compile(str(req["tests"]), "test_solution.py", "exec"), test_module.__dict__)
+                with _run.time_slice(outcome.per_test):
+                    exec(compile(str(req["tests"]), "test_solution.py", "exec"), test_module.__dict__)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 outcome.run += 1
                 outcome.fail("<module>", exc)
             else:
-                _run_pytest_module(test_module.__dict__, outcome, seed)
+                _run.run_pytest_module(test_module.__dict__, outcome, seed)
         recorder.finish()
         reply["state_issues"] = recorder.state_issues if isinstance(recorder, _ClassRecorder) else {}
         reply["shapes"] = recorder.shapes if isinstance(recorder, _FunctionRecorder) else {}
@@ -1035,10 +671,14 @@ def compute(request: str) -> str:
     try:
         random.seed(seed)
         try:
-            real = _load_solution(str(req["solution"]))
+            with _run.time_slice(float(req.get("budget_seconds", 8.0)) / 2):
+                real = _load_solution(str(req["solution"]))
         except BaseException as exc:
             return json.dumps(
-                {"ok": False, "error": f"the solution does not load: {type(exc).__name__}: {_safe_str(exc)}"}
+                {
+                    "ok": False,
+                    "error": f"the solution does not load: {type(exc).__name__}: {_run.safe_str(exc)}",
+                }
             )
         target = getattr(real, str(req["target"]), None)
         if target is None:
@@ -1046,7 +686,7 @@ def compute(request: str) -> str:
         kind = req.get("kind", "function")
         in_place = req.get("in_place")
         sig = _signature(target)
-        outcome = _Outcome(float(req.get("per_call_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
+        outcome = _run.Outcome(float(req.get("per_call_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
         results: list[dict[str, Any]] = []
         for wire_input in req["inputs"]:
             slot: dict[str, Any] = {}
@@ -1060,7 +700,7 @@ def compute(request: str) -> str:
                 slot["expected"] = _cv.encode(values[in_place] if in_place else result)
 
             outcome.last_error = ""
-            _timed(outcome, seed, "input", thunk)
+            _run.timed(outcome, seed, "input", thunk)
             if "expected" in slot:
                 results.append({"ok": True, "expected": slot["expected"]})
             elif outcome.exhausted:

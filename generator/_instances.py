@@ -190,11 +190,12 @@ class ComputeError:
 
 @cache
 def harness_sources() -> tuple[tuple[str, str], ...]:
-    """(module name, source) to load into a worker, in order: state codec, pytest shim, harness."""
+    """(module name, source) to load into a worker, in order: state codec, pytest shim, test runner, harness."""
     pkg = resources.files(__package__)
     return (
         ("codegym_state", pkg.joinpath("_harness_state.py").read_text(encoding="utf-8")),
         ("pytest", pkg.joinpath("_harness_pytest.py").read_text(encoding="utf-8")),
+        ("codegym_runner", pkg.joinpath("_harness_runner.py").read_text(encoding="utf-8")),
         (HARNESS_MODULE, pkg.joinpath("_harness_record.py").read_text(encoding="utf-8")),
     )
 

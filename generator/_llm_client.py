@@ -54,6 +54,7 @@ __all__ = [
 API_KEY_ENV = "OPENAI_API_KEY"
 _INSTALL_HINT = "pip install 'codegym-mcp[llm]'"
 _CACHE_FORMAT = 1
+_FATAL_STATUSES = frozenset({401, 403, 404})  # bad key, no access, unknown model or wrong base URL
 
 
 class LlmError(RuntimeError):
@@ -131,6 +132,7 @@ class LlmReply:
 
     text: str
     cached: bool
+    finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -182,6 +184,7 @@ class LlmClient:
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
         self._usage = LlmUsage()
+        self._fatal: LlmRequestFailed | None = None
 
     def __enter__(self) -> LlmClient:
         return self
@@ -205,7 +208,8 @@ class LlmClient:
         Raises:
             LlmTimeout: the server did not answer within ``settings.timeout`` seconds.
             LlmRequestFailed: an error status (after retries for 429/5xx), a connection failure
-                after retries, or a reply without text.
+                after retries, or a reply without text. After a 401, 403 or 404 every later call
+                fails the same way without a request.
         """
         params = self.settings.params()
         key = cache_key(self.settings.model, messages, params)
@@ -215,11 +219,20 @@ class LlmClient:
                 self._usage.cache_hits += 1
             return cached
         try:
+            if self._fatal is not None:
+                # a bad key or an unknown model fails every request alike: ask once, not per problem
+                raise LlmRequestFailed(
+                    f"{self._fatal} (not sent: an earlier request got this answer)",
+                    status=self._fatal.status,
+                    attempts=0,
+                )
             with self._slots:
                 reply = self._request(messages)
-        except LlmRequestFailed:
+        except LlmRequestFailed as exc:
             with self._lock:
                 self._usage.failures += 1
+                if exc.status in _FATAL_STATUSES and self._fatal is None:
+                    self._fatal = exc
             raise
         with self._lock:
             self._usage.prompt_tokens += reply.prompt_tokens
@@ -263,7 +276,7 @@ class LlmClient:
                     ) from exc
                 self._backoff(attempt, exc.response.headers.get("retry-after"))
                 continue
-            except openai.APIConnectionError as exc:
+            except openai.APIConnectionError as exc:  # (APITimeoutError, its subclass, is caught above)
                 if attempt > s.max_retries:
                     raise LlmRequestFailed(
                         f"cannot reach {s.base_url or 'api.openai.com'} after {attempt} attempt(s): {exc}; "
@@ -273,21 +286,38 @@ class LlmClient:
                     ) from exc
                 self._backoff(attempt, None)
                 continue
-            choices = completion.choices
-            text = choices[0].message.content if choices else None
-            if not text:
+            except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
                 raise LlmRequestFailed(
-                    f"model {s.model!r} returned no text (finish_reason "
-                    f"{choices[0].finish_reason if choices else 'no choices'!r})",
+                    f"model {s.model!r} at {s.base_url or 'api.openai.com'} gave an unusable answer: "
+                    f"{type(exc).__name__}: {exc}",
+                    status=getattr(exc, "status_code", None),
+                    attempts=attempt,
+                ) from exc
+            try:  # a lenient server may send any JSON: read it defensively
+                choice = completion.choices[0]
+                text, finish = choice.message.content, choice.finish_reason
+                usage = getattr(completion, "usage", None)
+                prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+                completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+            except (AttributeError, TypeError, IndexError, ValueError) as exc:
+                raise LlmRequestFailed(
+                    f"model {s.model!r} at {s.base_url or 'api.openai.com'} answered something that is not "
+                    f"a chat completion ({type(exc).__name__}: {exc}): {str(completion)[:200]!r}",
+                    status=200,
+                    attempts=attempt,
+                ) from exc
+            if not isinstance(text, str) or not text:
+                raise LlmRequestFailed(
+                    f"model {s.model!r} returned no text (finish_reason {finish!r})",
                     status=200,
                     attempts=attempt,
                 )
-            usage = completion.usage
             return LlmReply(
                 text=text,
                 cached=False,
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
+                finish_reason=finish if isinstance(finish, str) else None,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
             )
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
@@ -314,7 +344,8 @@ class LlmClient:
             return None  # a torn or foreign file: ask again and overwrite it
         if not isinstance(text, str) or entry.get("format") != _CACHE_FORMAT:
             return None
-        return LlmReply(text=text, cached=True)
+        finish = entry.get("finish_reason")
+        return LlmReply(text=text, cached=True, finish_reason=finish if isinstance(finish, str) else None)
 
     def _cache_write(self, key: str, messages: list[ChatMessage], reply: LlmReply) -> None:
         path = self._cache_path(key)
@@ -326,6 +357,7 @@ class LlmClient:
             "params": self.settings.params(),
             "messages": messages,
             "reply": reply.text,
+            "finish_reason": reply.finish_reason,
             "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -378,7 +410,7 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         default=None,
-        help="reply cache (default $CODEGYM_LLM_CACHE or the user cache dir /llm)",
+        help="reply cache (default: $CODEGYM_LLM_CACHE, else <user cache dir>/codegym-mcp/llm)",
     )
     group.add_argument("--no-llm-cache", action="store_true", help="neither read nor write the reply cache")
 
@@ -400,6 +432,11 @@ def llm_settings_from_args(args: argparse.Namespace) -> LlmSettings | None:
         raise ValueError(f"--llm-timeout must be > 0 seconds, got {args.llm_timeout}")
     if args.llm_max_retries < 0:
         raise ValueError(f"--llm-max-retries must be >= 0, got {args.llm_max_retries}")
+    if args.llm_base_url is None and not os.environ.get(API_KEY_ENV):
+        raise ValueError(
+            f"--llm-model without --llm-base-url talks to api.openai.com, which needs ${API_KEY_ENV}: "
+            "export it, or point --llm-base-url at a local OpenAI-compatible server"
+        )
     cache_dir: Path | None
     if args.no_llm_cache:
         cache_dir = None

@@ -282,6 +282,8 @@ def _render(
     output_schema: dict[str, Any],
     dropped: dict[str, int],
 ) -> Generated | Rejected:
+    for reason, count in verified.dropped.items():
+        dropped[reason] = dropped.get(reason, 0) + count
     kept = apply_filters(verified.instances, settings)
     for reason, count in kept.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
@@ -297,6 +299,7 @@ def _render(
         input_schema=input_schema,
         output_schema=output_schema,
         tools=tools,
+        hidden_values=_hidden_values(instances),
     )
     manifest = GymManifest(
         task_id=problem.task_id,
@@ -335,6 +338,14 @@ def _render(
         problem=problem,
     )
     return Generated(files=files, summary=summary)
+
+
+def _hidden_values(instances: list[Instance]) -> list[Any]:
+    values: list[Any] = []
+    for inst in instances:
+        values.extend(decode(v) for v in inst.input.values())
+        values.append(decode(inst.expected))
+    return values
 
 
 def internal_error(problem: Problem, stage: Stage, exc: BaseException) -> Rejected:

@@ -47,6 +47,7 @@ def _child_job(problem: Problem, settings: GenerateSettings, proposal: _Proposal
     global _child_worker
     if _child_worker is None:
         _child_worker = Worker(_child_config)
+        _child_worker.start()  # SandboxUnavailable here stops the run with the fix, not per problem
         # multiprocessing runs its finalizers when the pool process exits: no jail outlives it
         Finalize(_child_worker, _child_worker.close, exitpriority=10)
     return _guarded(problem, settings, _child_worker, proposal)
@@ -135,6 +136,7 @@ def generate(
     load_issues: Sequence[LoadIssue] = (),
     progress: Progress | None = None,
     llm: LlmSettings | None = None,
+    llm_progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Generate gyms for ``problems`` into ``catalog``; returns the report (also written).
 
@@ -154,7 +156,7 @@ def generate(
     if llm is not None and todo:
         # in the parent, before the fan-out: the client is not picklable, the proposals are
         with LlmClient(llm) as client:
-            proposals = decompose_all(todo, client)
+            proposals = decompose_all(todo, client, progress=llm_progress)
             book.llm_usage = client.usage
     if progress is not None:
         progress(0, total, None)

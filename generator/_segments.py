@@ -17,15 +17,25 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from ._analysis import NameIndex, walk
+from ._analysis import (
+    MUTATING_FUNCS,
+    MUTATOR_METHODS,
+    OPAQUE_CALLS,
+    NameIndex,
+    SolutionFacts,
+    callee_name,
+    walk,
+)
 
 __all__ = [
     "SegmentContext",
     "SegmentInterface",
     "definitely_assigned",
     "expression_interface",
+    "opaque_names",
     "segment_interface",
     "statement_escapes",
+    "suite_statements",
 ]
 
 _FORBIDDEN = (
@@ -64,6 +74,14 @@ class SegmentContext:
     available: frozenset[str]  # names the tools module defines (hoisted helpers, imports)
     opaque: frozenset[str]  # names whose values cannot cross JSON
     alias_prone: frozenset[str]  # names that may share their value with another name
+
+
+def suite_statements(suite: cst.BaseSuite) -> list[cst.BaseStatement]:
+    """The statements of a block; a one-line suite (``for x in y: a += x``) as one line."""
+    if isinstance(suite, cst.IndentedBlock):
+        return list(suite.body)
+    assert isinstance(suite, cst.SimpleStatementSuite)
+    return [cst.SimpleStatementLine(body=suite.body)]
 
 
 def statement_escapes(stmts: Sequence[cst.CSTNode]) -> str | None:
@@ -118,18 +136,18 @@ def _stmt_defs(index: NameIndex, stmt: cst.BaseStatement) -> set[str]:
     if isinstance(stmt, cst.SimpleStatementLine):
         return set().union(*(_small_writes(index, s) for s in stmt.body))
     if isinstance(stmt, cst.If):
-        body = definitely_assigned(index, stmt.body.body)
+        body = definitely_assigned(index, suite_statements(stmt.body))
         if stmt.orelse is None:
             return set()
         other = (
             _stmt_defs(index, stmt.orelse)
             if isinstance(stmt.orelse, cst.If)
-            else definitely_assigned(index, stmt.orelse.body.body)
+            else definitely_assigned(index, suite_statements(stmt.orelse.body))
         )
         return body & other
     if isinstance(stmt, cst.With):
         names = set().union(*(index.writes(i.asname) for i in stmt.items if i.asname))
-        return names | definitely_assigned(index, stmt.body.body)
+        return names | definitely_assigned(index, suite_statements(stmt.body))
     if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
         return {stmt.name.value}
     return set()
@@ -144,26 +162,26 @@ def _uses(index: NameIndex, stmts: Sequence[cst.BaseStatement], defined: set[str
                 defined |= _small_writes(index, small)
         elif isinstance(stmt, cst.For):
             _add(out, index.reads(stmt.iter), defined)
-            _uses(index, stmt.body.body, defined | index.writes(stmt.target), out)
+            _uses(index, suite_statements(stmt.body), defined | index.writes(stmt.target), out)
             if stmt.orelse:
-                _uses(index, stmt.orelse.body.body, set(defined), out)
+                _uses(index, suite_statements(stmt.orelse.body), set(defined), out)
         elif isinstance(stmt, cst.While):
             _add(out, index.reads(stmt.test), defined)
-            _uses(index, stmt.body.body, set(defined), out)
+            _uses(index, suite_statements(stmt.body), set(defined), out)
             if stmt.orelse:
-                _uses(index, stmt.orelse.body.body, set(defined), out)
+                _uses(index, suite_statements(stmt.orelse.body), set(defined), out)
         elif isinstance(stmt, cst.If):
             _add(out, index.reads(stmt.test), defined)
-            _uses(index, stmt.body.body, set(defined), out)
+            _uses(index, suite_statements(stmt.body), set(defined), out)
             if isinstance(stmt.orelse, cst.If):
                 _uses(index, [stmt.orelse], set(defined), out)
             elif stmt.orelse is not None:
-                _uses(index, stmt.orelse.body.body, set(defined), out)
+                _uses(index, suite_statements(stmt.orelse.body), set(defined), out)
             defined |= _stmt_defs(index, stmt)
         elif isinstance(stmt, cst.With):
             for item in stmt.items:
                 _add(out, index.reads(item.item), defined)
-            _uses(index, stmt.body.body, defined | _stmt_defs(index, stmt), out)
+            _uses(index, suite_statements(stmt.body), defined | _stmt_defs(index, stmt), out)
             defined |= _stmt_defs(index, stmt)
         else:
             _add(out, index.reads(stmt), defined)
@@ -233,8 +251,6 @@ def expression_interface(
             return f"contains {type(n).__name__}"
     if ctx.index.mutated(expr):
         return "mutates a value in place"
-    from ._analysis import MUTATOR_METHODS, MUTATING_FUNCS, callee_name
-
     for n in walk(expr):
         if isinstance(n, cst.Call) and (
             callee_name(n) in MUTATOR_METHODS or callee_name(n) in MUTATING_FUNCS
@@ -256,3 +272,37 @@ def _comp_bound(ctx: SegmentContext, expr: cst.BaseExpression, name: str) -> boo
     return all(
         not ctx.index.is_local_load(n) for n in walk(expr) if isinstance(n, cst.Name) and n.value == name
     )
+
+
+def opaque_names(facts: SolutionFacts) -> set[str]:
+    """Entry-local names that may hold a value with no JSON form (iterators, Counters, objects...)."""
+    index = facts.index
+    opaque: set[str] = set(facts.nested)
+    body = facts.entry.node.body
+    for _ in range(3):
+        for n in walk(body):
+            value: cst.BaseExpression | None = None
+            targets: list[cst.BaseExpression] = []
+            if isinstance(n, cst.Assign):
+                value, targets = n.value, [t.target for t in n.targets]
+            elif isinstance(n, cst.AnnAssign) and n.value is not None:
+                value, targets = n.value, [n.target]
+            elif isinstance(n, cst.WithItem) and n.asname is not None:
+                targets = [n.asname.name]
+                opaque.update(index.writes(n.asname))
+            if value is None or not _is_opaque_value(value, opaque, facts.class_names):
+                continue
+            for t in targets:
+                opaque.update(index.writes(t))
+    return opaque
+
+
+def _is_opaque_value(value: cst.BaseExpression, opaque: set[str], classes: frozenset[str]) -> bool:
+    if isinstance(value, (cst.Lambda, cst.GeneratorExp)):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in opaque
+    if isinstance(value, cst.Call):
+        name = callee_name(value)
+        return name in OPAQUE_CALLS or name in classes
+    return False

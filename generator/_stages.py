@@ -131,12 +131,14 @@ def augment_candidates(
 ) -> tuple[list[Candidate], dict[str, int]]:
     """``settings.augment`` new candidates by mutation, outputs by the reference; and what was lost."""
     lost: dict[str, int] = {}
+    rng = rng_for(settings.seed, problem.task_id)
     if recorded.is_class:
-        return [], {}  # design problems (operation sequences) are not mutated
-    inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
-    mutants = mutate_inputs(
-        inputs, input_schema, n=settings.augment, rng=rng_for(settings.seed, problem.task_id)
-    )
+        from ._classes import mutate_operations  # design problems: new operation sequences
+
+        mutants = mutate_operations(recorded.raw, n=settings.augment, rng=rng)
+    else:
+        inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
+        mutants = mutate_inputs(inputs, input_schema, n=settings.augment, rng=rng)
     if not mutants:
         return [], lost
     try:

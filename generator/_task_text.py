@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from ..schemas import ToolSpec, describe_schema
 
-__all__ = ["strip_examples", "task_statement"]
+__all__ = ["redact_values", "strip_examples", "task_statement"]
 
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)")
 _EXAMPLE_HEAD = re.compile(r"^\s*(for\s+)?examples?\b.*:?\s*$", re.IGNORECASE)
@@ -34,6 +36,56 @@ def strip_examples(question: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+_EXAMPLE_HINT = re.compile(
+    r"=>|==|->|>>>|\breturns?\b|\bshould\b|\bexamples?\b|\binput\b|\boutput\b|e\.g\.|\bgives?\b|"
+    r"\bresults?\b|\bexplanation\b|\bbecomes?\b|\b\w+\s*=\s*[\[(\"'{]",
+    re.IGNORECASE,
+)
+
+
+def _renderings(value: Any, out: set[str]) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return  # numbers and flags are everywhere in prose: not specific enough to redact
+    forms = [repr(value)]
+    with contextlib.suppress(TypeError, ValueError):
+        forms.append(json.dumps(value))
+    if isinstance(value, str) and len(value.strip()) >= 4:
+        forms.append(value)
+    if isinstance(value, (list, tuple)):
+        forms.append(", ".join(repr(v) for v in value))
+    out.update(f for f in forms if len(f) >= 4)
+
+
+def redact_values(question: str, values: Iterable[Any], *, entry_point: str) -> str:
+    """Drop the example lines of ``question`` that show one of ``values`` (hidden inputs, answers).
+
+    A line goes when it contains a rendering of a value (``repr``/JSON of a list, a string of 4+
+    characters) and reads like an example (``=>``, ``==``, "returns", "Input:", a call of the entry
+    point...); the example's following lines (its output) go with it, up to a blank line.
+    """
+    forms: set[str] = set()
+    for value in values:
+        _renderings(value, forms)
+    if not forms:
+        return question
+    out: list[str] = []
+    in_example = False
+    for line in question.splitlines():
+        if not line.strip():
+            in_example = False
+            out.append(line)
+            continue
+        example_like = bool(_EXAMPLE_HINT.search(line)) or f"{entry_point}(" in line
+        if example_like and any(f in line for f in forms):
+            in_example = True
+            continue
+        if in_example and example_like:
+            continue
+        in_example = False
+        out.append(line)
+    return "\n".join(out)
+
+
 def _tool_lines(tools: Iterable[ToolSpec]) -> list[str]:
     lines = []
     for tool in tools:
@@ -50,15 +102,20 @@ def task_statement(
     input_schema: dict[str, Any],
     output_schema: dict[str, Any],
     tools: list[ToolSpec],
+    hidden_values: Iterable[Any] = (),
 ) -> str:
-    """The question (examples stripped) plus how the episode works: observe, tools, submit."""
+    """The question (examples stripped) plus how the episode works: observe, tools, submit.
+
+    ``hidden_values`` (the instances' inputs and expected outputs, python values) are kept out
+    of the text: example lines that show one are dropped (:func:`redact_values`).
+    """
     props = input_schema.get("properties")
     params = ", ".join(f"`{k}`" for k in props) if isinstance(props, dict) and props else "the input"
     observe = next((t.name for t in tools if t.kind == "observe"), "observe")
     submit = next((t.name for t in tools if t.kind == "submit"), "submit")
     helpers = _tool_lines(tools)
     parts = [
-        strip_examples(question),
+        redact_values(strip_examples(question), hidden_values, entry_point=entry_point),
         "",
         "How this task works: you are solving this for one hidden input. "
         f"Its values ({params}) are not in this text: call `{observe}` to see them. "

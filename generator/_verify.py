@@ -74,10 +74,15 @@ class Candidate:
 
 @dataclass(frozen=True, kw_only=True)
 class Verification:
-    """A verified gym: tools with complete type schemas, instances with their oracle traces."""
+    """A verified gym: tools with complete type schemas, instances with their oracle traces.
+
+    ``dropped`` counts augmented candidates the oracle could not replay (reason -> count): test
+    instances must all verify, a derived input that fails is dropped instead.
+    """
 
     tools: list[ToolSpec]
     instances: list[Instance]
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,12 +243,14 @@ def verify_gym(
     output_schema: dict[str, Any],
     timeout: float = 10.0,
     max_calls: int = 1000,
+    drop_augmented: bool = True,
 ) -> Verification | VerifyFailed:
     """Infer missing tool schemas, then replay the oracle on every candidate through the MCP path.
 
     ``tools`` is the gym's full tool list (generic and problem tools). Returns the completed
     tools and the verified instances (ids, steps, traces), or why verification failed: the first
-    failing instance's id and the harness's reason.
+    failing instance's id and the harness's reason. With ``drop_augmented`` an augmented candidate
+    that fails is dropped (counted in ``Verification.dropped``) instead of failing the gym.
     """
     names = _module_names(tools_source, oracle_source)
     failed = _load(worker, names, tools_source, oracle_source)
@@ -259,6 +266,7 @@ def verify_gym(
             output_schema=output_schema,
             timeout=timeout,
             max_calls=max_calls,
+            drop_augmented=drop_augmented,
         )
     finally:
         for name in names:
@@ -276,6 +284,7 @@ def _verify_loaded(
     output_schema: dict[str, Any],
     timeout: float,
     max_calls: int,
+    drop_augmented: bool,
 ) -> Verification | VerifyFailed:
     def spec(tools: list[ToolSpec], cand: Candidate, infer: bool) -> dict[str, Any]:
         return _spec(
@@ -288,33 +297,50 @@ def _verify_loaded(
             max_calls=max_calls,
         )
 
+    dropped: dict[str, int] = {}
+
+    def failed(cand: Candidate, out: dict[str, Any] | VerifyFailed, infer: bool) -> VerifyFailed | None:
+        """None when the failing candidate is an augmented one: dropped and counted, not fatal."""
+        reason = out.reason if isinstance(out, VerifyFailed) else str(out.get("error"))
+        if cand.origin == "augmented" and drop_augmented:
+            key = "augment: " + _short(reason)
+            dropped[key] = dropped.get(key, 0) + 1
+            return None
+        stage = out.stage if isinstance(out, VerifyFailed) else "verify"
+        where = " (infer pass)" if infer else ""
+        detail = out.detail if isinstance(out, VerifyFailed) else None
+        return VerifyFailed(
+            stage=stage, reason=f"instance {instance_id_for(cand.input)}{where}: {reason}", detail=detail
+        )
+
     if _needs_inference(tools):
         slots = _Slots()
+        kept: list[Candidate] = []
         for cand in candidates:
             out = _run(worker, spec(tools, cand, True), timeout)
-            if isinstance(out, VerifyFailed):
-                return out
-            if not out.get("ok"):
-                return VerifyFailed(
-                    stage="verify",
-                    reason=f"instance {instance_id_for(cand.input)} (infer pass): {out.get('error')}",
-                )
+            if isinstance(out, VerifyFailed) or not out.get("ok"):
+                fatal = failed(cand, out, True)
+                if fatal is not None:
+                    return fatal
+                continue
+            kept.append(cand)
             slots.merge(out.get("schemas") or {})
+        candidates = kept
         tools = [complete_tool(t, slots.schemas.get(t.name, {})) for t in tools]
     else:
         tools = [complete_tool(t, {}) for t in tools]
     instances: list[Instance] = []
     for cand in candidates:
         out = _run(worker, spec(tools, cand, False), timeout)
-        iid = instance_id_for(cand.input)
-        if isinstance(out, VerifyFailed):
-            return VerifyFailed(stage=out.stage, reason=f"instance {iid}: {out.reason}", detail=out.detail)
-        if not out.get("ok"):
-            return VerifyFailed(stage="verify", reason=f"instance {iid}: {out.get('error')}")
+        if isinstance(out, VerifyFailed) or not out.get("ok"):
+            fatal = failed(cand, out, False)
+            if fatal is not None:
+                return fatal
+            continue
         trace = [TraceCall.model_validate(c) for c in out.get("trace") or []]
         instances.append(
             Instance(
-                instance_id=iid,
+                instance_id=instance_id_for(cand.input),
                 input=cand.input,
                 expected=cand.expected,
                 origin=cand.origin,
@@ -323,4 +349,12 @@ def _verify_loaded(
                 oracle_trace=trace,
             )
         )
-    return Verification(tools=tools, instances=instances)
+    return Verification(tools=tools, instances=instances, dropped=dropped)
+
+
+def _short(reason: str) -> str:
+    if "tool calls" in reason:
+        return "the oracle goes over the step cap"
+    if "sandbox" in reason:
+        return "the sandbox stopped the oracle"
+    return "the oracle does not reproduce the reference"

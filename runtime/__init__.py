@@ -2,6 +2,7 @@
 
 from ._catalog import BrokenGym, Catalog, CatalogError, CatalogNotFound, Gym, UnknownTask, default_catalog_dir
 from ._config import Isolation, SandboxConfig, default_isolation, module_name_for, warn_no_sandbox
+from ._doctor import Check, DoctorReport, diagnose
 from ._episode import (
     BadReset,
     Episode,
@@ -34,6 +35,8 @@ __all__: list[str] = [
     "Catalog",
     "CatalogError",
     "CatalogNotFound",
+    "Check",
+    "DoctorReport",
     "Episode",
     "EpisodeStatus",
     "Gym",
@@ -57,6 +60,7 @@ __all__: list[str] = [
     "WorkerPool",
     "default_catalog_dir",
     "default_isolation",
+    "diagnose",
     "module_name_for",
     "warn_no_sandbox",
 ]

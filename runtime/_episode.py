@@ -285,11 +285,11 @@ class Episode:
         tool's code and sandbox failures all come back as :class:`ToolFailed`.
         """
         async with self.lock:
-            if self.done:
-                return ToolFailed(self._over_message())
             spec = self._tools.get(tool)
             if spec is not None and spec.kind == "task":
                 return ToolOk(self.task_result())
+            if self.done:
+                return ToolFailed(self._over_message())
             started = time.perf_counter()
             if spec is None:
                 outcome: StepOutcome = ToolFailed(

@@ -11,7 +11,6 @@ is never reused) and the worker restarts on its next use.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -19,7 +18,6 @@ from typing import Any, Self
 
 import anyio
 import anyio.to_thread
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import SandboxConfig
 from ._errors import SandboxError
@@ -113,10 +111,12 @@ class WorkerPool:
         self.config = config if config is not None else SandboxConfig()
         self.size = size
         self._workers: list[Worker] = []
-        self._send: MemoryObjectSendStream[Worker] | None = None
-        self._recv: MemoryObjectReceiveStream[Worker] | None = None
+        # LIFO: the most recently used worker is the hottest (caches, loaded modules, a CPU
+        # that is not idle yet); FIFO round-robin measured 4x slower per call with 4 workers.
+        self._idle: list[Worker] = []
+        self._available: anyio.Semaphore | None = None
         self._closed = False
-        self.replaced = 0
+        self.recycled = 0
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -133,8 +133,6 @@ class WorkerPool:
         Raises:
             SandboxUnavailable: nsjail cannot run here (the message has the fix).
         """
-        send, recv = anyio.create_memory_object_stream[Worker](max_buffer_size=math.inf)
-        self._send, self._recv = send, recv
         workers = [Worker(self.config) for _ in range(self.size)]
         self._workers = list(workers)
         try:
@@ -144,8 +142,8 @@ class WorkerPool:
         except BaseException:
             await self.aclose()
             raise
-        for w in workers:
-            send.send_nowait(w)
+        self._idle = list(workers)
+        self._available = anyio.Semaphore(len(workers))
 
     async def aclose(self) -> None:
         """Stop every worker process and wait for it (shielded from cancellation)."""
@@ -156,10 +154,15 @@ class WorkerPool:
                 w.kill()
             for w in workers:
                 await anyio.to_thread.run_sync(w.close)
-            if self._send is not None:
-                await self._send.aclose()
-            if self._recv is not None:
-                await self._recv.aclose()
+            self._idle = []
+            if self._available is not None:  # wake the waiters: they find no worker and raise
+                for _ in range(self._available.statistics().tasks_waiting):
+                    self._available.release()
+
+    @property
+    def pids(self) -> list[int]:
+        """Host pids of the running worker processes (nsjail's pids under nsjail)."""
+        return [w.pid for w in self._workers if w.pid is not None and w.alive]
 
     @asynccontextmanager
     async def lease(self) -> AsyncIterator[LeasedWorker]:
@@ -168,9 +171,13 @@ class WorkerPool:
         Raises:
             SandboxError: the pool is closed.
         """
-        if self._recv is None or self._closed:
+        if self._available is None or self._closed:
             raise SandboxError("the WorkerPool is not started or already closed: use `async with pool:`")
-        worker = await self._recv.receive()
+        await self._available.acquire()
+        if not self._idle:  # aclose() emptied it while this task waited
+            self._available.release()
+            raise SandboxError("the WorkerPool was closed while waiting for a worker")
+        worker = self._idle.pop()
         leased = LeasedWorker(worker)
         try:
             yield leased
@@ -178,19 +185,14 @@ class WorkerPool:
             self._give_back(leased._worker)
 
     def _give_back(self, worker: Worker) -> None:
-        if self._closed or self._send is None:
-            worker.close()
+        if self._closed or self._available is None:
+            worker.kill()  # aclose() waits for it
             return
         if len(worker.loaded) > _MAX_MODULES_PER_WORKER:
-            worker.close()  # a long-lived pool must not grow without bound: recycle
-            worker = self._fresh(worker)
-        self._send.send_nowait(worker)
-
-    def _fresh(self, old: Worker) -> Worker:
-        new = Worker(self.config)
-        self._workers = [new if w is old else w for w in self._workers]
-        self.replaced += 1
-        return new
+            worker.reset()  # a long-lived pool must not grow without bound: fresh process on next use
+            self.recycled += 1
+        self._idle.append(worker)
+        self._available.release()
 
     async def call(
         self,

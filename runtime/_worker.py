@@ -1,4 +1,7 @@
-"""A sync sandbox worker: one long-lived python process (jailed by nsjail, or not), JSON lines.
+"""A sandbox worker: one long-lived python process (jailed by nsjail, or not), JSON lines.
+
+Sync methods (``load``/``call``) for threads and worker processes (the generator), ``a*``
+methods (``aload``/``acall``) that wait on the pipes in an anyio event loop (the pool).
 
 The host keeps every limit that matters to it in its own hands: the wall-clock deadline of a
 call (a poll timer), the size of a reply, and the classification of a death (exit status and
@@ -195,6 +198,11 @@ class Worker:
         with self._lock:
             self._closed = True
             self._kill()
+
+    def reset(self) -> None:
+        """Forget every loaded module and kill the process (non-blocking); next use starts fresh."""
+        self._sources.clear()
+        self.kill()
 
     def kill(self) -> None:
         """Kill the process now (from any thread); the next call starts a new one."""

@@ -32,6 +32,7 @@ import os
 import select
 import sys
 import threading
+import time
 import traceback
 import types
 from typing import Any, BinaryIO
@@ -201,24 +202,34 @@ class _Worker:
         self.cpu_armed_at = spent
 
     def reap(self) -> None:
-        """As PID 1 of the jail's pid namespace, kill and reap whatever the call left running."""
+        """Kill whatever the call left running in the jail's pid namespace, and wait until it is gone.
+
+        The worker is pid 2; kill(-1) reaches every process but init (pid 1) and itself. Orphans
+        are init's to reap, so wait (bounded) until kill(-1, 0) finds nobody, zombies included:
+        the next call then starts with the full pids budget.
+        """
         if not self.jailed:
             return  # not in a pid namespace (isolation "none"): kill(-1) would hit the host
         try:
             os.kill(-1, 9)
         except ProcessLookupError:
-            return  # nothing else in the namespace but init (orphans are init's to reap)
+            return  # the common case: nothing else runs
         except OSError:
             pass
-        while True:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
             try:
-                pid, _status = os.waitpid(-1, 0)
+                while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                    pass
             except ChildProcessError:
+                pass
+            try:
+                os.kill(-1, 0)
+            except ProcessLookupError:
                 return
-            except InterruptedError:
-                continue
-            if pid == 0:
-                return
+            except OSError:
+                pass
+            time.sleep(0.0005)
 
     def after_fork_in_child(self) -> None:
         self.forked_child = True

@@ -193,13 +193,14 @@ def coerce(plain: Any, schema: dict[str, Any], *, lenient: bool = False, path: s
     if not schema:
         return _plain_to_python(plain)
     if "anyOf" in schema:
-        for option in schema["anyOf"]:
+        options = _prefer_exact(plain, schema["anyOf"])
+        for option in options:
             try:
                 return coerce(plain, option, lenient=False, path=path)
             except CoercionError:
                 continue
         if lenient:
-            for option in schema["anyOf"]:
+            for option in options:
                 try:
                     return coerce(plain, option, lenient=True, path=path)
                 except CoercionError:
@@ -248,6 +249,15 @@ def coerce(plain: Any, schema: dict[str, Any], *, lenient: bool = False, path: s
     if kind == "object":
         return _coerce_object(plain, schema, lenient=lenient, path=path)
     raise CoercionError(path, expected, plain)
+
+
+def _prefer_exact(plain: Any, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Union options with the plain value's own JSON type first: in ``int | float`` a 4.5
+    stays a float and a 4 stays an int."""
+    if isinstance(plain, bool) or not isinstance(plain, (int, float)):
+        return options
+    exact = "integer" if isinstance(plain, int) else "number"
+    return sorted(options, key=lambda o: o.get("type") != exact)
 
 
 def _coerce_array(plain: Any, schema: dict[str, Any], *, lenient: bool, path: str) -> Any:
@@ -375,10 +385,8 @@ def merge_schemas(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
                 break
         else:
             options.append(new)
-    # integer and number collapse into number
-    kinds = {o.get("type") for o in options}
-    if "integer" in kinds and "number" in kinds:
-        options = [o for o in options if o.get("type") != "integer"]
+    # integer and number stay two options (int | float): a reference that checks
+    # isinstance(x, int) must get its ints back as ints
     if len(options) == 1:
         return options[0]
     options.sort(key=_option_order)
@@ -396,8 +404,6 @@ def _join(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     if a == b:
         return a
     ka, kb = a.get("type"), b.get("type")
-    if {ka, kb} == {"integer", "number"}:
-        return {"type": "number"}
     if ka != kb or ka is None:
         return None
     if ka == "array":

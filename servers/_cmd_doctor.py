@@ -28,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Diagnose the sandbox and print the report; 0 when the chosen isolation works."""
-    from ..runtime import SandboxConfig, default_isolation
-    from ..runtime._doctor import diagnose
+    from ..runtime import SandboxConfig, default_isolation, diagnose
 
     cfg = SandboxConfig(isolation=default_isolation(no_sandbox=bool(args.no_sandbox)))
     report = diagnose(cfg)

@@ -108,7 +108,8 @@ def select_problems(problems: list[Problem], wanted: list[str] | None, limit: in
             import difflib
 
             near = difflib.get_close_matches(unknown[0], list(by_name), n=3)
-            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            examples = ", ".join(p.problem_id for p in problems[:3])
+            hint = f" (did you mean {', '.join(near)}?)" if near else f" (its ids look like {examples})"
             raise UsageError(f"--tasks: no problem {unknown[0]!r} in the dataset{hint}")
         ids = {(by_name.get(w) or by_name[task_id_for(w)]).task_id for w in wanted}
         chosen = [p for p in problems if p.task_id in ids]
@@ -123,6 +124,12 @@ class _Bar:
         self.tty = stream.isatty()
         self.gyms = 0
         self.rejected = 0
+
+    def llm(self, done: int, total: int) -> None:
+        """Progress of the LLM stage (it runs before the problems are fanned out)."""
+        if self.tty and total:
+            self.stream.write(f"\rasking the model: {done}/{total}" + ("\n" if done == total else ""))
+            self.stream.flush()
 
     def __call__(self, done: int, total: int, result: Generated | Rejected | None) -> None:
         from ..generator._results import Generated
@@ -160,6 +167,12 @@ def _summary(report: GenerationReport, *, catalog: Path, skipped: int, ran: int)
         lines.append(
             f"gyms with >= 2 problem tools: {two} ({100.0 * two / len(gyms):.1f}%)   "
             f"mean oracle steps: {sum(steps) / len(steps):.1f}"
+        )
+    if report.settings.get("llm_model"):
+        from_llm = sum(g.llm for g in gyms)
+        fell_back = sum(g.llm_fallback_reason is not None for g in gyms)
+        lines.append(
+            f"LLM: {from_llm} gyms from the model's decomposition, {fell_back} fell back (reasons in report.json)"
         )
     stages = Counter(r.stage for r in report.rejections)
     if stages:
@@ -201,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     )
     sandbox = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
     workers = args.workers or os.cpu_count() or 1
+    bar = _Bar(sys.stderr)
     try:
         result = generate(
             problems,
@@ -210,8 +224,9 @@ def run(args: argparse.Namespace) -> int:
             sandbox=sandbox,
             workers=min(workers, max(1, len(problems))),
             load_issues=loaded.issues,
-            progress=_Bar(sys.stderr),
+            progress=bar,
             llm=llm,
+            llm_progress=bar.llm,
         )
     except SandboxUnavailable as exc:
         raise UsageError(f"{exc} (or, on a throwaway machine, rerun with --no-sandbox)") from None

@@ -90,7 +90,7 @@ def _policy(args: argparse.Namespace) -> Policy:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from ..runtime import Catalog, CatalogError, default_catalog_dir
+    from ..runtime import Catalog, CatalogError, default_catalog_dir, warn_no_sandbox
 
     catalog_dir: Path = args.catalog or default_catalog_dir()
     catalog = Catalog(catalog_dir)
@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes is not None and args.episodes < 1:
         raise UsageError(f"--episodes must be at least 1, got {args.episodes}")
     policy = _policy(args)
+    if args.no_sandbox and not (args.transport == "http" and args.url is None and args.server == "inprocess"):
+        # The servers this run starts (or reaches) print their own warning where nobody may see it.
+        warn_no_sandbox()
     try:
         summary = anyio.run(_main, args, catalog, task_ids, policy)
     except CatalogError as exc:
@@ -161,10 +164,17 @@ async def _main(
             args.out.parent.mkdir(parents=True, exist_ok=True)
             out = stack.enter_context(args.out.open("w", encoding="utf-8"))
 
+        done = [0, 0]  # episodes ended, episodes scored 1
+        every = max(1, len(specs) // 10)
+
         def sink(record: EpisodeRecord) -> None:
             if out is not None:
                 out.write(record.model_dump_json() + "\n")
                 out.flush()
+            done[0] += 1
+            done[1] += record.reward == 1
+            if done[0] % every == 0 and done[0] < len(specs):
+                print(f"  {done[0]}/{len(specs)} episodes, {done[1]} solved", file=sys.stderr, flush=True)
 
         print(
             f"rollout: {len(specs)} episodes of {len(gyms)} gym(s) with policy {policy.name}, "

@@ -36,7 +36,7 @@ from typing import Any, Literal, NotRequired, Self, TypedDict, cast, get_args
 import anyio
 import httpx2
 from mcp import Client
-from mcp.client._transport import Transport
+from mcp.client import Transport
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server

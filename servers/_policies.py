@@ -290,7 +290,7 @@ class OpenAIAgent:
     tools: list[dict[str, Any]]
     turns: int = 0
     pending: list[ToolCall] = field(default_factory=list)
-    answered: bool = True
+    awaiting: str | None = None  # id of the call whose result the model has not seen yet
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -300,20 +300,17 @@ class OpenAIAgent:
         Raises:
             PolicyError: the endpoint failed or answered something unusable.
         """
-        if not self.answered and self.pending_id is not None:
-            self.messages.append({"role": "tool", "tool_call_id": self.pending_id, "content": obs.text})
-            self.answered = True
+        if self.awaiting is not None:
+            self.messages.append({"role": "tool", "tool_call_id": self.awaiting, "content": obs.text})
+            self.awaiting = None
         while not self.pending:
             if self.turns >= self.policy.max_turns:
                 return None
             self.turns += 1
             await self._turn()
         call = self.pending.pop(0)
-        self.pending_id = call.call_id
-        self.answered = False
+        self.awaiting = call.call_id
         return call
-
-    pending_id: str | None = None
 
     async def _turn(self) -> None:
         import openai

@@ -127,13 +127,13 @@ class GymServer:
         )
 
     def instructions(self) -> str:
+        """The server instructions: the task statement, then the episode's rules in one paragraph."""
         manifest = self.gym.manifest
+        budget = self.options.max_steps or manifest.step_budget
         return (
             f"{manifest.task}\n\n"
-            "The input is hidden: use the tools to inspect it and compute with it, then call `submit` "
-            "with your final answer (it ends the episode; reward 1 if correct, else 0). "
-            f"You have {self.options.max_steps or manifest.step_budget} tool calls. "
-            "`task` repeats this statement; `reset` starts the next instance."
+            f"Episode rules: you have {budget} tool calls. `submit` ends the episode (reward 1 if the "
+            "answer is correct, else 0). `task` repeats this statement; `reset` starts the next instance."
         )
 
     def _build_tools(self) -> list[types.Tool]:
@@ -195,6 +195,8 @@ class GymServer:
             if slot.episode is None:
                 slot.episode = self.new_episode()
             return slot.episode
+        # The per-connection object (state dict + exit stack closed with the session) has no
+        # public accessor in mcp 2.3; it is what the SDK itself keeps per Mcp-Session-Id.
         connection = getattr(ctx.session, "_connection", None)
         state = getattr(connection, "state", None)
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS or not isinstance(state, dict):

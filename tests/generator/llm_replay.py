@@ -33,11 +33,14 @@ _HANG_LIMIT = 30.0  # a hung request is released at shutdown, or after this long
 
 @dataclass(frozen=True)
 class Scripted:
-    """One scripted answer: an HTTP error ``status``, a ``hang``, or a ``reply`` text (else the fixture)."""
+    """One scripted answer: an HTTP error ``status``, a ``hang``, a ``raw`` body, or a ``reply`` text
+    (else the fixture) with its ``finish_reason``."""
 
     status: int = 200
     reply: str | None = None
     hang: bool = False
+    raw: str | None = None
+    finish_reason: str = "stop"
 
 
 @dataclass
@@ -54,8 +57,8 @@ class ReplayServer:
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _release: threading.Event = field(default_factory=threading.Event)
 
-    def answer(self, body: dict[str, object]) -> tuple[int, dict[str, object] | None]:
-        """The status and JSON body for one request (None body = hang, then drop the connection)."""
+    def answer(self, body: dict[str, object]) -> tuple[int, dict[str, object] | str | None]:
+        """The status and body (JSON, or raw text) for one request (None = hang, then drop the connection)."""
         messages = body.get("messages")
         prompt = ""
         if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
@@ -69,6 +72,8 @@ class ReplayServer:
         if step.hang:
             self._release.wait(_HANG_LIMIT)
             return 0, None
+        if step.raw is not None:
+            return step.status, step.raw
         if step.status != 200:
             return step.status, {"error": {"message": f"scripted HTTP {step.status}", "type": "scripted"}}
         text = step.reply
@@ -83,7 +88,11 @@ class ReplayServer:
             "created": 0,
             "model": str(body.get("model", "")),
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": step.finish_reason,
+                }
             ],
             "usage": {
                 "prompt_tokens": len(prompt) // 4,
@@ -133,8 +142,8 @@ def _handler(state: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(status, payload)
 
-        def _send(self, status: int, payload: dict[str, object]) -> None:
-            data = json.dumps(payload).encode("utf-8")
+        def _send(self, status: int, payload: dict[str, object] | str) -> None:
+            data = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))

@@ -8,14 +8,20 @@ from typing import Any
 
 import pytest
 
+from codegym_mcp.generator._augment import rng_for
 from codegym_mcp.generator._carving_types import CarveRejected, Carving
-from codegym_mcp.generator._classes import DESIGN_INPUT_SCHEMA, carve_class_problem
-from codegym_mcp.generator._instances import RecordedInstances, record_instances
+from codegym_mcp.generator._classes import DESIGN_INPUT_SCHEMA, carve_class_problem, mutate_operations
+from codegym_mcp.generator._instances import (
+    ComputeError,
+    RecordedInstances,
+    compute_outputs,
+    record_instances,
+)
 from codegym_mcp.generator._loaders import load_dataset
 from codegym_mcp.generator._pipeline import build_gym
 from codegym_mcp.generator._results import Generated, GenerateSettings
 from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
-from codegym_mcp.schemas import Problem
+from codegym_mcp.schemas import Problem, encode
 
 KODCODE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kodcode-demo"
 DESIGN = ["CircularQueue", "CustomQueue", "MyStack", "CustomComparator", "RangeFreqQuery", "CBTArrayInserter"]
@@ -122,3 +128,24 @@ def test_every_kodcode_design_problem_becomes_a_verified_gym(
         assert out.summary.n_problem_tools >= 2
         first = out.files.instances[0]
         assert first.oracle_steps == len(first.input["operations"]) + 2  # type: ignore[arg-type]
+
+
+def test_operation_sequences_are_augmented_in_tiers_and_computed_by_the_reference(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    p = kodcode["Leetcode_00000040_I"]
+    rec, _carving = _carve(p, worker)
+    mutants = mutate_operations(rec, n=9, rng=rng_for(0, p.task_id))
+    assert [m.tier for m in mutants] == ["easy", "medium", "hard"] * 3
+    assert mutate_operations(rec, n=9, rng=rng_for(0, p.task_id)) == mutants  # deterministic
+    recorded_inputs = [c.input for c in rec.calls]
+    for m in mutants:
+        ops = m.input["operations"]
+        assert isinstance(ops, list) and ops[0] == "CustomQueue" and len(ops) >= 2
+        assert set(ops[1:]) <= {"enqueue", "dequeue", "getQueue", "isFull", "isEmpty"}
+        assert m.input not in recorded_inputs
+    outputs = compute_outputs(
+        p, worker, [{k: encode(v) for k, v in m.input.items()} for m in mutants], target=rec.target
+    )
+    assert isinstance(outputs, list) and not any(isinstance(o, ComputeError) for o in outputs)
+    assert all(isinstance(o, list) and o[0] is None for o in outputs)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from codegym_mcp.generator._llm_checks import check_proposal
 from codegym_mcp.generator._llm_client import (
     LlmClient,
     LlmNotInstalled,
@@ -24,13 +25,12 @@ from codegym_mcp.generator._llm_decompose import (
     Proposal,
     ProposalRejected,
     build_messages,
-    check_proposal,
     decompose,
     decompose_all,
     extract_python_block,
 )
 from codegym_mcp.generator._loaders import load_dataset
-from codegym_mcp.schemas import Problem
+from codegym_mcp.schemas import GenerationReport, Problem
 
 from .llm_replay import FIXTURES, Scripted, replay_server
 
@@ -267,6 +267,56 @@ def test_generators_are_not_helpers() -> None:
     assert isinstance(result, str) and "is a generator" in result
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "this is not json",
+        '{"object": "chat.completion", "id": "x"}',
+        '{"choices": []}',
+        '{"choices": [{"index": 0, "message": {"role": "assistant", "content": null}, "finish_reason": "stop"}]}',
+    ],
+)
+def test_a_body_that_is_not_a_chat_completion_is_a_rejection(tmp_path: Path, raw: str) -> None:
+    script = {"HumanEval_0": [Scripted(raw=raw)]}
+    with replay_server(script=script) as server, LlmClient(settings(server.url, tmp_path)) as client:
+        result = decompose(problem("HumanEval_0"), client)
+        usage = client.usage
+    assert isinstance(result, ProposalRejected) and result.reason.startswith("request failed: "), result
+    assert usage.failures == 1
+
+
+def test_a_reply_cut_at_max_tokens_says_so(tmp_path: Path) -> None:
+    cut = "Here is the refactor:\n\n```python\ndef is_even(i: int) -> bool:\n    return i %"
+    script = {"HumanEval_130": [Scripted(reply=cut, finish_reason="length")]}
+    with replay_server(script=script) as server, LlmClient(settings(server.url, tmp_path)) as client:
+        result = decompose(problem("HumanEval_130"), client)
+    assert isinstance(result, ProposalRejected)
+    assert result.reason.startswith("the reply was cut off at max_tokens (4096)") and result.reply == cut
+
+
+def test_decompose_all_reports_progress_per_answer(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    ids = ["HumanEval_0", "HumanEval_95"]
+    with replay_server() as server, LlmClient(settings(server.url, tmp_path)) as client:
+        results = decompose_all([problem(i) for i in ids], client, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(0, 2), (1, 2), (2, 2)]
+    assert isinstance(results["HumanEval_0"], Proposal) and isinstance(
+        results["HumanEval_95"], ProposalRejected
+    )
+
+
+def test_a_humaneval_prompt_states_the_problem_once() -> None:
+    p = problem("HumanEval_0")
+    user = build_messages(p)[1]["content"]
+    assert user.count("Check if in given list of numbers") == 1
+
+
+def test_helpers_may_not_take_the_generic_tools_names() -> None:
+    source = _HELPERS.replace("def b(", "def submit(") + _ENTRY.replace("b(k)", "submit(k)")
+    result = check_proposal(source, entry_point="f", reference=_REFERENCE)
+    assert result == "helper name(s) submit are reserved for the gym's generic tools: rename them"
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_llm_arguments(parser)
@@ -277,7 +327,7 @@ def test_llm_stage_is_off_without_llm_model() -> None:
     assert llm_settings_from_args(_parse([])) is None
 
 
-def test_llm_flags_become_settings(tmp_path: Path) -> None:
+def test_llm_flags_become_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = _parse(
         [
             "--llm-model",
@@ -304,6 +354,7 @@ def test_llm_flags_become_settings(tmp_path: Path) -> None:
         1,
         tmp_path,
     )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     no_cache = llm_settings_from_args(_parse(["--llm-model", "m", "--no-llm-cache"]))
     assert no_cache is not None and no_cache.cache_dir is None
 
@@ -314,8 +365,104 @@ def test_llm_flags_become_settings(tmp_path: Path) -> None:
         (["--llm-base-url", "http://x/v1"], "without --llm-model"),
         (["--llm-model", "m", "--llm-concurrency", "0"], "--llm-concurrency must be >= 1, got 0"),
         (["--llm-model", "m", "--llm-timeout", "0"], "--llm-timeout must be > 0"),
+        (["--llm-model", "m", "--llm-max-retries", "-1"], "--llm-max-retries must be >= 0, got -1"),
     ],
 )
-def test_bad_llm_flags_say_which_flag(argv: list[str], message: str) -> None:
+def test_bad_llm_flags_say_which_flag(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         llm_settings_from_args(_parse(argv))
+
+
+# --- through the real pipeline (sandboxed replay) ------------------------------------------
+
+
+def _run(catalog: Path, ids: list[str], llm: LlmSettings) -> GenerationReport:
+    from codegym_mcp.generator._results import GenerateSettings
+    from codegym_mcp.generator._run import generate
+    from codegym_mcp.runtime import SandboxConfig
+
+    result = generate(
+        [problem(i) for i in ids],
+        catalog=catalog,
+        dataset="humaneval",
+        settings=GenerateSettings(llm_model=llm.model),
+        sandbox=SandboxConfig(isolation="nsjail"),
+        workers=1,
+        llm=llm,
+    )
+    return result.report
+
+
+@pytest.mark.slow
+def test_pipeline_keeps_verified_proposals_and_falls_back_with_the_reason(tmp_path: Path) -> None:
+    ids = ["HumanEval_12", "HumanEval_70", "HumanEval_95"]
+    with replay_server() as server:
+        report = _run(tmp_path / "cat", ids, settings(server.url, tmp_path))
+    gyms = {g.task_id: g for g in report.gyms}
+    assert sorted(gyms) == ids and report.rejections == []
+    # accepted: the helpers are the tools, the rewritten entry point is the oracle plan
+    assert gyms["HumanEval_70"].llm and gyms["HumanEval_70"].llm_fallback_reason is None
+    assert gyms["HumanEval_70"].n_problem_tools == 3
+    oracle = (tmp_path / "cat" / "HumanEval_70" / "oracle.py").read_text(encoding="utf-8")
+    assert "tools.pick_next(" in oracle and "tools.remove_one(" in oracle
+    # passes every static check but returns the LAST longest string: the replay rejects it
+    assert not gyms["HumanEval_12"].llm
+    assert (gyms["HumanEval_12"].llm_fallback_reason or "").startswith("verify: ")
+    assert not gyms["HumanEval_95"].llm
+    assert "no fenced ```python code block" in (gyms["HumanEval_95"].llm_fallback_reason or "")
+    for task_id in ids:  # the model's reply is kept beside every gym it was asked about
+        kept = (tmp_path / "cat" / task_id / "llm_reply.md").read_text(encoding="utf-8")
+        assert kept == (FIXTURES / f"{task_id}.md").read_text(encoding="utf-8")
+    assert report.llm_usage is not None and report.llm_usage.requests == 3
+
+
+@pytest.mark.slow
+def test_pipeline_rerun_uses_the_cache_and_writes_the_same_gyms(tmp_path: Path) -> None:
+    ids = ["HumanEval_12", "HumanEval_87"]
+    with replay_server() as server:
+        first = _run(tmp_path / "a", ids, settings(server.url, tmp_path))
+    dead = settings(server.url, tmp_path, max_retries=0)  # nothing listens there any more
+    second = _run(tmp_path / "b", ids, dead)
+    assert second.llm_usage is not None
+    assert (second.llm_usage.requests, second.llm_usage.cache_hits) == (0, 2)
+    assert [g.model_dump() for g in first.gyms] == [g.model_dump() for g in second.gyms]
+    for task_id in ids:
+        for name in ("manifest.json", "tools.py", "oracle.py", "instances.jsonl", "llm_reply.md"):
+            a = (tmp_path / "a" / task_id / name).read_bytes()
+            assert a == (tmp_path / "b" / task_id / name).read_bytes(), (task_id, name)
+
+
+def test_openai_itself_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match=r"needs \$OPENAI_API_KEY: export it, or point --llm-base-url"):
+        llm_settings_from_args(_parse(["--llm-model", "gpt-x"]))
+    local = llm_settings_from_args(_parse(["--llm-model", "m", "--llm-base-url", "http://127.0.0.1:1/v1"]))
+    assert local is not None  # local servers need no key
+
+
+def test_an_unknown_model_is_asked_once_not_per_problem(tmp_path: Path) -> None:
+    script = {"HumanEval_0": [Scripted(status=404)]}
+    with replay_server(script=script) as server, LlmClient(settings(server.url, tmp_path)) as client:
+        first = decompose(problem("HumanEval_0"), client)
+        second = decompose(problem("HumanEval_37"), client)
+        usage = client.usage
+    assert isinstance(first, ProposalRejected) and "HTTP 404" in first.reason
+    assert (
+        isinstance(second, ProposalRejected)
+        and "not sent: an earlier request got this answer" in second.reason
+    )
+    assert server.requests == ["HumanEval_0"] and usage.failures == 2
+
+
+def test_a_demo_under_the_main_guard_is_dropped_not_rejected(tmp_path: Path) -> None:
+    good = (FIXTURES / "HumanEval_0.md").read_text(encoding="utf-8")
+    demo = 'if __name__ == "__main__":\n    print(has_close_elements([1.0, 2.0], 0.5))\n```'
+    reply = good.replace("    return any_found(close)\n```", "    return any_found(close)\n\n\n" + demo)
+    assert reply != good
+    script = {"HumanEval_0": [Scripted(reply=reply)]}
+    with replay_server(script=script) as server, LlmClient(settings(server.url, tmp_path)) as client:
+        result = decompose(problem("HumanEval_0"), client)
+    assert isinstance(result, Proposal), result
+    assert "__main__" not in result.source and "print" not in result.source
+    assert result.source.endswith("    return any_found(close)\n")

@@ -14,10 +14,11 @@ from codegym_mcp.generator._llm_decompose import Proposal, ProposalRejected
 from codegym_mcp.generator._results import Generated, GenerateSettings, Rejected
 from codegym_mcp.generator._run import generate
 from codegym_mcp.generator._stages import Recorded, carve
-from codegym_mcp.runtime import SandboxConfig, Worker
+from codegym_mcp.generator._task_text import redact_values, strip_examples
+from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
 from codegym_mcp.schemas import GenerationReport, GymManifest, Instance, Problem, Rejection
 from codegym_mcp.servers._cmd_generate import select_problems
-from codegym_mcp.servers.cli import UsageError
+from codegym_mcp.servers.cli import UsageError, main
 
 from ._pipeline_fakes import getters_carving, sandbox_worker, toy_problem
 
@@ -242,3 +243,66 @@ def test_a_wrong_llm_proposal_falls_back_with_its_reason(sandbox_worker: Worker)
     assert isinstance(rejected, Generated)
     assert rejected.summary.llm_fallback_reason == "no code block"
     assert rejected.files.llm_reply == "hi"
+
+
+def test_the_generate_and_check_commands_run_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = toy_problem()
+    row = {
+        "id": "toy/cli",
+        "question": problem.question,
+        "solution": problem.solution,
+        "tests": problem.tests,
+        "entry_point": "count_pairs",
+        "test_style": "humaneval",
+    }
+    data = tmp_path / "toy.jsonl"
+    data.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = tmp_path / "catalog"
+    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1"]) == 0
+    assert "gyms verified: 1 (100.0%)" in capsys.readouterr().out
+    assert main(["check", "--catalog", str(out)]) == 0
+    assert "1 pass, 0 fail" in capsys.readouterr().out
+    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/nope"]) == 2
+    assert "its ids look like toy/cli" in capsys.readouterr().err
+
+
+def test_example_lines_showing_a_hidden_value_are_redacted_but_the_prose_stays() -> None:
+    question = (
+        "Sum the list.\n"
+        "For example:\n"
+        "    nums = [4, 5, 6]\n"
+        "    -> returns 15\n"
+        "\n"
+        ">>> total([1, 2])\n"
+        "3\n"
+        "\n"
+        "Words are 'three' or 'four'.\n"
+    )
+    text = redact_values(strip_examples(question), [[4, 5, 6], 15, "three"], entry_point="total")
+    assert "[4, 5, 6]" not in text and "15" not in text and ">>>" not in text
+    assert "Sum the list." in text and "Words are 'three' or 'four'." in text
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sandbox_that_cannot_start_stops_the_run_instead_of_rejecting_everything(
+    tmp_path: Path, workers: int
+) -> None:
+    broken = SandboxConfig(isolation="nsjail", nsjail_path=str(tmp_path / "no-nsjail"))
+    problems = [toy_problem("toy/a"), toy_problem("toy/b")]
+    with pytest.raises(SandboxUnavailable):
+        generate(
+            problems,
+            catalog=tmp_path / "c",
+            dataset="toy",
+            settings=GenerateSettings(),
+            sandbox=broken,
+            workers=workers,
+        )
+    assert (
+        GenerationReport.model_validate_json(
+            (tmp_path / "c" / "report.json").read_text(encoding="utf-8")
+        ).problems_read
+        == 0
+    )

@@ -115,10 +115,12 @@ async def test_an_unknown_tool_is_an_error_listing_the_tools() -> None:
     assert "this gym's tools are get_length, kadane_step" in failed(await episode.step("solve", {}))
 
 
-async def test_the_task_tool_is_free() -> None:
+async def test_the_task_tool_is_free_and_still_answers_after_the_end() -> None:
     episode = Episode(maxsub(), InProcessRunner())
     assert "largest sum" in str(ok(await episode.step("task", {}))["task"])
     assert episode.steps == []
+    await episode.step("submit", {"answer": 6})
+    assert "largest sum" in str(ok(await episode.step("task", {}))["task"])
 
 
 @pytest.mark.parametrize(("answer", "reward"), [(6, 1), ("6", 1), (6.0, 1), (7, 0)])

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from codegym_mcp.runtime import (
@@ -192,7 +193,7 @@ def test_pool_serves_concurrent_stateless_calls_and_recovers(isolation: str) -> 
                     "STATE = []\ndef push(x):\n    STATE.append(x)\n    return len(STATE)\n"
                 )
                 assert [await w.call(name, "push", args=[i]) for i in range(3)] == [1, 2, 3]
-            pids = [w.pid for w in pool._workers if w.pid is not None]
+            pids = pool.pids
         assert pids
         for pid in pids:
             with pytest.raises(ProcessLookupError):
@@ -210,7 +211,8 @@ def test_cancelling_a_pool_call_kills_its_worker_and_the_pool_goes_on() -> None:
                 await pool.call(source=SOURCE, function="loop")
             with anyio.fail_after(10):
                 assert await pool.call(source=SOURCE, function="add", args=[2, 2]) == 4
-            assert pool._workers[0].starts == 2  # the cancelled call took its process with it
+            async with pool.lease() as w:
+                assert w.worker.starts == 2  # the cancelled call took its process with it
 
     anyio.run(main)
 
@@ -236,3 +238,35 @@ def test_no_worker_process_outlives_close() -> None:
         os.kill(pid, 0)
     leftover = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     assert leftover.stdout == ""
+
+
+def test_closing_the_pool_wakes_callers_waiting_for_a_worker() -> None:
+    errors: list[SandboxError] = []
+
+    async def main() -> None:
+        pool = WorkerPool(SandboxConfig(isolation="none"), size=1)
+        await pool.start()
+        release = anyio.Event()
+
+        async def holder() -> None:
+            async with pool.lease():
+                await release.wait()
+
+        async def waiter() -> None:
+            try:
+                await pool.call(source=SOURCE, function="add", args=[1, 2])
+            except SandboxError as exc:
+                errors.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(holder)
+                tg.start_soon(waiter)
+                while pool._available is None or pool._available.statistics().tasks_waiting == 0:
+                    await anyio.lowlevel.checkpoint()
+                await pool.aclose()
+                release.set()
+
+    anyio.run(main)
+    assert len(errors) == 1
+    assert "closed" in str(errors[0])

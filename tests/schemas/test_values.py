@@ -112,8 +112,12 @@ def test_tuples_coerce_from_lists_with_their_length() -> None:
     assert describe_schema(schema) == "tuple[int, str]"
 
 
-def test_inference_widens_ints_to_floats_and_keeps_optionals() -> None:
-    assert infer_schema([1, 2.5]) == {"type": "number"}
+def test_inference_keeps_ints_and_floats_apart_and_keeps_optionals() -> None:
+    schema = infer_schema([1, 2.5])
+    assert describe_schema(schema) == "int | float"
+    assert type(coerce(4, schema)) is int
+    assert type(coerce(4.0, schema)) is float
+    assert coerce([4, 4.5], {"type": "array", "items": schema}) == [4, 4.5]
     assert describe_schema(infer_schema([1, None])) == "int | None"
     assert infer_schema([[], [1]]) == {"type": "array", "items": {"type": "integer"}}
 

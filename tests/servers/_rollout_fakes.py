@@ -22,7 +22,7 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from pydantic import JsonValue
 
-from codegym_mcp.schemas import GymManifest, Instance, OracleSummary, ToolSpec, TraceCall
+from codegym_mcp.schemas import GymManifest, Instance, OracleSummary, ParamSpec, ToolSpec, TraceCall
 
 TASK_ID = "toy_sum"
 TASK = "Return the sum of the hidden list of integers `xs`."
@@ -47,6 +47,10 @@ TOOLS: list[ToolSpec] = [
         kind="helper",
         description="Add two integers.",
         function="add",
+        params=[
+            ParamSpec(name="a", source="agent", type_schema=_INT),
+            ParamSpec(name="b", source="agent", type_schema=_INT),
+        ],
         input_schema={
             "type": "object",
             "properties": {"a": _INT, "b": _INT},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -31,7 +32,8 @@ def crashing_catalog(root: Path) -> Path:
         input_schema={"type": "object", "properties": {}, "additionalProperties": False},
         output_schema={"type": "object", "properties": {"result": {}}},
     )
-    manifest = manifest.model_copy(update={"tools": [*manifest.tools, explode]})
+    digest = hashlib.sha256((folder / "tools.py").read_bytes()).hexdigest()
+    manifest = manifest.model_copy(update={"tools": [*manifest.tools, explode], "tools_sha256": digest})
     (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     return catalog
 

@@ -14,7 +14,7 @@ from codegym_mcp.servers._policies import OraclePolicy
 from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts, summarize
 from codegym_mcp.servers.cli import main
 
-from ._rollout_fakes import INPUTS, TASK_ID, toy_server, write_toy_catalog
+from ._rollout_fakes import INPUTS, TASK_ID, RecordedOpenAI, toy_server, write_toy_catalog
 
 FIXTURE_CATALOG = Path(__file__).resolve().parent.parent / "fixtures" / "catalog"
 
@@ -202,6 +202,39 @@ def test_cli_random_over_stdio_scores_near_zero(tmp_path: Path, capsys: pytest.C
     assert len(records) == 2
     assert all(r.end_reason == "submitted" and r.reward == 0 for r in records)
     assert "policy random" in printed.out
+
+
+@pytest.mark.slow
+def test_cli_openai_policy_over_http_against_a_recorded_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = write_toy_catalog(tmp_path / "catalog")
+    out = tmp_path / "openai.jsonl"
+    with RecordedOpenAI("toy_sum.json") as endpoint:
+        code = main(
+            [
+                "rollout",
+                "--catalog",
+                str(catalog),
+                "--policy",
+                "openai",
+                "--model",
+                "recorded-model",
+                "--base-url",
+                endpoint.base_url,
+                "--episodes",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    (record,) = _read_records(out)
+    assert (record.reward, record.end_reason) == (1, "submitted")
+    assert [s.tool for s in record.steps] == ["observe", "add", "add", "add", "submit"]
+    assert record.steps[3].error is not None and "a" in record.steps[3].error
+    assert "success rate    100.0%" in printed.out
 
 
 def test_cli_min_success_fails_the_run_below_the_threshold(

@@ -1,0 +1,86 @@
+"""The expression pass of the plan rewrite: helper calls and comprehension parts become tool calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from ._carve_plan import PlanRewriter
+
+__all__ = ["ExprRewriter"]
+
+
+class ExprRewriter(cst.CSTTransformer):
+    """Helper calls -> tool calls; comprehension elements and filters -> expression segments."""
+
+    def __init__(self, plan: PlanRewriter, bound: frozenset[str]) -> None:
+        super().__init__()
+        self.plan = plan
+        self.bound = bound
+        self._lambda = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self._lambda += 1
+        return True
+
+    def leave_Lambda(self, original_node: cst.Lambda, updated_node: cst.Lambda) -> cst.BaseExpression:
+        self._lambda -= 1
+        return updated_node
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if isinstance(original_node.func, cst.Name):
+            return self.plan.helper_call(original_node, updated_node)
+        return updated_node
+
+    def _comp_for(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor:
+        ifs = []
+        for o, u in zip(original.ifs, updated.ifs, strict=True):
+            tool = (
+                self.plan._expr_tool(o.test, "check", "Test one element:", self.bound)
+                if not self._lambda
+                else None
+            )
+            ifs.append(u.with_changes(test=tool) if tool is not None else u)
+        inner = updated.inner_for_in
+        if original.inner_for_in is not None and inner is not None:
+            inner = self._comp_for(original.inner_for_in, inner)
+        return updated.with_changes(ifs=ifs, inner_for_in=inner)
+
+    def _elt(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
+        if self._lambda:
+            return updated
+        return self.plan._expr_tool(original, "compute", "Compute for one element:", self.bound) or updated
+
+    def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            elt=self._elt(original_node.elt, updated_node.elt),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
+
+    def leave_SetComp(self, original_node: cst.SetComp, updated_node: cst.SetComp) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            elt=self._elt(original_node.elt, updated_node.elt),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
+
+    def leave_GeneratorExp(
+        self, original_node: cst.GeneratorExp, updated_node: cst.GeneratorExp
+    ) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            elt=self._elt(original_node.elt, updated_node.elt),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
+
+    def leave_DictComp(self, original_node: cst.DictComp, updated_node: cst.DictComp) -> cst.BaseExpression:
+        return updated_node.with_changes(
+            value=self._elt(original_node.value, updated_node.value),
+            for_in=self._comp_for(original_node.for_in, updated_node.for_in),
+        )
