@@ -1,3 +1,64 @@
-"""placeholder"""
+"""The generator: dataset rows -> verified gyms in a catalog.
 
-__all__: list[str] = []
+Stages (DESIGN.md, "The data path"): load (``load_dataset``), record instances in the sandbox
+(``record_instances``), carve tools with libcst (``carve_function_problem``,
+``carve_class_problem``), optionally decompose with an LLM (``decompose``), render and verify
+(``build_gym``), and run many problems in parallel into a catalog (``generate``), checked by
+``check_gym``. Every per-problem result is a value: ``Generated | Rejected(stage, reason)``.
+"""
+
+from ._carve import carve_function_problem
+from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving
+from ._check import check_gym
+from ._classes import carve_class_problem
+from ._instances import RecordedInstances, RecordingFailed, compute_outputs, record_instances
+from ._llm_client import (
+    LlmClient,
+    LlmError,
+    LlmNotInstalled,
+    LlmRequestFailed,
+    LlmSettings,
+    LlmTimeout,
+    add_llm_arguments,
+    llm_settings_from_args,
+)
+from ._llm_decompose import Proposal, ProposalRejected, decompose, decompose_all
+from ._loaders import DatasetError, LoadResult, load_dataset
+from ._pipeline import build_gym
+from ._results import Generated, GenerateSettings, Rejected
+from ._run import RunResult, generate
+
+__all__ = [
+    "CarveRejected",
+    "CarvedParam",
+    "CarvedTool",
+    "Carving",
+    "DatasetError",
+    "GenerateSettings",
+    "Generated",
+    "LlmClient",
+    "LlmError",
+    "LlmNotInstalled",
+    "LlmRequestFailed",
+    "LlmSettings",
+    "LlmTimeout",
+    "LoadResult",
+    "Proposal",
+    "ProposalRejected",
+    "RecordedInstances",
+    "RecordingFailed",
+    "Rejected",
+    "RunResult",
+    "add_llm_arguments",
+    "build_gym",
+    "carve_class_problem",
+    "carve_function_problem",
+    "check_gym",
+    "compute_outputs",
+    "decompose",
+    "decompose_all",
+    "generate",
+    "llm_settings_from_args",
+    "load_dataset",
+    "record_instances",
+]

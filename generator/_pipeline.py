@@ -145,7 +145,9 @@ def _build(
         candidates.extend(more)
         for reason, count in lost.items():
             dropped[reason] = dropped.get(reason, 0) + count
-    candidates = candidates[: settings.max_instances]
+    if len(candidates) > settings.max_instances:
+        dropped["over --max-instances"] = len(candidates) - settings.max_instances
+        candidates = candidates[: settings.max_instances]
     run = _Attempt(problem, settings, worker, recorded, inferred, candidates, dropped)
     if proposal is None:
         return run.ladder()

@@ -11,7 +11,6 @@ who pulled the trigger). nsjail's own result flags are not trusted (see SANDBOX.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import signal
@@ -20,8 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from functools import cache, partial
-from importlib import resources
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,34 +28,25 @@ import anyio.to_thread
 
 from ._config import SandboxConfig, module_name_for
 from ._errors import (
-    CallFailed,
     CallTimeout,
-    KilledBySignal,
-    MemoryLimitExceeded,
-    OutputTooLarge,
     SandboxError,
     SandboxUnavailable,
     WorkerCrashed,
 )
 from ._nsjail import JailSetup, prepare_jail
+from ._protocol import (
+    READ_CHUNK,
+    classify_exit,
+    encode_request,
+    reply_outcome,
+    take_reply,
+    values_source,
+    worker_source,
+)
 
-__all__ = ["Worker", "worker_source"]
+__all__ = ["Worker"]
 
-_READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 us
 _STDERR_TAIL = 8192
-# json.dumps with options builds a new encoder per call (~2 us): build it once
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-@cache
-def worker_source() -> str:
-    """The source of the in-jail worker script (runtime/_worker_main.py)."""
-    return resources.files(__package__).joinpath("_worker_main.py").read_text(encoding="utf-8")
-
-
-@cache
-def _values_source() -> str:
-    return resources.files("codegym_mcp.schemas").joinpath("_values.py").read_text(encoding="utf-8")
 
 
 class Worker:
@@ -175,7 +164,7 @@ class Worker:
         self.starts += 1
         init = {
             "op": "init",
-            "values_source": _values_source(),
+            "values_source": values_source(),
             "cpu_seconds": cfg.cpu_seconds,
             "max_output": cfg.max_output_bytes,
             "recursion_limit": cfg.recursion_limit,
@@ -333,7 +322,7 @@ class Worker:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise WorkerCrashed("the worker is not running")
-        data = memoryview((_ENCODER.encode(msg) + "\n").encode("utf-8"))
+        data = encode_request(msg)
         deadline = time.monotonic() + timeout
         try:
             fd = proc.stdin.fileno()
@@ -343,53 +332,12 @@ class Worker:
                 except BlockingIOError:  # a big load: wait until the worker drains the pipe
                     if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
                         raise self._timed_out(timeout, starting=starting) from None
-            return self._outcome(self._read_reply(deadline, timeout, starting=starting))
+            return reply_outcome(self._read_reply(deadline, timeout, starting=starting), self.config)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died(starting=starting) from None
         except SandboxError:
             self._kill()
             raise
-
-    def _outcome(self, reply: dict[str, Any]) -> Any:
-        """A reply -> the wire result, or the exception it stands for (the caller kills on SandboxError)."""
-        if reply.get("ok") is True:
-            return reply.get("result")
-        kind = reply.get("kind")
-        exc_type = str(reply.get("exc_type", "Exception"))
-        message = str(reply.get("message", ""))
-        tb = str(reply.get("traceback", ""))
-        if kind == "exception":
-            raise CallFailed(exc_type, message, tb)
-        if kind == "memory":
-            raise MemoryLimitExceeded(self.config.address_space_mb, how="MemoryError in the jail", detail=tb)
-        if kind == "output":
-            raise OutputTooLarge("what the call printed", self.config.max_output_bytes, detail=tb)
-        raise WorkerCrashed(f"unexpected reply kind {kind!r}", detail=tb)
-
-    def _take_reply(self, scanned: int) -> dict[str, Any] | None:
-        """Cut one reply line off the buffer (None when no full line yet).
-
-        Raises:
-            WorkerCrashed: the line is not a JSON object.
-            OutputTooLarge: no line end within ``max_message_bytes``.
-        """
-        buf = self._buf
-        nl = buf.find(b"\n", scanned)
-        if nl < 0:
-            if len(buf) > self.config.max_message_bytes:
-                raise OutputTooLarge("the reply (the encoded result)", self.config.max_message_bytes)
-            return None
-        line = bytes(buf[:nl])
-        del buf[: nl + 1]
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            raise WorkerCrashed(
-                "the worker sent a line that is not JSON", detail=line[:200].decode()
-            ) from None
-        if not isinstance(reply, dict):
-            raise WorkerCrashed("the worker sent a reply that is not an object")
-        return reply
 
     def _timed_out(self, timeout: float, *, starting: bool) -> SandboxError:
         if starting:
@@ -406,7 +354,7 @@ class Worker:
         err_fd = proc.stderr.fileno()
         scanned = 0
         while True:
-            reply = self._take_reply(scanned)
+            reply = take_reply(self._buf, scanned, self.config.max_message_bytes)
             if reply is not None:
                 return reply
             scanned = len(self._buf)
@@ -416,7 +364,7 @@ class Worker:
             for fd, _event in poller.poll(max(1, int(remaining * 1000) + 1)):
                 if fd == out_fd:
                     try:
-                        chunk = os.read(out_fd, _READ_CHUNK)
+                        chunk = os.read(out_fd, READ_CHUNK)
                     except BlockingIOError:
                         continue
                     if not chunk:
@@ -490,7 +438,7 @@ class Worker:
         await self.astart()
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        data = memoryview((_ENCODER.encode(msg) + "\n").encode("utf-8"))
+        data = encode_request(msg)
         deadline = time.monotonic() + limit_s
         try:
             in_fd = proc.stdin.fileno()
@@ -504,10 +452,10 @@ class Worker:
                         raise CallTimeout(limit_s, limit="wall") from None
             out_fd = proc.stdout.fileno()
             scanned = 0
-            while (reply := self._take_reply(scanned)) is None:
+            while (reply := take_reply(self._buf, scanned, self.config.max_message_bytes)) is None:
                 scanned = len(self._buf)
                 try:
-                    chunk = os.read(out_fd, _READ_CHUNK)
+                    chunk = os.read(out_fd, READ_CHUNK)
                 except BlockingIOError:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -518,7 +466,7 @@ class Worker:
                 if not chunk:
                     raise await anyio.to_thread.run_sync(partial(self._died, starting=False))
                 self._buf += chunk
-            return self._outcome(reply)
+            return reply_outcome(reply, self.config)
         except (BrokenPipeError, ConnectionResetError):
             raise await anyio.to_thread.run_sync(partial(self._died, starting=False)) from None
         except SandboxError:
@@ -564,23 +512,4 @@ class Worker:
         jailed = self._jail is not None
         cgroup_memory = self._jail is not None and self._jail.cgroup_memory
         self._kill()
-        if jailed and code == 255:
-            return SandboxUnavailable(
-                f"nsjail failed to set up the jail (exit 255): {detail.strip()[-600:]!r}; "
-                "run `codegym-mcp doctor` for the fix",
-                detail=detail,
-            )
-        signum: int | None = None
-        if code < 0:
-            signum = -code
-        elif jailed and 128 < code < 128 + 65:
-            signum = code - 128
-        if signum is None:
-            return WorkerCrashed(f"the worker exited with status {code}", exit_code=code, detail=detail)
-        if signum == signal.SIGXCPU:
-            return CallTimeout(float(self.config.cpu_seconds), limit="cpu", detail=detail)
-        if signum == signal.SIGKILL and cgroup_memory:
-            return MemoryLimitExceeded(
-                self.config.memory_mb, how="killed by the cgroup OOM killer", detail=detail
-            )
-        return KilledBySignal(signum, detail=detail)
+        return classify_exit(code, jailed=jailed, cgroup_memory=cgroup_memory, cfg=self.config, detail=detail)

@@ -174,6 +174,10 @@ def _summary(report: GenerationReport, *, catalog: Path, skipped: int, ran: int)
         lines.append(
             f"LLM: {from_llm} gyms from the model's decomposition, {fell_back} fell back (reasons in report.json)"
         )
+    filtered = sum(v for g in gyms for k, v in g.instances_dropped.items() if k.startswith("filter"))
+    if filtered or any(r.stage == "filter" for r in report.rejections):
+        gone = sum(r.stage == "filter" for r in report.rejections)
+        lines.append(f"filters: {filtered} instances dropped from kept gyms, {gone} gyms rejected")
     stages = Counter(r.stage for r in report.rejections)
     if stages:
         lines.append("rejections by stage: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))

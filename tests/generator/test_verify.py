@@ -201,3 +201,35 @@ def test_tuples_survive_the_mcp_path_through_inferred_schemas(sandbox_worker: Wo
     assert isinstance(result, Verification), result
     assert result.tools[1].output_schema["properties"] == {"result": tuple_list}
     assert result.instances[0].oracle_trace[0].result == {"result": [[1, 2], [2, 3]]}
+
+
+def test_a_tool_that_mutates_the_hidden_input_does_not_change_it_for_the_next_call(
+    sandbox_worker: Worker,
+) -> None:
+    tools_py = "def pop_last(nums):\n    nums.pop()\n    return len(nums)\n"
+    observe, submit, task = generic_tools(INPUT_SCHEMA, {"type": "integer"})
+    pop = _tool("pop_last", [ParamSpec(name="nums", source="hidden", hidden_key="nums")])
+    oracle = "def oracle(tools):\n    tools.pop_last()\n    return tools.submit(answer=tools.pop_last())\n"
+    result = verify_gym(
+        worker=sandbox_worker,
+        tools_source=tools_py,
+        oracle_source=oracle,
+        tools=[observe, pop, submit, task],
+        candidates=[Candidate(input={"nums": [1, 2, 3]}, expected=2)],
+        input_schema=INPUT_SCHEMA,
+        output_schema={"type": "integer"},
+    )
+    assert isinstance(result, Verification), result
+    assert [c.result for c in result.instances[0].oracle_trace] == [
+        {"result": 2},
+        {"result": 2},
+        {"reward": 1},
+    ]
+
+
+def test_a_failing_augmented_instance_is_dropped_and_counted_not_fatal(sandbox_worker: Worker) -> None:
+    derived = Candidate(input={"nums": [0, 0]}, expected=False, origin="augmented", tier="easy")
+    result = _verify(sandbox_worker, ORACLE_PY, [*CANDIDATES, derived])
+    assert isinstance(result, Verification), result
+    assert len(result.instances) == 2
+    assert result.dropped == {"augment: the oracle does not reproduce the reference": 1}

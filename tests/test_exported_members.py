@@ -1,0 +1,48 @@
+"""Each package's public surface is its ``__all__``: every name resolves, nothing private leaks."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+PACKAGES = ["codegym_mcp.schemas", "codegym_mcp.runtime", "codegym_mcp.generator", "codegym_mcp.servers"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_exported_name_resolves(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__all__, f"{name} exports nothing"
+    for member in module.__all__:
+        assert getattr(module, member) is not None, f"{name}.{member}"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_exports_are_unique_and_public(name: str) -> None:
+    exported = importlib.import_module(name).__all__
+    assert len(set(exported)) == len(exported)
+    assert not [m for m in exported if m.startswith("_")]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_public_modules_are_private_files(name: str) -> None:
+    """Implementation lives in _private modules: only __init__, __main__ and cli are public names."""
+    package = importlib.import_module(name)
+    files = {p.stem for p in Path(package.__file__ or "").parent.glob("*.py")}
+    public = {f for f in files if not f.startswith("_")}
+    assert public <= {"cli"}, f"{name} has public modules {sorted(public - {'cli'})}"
+
+
+def test_the_package_layers_import_one_way() -> None:
+    """schemas <- runtime <- generator <- servers: a lower layer never imports a higher one."""
+    order = ["schemas", "runtime", "generator", "servers"]
+    root = Path(importlib.import_module("codegym_mcp.schemas").__file__ or "").parent.parent
+    offenders = []
+    for i, layer in enumerate(order):
+        for path in (root / layer).glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for higher in order[i + 1 :]:
+                if f"from ..{higher}" in text or f"codegym_mcp.{higher}" in text:
+                    offenders.append(f"{layer}/{path.name} imports {higher}")
+    assert not offenders, offenders
