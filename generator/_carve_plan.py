@@ -203,10 +203,39 @@ class PlanRewriter:
                 i = j
                 continue
             steps = self._decomposed_return(stmt, bound)
+            if steps is None and isinstance(stmt, cst.For):
+                pre, new_iter = self._decomposed_iter(stmt, bound)
+                steps = [*pre, self._statement(stmt, bound, in_loop, iter_override=new_iter)]
             out.extend(steps if steps is not None else [self._statement(stmt, bound, in_loop)])
             bound = bound | definitely_assigned(self.facts.index, [stmt])
             i += 1
         return out
+
+    def _decomposed_iter(
+        self, loop: cst.For, bound: frozenset[str]
+    ) -> tuple[list[cst.BaseStatement], cst.BaseExpression | None]:
+        """``for i in range(len(s))`` -> ``len_s = tools.compute_len_s()`` before the loop."""
+        from ._decompose import decompose_iter  # imports this module
+
+        if not self.segments:
+            return [], None
+        found = decompose_iter(
+            self.facts, self.ctx, loop.iter, bound=bound, unique=self.unique, is_tool_call=self._calls_tool
+        )
+        if found is None:
+            return [], None
+        steps, new_iter = found
+        pre: list[cst.BaseStatement] = []
+        for step in steps:
+            assert step.tool is not None and step.target is not None
+            call = self._call(step.tool, self._name_args(step.params))
+            pre.append(
+                cst.SimpleStatementLine(
+                    [cst.Assign(targets=[cst.AssignTarget(cst.Name(step.target))], value=call)],
+                    leading_lines=loop.leading_lines if not pre else [],
+                )
+            )
+        return pre, new_iter
 
     def _decomposed_return(
         self, stmt: cst.BaseStatement, bound: frozenset[str]
@@ -316,7 +345,14 @@ class PlanRewriter:
         )
         return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
 
-    def _statement(self, stmt: cst.BaseStatement, bound: frozenset[str], in_loop: bool) -> cst.BaseStatement:
+    def _statement(
+        self,
+        stmt: cst.BaseStatement,
+        bound: frozenset[str],
+        in_loop: bool,
+        *,
+        iter_override: cst.BaseExpression | None = None,
+    ) -> cst.BaseStatement:
         index = self.facts.index
         if isinstance(stmt, cst.For):
             inner = bound | frozenset(index.writes(stmt.target))
@@ -331,7 +367,9 @@ class PlanRewriter:
                 orelse = orelse.with_changes(
                     body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
                 )
-            return stmt.with_changes(iter=self._expressions(stmt.iter, bound), body=body, orelse=orelse)
+            new_iter = iter_override if iter_override is not None else self._expressions(stmt.iter, bound)
+            new_for = stmt.with_changes(iter=new_iter, body=body, orelse=orelse)
+            return new_for.with_changes(leading_lines=[]) if iter_override is not None else new_for
         if isinstance(stmt, cst.While):
             test = self._expr_tool(stmt.test, "check", "Loop condition", bound) or self._expressions(
                 stmt.test, bound

@@ -17,7 +17,7 @@ from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFa
 from ._carve_plan import PendingTool, slug
 from ._segments import SegmentContext
 
-__all__ = ["Step", "decompose_value"]
+__all__ = ["Step", "decompose_iter", "decompose_value"]
 
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _BARRIERS = (
@@ -82,6 +82,31 @@ def decompose_value(
     if state.failed or replaced is None or len(state.steps) < 2:
         return None
     return state.steps
+
+
+def decompose_iter(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    value: cst.BaseExpression,
+    *,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    is_tool_call: Callable[[cst.CSTNode], bool],
+) -> tuple[list[Step], cst.BaseExpression] | None:
+    """Steps computing a loop's iterable (``range(len(s))`` -> ``len_s = tools.compute_len_s()``)."""
+    if any(isinstance(n, _BARRIERS) for n in walk(value)) or is_tool_call(value) or ctx.index.mutated(value):
+        return None
+    if not any(_is_point(n) for n in walk(value)):
+        return None
+    state = _State()
+
+    def keep(e: cst.BaseExpression) -> cst.BaseExpression:
+        return e
+
+    new = _split(facts, ctx, value, bound, unique, state, root=not _is_point(value), comps=[], plan_expr=keep)
+    if state.failed or new is None or not state.steps:
+        return None
+    return state.steps, new
 
 
 def _hoistable_comps(value: cst.BaseExpression) -> list[cst.BaseExpression]:
@@ -168,7 +193,11 @@ def _split(
             return updated_node
 
     if not _is_point(node):
-        return node
+        if not root:
+            return node
+        kept = node.visit(_Sub())  # the root stays in the plan (``range(..)``); its sub-steps do not
+        assert isinstance(kept, cst.BaseExpression)
+        return None if state.failed else kept
     rewritten = node.visit(_Sub())
     assert isinstance(rewritten, cst.BaseExpression)
     if state.failed:
