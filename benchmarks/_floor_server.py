@@ -29,10 +29,10 @@ def build() -> MCPServer:
 async def _main() -> None:
     import uvicorn
 
-    from codegym_mcp.servers._connectors import listening_socket
+    from codegym_mcp.servers._catalog_server import bind_socket
 
     server = build()
-    sock = listening_socket("127.0.0.1", 0)
+    sock = bind_socket("127.0.0.1", 0)  # TCP_NODELAY on accepted sockets, like our server
     host, port = sock.getsockname()[:2]
     print(f"floor server on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     app = server.streamable_http_app(json_response=True)

@@ -180,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         / rows["cold plain process start (python3 -I -S -c pass)"]["median_us"],
     }
     targets = {
-        "warm_jailed_within_1.5x_floor": ratios["warm_jailed_over_floor"] <= 1.5,
+        # against a bare echo process (no JSON work on the far side, no function call)
+        "warm_jailed_within_1.5x_bare_pipe_floor": ratios["warm_jailed_over_floor"] <= 1.5,
+        # against the same worker protocol over plain pipes, without the jail
+        "warm_jailed_within_1.5x_unjailed_same_protocol": ratios["warm_jailed_over_unjailed"] <= 1.5,
         "warm_jailed_median_under_1ms": warm < 1000.0,
     }
 

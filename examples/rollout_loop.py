@@ -20,7 +20,8 @@ from pathlib import Path
 import anyio
 
 from codegym_mcp.runtime import Catalog, default_catalog_dir
-from codegym_mcp.servers._connectors import catalog_inprocess, task_url
+from codegym_mcp.servers._catalog_server import catalog_task_url
+from codegym_mcp.servers._connectors import catalog_inprocess
 from codegym_mcp.servers._env import CodeGymEnv
 from codegym_mcp.servers._policies import EpisodeContext, OraclePolicy
 
@@ -34,7 +35,9 @@ async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_t
             for task_id in catalog.task_ids()[:max_tasks]:
                 gym = catalog.load(task_id)
                 # One MCP session per task; reset(seed=...) moves it to the next instance.
-                async with await CodeGymEnv.connect(task_url(base_url, task_id), task_id=task_id) as env:
+                async with await CodeGymEnv.connect(
+                    catalog_task_url(base_url, task_id), task_id=task_id
+                ) as env:
                     for seed in range(episodes_per_task):
                         obs, info = await env.reset(seed=seed)
                         agent = policy.agent(

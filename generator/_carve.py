@@ -11,7 +11,6 @@ hidden input instead of passed by the agent. Nothing extractable -> one getter p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,41 +18,16 @@ import libcst as cst
 
 from ..schemas import Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
+from ._carve_common import Namer, entry_schema, input_schema_of, render
 from ._carve_plan import PendingTool, PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
+from ._getters import getters_carving
 from ._segments import SegmentContext, opaque_names, suite_statements
 from ._type_hints import annotation_schema
 
 __all__ = ["carve_function_problem"]
 
-_RESERVED = frozenset({"observe", "submit", "task", "reset", "oracle"})
 _CACHES = frozenset({"lru_cache", "cache"})
-
-
-class _Namer:
-    """Unique snake_case names, clear of the solution's identifiers and the generic tools."""
-
-    def __init__(self, taken: frozenset[str], reserved: frozenset[str]) -> None:
-        self.taken = taken
-        self.reserved = reserved
-        self.claimed: set[str] = set()
-
-    def claim(self, name: str) -> str:
-        if name in self.claimed or name in self.reserved:
-            return self.unique(name)
-        self.claimed.add(name)
-        return name
-
-    def unique(self, base: str) -> str:
-        base = re.sub(r"[^0-9a-zA-Z_]+", "_", base).strip("_").lower() or "tool"
-        if base[0].isdigit():
-            base = "t_" + base
-        candidate, k = base, 1
-        while candidate in self.claimed or candidate in self.reserved or candidate in self.taken:
-            k += 1
-            candidate = f"{base}_{k}"
-        self.claimed.add(candidate)
-        return candidate
 
 
 def carve_function_problem(
@@ -104,12 +78,7 @@ def carve_function_problem(
             carved = None
         if carved is not None:
             return carved
-    return _getters(facts, list(entry_params), schemas)
-
-
-def _entry_schema(schemas: dict[str, Any], name: str) -> dict[str, Any] | None:
-    value = schemas.get(name)
-    return dict(value) if value else None
+    return getters_carving(facts, list(entry_params), schemas)
 
 
 def _carve(
@@ -118,10 +87,9 @@ def _carve(
     index = facts.index
     entry = facts.entry
     body = entry.node.body
-    reserved = _RESERVED | {"tools", "_in"}
     tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
     in_var = "_in" if "_in" not in facts.all_names else "_cg_in"
-    namer = _Namer(facts.all_names | facts.module_names, reserved)
+    namer = Namer(facts.all_names | facts.module_names)
     local_import_names = {
         (
             alias.asname.name.value
@@ -197,15 +165,15 @@ def _carve(
         if tool.node is not None and tool.node.name.value not in hoisted:
             generated.append(tool.node)
         carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
-    tools_source = _render(facts, generated, "Tools carved from the reference solution (codegym-mcp).")
-    oracle_source = _render(facts, [oracle_fn], "The oracle plan: the reference solution as tool calls.")
+    tools_source = render(facts, generated, "Tools carved from the reference solution (codegym-mcp).")
+    oracle_source = render(facts, [oracle_fn], "The oracle plan: the reference solution as tool calls.")
     return Carving(
         tools_source=tools_source,
         oracle_source=oracle_source,
         tools=carved,
         entry_point=entry.name,
         granularity="fine" if segments else "helpers",
-        input_schema=_input_schema(schemas, entry_params),
+        input_schema=input_schema_of(schemas, entry_params),
         output_schema=annotation_schema(entry.returns),
     )
 
@@ -214,26 +182,6 @@ def _first(name: cst.Attribute | cst.Name) -> str:
     while isinstance(name, cst.Attribute):
         name = name.value  # type: ignore[assignment]
     return name.value
-
-
-def _input_schema(schemas: dict[str, Any], entry_params: list[str]) -> dict[str, Any] | None:
-    if not all(schemas.get(p) for p in entry_params):
-        return None
-    return {
-        "type": "object",
-        "properties": {p: schemas[p] for p in entry_params},
-        "required": list(entry_params),
-        "additionalProperties": False,
-    }
-
-
-def _render(facts: SolutionFacts, nodes: list[cst.BaseStatement], comment: str) -> str:
-    module = facts.module
-    solution = module.code.rstrip() + module.default_newline
-    spaced = [n.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) for n in nodes]
-    extra = module.with_changes(body=spaced, header=[], footer=[]).code
-    nl = module.default_newline
-    return solution + nl + nl + f"# {comment}" + extra.rstrip() + nl
 
 
 def _hidden_eligible(facts: SolutionFacts, entry_params: list[str]) -> set[str]:
@@ -289,7 +237,7 @@ def _basic_ok(f: FunctionFacts) -> bool:
 
 
 def _nested_tools(
-    facts: SolutionFacts, ctx: SegmentContext, hoisted: set[str], namer: _Namer
+    facts: SolutionFacts, ctx: SegmentContext, hoisted: set[str], namer: Namer
 ) -> dict[str, PendingTool]:
     index = facts.index
     out: dict[str, PendingTool] = {}
@@ -391,11 +339,11 @@ def _carved_tool(
         schema = declared.get(p)
         key = hidden.get(p)
         if schema is None and (key or (p in stable and p not in declared)):
-            schema = _entry_schema(schemas, key or p)
+            schema = entry_schema(schemas, key or p)
         params.append(CarvedParam(p, "hidden" if key else "agent", key, schema))
     fields = tool.returns if tool.returns and len(tool.returns) > 1 else None
     if tool.returns and len(tool.returns) == 1 and tool.returns[0] in stable:
-        returns = _entry_schema(schemas, tool.returns[0])
+        returns = entry_schema(schemas, tool.returns[0])
     return CarvedTool(
         name=tool.name,
         kind=tool.kind,
@@ -404,41 +352,4 @@ def _carved_tool(
         params=params,
         result_fields=list(fields) if fields else None,
         returns_schema=returns,
-    )
-
-
-def _getters(facts: SolutionFacts, entry_params: list[str], schemas: dict[str, Any]) -> Carving:
-    namer = _Namer(facts.all_names | facts.module_names, _RESERVED | {"tools", "_in"})
-    tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
-    nodes: list[cst.BaseStatement] = []
-    carved: list[CarvedTool] = []
-    items = []
-    for p in entry_params:
-        name = namer.unique(f"get_{p}")
-        nodes.append(cst.parse_statement(f"def {name}({p}):\n    return {p}\n"))
-        schema = _entry_schema(schemas, p)
-        carved.append(
-            CarvedTool(
-                name=name,
-                kind="getter",
-                description=f"Return the hidden input `{p}`.",
-                function=name,
-                params=[CarvedParam(p, "hidden", p, schema)],
-                returns_schema=schema,
-            )
-        )
-        items.append(f"{p!r}: {tools_var}.{name}()")
-    oracle = cst.parse_statement(
-        f"def oracle({tools_var}):\n"
-        f"    _in = {{{', '.join(items)}}}\n"
-        f"    return {tools_var}.submit(answer={facts.entry.name}(**_in))\n"
-    )
-    return Carving(
-        tools_source=_render(facts, nodes, "Getters over the hidden input (codegym-mcp)."),
-        oracle_source=_render(facts, [oracle], "The oracle: read the input through the getters, then solve."),
-        tools=carved,
-        entry_point=facts.entry.name,
-        granularity="getters",
-        input_schema=_input_schema(schemas, entry_params),
-        output_schema=annotation_schema(facts.entry.returns),
     )

@@ -1,10 +1,11 @@
 """Writing a catalog: one gym folder at a time, atomically, and report.json after each problem.
 
 A gym is written to a hidden temporary folder beside its final place, then renamed: a reader
-(or an interrupted run) never sees half a gym. report.json is rewritten (tmp file + rename)
-after every finished problem, so an interrupted run loses nothing already reported, and a
-rerun skips every task id the report already holds (a gym whose folder exists, or a rejection)
-when the report's settings match the run's.
+(or an interrupted run) never sees half a gym. Each finished problem's report entry is appended
+to a journal at once and report.json is rewritten (tmp file + rename) every few seconds and at
+the end, so an interrupted run loses nothing already finished, the cost stays linear in the
+number of problems, and a rerun skips every task id already reported (a gym whose folder
+exists, or a rejection) when the report's settings match the run's.
 
 Exceptions::
 
@@ -14,6 +15,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -24,9 +26,13 @@ from pydantic import JsonValue, ValidationError
 from ..schemas import GenerationReport, GymSummary, LlmUsage, LoadIssue, Rejection
 from ._results import Generated, Rejected
 
-__all__ = ["REPORT_FILE", "CatalogConflict", "ReportBook", "write_gym"]
+__all__ = ["JOURNAL_FILE", "REPORT_FILE", "CatalogConflict", "ReportBook", "write_gym"]
 
 REPORT_FILE = "report.json"
+JOURNAL_FILE = ".report-journal.jsonl"
+"""Outcomes since report.json was last written, one JSON line each (appended, flushed): a run
+killed between two report writes loses no entry. Folded into report.json and removed by
+:meth:`ReportBook.write`."""
 
 
 class CatalogConflict(ValueError):
@@ -37,6 +43,15 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+_OUR_FAULT = ("internal error", "the recording harness raised", "the oracle harness failed")
+
+
+def _final(rejection: Rejection) -> bool:
+    """Whether a rejection is the problem's own (kept on resume) rather than the sandbox's or a
+    bug of ours (``infra``, internal errors, a harness failure): those are tried again."""
+    return rejection.stage != "infra" and not rejection.reason.startswith(_OUR_FAULT)
 
 
 def write_gym(catalog: Path, generated: Generated) -> Path:
@@ -84,22 +99,27 @@ class ReportBook:
     rejections: dict[str, Rejection] = field(default_factory=dict)
     load_issues: list[LoadIssue] = field(default_factory=list)
     llm_usage: LlmUsage | None = None
-    resumed: int = 0
+    _journal_open: bool = False
 
     @classmethod
     def open(cls, catalog: Path, *, dataset: str, settings: dict[str, JsonValue]) -> ReportBook:
         """Start a report, keeping what a previous run with the same dataset and settings wrote.
 
-        Entries of other settings are dropped (their task ids are generated again); gyms the
-        report lists but whose folder is gone are dropped too.
+        Entries of other settings are dropped (their task ids are generated again); so are gyms
+        whose folder is gone, and rejections that were not the problem's fault (sandbox
+        failures, internal errors): a rerun tries those again.
 
         Raises:
             CatalogConflict: report.json exists but is not a GenerationReport.
         """
         book = cls(catalog=catalog, dataset=dataset, settings=settings)
         path = catalog / REPORT_FILE
-        if not path.exists():
-            return book
+        if path.exists():
+            book._resume_report(path)
+        book._resume_journal()
+        return book
+
+    def _resume_report(self, path: Path) -> None:
         try:
             old = GenerationReport.model_validate_json(path.read_text(encoding="utf-8"))
         except (ValidationError, ValueError) as exc:
@@ -107,24 +127,72 @@ class ReportBook:
                 f"{path} is not a codegym-mcp report ({str(exc).splitlines()[0]}): "
                 "choose another --out folder or remove the file"
             ) from None
-        if old.dataset != dataset or old.settings != settings:
-            return book
-        book.gyms = {g.task_id: g for g in old.gyms if (catalog / g.task_id / "manifest.json").exists()}
-        book.rejections = {r.task_id: r for r in old.rejections if r.task_id not in book.gyms}
-        return book
+        if old.dataset != self.dataset or old.settings != self.settings:
+            return
+        self.gyms = {g.task_id: g for g in old.gyms if self._on_disk(g.task_id)}
+        self.rejections = {r.task_id: r for r in old.rejections if r.task_id not in self.gyms and _final(r)}
+
+    def _on_disk(self, task_id: str) -> bool:
+        return (self.catalog / task_id / "manifest.json").exists()
+
+    def _header(self) -> dict[str, JsonValue]:
+        return {"dataset": self.dataset, "settings": self.settings}
+
+    def _resume_journal(self) -> None:
+        path = self.catalog / JOURNAL_FILE
+        if not path.exists():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            if not lines or json.loads(lines[0]).get("header") != self._header():
+                return  # another run's journal: the first add() starts a new one
+        except ValueError:
+            return
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                if "gym" in entry:
+                    gym = GymSummary.model_validate(entry["gym"])
+                    if self._on_disk(gym.task_id):
+                        self.rejections.pop(gym.task_id, None)
+                        self.gyms[gym.task_id] = gym
+                elif "rejection" in entry:
+                    rejection = Rejection.model_validate(entry["rejection"])
+                    self.gyms.pop(rejection.task_id, None)
+                    if _final(rejection):
+                        self.rejections[rejection.task_id] = rejection
+            except (ValueError, ValidationError):
+                continue  # a line torn by a kill: that problem is simply done again
 
     def done(self, task_id: str) -> bool:
         """Whether the report already holds this task id (a gym on disk, or a rejection)."""
         return task_id in self.gyms or task_id in self.rejections
 
     def add(self, result: Generated | Rejected) -> None:
-        """Record one problem's outcome (replacing an earlier entry of the same task id)."""
+        """Record one problem's outcome (replacing an earlier entry of the same task id).
+
+        The entry is appended to the journal at once (flushed); report.json follows at the next
+        :meth:`write`.
+
+        Raises:
+            OSError: the journal cannot be written.
+        """
         if isinstance(result, Generated):
             self.rejections.pop(result.task_id, None)
             self.gyms[result.task_id] = result.summary
+            entry = {"gym": result.summary.model_dump(mode="json")}
         else:
             self.gyms.pop(result.task_id, None)
             self.rejections[result.task_id] = result.rejection
+            entry = {"rejection": result.rejection.model_dump(mode="json")}
+        self.catalog.mkdir(parents=True, exist_ok=True)
+        path = self.catalog / JOURNAL_FILE
+        mode = "a" if self._journal_open and path.exists() else "w"
+        with path.open(mode, encoding="utf-8") as f:
+            if mode == "w":
+                f.write(json.dumps({"header": self._header()}) + "\n")
+            f.write(json.dumps(entry) + "\n")
+        self._journal_open = True
 
     def report(self, *, seconds: float) -> GenerationReport:
         """The report as it stands, entries sorted by task id (deterministic)."""
@@ -141,7 +209,7 @@ class ReportBook:
         )
 
     def write(self, *, seconds: float) -> GenerationReport:
-        """Write report.json atomically; returns the report written.
+        """Write report.json atomically, then drop the journal it now covers; returns the report.
 
         Raises:
             OSError: the file cannot be written.
@@ -149,4 +217,6 @@ class ReportBook:
         report = self.report(seconds=seconds)
         self.catalog.mkdir(parents=True, exist_ok=True)
         _write_text(self.catalog / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
+        (self.catalog / JOURNAL_FILE).unlink(missing_ok=True)
+        self._journal_open = False
         return report

@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..schemas import Problem, UnsupportedValue, canonical_json, decode, encode, infer_schema
+from ..schemas import Problem, canonical_json, decode, encode, infer_schema
 from ._augment import TIERS, Mutant
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._instances import ParamInfo, RecordedInstances
@@ -90,15 +90,9 @@ def _schemas(recorded: RecordedInstances) -> tuple[dict[tuple[str, int], Any], d
             for i, value in enumerate(op_args):
                 args.setdefault((op, i), []).append(decode(value))
             results.setdefault(op, []).append(decode(result))
-    arg_schemas: dict[tuple[str, int], Any] = {}
-    result_schemas: dict[str, Any] = {}
-    try:
-        for key, values in args.items():
-            arg_schemas[key] = infer_schema(values)
-        for op, values in results.items():
-            result_schemas[op] = infer_schema(values)
-    except UnsupportedValue:  # recorded values are wire-decoded: cannot happen, but stay total
-        return {}, {}
+    # Wire-decoded values always have a schema: an UnsupportedValue here is a bug, so it surfaces.
+    arg_schemas = {key: infer_schema(values) for key, values in args.items()}
+    result_schemas = {op: infer_schema(values) for op, values in results.items()}
     return arg_schemas, result_schemas
 
 

@@ -37,9 +37,9 @@ _BARRIERS = (
 class Step:
     """One carved step: the tool, its parameters (plan names) and the plan variable it fills."""
 
-    tool: PendingTool | None  # None: a comprehension the plan evaluates itself (``plan_value``)
+    tool: PendingTool | None  # None: an expression the plan evaluates itself (``plan_value``)
     params: list[str]
-    target: str | None  # None: the last step, whose call is the returned value
+    target: str | None  # None: the last step, the returned value
     plan_value: cst.BaseExpression | None = None
 
 
@@ -81,6 +81,8 @@ def decompose_value(
     replaced = _split(facts, ctx, value, bound, unique, state, root=True, comps=comps, plan_expr=plan_expr)
     if state.failed or replaced is None or len(state.steps) < 2:
         return None
+    if not _is_point(value):  # the root stays in the plan, e.g. ``set(a) == set(b)``
+        state.steps.append(Step(None, [], None, replaced))
     return state.steps
 
 

@@ -3,13 +3,21 @@
 Standard library only, Python 3.11 compatible. The jail has no pytest, and dataset tests only
 need a handful of its names: this module is loaded into the worker as ``pytest`` so that
 ``import pytest`` in a test file finds it. It marks functions with plain attributes that the
-recording harness (``_harness_record.py``) reads: ``_codegym_fixture`` (a fixture's options),
+test runner (``_harness_runner.py``) reads: ``_codegym_fixture`` (a fixture's options),
 ``_codegym_params`` (stacked ``parametrize`` lists), ``_codegym_skip`` / ``_codegym_xfail``.
 
 Provided: ``raises`` (context manager and call form, ``match=``), ``approx``, ``mark.parametrize``,
 ``mark.skip`` / ``skipif`` / ``xfail`` / any other mark (no-op), ``fixture`` (with or without
 arguments, ``params=``, ``autouse=``), ``param``, ``skip``, ``fail``, ``xfail``, ``importorskip``,
 ``warns`` / ``deprecated_call`` (lenient), ``main`` (no-op).
+
+Exceptions (raised inside a test; the runner counts them)::
+
+    Exception
+     +-- Skipped            skip(), importorskip(): the test counts as skipped
+     +-- XFailed            xfail(): counted as skipped too
+    AssertionError
+     +-- Failed             fail(), a raises()/warns() block that saw nothing: a failure
 """
 
 from __future__ import annotations

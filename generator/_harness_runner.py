@@ -11,6 +11,12 @@ classes, ``mark.parametrize`` (stacked, ``pytest.param``), fixtures from the tes
 (``params=``, ``autouse=``, generator fixtures, ``request.param``) and the builtins
 ``capsys``/``capfd``, ``monkeypatch``, ``tmp_path``/``tmpdir``, ``request``. The marks and
 fixtures are the attributes the ``pytest`` stand-in (``_harness_pytest.py``) sets.
+
+Exceptions::
+
+    BaseException
+     +-- TestTimeout     one test ran past its time slice (not an Exception: a test's
+                         ``except Exception`` must not swallow it)
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class TestTimeout(BaseException):
 
 
 class Outcome:
+    """How the tests went so far: counts, the first failures (one line each), the time budget."""
+
     def __init__(self, per_test: float, budget: float) -> None:
         self.run = 0
         self.passed = 0
@@ -50,6 +58,7 @@ class Outcome:
         self.last_error = ""
 
     def fail(self, name: str, exc: BaseException) -> None:
+        """Note the failure of test ``name`` (the caller counts the run)."""
         text = f"{name}: {type(exc).__name__}: {safe_str(exc)}"
         text = text if len(text) < 300 else text[:297] + "..."
         self.last_error = text
@@ -59,6 +68,7 @@ class Outcome:
             self.failures[-1] = f"... and more failures (first {_MAX_FAILURES_SHOWN} shown)"
 
     def as_dict(self) -> dict[str, Any]:
+        """The counts as the harness reply's ``tests`` object."""
         failed = self.run - self.passed - self.skipped
         return {
             "tests_run": self.run,
@@ -71,6 +81,7 @@ class Outcome:
 
 
 def safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the exception's ``__str__`` itself raises."""
     try:
         return str(exc)
     except BaseException:
@@ -125,7 +136,6 @@ class _Capture:
     """``capsys`` / ``capfd``: what the test printed since the last read."""
 
     def __init__(self) -> None:
-
         self.out = io.StringIO()
         self.err = io.StringIO()
         self.saved = (sys.stdout, sys.stderr)
@@ -320,6 +330,7 @@ def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome
 
 
 def run_pytest_module(namespace: dict[str, Any], outcome: Outcome, seed: int) -> None:
+    """Run the tests pytest would collect from a module's namespace; count them in ``outcome``."""
     fixtures = _Fixtures(namespace)
     for name, obj in list(namespace.items()):
         if name.startswith("test") and inspect.isfunction(obj) and not hasattr(obj, "_codegym_fixture"):
@@ -381,6 +392,7 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: Outc
         try:
             cls.teardown_class()
         except Exception as exc:
+            outcome.run += 1  # counted like a failing setup_class: the failure must not pass unseen
             outcome.fail(f"{cls_name}.teardown_class", exc)
 
 

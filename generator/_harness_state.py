@@ -8,6 +8,11 @@ sides pack an object's ``__dict__`` the same way.
 dicts -- ``deque``, ``defaultdict`` (of a builtin factory), ``OrderedDict``, ``Counter`` --
 and leaves everything else as is (``codegym_values.encode`` then raises ``UnsupportedValue`` for
 what still has no JSON form: a node object, a function...). ``unpack_state`` inverts it.
+
+Exceptions::
+
+    ValueError
+     +-- StateNotPackable    a defaultdict whose default factory is not a builtin type
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-__all__ = ["STATE_FACTORIES", "pack_state", "restore_object", "unpack_state"]
+__all__ = ["STATE_FACTORIES", "StateNotPackable", "pack_state", "restore_object", "unpack_state"]
 
 STATE_FACTORIES: dict[str, Any] = {
     "list": list,
@@ -38,11 +43,18 @@ def _factory_name(factory: Any) -> str:
     for name, known in STATE_FACTORIES.items():
         if factory is known:
             return name
-    raise StateNotPackable(f"defaultdict with default factory {factory!r} cannot be stored as state")
+    raise StateNotPackable(
+        f"defaultdict with default factory {factory!r} cannot be stored as state: "
+        f"use one of {', '.join(STATE_FACTORIES)} as the factory"
+    )
 
 
 def pack_state(value: Any) -> Any:
-    """A python value with deques/defaultdicts/OrderedDicts/Counters turned into tagged dicts."""
+    """A python value with deques/defaultdicts/OrderedDicts/Counters turned into tagged dicts.
+
+    Raises:
+        StateNotPackable: a defaultdict's default factory is none of ``STATE_FACTORIES``.
+    """
     if isinstance(value, collections.deque):
         return {"$deque": [pack_state(v) for v in value], "$maxlen": value.maxlen}
     if isinstance(value, collections.defaultdict):

@@ -1,33 +1,31 @@
 """Instances from a problem's unit tests: the host side of the recording harness.
 
-:func:`record_instances` loads ``_harness_record.py`` (with the ``pytest`` shim and the state
-codec) into a sandbox worker and runs the problem's tests against a recording wrapper of the
-reference; every outermost call of the target becomes one (input, expected output) pair.
+:func:`record_instances` loads ``_harness_record.py`` (with the ``pytest`` shim, the state
+codec and the modules it imports: :func:`harness_sources`) into a sandbox worker and runs the
+problem's tests against a recording wrapper of the reference; every outermost call of the
+target becomes one (input, expected output) pair.
 :func:`compute_outputs` runs the reference on new inputs (augmentation). Both return values,
 never raise for a problem's fault: ``RecordedInstances | RecordingFailed``.
 
-:func:`resolve_target` decides what the tests drive: the entry point, or -- for problems whose
-dataset names none (KodCode's class-based rows) -- the class (or function) of the solution the
-tests use, read with ``ast`` (static, nothing runs on the host).
+:func:`resolve_target` (re-exported from ``_targets.py``) decides what the tests drive.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import JsonValue
 
 from ..runtime import CallFailed, SandboxError
 from ..schemas import Problem, canonical_json
 from ._adapters import adapt_problem
+from ._targets import Target, recording_tests, resolve_target
 
 __all__ = [
     "HARNESS_MODULE",
@@ -52,8 +50,6 @@ __all__ = [
 HARNESS_MODULE = "codegym_harness_record"
 """The module name the recording harness is loaded under in a worker."""
 
-TargetKind = Literal["function", "class"]
-
 
 class WorkerLike(Protocol):
     """What recording needs of a sandbox worker (``codegym_mcp.runtime.Worker`` fits)."""
@@ -72,14 +68,6 @@ class WorkerLike(Protocol):
         kwargs: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the tests drive: a function (entry point) or a class (design problem)."""
-
-    kind: TargetKind
-    name: str
 
 
 @dataclass(frozen=True)
@@ -190,12 +178,18 @@ class ComputeError:
 
 @cache
 def harness_sources() -> tuple[tuple[str, str], ...]:
-    """(module name, source) to load into a worker, in order: state codec, pytest shim, test runner, harness."""
+    """(module name, source) to load into a worker, in import order.
+
+    State codec, pytest shim, test runner, instance book, recorders, then the harness itself;
+    each module imports the earlier ones by these names.
+    """
     pkg = resources.files(__package__)
     return (
         ("codegym_state", pkg.joinpath("_harness_state.py").read_text(encoding="utf-8")),
         ("pytest", pkg.joinpath("_harness_pytest.py").read_text(encoding="utf-8")),
         ("codegym_runner", pkg.joinpath("_harness_runner.py").read_text(encoding="utf-8")),
+        ("codegym_book", pkg.joinpath("_harness_book.py").read_text(encoding="utf-8")),
+        ("codegym_recorders", pkg.joinpath("_harness_recorders.py").read_text(encoding="utf-8")),
         (HARNESS_MODULE, pkg.joinpath("_harness_record.py").read_text(encoding="utf-8")),
     )
 
@@ -209,89 +203,6 @@ def _ensure_harness(worker: WorkerLike) -> None:
 def instance_id_for(wire_input: Mapping[str, JsonValue]) -> str:
     """A stable short id of an instance input: the first 12 hex digits of its canonical JSON's sha256."""
     return hashlib.sha256(canonical_json(dict(wire_input)).encode("utf-8")).hexdigest()[:12]
-
-
-# --------------------------------------------------------------------------- target
-
-
-_CLASS_MENTION = re.compile(r"\bclass\s+`?(\w+)`?|`(\w+)`\s+class\b")
-
-
-def resolve_target(problem: Problem) -> Target | str:
-    """What the tests drive, or the reason no target can be found (a rejection reason).
-
-    With an entry point: that function (or class, if the solution defines a class of that
-    name). Without one: the function of the solution the tests use most, else its class the
-    question calls a class, else the class the tests use most (the last defined on a tie: node
-    helper classes come first).
-    """
-    try:
-        solution = ast.parse(problem.solution)
-    except SyntaxError as exc:
-        return f"the solution is not valid Python: {exc.msg} (line {exc.lineno})"
-    classes = [n.name for n in solution.body if isinstance(n, ast.ClassDef)]
-    functions = [n.name for n in solution.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    try:
-        tests = ast.parse(recording_tests(problem)[0])
-    except SyntaxError as exc:
-        return f"the tests are not valid Python: {exc.msg} (line {exc.lineno})"
-    shadowed = {
-        n.name for n in tests.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    }
-    if problem.entry_point is not None:
-        if problem.test_style == "pytest" and problem.entry_point in shadowed:
-            return (
-                f"the tests define their own {problem.entry_point!r}, so they never call the reference: "
-                "remove that definition from the tests"
-            )
-        if problem.entry_point in classes:
-            return Target("class", problem.entry_point)
-        return Target("function", problem.entry_point)
-    refs: dict[str, int] = {}
-    for node in ast.walk(tests):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            refs[node.id] = refs.get(node.id, 0) + 1
-    used_classes = [c for c in classes if refs.get(c) and c not in shadowed]
-    used_functions = [f for f in functions if refs.get(f) and f not in shadowed]
-    if used_functions:
-        return Target("function", max(used_functions, key=lambda f: (refs[f], -functions.index(f))))
-    if used_classes:
-        mentioned = {a or b for a, b in _CLASS_MENTION.findall(problem.question)}
-        return Target("class", max(used_classes, key=lambda c: (c in mentioned, refs[c], classes.index(c))))
-    defined = ", ".join(classes + functions) or "nothing"
-    return (
-        f"the tests call nothing the solution defines (it defines {defined}); "
-        "give the row an entry point the tests call"
-    )
-
-
-def recording_tests(problem: Problem) -> tuple[str, list[str]]:
-    """The tests as the harness runs them, and the names of the definitions removed from them.
-
-    Some KodCode test files paste the reference's own functions or classes above the tests
-    (``def quick_sort_in_place(arr): ...`` after ``from solution import *``), so the tests
-    would call their copy and never the reference. A top-level ``def``/``class`` of the tests
-    whose name the solution also defines at top level is removed (pytest style only).
-    """
-    if problem.test_style != "pytest":
-        return problem.tests, []
-    try:
-        solution = ast.parse(problem.solution)
-        tests = ast.parse(problem.tests)
-    except SyntaxError:
-        return problem.tests, []
-    defined = {
-        n.name for n in solution.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    }
-    lines = problem.tests.splitlines(keepends=True)
-    removed: list[str] = []
-    for node in reversed(tests.body):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name in defined:
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            end = node.end_lineno if node.end_lineno is not None else node.lineno
-            lines[start:end] = []
-            removed.append(node.name)
-    return "".join(lines), sorted(removed)
 
 
 # --------------------------------------------------------------------------- record
@@ -444,7 +355,16 @@ def _call(
         return _failed(
             problem, f"the recording harness replied with a {type(raw).__name__}, expected JSON text"
         )
-    reply: dict[str, Any] = json.loads(raw)
+    try:
+        reply = json.loads(raw)
+    except json.JSONDecodeError:
+        reply = None  # not JSON at all: the problem's code may have patched the worker's json
+    if not isinstance(reply, dict):
+        return _failed(
+            problem,
+            f"the recording harness replied with {raw[:200]!r}, expected a JSON object: "
+            "the solution or its tests may have replaced the json module",
+        )
     return reply
 
 
@@ -528,7 +448,11 @@ def compute_outputs(
         return reply
     if not reply.get("ok"):
         return _failed(problem, str(reply.get("error", "the compute harness failed")))
+    results = reply.get("results")
+    if not isinstance(results, list) or len(results) != len(inputs):
+        got = f"{len(results)} results" if isinstance(results, list) else repr(results)[:100]
+        return _failed(problem, f"the compute harness answered {got} for {len(inputs)} inputs")
     out: list[JsonValue | ComputeError] = []
-    for item in reply["results"]:
+    for item in results:
         out.append(item["expected"] if item.get("ok") else ComputeError(str(item.get("error", "failed"))))
     return out

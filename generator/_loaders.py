@@ -185,6 +185,7 @@ def _records(path: Path) -> Iterator[tuple[int, Any | _RowError]]:
 
 def _parquet_rows(path: Path) -> list[Any]:
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise MissingDependency(
@@ -192,7 +193,7 @@ def _parquet_rows(path: Path) -> list[Any]:
         ) from exc
     try:
         rows: list[Any] = pq.read_table(path).to_pylist()
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError family
+    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid for a file that is not parquet
         raise DatasetUnreadable(f"{str(path)!r} is not a readable parquet file: {exc}") from exc
     return rows
 
@@ -326,7 +327,8 @@ def _kodcode_entry(
         return None
     if not isinstance(info, list) or not info:
         raise _RowError(
-            "test_info", f"expected a list of {{function_name, ...}} or null, got {json.dumps(info)[:60]}"
+            "test_info",
+            f"expected a list of {{function_name, ...}} or null, got {json.dumps(info, default=str)[:60]}",
         )
     names: list[str] = []
     for i, item in enumerate(info):

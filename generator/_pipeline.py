@@ -152,11 +152,19 @@ def _build(
     if proposal is None:
         return run.ladder()
     llm = run.proposal(proposal)
-    if isinstance(llm, Generated):
-        return llm
     result = run.ladder()
+    if isinstance(llm, Generated):
+        mine, theirs = (
+            llm.summary.n_problem_tools,
+            (result.summary.n_problem_tools if isinstance(result, Generated) else -1),
+        )
+        if theirs <= mine:
+            return llm
+        llm_reason = f"deterministic carving had more tools ({theirs} > {mine})"
+    else:
+        llm_reason = llm
     if isinstance(result, Generated):
-        summary = result.summary.model_copy(update={"llm_fallback_reason": llm})
+        summary = result.summary.model_copy(update={"llm_fallback_reason": llm_reason})
         files = replace(result.files, llm_reply=proposal.reply)
         return Generated(files=files, summary=summary)
     return result
@@ -215,14 +223,20 @@ class _Attempt:
         if self.recorded.raw.adapted is not None:
             return "problems over trees or linked lists are not decomposed"
         proposed = self.problem.model_copy(update={"solution": proposal.source})
-        carving = carve(proposed, self.recorded, "helpers", self.inferred)
-        if isinstance(carving, Rejected):
-            return f"analyse: {carving.rejection.reason}"
-        if carving.granularity == "getters":
-            return "analyse: no helper of the proposal became a tool"
-        result = self.verify(carving)
-        if isinstance(result, Rejected):
-            return f"{result.rejection.stage}: {result.rejection.reason}"
+        why = "analyse: no helper of the proposal became a tool"
+        for granularity in ("fine", "helpers"):  # the proposal's helpers, plus its segments if they verify
+            carving = carve(proposed, self.recorded, granularity, self.inferred)
+            if isinstance(carving, Rejected):
+                why = f"analyse: {carving.rejection.reason}"
+                continue
+            if carving.granularity == "getters":
+                continue
+            result = self.verify(carving)
+            if isinstance(result, Generated):
+                break
+            why = f"{result.rejection.stage}: {result.rejection.reason}"
+        else:
+            return why
         manifest = result.files.manifest.model_copy(update={"llm_model": self.settings.llm_model})
         files = replace(result.files, manifest=manifest, llm_reply=proposal.reply)
         return Generated(files=files, summary=result.summary.model_copy(update={"llm": True}))
@@ -262,7 +276,16 @@ def _verified(
     )
     if isinstance(result, VerifyFailed):
         return _reject(problem, result.stage, result.reason, result.detail)
-    return _render(problem, settings, carving, result, input_schema, output_schema, dict(dropped))
+    return _render(
+        problem,
+        settings,
+        carving,
+        result,
+        input_schema,
+        output_schema,
+        dict(dropped),
+        design=recorded.is_class,
+    )
 
 
 def _with_hidden_schemas(tool: ToolSpec, props: dict[str, Any]) -> ToolSpec:
@@ -283,6 +306,8 @@ def _render(
     input_schema: dict[str, Any],
     output_schema: dict[str, Any],
     dropped: dict[str, int],
+    *,
+    design: bool,
 ) -> Generated | Rejected:
     for reason, count in verified.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
@@ -302,6 +327,7 @@ def _render(
         output_schema=output_schema,
         tools=tools,
         hidden_values=_hidden_values(instances),
+        design=design,
     )
     manifest = GymManifest(
         task_id=problem.task_id,

@@ -10,6 +10,8 @@ process. Problems the catalog's report already holds (same dataset and settings)
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -34,13 +36,26 @@ Progress = Callable[[int, int, Generated | Rejected | None], None]
 type _Proposal = Proposal | ProposalRejected | None
 type _Proposals = Mapping[str, Proposal | ProposalRejected]
 
+REPORT_EVERY = 2.0
+"""Seconds between two rewrites of report.json (entries are journaled at once in between)."""
+
 _child_config: SandboxConfig | None = None
 _child_worker: Worker | None = None
 
 
-def _child_init(config: SandboxConfig) -> None:
+def _child_init(config: SandboxConfig, parent: int) -> None:
     global _child_config
     _child_config = config
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A parent killed by SIGKILL leaves pool processes idle forever; leave with it (our jailed
+    # worker sees its pipe close and exits too).
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _child_job(problem: Problem, settings: GenerateSettings, proposal: _Proposal) -> Generated | Rejected:
@@ -93,7 +108,7 @@ def _in_pool(
     pending: dict[Future[Generated | Rejected], Problem] = {}
     queue = iter(todo)
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_child_init, initargs=(sandbox,)
+        workers, mp_context=context, initializer=_child_init, initargs=(sandbox, os.getpid())
     ) as pool:
         try:
             while True:
@@ -165,12 +180,15 @@ def generate(
     else:
         results = _in_pool(todo, settings, sandbox, workers, proposals)
     done = 0
+    written = time.perf_counter()
     try:
         for result in results:
             if isinstance(result, Generated):
                 write_gym(catalog, result)
-            book.add(result)
-            book.write(seconds=time.perf_counter() - started)
+            book.add(result)  # journaled at once
+            if time.perf_counter() - written >= REPORT_EVERY:
+                book.write(seconds=time.perf_counter() - started)
+                written = time.perf_counter()
             done += 1
             if progress is not None:
                 progress(done, total, result)

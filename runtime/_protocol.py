@@ -127,6 +127,8 @@ def classify_exit(
         return CallTimeout(float(cfg.cpu_seconds), limit="cpu", detail=detail)
     if signum == signal.SIGKILL and cgroup_memory:
         return MemoryLimitExceeded(
-            cfg.memory_mb, how="killed by SIGKILL under the cgroup memory limit", detail=detail
+            cfg.memory_mb,
+            how="SIGKILL with the cgroup memory limit active: most likely the OOM killer",
+            detail=detail,
         )
     return KilledBySignal(signum, detail=detail)

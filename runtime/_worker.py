@@ -502,7 +502,8 @@ class Worker:
     def _died(self, *, starting: bool) -> SandboxError:
         """The worker's stdout closed: wait for the exit status, classify it, clean up."""
         proc = self._proc
-        assert proc is not None
+        if proc is None:  # close() from another task or thread got there first
+            return WorkerCrashed("the worker was stopped while a call was running (closed)")
         try:
             code = proc.wait(timeout=3.0)
         except subprocess.TimeoutExpired:

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - every Linux python has it
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_SELF = __file__ if "__file__" in globals() else "<string>"  # run as `python -c`: "<string>"
 
 
 class _OutputLimit(BaseException):
@@ -99,7 +100,10 @@ class _Worker:
             view = view[n:]
 
     def failure(self, kind: str, exc: BaseException) -> dict[str, Any]:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        frames = exc.__traceback__
+        while frames is not None and frames.tb_frame.f_code.co_filename == _SELF:
+            frames = frames.tb_next  # drop the worker's own frames: show the code's
+        tb = "".join(traceback.format_exception(type(exc), exc, frames))
         if len(tb) > 20000:
             tb = tb[:10000] + "\n...\n" + tb[-10000:]
         message = _safe_str(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -17,7 +17,7 @@ __all__ = [
     "TraceCall",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 
 ToolKind = Literal["observe", "submit", "task", "helper", "segment", "method", "getter"]
 """observe/submit/task are generic; helper, segment and method are carved out of the solution;
@@ -39,7 +39,9 @@ class ParamSpec(BaseModel):
         )
     )
     hidden_key: str | None = None
-    type_schema: JsonSchema = Field(default_factory=dict, description="Type schema (JSON Schema + x-python hints)")
+    type_schema: JsonSchema = Field(
+        default_factory=dict, description="Type schema (JSON Schema + x-python hints)"
+    )
 
 
 class ToolSpec(BaseModel):
@@ -89,7 +91,9 @@ class Instance(BaseModel):
     expected: JsonValue = Field(description="Expected output, wire form")
     origin: Literal["test", "augmented"] = "test"
     tier: Literal["test", "easy", "medium", "hard"] = "test"
-    oracle_steps: int = Field(ge=0, description="Tool calls the oracle makes on it, observe and submit included")
+    oracle_steps: int = Field(
+        ge=0, description="Tool calls the oracle makes on it, observe and submit included"
+    )
     oracle_trace: list[TraceCall] = Field(default_factory=list)
 
 

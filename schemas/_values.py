@@ -101,7 +101,7 @@ def decode(wire: Any) -> Any:
         return [decode(v) for v in wire]
     if isinstance(wire, dict):
         if len(wire) == 1:
-            (tag, inner), = wire.items()
+            ((tag, inner),) = wire.items()
             if tag == "$tuple":
                 return tuple(decode(v) for v in inner)
             if tag == "$set":
@@ -170,7 +170,9 @@ def describe_schema(schema: dict[str, Any]) -> str:
     if kind == "object":
         keys = schema.get("x-python-keys", {"type": "string"})
         if "properties" in schema and not schema.get("additionalProperties", True):
-            return "{" + ", ".join(f"{k}: {describe_schema(v)}" for k, v in schema["properties"].items()) + "}"
+            return (
+                "{" + ", ".join(f"{k}: {describe_schema(v)}" for k, v in schema["properties"].items()) + "}"
+            )
         return f"dict[{describe_schema(keys)}, {describe_schema(schema.get('additionalProperties', {}))}]"
     return {
         "integer": "int",
@@ -269,7 +271,10 @@ def _coerce_array(plain: Any, schema: dict[str, Any], *, lenient: bool, path: st
         prefix = schema["prefixItems"]
         if len(plain) != len(prefix):
             raise CoercionError(path, f"{expected} ({len(prefix)} items)", plain)
-        items = [coerce(v, s, lenient=lenient, path=f"{path}[{i}]") for i, (v, s) in enumerate(zip(plain, prefix))]
+        items = [
+            coerce(v, s, lenient=lenient, path=f"{path}[{i}]")
+            for i, (v, s) in enumerate(zip(plain, prefix, strict=True))
+        ]
     else:
         item_schema = schema.get("items", {})
         items = [coerce(v, item_schema, lenient=lenient, path=f"{path}[{i}]") for i, v in enumerate(plain)]
@@ -306,7 +311,9 @@ def _coerce_object(plain: Any, schema: dict[str, Any], *, lenient: bool, path: s
                 new_key = _hashable(coerce(key, key_schema, lenient=True, path=f"{path}<key {key}>"))
             except CoercionError:
                 raise CoercionError(f"{path}<key {key}>", describe_schema(key_schema), key) from None
-        out[new_key] = coerce(value, extra if isinstance(extra, dict) else {}, lenient=lenient, path=f"{path}.{key}")
+        out[new_key] = coerce(
+            value, extra if isinstance(extra, dict) else {}, lenient=lenient, path=f"{path}.{key}"
+        )
     return out
 
 
@@ -410,7 +417,12 @@ def _join(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
         if a.get("x-python") != b.get("x-python"):
             return None
         if "prefixItems" in a and "prefixItems" in b and len(a["prefixItems"]) == len(b["prefixItems"]):
-            return {**a, "prefixItems": [merge_schemas(x, y) for x, y in zip(a["prefixItems"], b["prefixItems"])]}
+            return {
+                **a,
+                "prefixItems": [
+                    merge_schemas(x, y) for x, y in zip(a["prefixItems"], b["prefixItems"], strict=True)
+                ],
+            }
         items_a = a.get("items", infer_schema([])) if "prefixItems" not in a else _union(a["prefixItems"])
         items_b = b.get("items", infer_schema([])) if "prefixItems" not in b else _union(b["prefixItems"])
         out = {k: v for k, v in a.items() if k not in ("prefixItems", "minItems", "maxItems", "items")}
@@ -422,7 +434,9 @@ def _join(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
         if "additionalProperties" not in b:
             return a
         merged = dict(a)
-        merged["additionalProperties"] = merge_schemas(a.get("additionalProperties", {}), b.get("additionalProperties", {}))
+        merged["additionalProperties"] = merge_schemas(
+            a.get("additionalProperties", {}), b.get("additionalProperties", {})
+        )
         if "x-python-keys" in a or "x-python-keys" in b:
             merged["x-python-keys"] = merge_schemas(
                 a.get("x-python-keys", {"type": "string"}), b.get("x-python-keys", {"type": "string"})
@@ -438,7 +452,9 @@ def _union(schemas: list[dict[str, Any]]) -> dict[str, Any]:
     return out if out is not None else {}
 
 
-def _merge_items(x: dict[str, Any], y: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def _merge_items(
+    x: dict[str, Any], y: dict[str, Any], a: dict[str, Any], b: dict[str, Any]
+) -> dict[str, Any]:
     # An empty list tells nothing about its items: the other side's items win.
     empty_a = a.get("prefixItems") == [] or ("items" in a and a["items"] == {} and "prefixItems" not in a)
     empty_b = b.get("prefixItems") == [] or ("items" in b and b["items"] == {} and "prefixItems" not in b)
@@ -465,7 +481,7 @@ def values_equal(a: Any, b: Any, *, rel_tol: float = 1e-6, abs_tol: float = 1e-9
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         if type(a) is not type(b) or len(a) != len(b):
             return False
-        return all(values_equal(x, y, rel_tol=rel_tol, abs_tol=abs_tol) for x, y in zip(a, b))
+        return all(values_equal(x, y, rel_tol=rel_tol, abs_tol=abs_tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys():
             return False

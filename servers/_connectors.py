@@ -19,15 +19,12 @@ Exceptions::
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
-from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -35,6 +32,7 @@ from anyio.abc import ByteReceiveStream, Process
 from mcp.client.stdio import StdioServerParameters
 
 from ..runtime import Catalog, WorkerPool
+from ._catalog_server import catalog_task_url
 from ._env import CodeGymEnv, EnvError
 from ._rollout import Connector, EpisodeSpec
 
@@ -43,12 +41,10 @@ __all__ = [
     "catalog_inprocess",
     "catalog_subprocess",
     "http_connector",
-    "listening_socket",
     "memory_connector",
     "server_subprocess",
     "shared_http_client",
     "stdio_connector",
-    "task_url",
 ]
 
 _URL = re.compile(r"https?://[\w.\-\[\]:]+:\d+")
@@ -61,16 +57,6 @@ class ServerStartFailed(EnvError):
         tail = "\n".join(output[-20:])
         super().__init__(f"{message}\n--- last server output ---\n{tail}" if tail else message)
         self.output = list(output)
-
-
-def task_url(base_url: str, task_id: str, *, instance: int | None = None, seed: int | None = None) -> str:
-    """The per-task MCP endpoint of a catalog server: ``BASE/<task_id>/mcp[?instance=K|?seed=S]``."""
-    url = f"{base_url.rstrip('/')}/{quote(task_id, safe='')}/mcp"
-    if instance is not None:
-        return f"{url}?instance={instance}"
-    if seed is not None:
-        return f"{url}?seed={seed}"
-    return url
 
 
 def _serve_command(catalog: Path, *, no_sandbox: bool, host: str, extra: Sequence[str]) -> list[str]:
@@ -155,15 +141,17 @@ async def server_subprocess(
         async with anyio.create_task_group() as tg:
             tg.start_soon(drain, process.stdout)
             tg.start_soon(drain, process.stderr)
-            with anyio.move_on_after(startup_timeout):
+            with anyio.move_on_after(startup_timeout) as waited:
                 await ready.wait()
             if not found:
                 tg.cancel_scope.cancel()
-                raise ServerStartFailed(
-                    f"the server ({' '.join(command[2:])}) did not print its URL within "
-                    f"{startup_timeout:.0f}s (exit code {process.returncode})",
-                    list(output),
-                )
+                if waited.cancelled_caught:
+                    why = f"did not print its URL within {startup_timeout:.0f}s"
+                else:
+                    with anyio.move_on_after(5):
+                        await process.wait()
+                    why = f"exited (code {process.returncode}) before printing its URL"
+                raise ServerStartFailed(f"the server ({' '.join(command[2:])}) {why}", list(output))
             try:
                 yield found[0]
             finally:
@@ -187,59 +175,20 @@ async def catalog_inprocess(
     """Run the catalog server inside this process (same event loop); yield its base URL.
 
     Raises:
-        ServerStartFailed: the port could not be bound.
+        OSError: the address cannot be bound.
         SandboxError: the sandbox workers could not start.
     """
     import os
 
-    import uvicorn
-
     from ..runtime import SandboxConfig, default_isolation
-    from ._catalog_server import HttpGyms
+    from ._catalog_server import running_http_server
 
-    try:
-        sock = listening_socket(host, 0)
-    except OSError as exc:
-        raise ServerStartFailed(f"cannot listen on {host}: {exc.strerror}", []) from exc
     config = SandboxConfig(isolation=default_isolation(no_sandbox=no_sandbox))
-    pool = WorkerPool(config, size=workers or max(1, min(4, os.cpu_count() or 1)))
-    bound_host, port = sock.getsockname()[:2]
-    base = f"http://[{bound_host}]:{port}" if ":" in bound_host else f"http://{bound_host}:{port}"
-    try:
-        async with pool:
-            gyms = HttpGyms(Catalog(catalog), pool, host=host)
-            server = uvicorn.Server(uvicorn.Config(gyms.app(), log_level="warning", lifespan="on"))
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(partial(server.serve, sockets=[sock]))
-                try:
-                    yield base
-                finally:
-                    # A graceful exit (not a cancel): uvicorn closes the app's lifespan itself.
-                    server.should_exit = True
-    finally:
-        sock.close()
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (port 0 picks a free one) whose connections get TCP_NODELAY.
-
-    asyncio sets TCP_NODELAY on accepted sockets only when the listening socket's ``proto`` is
-    IPPROTO_TCP; without it every HTTP response waits ~40 ms on Nagle and delayed ACKs.
-
-    Raises:
-        OSError: the address cannot be bound.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
+    async with (
+        WorkerPool(config, size=workers or max(1, min(4, os.cpu_count() or 1))) as pool,
+        running_http_server(Catalog(catalog), pool, host=host, port=0) as base,
+    ):
+        yield base
 
 
 def http_connector(
@@ -252,8 +201,10 @@ def http_connector(
     """
 
     async def connect(spec: EpisodeSpec) -> CodeGymEnv:
-        url = task_url(base_url, spec.task_id, instance=spec.instance)
-        return await CodeGymEnv.connect(url, task_id=spec.task_id, read_timeout=read_timeout, http_client=http_client)
+        url = catalog_task_url(base_url, spec.task_id, instance=spec.instance)
+        return await CodeGymEnv.connect(
+            url, task_id=spec.task_id, read_timeout=read_timeout, http_client=http_client
+        )
 
     return connect
 

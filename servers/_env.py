@@ -13,14 +13,8 @@ Episode bookkeeping the server publishes in ``CallToolResult._meta["codegym/epis
 (step, budget, done, end reason, reward, infrastructure flag) is used when present; the env
 falls back to what it can see itself (the submit result's ``reward``, its own step count).
 
-Exceptions::
-
-    RuntimeError
-     +-- EnvError             anything the env cannot do; carries the task id
-          +-- EnvClosed        reset/step after close()
-          +-- EpisodeOver      step after the episode ended: call reset()
-          +-- ServerFailure    the server answered with a protocol error or the connection broke
-                               (infrastructure, never a reward of 0)
+The types (ToolCall, Observation, infos, chat messages) and the exception tree (EnvError:
+EnvClosed, EpisodeOver, ServerFailure) live in :mod:`._env_types` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -31,23 +25,41 @@ import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, Self, TypedDict, cast, get_args
+from typing import Any, Self, cast, get_args
 
 import anyio
 import httpx2
 from mcp import Client
 from mcp.client import Transport
-from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server import Server
-from mcp.server.mcpserver import MCPServer
-from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 from pydantic import JsonValue
 
 from ..schemas import EndReason, EpisodeRecord, StepRecord
+from ._env_types import (
+    DEFAULT_SYSTEM_PROMPT,
+    EPISODE_META_KEY,
+    ChatMessage,
+    ChatStyle,
+    ChatToolCall,
+    EnvClosed,
+    EnvError,
+    EnvTarget,
+    EpisodeOver,
+    Observation,
+    ResetInfo,
+    ServerFailure,
+    StepInfo,
+    ToolCall,
+    ToolInfo,
+    describe_target,
+    opt_int,
+    task_text,
+    transport_failure,
+)
 
 __all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
     "EPISODE_META_KEY",
     "ChatMessage",
     "ChatStyle",
@@ -65,118 +77,8 @@ __all__ = [
     "ToolInfo",
 ]
 
-EPISODE_META_KEY = "codegym/episode"
-"""Key of the episode bookkeeping in a tool result's ``_meta``."""
-
-DEFAULT_SYSTEM_PROMPT = (
-    "You solve a programming task by calling tools. The task's input is hidden: call tools to "
-    "observe it and to compute with it, then call `submit` with your final answer. Calling "
-    "`submit` ends the episode; the answer is checked against the unit tests."
-)
-
-EnvTarget = str | StdioServerParameters | Server[Any] | MCPServer
-"""What to connect to: a streamable HTTP URL, a stdio server command, or an in-process server."""
-
-ChatStyle = Literal["openai", "hf"]
-"""``openai``: tool-call arguments as a JSON string (OpenAI API, verl); ``hf``: as a dict
-(Hugging Face chat templates, TRL)."""
-
 _END_REASONS: frozenset[str] = frozenset(get_args(EndReason))
 _HIDDEN_FROM_AGENTS = frozenset({"reset"})
-
-
-class EnvError(RuntimeError):
-    """The env could not do what was asked."""
-
-    def __init__(self, message: str, *, task_id: str | None = None) -> None:
-        super().__init__(message)
-        self.task_id = task_id
-
-
-class EnvClosed(EnvError):
-    """reset() or step() on an env whose connection is closed."""
-
-
-class EpisodeOver(EnvError):
-    """step() after the episode ended (terminated or truncated)."""
-
-
-class ServerFailure(EnvError):
-    """A protocol error, a timeout or a broken connection: infrastructure, not the agent's fault."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One action: call tool ``name`` with ``arguments``; ``call_id`` names it in chat exports."""
-
-    name: str
-    arguments: dict[str, JsonValue] = field(default_factory=dict)
-    call_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolInfo:
-    """A tool as the server lists it."""
-
-    name: str
-    description: str
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any] | None
-
-    def to_openai(self) -> dict[str, Any]:
-        """The tool as an OpenAI function tool (also what TRL/verl chat templates take)."""
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.input_schema},
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What the agent sees after reset (the task) or after a tool call (its result)."""
-
-    text: str
-    structured: JsonValue | None = None
-    is_error: bool = False
-    tools: tuple[ToolInfo, ...] = field(default=(), repr=False)
-
-
-class ResetInfo(TypedDict):
-    task_id: str | None
-    instance_id: str | None
-    episode_id: str
-    step_budget: int | None
-
-
-class StepInfo(TypedDict):
-    task_id: str | None
-    instance_id: str | None
-    episode_id: str
-    step: int
-    step_budget: int | None
-    latency_ms: float
-    tool_error: str | None
-    infra: bool
-    end_reason: EndReason | None
-
-
-class ChatFunction(TypedDict):
-    name: str
-    arguments: str | dict[str, JsonValue]
-
-
-class ChatToolCall(TypedDict):
-    id: str
-    type: Literal["function"]
-    function: ChatFunction
-
-
-class ChatMessage(TypedDict):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str | None
-    tool_calls: NotRequired[list[ChatToolCall]]
-    tool_call_id: NotRequired[str]
-    name: NotRequired[str]
 
 
 @dataclass(slots=True)
@@ -288,11 +190,11 @@ class CodeGymEnv:
                 listed = await client.list_tools()
         except Exception as exc:
             await stack.aclose()
-            cause = _transport_failure(exc)
+            cause = transport_failure(exc)
             if cause is None:
                 raise
             raise ServerFailure(
-                f"could not open an MCP session with {_describe(target)}: {type(cause).__name__}: {cause}; "
+                f"could not open an MCP session with {describe_target(target)}: {type(cause).__name__}: {cause}; "
                 "check that the server is running and the URL or command is right",
                 task_id=task_id,
             ) from exc
@@ -365,7 +267,7 @@ class CodeGymEnv:
                     f"the server refused to reset: {result_text(result)}", task_id=self.task_id
                 )
             meta = _episode_meta(result)
-            text = _task_text(result) or text
+            text = task_text(result) or text
         self._fresh = False
         if not text:
             text = await self._task_statement()
@@ -373,7 +275,7 @@ class CodeGymEnv:
             episode_id=str(meta.get("episode_id") or uuid.uuid4().hex[:16]),
             task_text=text,
             instance_id=_opt_str(meta.get("instance_id")),
-            step_budget=_opt_int(meta.get("step_budget")),
+            step_budget=opt_int(meta.get("step_budget")),
         )
         if isinstance(meta.get("task_id"), str):
             self.task_id = str(meta["task_id"])
@@ -425,7 +327,7 @@ class CodeGymEnv:
         if isinstance(meta.get("episode_id"), str):
             episode.episode_id = str(meta["episode_id"])
         if meta.get("step_budget") is not None:
-            episode.step_budget = _opt_int(meta.get("step_budget"))
+            episode.step_budget = opt_int(meta.get("step_budget"))
         if isinstance(meta.get("task_id"), str):
             self.task_id = str(meta["task_id"])
         end = self._update_end(episode, action, result, meta)
@@ -454,12 +356,12 @@ class CodeGymEnv:
             if meta.get("done"):
                 reason = meta.get("end_reason")
                 episode.end_reason = cast(EndReason, reason) if reason in _END_REASONS else "submitted"
-                episode.reward = _opt_int(meta.get("reward"))
+                episode.reward = opt_int(meta.get("reward"))
         elif action.name == "submit" and not result.is_error:
             episode.end_reason = "submitted"
             structured = result.structured_content
             reward = structured.get("reward") if isinstance(structured, dict) else None
-            episode.reward = _opt_int(reward)
+            episode.reward = opt_int(reward)
         elif episode.step_budget is not None and len(episode.steps) >= episode.step_budget:
             episode.end_reason, episode.reward = "step_budget", 0
         if episode.end_reason is not None:
@@ -581,9 +483,12 @@ class CodeGymEnv:
     async def _call(self, name: str, arguments: Mapping[str, JsonValue]) -> CallToolResult:
         try:
             return await self._client.call_tool(name, dict(arguments))
-        except (MCPError, OSError, TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+        except Exception as exc:
+            cause = transport_failure(exc)
+            if cause is None:
+                raise  # a bug, not the server's failure: let it surface
             raise ServerFailure(
-                f"tool call {name} failed at the protocol level: {type(exc).__name__}: {exc}",
+                f"tool call {name} failed at the protocol level: {type(cause).__name__}: {cause}",
                 task_id=self.task_id,
             ) from exc
 
@@ -592,58 +497,8 @@ class CodeGymEnv:
             return ""
         # The task tool is free to read, but some servers count it as a step: only used as a fallback.
         result = await self._call("task", {})
-        return _task_text(result) or result_text(result)
-
-
-_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    MCPError,
-    OSError,
-    TimeoutError,
-    httpx2.HTTPError,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-)
-
-
-def _transport_failure(exc: BaseException) -> BaseException | None:
-    """The protocol or connection error inside ``exc`` (task groups wrap them), else None (a bug)."""
-    if isinstance(exc, _TRANSPORT_ERRORS):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        leaves = [_transport_failure(e) for e in exc.exceptions]
-        if leaves and all(leaf is not None for leaf in leaves):
-            return leaves[0]
-    return None
-
-
-def _task_text(result: CallToolResult) -> str:
-    structured = result.structured_content
-    if isinstance(structured, dict):
-        for key in ("task", "text", "statement"):
-            value = structured.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return ""
-
-
-def _opt_int(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return int(value) if isinstance(value, bool) else None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+        return task_text(result) or result_text(result)
 
 
 def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _describe(target: EnvTarget) -> str:
-    if isinstance(target, str):
-        return target
-    if isinstance(target, StdioServerParameters):
-        return " ".join([target.command, *target.args])
-    return f"in-process server {type(target).__name__}"

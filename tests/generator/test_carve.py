@@ -192,6 +192,17 @@ def test_nothing_to_carve_gives_one_getter_per_input() -> None:
     assert _run(carving, {"a": 4, "b": 5})[0] == 4
 
 
+def test_getters_read_short_sequences_item_by_item_and_long_ones_whole() -> None:
+    carving = _carve("def solve(s: str, xs: list[int]) -> int:\n    return len(s) + len(xs)\n", ["s", "xs"])
+    assert carving.granularity == "getters"
+    names = [t.name for t in carving.tools]
+    assert names == ["get_s", "get_s_length", "get_s_char", "get_xs", "get_xs_length", "get_xs_item"]
+    answer, calls = _run(carving, {"s": "abc", "xs": list(range(40))})
+    assert answer == 43
+    assert calls.count("get_s_char") == 3
+    assert calls.count("get_xs") == 1
+
+
 def test_helpers_granularity_carves_no_segments() -> None:
     source = "def double(x):\n    return 2 * x\n\n\ndef solve(xs):\n    return [double(x) + 1 for x in xs if x > 0]\n"
     carving = _carve(source, ["xs"], granularity="helpers")

@@ -314,6 +314,8 @@ def test_harness_modules_are_python_3_11_and_standard_library_only() -> None:
         "codegym_values",
         "codegym_state",
         "codegym_runner",
+        "codegym_book",
+        "codegym_recorders",
         "codegym_mcp",
     }  # codegym_mcp: host fallback
     for name, source in harness_sources():
@@ -326,3 +328,13 @@ def test_harness_modules_are_python_3_11_and_standard_library_only() -> None:
                         name,
                         root,
                     )
+
+
+def test_each_harness_module_imports_only_modules_loaded_before_it() -> None:
+    loaded = {"codegym_values"}  # the worker provides it
+    for name, source in harness_sources():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                wanted = {a.name for a in node.names if a.name.startswith("codegym_")}
+                assert wanted <= loaded, (name, sorted(wanted - loaded))
+        loaded.add(name)

@@ -108,6 +108,14 @@ def test_kodcode_reads_parquet(tmp_path: Path) -> None:
     assert result.problems[0].entry_point == "interleave_strings"
 
 
+def test_a_parquet_file_that_is_not_parquet_is_unreadable(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "kod.parquet"
+    path.write_text('{"question_id": "x"}\n', encoding="utf-8")
+    with pytest.raises(DatasetUnreadable, match="is not a readable parquet file"):
+        load_dataset(f"kodcode:{path}")
+
+
 def test_duplicate_task_ids_are_reported_not_loaded_twice(tmp_path: Path) -> None:
     row = _kodcode_rows()[0]
     path = tmp_path / "dup.jsonl"

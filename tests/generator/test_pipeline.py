@@ -10,6 +10,7 @@ import pytest
 
 from codegym_mcp.generator import _pipeline
 from codegym_mcp.generator._carving_types import CarveRejected
+from codegym_mcp.generator._catalog_write import JOURNAL_FILE, ReportBook, write_gym
 from codegym_mcp.generator._llm_decompose import Proposal, ProposalRejected
 from codegym_mcp.generator._results import Generated, GenerateSettings, Rejected
 from codegym_mcp.generator._run import generate
@@ -306,3 +307,60 @@ def test_a_sandbox_that_cannot_start_stops_the_run_instead_of_rejecting_everythi
         ).problems_read
         == 0
     )
+
+
+def test_a_run_killed_between_report_writes_resumes_from_the_journal(
+    sandbox_worker: Worker, tmp_path: Path
+) -> None:
+    settings = GenerateSettings()
+    gym = _pipeline.build_gym(toy_problem("toy/k"), settings, sandbox_worker)
+    assert isinstance(gym, Generated)
+    book = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
+    write_gym(tmp_path, gym)
+    book.add(gym)
+    book.add(
+        Rejected(rejection=Rejection(task_id="toy_r", problem_id="toy/r", stage="instances", reason="no"))
+    )
+    assert not (tmp_path / "report.json").exists()  # "killed" before any report write
+    again = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
+    assert again.done("toy_k") and again.done("toy_r")
+    assert not ReportBook.open(tmp_path, dataset="toy", settings=GenerateSettings(seed=1).as_report()).done(
+        "toy_k"
+    )
+    again.write(seconds=1.0)
+    assert not (tmp_path / JOURNAL_FILE).exists()
+    assert [g.task_id for g in _read_report(tmp_path).gyms] == ["toy_k"]
+
+
+def test_a_rerun_retries_problems_rejected_by_the_sandbox_or_our_bugs(tmp_path: Path) -> None:
+    settings = GenerateSettings()
+    book = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
+    for task, stage, reason in [
+        ("t_infra", "infra", "the sandbox failed: timeout"),
+        ("t_bug", "analyse", "internal error: KeyError: 'x'"),
+        ("t_own", "instances", "the tests never called the reference"),
+    ]:
+        book.add(Rejected(rejection=Rejection(task_id=task, problem_id=task, stage=stage, reason=reason)))  # type: ignore[arg-type]
+    book.write(seconds=0.0)
+    again = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
+    assert [again.done(t) for t in ("t_infra", "t_bug", "t_own")] == [False, False, True]
+
+
+def test_a_verified_proposal_with_fewer_tools_loses_to_the_deterministic_carving(
+    sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pipeline, "carve", carve)
+    lumped = (
+        "from typing import List\n\n\n"
+        "def pairs_summing_to(nums: List[int], target: int) -> int:\n"
+        "    return sum(1 for i in range(len(nums)) for j in range(i + 1, len(nums)) if nums[i] + nums[j] == target)\n\n\n"
+        "def count_pairs(nums: List[int], target: int) -> int:\n"
+        "    return pairs_summing_to(nums, target)\n"
+    )
+    proposal = Proposal(
+        source=lumped, reply="one helper", entry_point="count_pairs", helpers=("pairs_summing_to",)
+    )
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker, proposal=proposal)
+    assert isinstance(result, Generated)
+    assert result.summary.llm is False
+    assert (result.summary.llm_fallback_reason or "").startswith("deterministic carving had more tools")

@@ -270,3 +270,43 @@ def test_closing_the_pool_wakes_callers_waiting_for_a_worker() -> None:
     anyio.run(main)
     assert len(errors) == 1
     assert "closed" in str(errors[0])
+
+
+def test_the_rendered_jail_config_is_the_hardened_one() -> None:
+    from codegym_mcp.runtime._nsjail import CgroupSupport, render_config
+
+    text = render_config(SandboxConfig(), cgroups=CgroupSupport(memory=True, pids=True, reason="test"))
+    srcs = {line.split('"')[1] for line in text.splitlines() if line.strip().startswith("src:")}
+    assert srcs <= {"/usr", "/lib", "/lib64", "/bin", "/dev/null", "/dev/urandom"}
+    assert "/" not in srcs and "/root" not in srcs
+    assert 'inside_id: "65534"' in text and 'outside_id: "65534"' in text
+    assert "keep_env: true" not in text and "clone_newnet: false" not in text
+    assert "time_limit: 0" in text  # warm worker: wall time is the host's job
+    assert "ptrace" in text and "clone3" in text and "DEFAULT ALLOW" in text
+    assert "cgroup_mem_max: 536870912" in text and "cgroup_pids_max: 32" in text
+    assert "MALLOC_ARENA_MAX=2" in text
+
+
+def test_closing_the_pool_stops_calls_in_flight() -> None:
+    outcomes: list[BaseException] = []
+
+    async def main() -> None:
+        pool = WorkerPool(SandboxConfig(isolation="nsjail" if NSJAIL else "none", call_timeout=30.0), size=1)
+        await pool.start()
+
+        async def spin() -> None:
+            try:
+                await pool.call(source=SOURCE, function="loop")
+            except SandboxError as exc:
+                outcomes.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(spin)
+                while not pool.pids or pool._idle:
+                    await anyio.lowlevel.checkpoint()
+                await pool.aclose()
+        assert pool.pids == []
+
+    anyio.run(main)
+    assert len(outcomes) == 1

@@ -75,6 +75,9 @@ def spin_ignoring_sigterm():
 def sleep_forever():
     time.sleep(10 ** 6)
 
+def stop_self():
+    os.kill(os.getpid(), signal.SIGSTOP)
+
 def write(path, n_bytes):
     with open(path, "wb") as f:
         f.write(b"x" * n_bytes)
@@ -202,7 +205,7 @@ def test_gradual_memory_growth_is_killed_by_the_cgroup(jail: Worker) -> None:
     _recovers(jail)
 
 
-@pytest.mark.parametrize("fn", ["spin", "spin_ignoring_sigterm", "sleep_forever"])
+@pytest.mark.parametrize("fn", ["spin", "spin_ignoring_sigterm", "sleep_forever", "stop_self"])
 def test_a_call_that_never_returns_is_stopped_at_the_wall_limit(jail: Worker, fn: str) -> None:
     t0 = time.monotonic()
     with pytest.raises(CallTimeout):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from codegym_mcp.schemas import EpisodeRecord
-from codegym_mcp.servers._connectors import catalog_inprocess, task_url
+from codegym_mcp.servers._catalog_server import catalog_task_url
+from codegym_mcp.servers._connectors import catalog_inprocess
 from codegym_mcp.servers._env import CodeGymEnv, EnvClosed, EpisodeOver, ServerFailure, ToolCall
 
 from ._rollout_fakes import INPUTS, TASK, toy_server
@@ -17,6 +19,7 @@ from ._rollout_fakes import INPUTS, TASK, toy_server
 pytestmark = pytest.mark.anyio
 
 FIXTURE_CATALOG = Path(__file__).resolve().parent.parent / "fixtures" / "catalog"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rollout_loop.py"
 
 
 @pytest.fixture
@@ -134,7 +137,7 @@ async def test_an_unreachable_server_is_a_server_failure() -> None:
 
 async def test_the_env_drives_the_real_catalog_server_over_http() -> None:
     async with catalog_inprocess(FIXTURE_CATALOG) as base:
-        url = task_url(base, "Fixture_vowels", instance=1)
+        url = catalog_task_url(base, "Fixture_vowels", instance=1)
         async with await CodeGymEnv.connect(url, task_id="Fixture_vowels") as env:
             obs, info = await env.reset()
             assert "submit" in obs.text
@@ -145,3 +148,17 @@ async def test_the_env_drives_the_real_catalog_server_over_http() -> None:
             assert step_info["instance_id"] is not None
             _, info = await env.reset(seed=5)
             assert info["instance_id"] is not None and info["step_budget"] is not None
+
+
+async def test_the_rollout_loop_example_runs_and_writes_chat_trajectories(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("rollout_loop_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path / "chats.jsonl"
+    await example.rollout(FIXTURE_CATALOG, out, episodes_per_task=2, max_tasks=2)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 4
+    assert all(line["reward"] == 1.0 for line in lines)
+    assert all(line["messages"][-1]["role"] == "tool" for line in lines)
+    assert all("reset" not in {t["function"]["name"] for t in line["tools"]} for line in lines)
