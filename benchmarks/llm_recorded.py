@@ -11,12 +11,12 @@ the number of problem-specific tools both ways, and the share of gyms with >= 3 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from codegym_mcp.schemas import GenerationReport, GymSummary, LlmUsage
 from tests.generator.llm_replay import FIXTURES, replay_server
 
 KODCODE = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodcode-demo"
@@ -35,13 +35,12 @@ def _datasets() -> dict[str, list[str]]:
     return groups
 
 
-def _generate(dataset: str, tasks: list[str], out: Path, extra: list[str]) -> dict[str, object]:
+def _generate(dataset: str, tasks: list[str], out: Path, extra: list[str]) -> GenerationReport:
     cmd = [sys.executable, "-m", "codegym_mcp.servers", "generate", "--dataset", dataset, "--out", str(out)]
     cmd += ["--tasks", *tasks, *extra]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
-    report: dict[str, object] = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    return report
+    return GenerationReport.model_validate_json((out / "report.json").read_text(encoding="utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,28 +52,28 @@ def main(argv: list[str] | None = None) -> int:
     extra = ["--no-sandbox"] if args.no_sandbox else []
     with tempfile.TemporaryDirectory() as tmp:
         root: Path = args.out or Path(tmp)
-        rows: dict[str, dict[str, object]] = {}
-        usage: list[object] = []
+        rows: dict[str, dict[str, GymSummary | None]] = {}
+        usage: list[LlmUsage | None] = []
         with replay_server() as server:
             for i, (dataset, tasks) in enumerate(_datasets().items()):
                 det = _generate(dataset, tasks, root / f"det-{i}", extra)
                 llm_flags = ["--llm-model", "recorded", "--llm-base-url", server.url]
                 llm_flags += ["--llm-cache-dir", str(root / "llm-cache")]
                 llm = _generate(dataset, tasks, root / f"llm-{i}", extra + llm_flags)
-                usage.append(llm.get("llm_usage"))
+                usage.append(llm.llm_usage)
                 for name, report in (("det", det), ("llm", llm)):
-                    for gym in report["gyms"]:  # type: ignore[attr-defined]
-                        rows.setdefault(gym["task_id"], {})[name] = gym
-                    for rej in report["rejections"]:  # type: ignore[attr-defined]
-                        rows.setdefault(rej["task_id"], {})[name] = None
+                    for gym in report.gyms:
+                        rows.setdefault(gym.task_id, {})[name] = gym
+                    for rej in report.rejections:
+                        rows.setdefault(rej.task_id, {})[name] = None
     print(f"\n{'task':24} {'det tools':>9} {'llm tools':>9}  llm used / fallback reason")
     for task_id, both in sorted(rows.items()):
         det_gym, llm_gym = both.get("det"), both.get("llm")
-        d = det_gym["n_problem_tools"] if isinstance(det_gym, dict) else "rej"
-        g = llm_gym["n_problem_tools"] if isinstance(llm_gym, dict) else "rej"
+        d = det_gym.n_problem_tools if det_gym is not None else "rej"
+        g = llm_gym.n_problem_tools if llm_gym is not None else "rej"
         why = ""
-        if isinstance(llm_gym, dict):
-            why = "llm" if llm_gym.get("llm") else f"fallback: {str(llm_gym.get('llm_fallback_reason'))[:90]}"
+        if llm_gym is not None:
+            why = "llm" if llm_gym.llm else f"fallback: {str(llm_gym.llm_fallback_reason)[:90]}"
         print(f"{task_id:24} {d!s:>9} {g!s:>9}  {why}")
     subsets = {
         "all recorded": sorted(rows),
@@ -85,13 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         n = len(ids)
         for name in ("det", "llm"):
             gyms = [rows[t].get(name) for t in ids]
-            ok = [x for x in gyms if isinstance(x, dict)]
-            rich = sum(x["n_problem_tools"] >= THRESHOLD for x in ok)
+            ok = [x for x in gyms if x is not None]
+            rich = sum(x.n_problem_tools >= THRESHOLD for x in ok)
             print(
                 f"{label:14} {name}: {len(ok)}/{n} gyms verified; gyms with >= {THRESHOLD} problem tools: "
                 f"{rich}/{max(1, len(ok))} = {100.0 * rich / max(1, len(ok)):.0f}% of gyms"
             )
-    print(f"llm usage per dataset run: {usage}")
+    print(f"llm usage per dataset run: {[u.model_dump() if u else None for u in usage]}")
     return 0
 
 

@@ -103,6 +103,7 @@ class BenchResult(BaseModel):
     tool_call: ToolCallBench
     throughput: list[ThroughputPoint]
     generation: GenerationBench | None
+    generation_note: str | None = None
     seconds: float
     load_average: list[float] = []  # 1-minute load before and after: other jobs on the machine skew figures
 
@@ -346,7 +347,7 @@ def to_markdown(result: BenchResult, command: str) -> str:
     g = result.generation
     lines += ["", "**Generation throughput** (`codegym-mcp generate --dataset humaneval --limit N`)", ""]
     if g is None:
-        lines.append("generation failed: see the bench's stderr")
+        lines.append(result.generation_note or "generation failed: see the bench's stderr")
     else:
         lines += [
             "| problems | gyms verified | seconds (pipeline) | seconds (wall, incl. start-up) | problems/s |",
@@ -399,16 +400,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         tool_call=tool,
         throughput=points,
         generation=generation,
+        generation_note=None if args.gen_limit else "not run (--gen-limit 0)",
         seconds=time.perf_counter() - started,
         load_average=[load_before, os.getloadavg()[0]],
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    command = (
-        "make bench"
-        if argv is None and len(sys.argv) <= 1
-        else "python -m benchmarks.run " + " ".join(sys.argv[1:])
-    )
+    given = list(argv) if argv is not None else sys.argv[1:]
+    command = "python -m benchmarks.run " + " ".join(given) if given else "make bench"
     markdown = to_markdown(result, command)
     (args.out / "bench.md").write_text(markdown, encoding="utf-8")
     print()

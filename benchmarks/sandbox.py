@@ -131,16 +131,22 @@ def bench_cold(argv_prefix: list[str], n: int) -> list[float]:
     return _time_each(one, n, warmup=3)
 
 
-def bench_worker_start(n: int) -> list[float]:
+def bench_worker_start(n: int) -> tuple[list[float], list[float]]:
+    """Jailed worker: start to the first reply, and close (SIGTERM to nsjail, wait), per worker."""
     cfg = SandboxConfig(isolation="nsjail")
-
-    def one() -> None:
+    starts: list[float] = []
+    closes: list[float] = []
+    for i in range(n + 3):
         w = Worker(cfg)
+        t0 = time.perf_counter()
         w.start()
+        t1 = time.perf_counter()
         w.close()
-
-    # close() (SIGTERM to nsjail and wait) is part of each sample: a worker's full life with no calls
-    return _time_each(one, n, warmup=3)
+        t2 = time.perf_counter()
+        if i >= 3:
+            starts.append(t1 - t0)
+            closes.append(t2 - t1)
+    return starts, closes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,21 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     jail = prepare_jail(SandboxConfig(isolation="nsjail"))
-    try:
-        rows: dict[str, dict[str, float]] = {}
-        rows["in-process call"] = _stats(bench_in_process(args.warm))
-        rows["plain-subprocess pipe round trip (floor)"] = _stats(bench_pipe_floor(args.warm))
-        rows["warm worker round trip, no isolation"] = _stats(bench_worker("none", args.warm))
-        rows["warm jailed worker round trip (nsjail)"] = _stats(bench_worker("nsjail", args.warm))
-        pool_samples, pool_rate = bench_pool("nsjail", args.warm, size=4, concurrent=16)
-        rows["warm jailed pool.call round trip (anyio, 1 caller)"] = _stats(pool_samples)
-        rows["cold plain process start (python3 -I -S -c pass)"] = _stats(bench_cold([], args.cold))
-        rows["cold jailed process start (nsjail + python3 -c pass)"] = _stats(
-            bench_cold(jail.argv, args.cold)
-        )
-        rows["jailed worker start to first reply, plus close"] = _stats(bench_worker_start(args.cold))
-    finally:
-        jail.cleanup()
+    rows: dict[str, dict[str, float]] = {}
+    rows["in-process call"] = _stats(bench_in_process(args.warm))
+    rows["plain-subprocess pipe round trip (floor)"] = _stats(bench_pipe_floor(args.warm))
+    rows["warm worker round trip, no isolation"] = _stats(bench_worker("none", args.warm))
+    rows["warm jailed worker round trip (nsjail)"] = _stats(bench_worker("nsjail", args.warm))
+    pool_samples, pool_rate = bench_pool("nsjail", args.warm, size=4, concurrent=16)
+    rows["warm jailed pool.call round trip (anyio, 1 caller)"] = _stats(pool_samples)
+    rows["cold plain process start (python3 -I -S -c pass)"] = _stats(bench_cold([], args.cold))
+    rows["cold jailed process start (nsjail + python3 -c pass)"] = _stats(bench_cold(jail.argv, args.cold))
+    starts, closes = bench_worker_start(args.cold)
+    rows["jailed worker start (nsjail + python + first reply)"] = _stats(starts)
+    rows["jailed worker close (SIGTERM, nsjail exits, cgroups removed)"] = _stats(closes)
 
     floor = rows["plain-subprocess pipe round trip (floor)"]["median_us"]
     warm = rows["warm jailed worker round trip (nsjail)"]["median_us"]

@@ -20,10 +20,7 @@ from pathlib import Path
 import anyio
 
 from codegym_mcp.runtime import Catalog, default_catalog_dir
-from codegym_mcp.servers._catalog_server import catalog_task_url
-from codegym_mcp.servers._connectors import catalog_inprocess
-from codegym_mcp.servers._env import CodeGymEnv
-from codegym_mcp.servers._policies import EpisodeContext, OraclePolicy
+from codegym_mcp.servers import CodeGymEnv, EpisodeContext, OraclePolicy, catalog_inprocess, catalog_task_url
 
 
 async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_tasks: int) -> None:

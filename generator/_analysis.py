@@ -25,6 +25,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from ._names import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, callee_name, mutation_roots, walk
+
 __all__ = [
     "MUTATING_FUNCS",
     "MUTATOR_METHODS",
@@ -39,152 +41,6 @@ __all__ = [
     "mutation_roots",
     "walk",
 ]
-
-MUTATOR_METHODS = frozenset(
-    [
-        "append",
-        "extend",
-        "insert",
-        "pop",
-        "popleft",
-        "appendleft",
-        "extendleft",
-        "remove",
-        "clear",
-        "add",
-        "discard",
-        "update",
-        "sort",
-        "reverse",
-        "setdefault",
-        "popitem",
-        "rotate",
-        "difference_update",
-        "intersection_update",
-        "symmetric_difference_update",
-        "move_to_end",
-        "__setitem__",
-        "__delitem__",
-    ]
-)
-MUTATING_FUNCS = frozenset(
-    [
-        "heappush",
-        "heappop",
-        "heapify",
-        "heappushpop",
-        "heapreplace",
-        "shuffle",
-        "insort",
-        "insort_left",
-        "insort_right",
-    ]
-)
-OPAQUE_CALLS = frozenset(
-    [
-        "defaultdict",
-        "Counter",
-        "deque",
-        "OrderedDict",
-        "ChainMap",
-        "iter",
-        "zip",
-        "map",
-        "filter",
-        "enumerate",
-        "reversed",
-        "range",
-        "open",
-        "compile",
-        "object",
-        "groupby",
-        "permutations",
-        "combinations",
-        "combinations_with_replacement",
-        "product",
-        "count",
-        "cycle",
-        "chain",
-        "accumulate",
-        "islice",
-        "starmap",
-        "tee",
-        "zip_longest",
-        "partial",
-        "lru_cache",
-        "cache",
-        "Decimal",
-        "Fraction",
-        "SortedList",
-        "SortedDict",
-        "SortedSet",
-        "items",
-        "keys",
-        "values",
-        "finditer",
-        "generator",
-        "type",
-        "super",
-        "property",
-        "staticmethod",
-        "classmethod",
-    ]
-)
-
-
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node of the subtree, parents first (a read-only traversal)."""
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        cur = stack.pop()
-        yield cur
-        stack.extend(reversed(cur.children))
-
-
-def callee_name(call: cst.Call) -> str | None:
-    """``f`` for ``f(..)`` and ``m.f(..)``; None for other callees."""
-    if isinstance(call.func, cst.Name):
-        return call.func.value
-    if isinstance(call.func, cst.Attribute):
-        return call.func.attr.value
-    return None
-
-
-def _root(expr: cst.BaseExpression) -> cst.Name | None:
-    while isinstance(expr, (cst.Subscript, cst.Attribute)):
-        expr = expr.value
-    return expr if isinstance(expr, cst.Name) else None
-
-
-def mutation_roots(node: cst.CSTNode, mutating_helpers: dict[str, frozenset[int]]) -> list[cst.Name]:
-    """Name nodes whose value may be mutated in place somewhere in the subtree.
-
-    Method mutators (``x.append``), item/attribute stores (``x[i] = ..``, ``del x[i]``),
-    ``heapq``/``random.shuffle``/``bisect.insort`` on their first argument, and helpers known
-    to mutate an argument (``mutating_helpers``: name -> positional indices).
-    """
-    roots: list[cst.Name | None] = []
-    for n in walk(node):
-        if isinstance(n, cst.Call):
-            name = callee_name(n)
-            if isinstance(n.func, cst.Attribute) and name in MUTATOR_METHODS:
-                roots.append(_root(n.func.value))
-            if name in MUTATING_FUNCS and n.args:
-                roots.append(_root(n.args[0].value))
-            if isinstance(n.func, cst.Name) and name in mutating_helpers:
-                for i, arg in enumerate(n.args):
-                    if i in mutating_helpers[name] or arg.keyword is not None:
-                        roots.append(_root(arg.value))
-        targets: list[cst.BaseExpression] = []
-        if isinstance(n, cst.Assign):
-            targets = [t.target for t in n.targets]
-        elif isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.Del, cst.For)):
-            targets = [n.target]
-        for target in targets:
-            for t in walk(target):
-                if isinstance(t, (cst.Subscript, cst.Attribute)):
-                    roots.append(_root(t.value))
-    return [r for r in roots if r is not None]
 
 
 @dataclass(frozen=True)
@@ -415,7 +271,6 @@ def analyse_solution(source: str, entry_point: str) -> SolutionFacts | str:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     scope_map = wrapper.resolve(ScopeProvider)
     ctx_map = wrapper.resolve(ExpressionContextProvider)
-    pos_map = wrapper.resolve(PositionProvider)
     entry_scope = scope_map.get(entry_node.body.body[0]) if entry_node.body.body else None
     if entry_scope is None:
         return f"{entry_point!r} has an empty body"
@@ -459,25 +314,70 @@ def analyse_solution(source: str, entry_point: str) -> SolutionFacts | str:
         local_imports=local_imports,
         has_global=any(isinstance(n, (cst.Global, cst.Nonlocal)) for n in walk(entry_node)),
     )
-    facts.candidates = _candidates(module, entry_node, pos_map)
+    gatherer = _CandidateGatherer(module, entry_node)
+    wrapper.visit(gatherer)
+    facts.candidates = gatherer.found
     return facts
 
 
-def _candidates(module: cst.Module, entry: cst.FunctionDef, pos_map: object) -> list[SegmentCandidate]:
-    positions = pos_map if isinstance(pos_map, dict) else dict(pos_map)  # type: ignore[call-overload]
-    out: list[SegmentCandidate] = []
-    for n in _walk_same_function(entry.body):
-        kind: Literal["loop_body", "condition", "comprehension"] | None = None
-        target: cst.CSTNode | None = None
-        if isinstance(n, (cst.For, cst.While)):
-            kind, target = "loop_body", n.body
-        elif isinstance(n, (cst.If, cst.IfExp)):
-            kind, target = "condition", n.test
-        elif isinstance(n, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
-            kind, target = "comprehension", n
-        if kind is None or target is None:
-            continue
-        pos = positions.get(n)
-        line = pos.start.line if pos is not None else 0
-        out.append(SegmentCandidate(kind, line, module.code_for_node(target).strip()))
-    return out
+class _CandidateGatherer(cst.CSTVisitor):
+    """Read-only visitor: the loop bodies, conditions and comprehensions of one function body."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, module: cst.Module, entry: cst.FunctionDef) -> None:
+        super().__init__()
+        self.module = module
+        self.entry = entry
+        self.found: list[SegmentCandidate] = []
+        self.inside = False
+
+    def _add(
+        self, kind: Literal["loop_body", "condition", "comprehension"], node: cst.CSTNode, part: cst.CSTNode
+    ) -> None:
+        if not self.inside:
+            return
+        line = self.get_metadata(PositionProvider, node).start.line
+        self.found.append(SegmentCandidate(kind, line, self.module.code_for_node(part).strip()))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if node is self.entry:
+            self.inside = True
+        return node is self.entry  # only the entry's own body, not other or nested functions
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        if original_node is self.entry:
+            self.inside = False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_For(self, node: cst.For) -> None:
+        self._add("loop_body", node, node.body)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._add("loop_body", node, node.body)
+
+    def visit_If(self, node: cst.If) -> None:
+        self._add("condition", node, node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._add("condition", node, node.test)
+
+    def _comp(self, node: cst.BaseExpression) -> None:
+        self._add("comprehension", node, node)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._comp(node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._comp(node)
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._comp(node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._comp(node)

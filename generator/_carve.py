@@ -18,8 +18,8 @@ import libcst as cst
 
 from ..schemas import Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
-from ._carve_common import Namer, entry_schema, input_schema_of, render
-from ._carve_plan import PendingTool, PlanRewriter
+from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
+from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._getters import getters_carving
 from ._segments import SegmentContext, opaque_names, suite_statements
@@ -73,7 +73,7 @@ def carve_function_problem(
     schemas = {p.name: props.get(p.name) or annotation_schema(p.annotation) for p in entry.params}
     if granularity != "getters":
         try:
-            carved = _carve(facts, list(entry_params), schemas, segments=granularity == "fine")
+            carved = _carve(facts, list(entry_params), schemas, granularity=granularity)
         except cst.CSTValidationError:  # a rewrite libcst refuses: fall back to the getters
             carved = None
         if carved is not None:
@@ -82,7 +82,7 @@ def carve_function_problem(
 
 
 def _carve(
-    facts: SolutionFacts, entry_params: list[str], schemas: dict[str, Any], *, segments: bool
+    facts: SolutionFacts, entry_params: list[str], schemas: dict[str, Any], *, granularity: Granularity
 ) -> Carving | None:
     index = facts.index
     entry = facts.entry
@@ -126,7 +126,8 @@ def _carve(
         unique=namer.unique,
         claim=namer.claim,
         tools_var=tools_var,
-        segments=segments and not facts.has_global,
+        segments=granularity in ("fine", "coarse") and not facts.has_global,
+        coarse=granularity == "coarse",
     )
     new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
     if not plan.tools:
@@ -172,7 +173,7 @@ def _carve(
         oracle_source=oracle_source,
         tools=carved,
         entry_point=entry.name,
-        granularity="fine" if segments else "helpers",
+        granularity=granularity,
         input_schema=input_schema_of(schemas, entry_params),
         output_schema=annotation_schema(entry.returns),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import libcst as cst
 
-from ._analysis import SolutionFacts
+from ._analysis import FunctionFacts, SolutionFacts
 
-__all__ = ["RESERVED", "Namer", "entry_schema", "input_schema_of", "render"]
+__all__ = ["RESERVED", "Namer", "PendingTool", "entry_schema", "input_schema_of", "render", "slug", "snippet"]
 
 RESERVED = frozenset({"observe", "submit", "task", "reset", "oracle", "tools", "_in"})
 """Names no tool may take: the generic tools, and the oracle's own names."""
@@ -63,8 +64,66 @@ def input_schema_of(schemas: dict[str, Any], entry_params: list[str]) -> dict[st
 def render(facts: SolutionFacts, nodes: Sequence[cst.BaseStatement], comment: str) -> str:
     """The solution's source followed by ``nodes`` under a comment line, in the solution's layout."""
     module = facts.module
-    solution = module.code.rstrip() + module.default_newline
+    kept = [s for s in module.body if not _script_only(s, facts)]
+    solution = module.with_changes(body=kept).code.rstrip() + module.default_newline
     spaced = [n.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) for n in nodes]
     extra = module.with_changes(body=spaced, header=[], footer=[]).code
     nl = module.default_newline
     return solution + nl + nl + f"# {comment}" + extra.rstrip() + nl
+
+
+def _script_only(stmt: cst.BaseStatement, facts: SolutionFacts) -> bool:
+    """Module-level code that only runs the solution as a script: ``if __name__ == "__main__":``,
+    ``print(..)`` or a bare call of one of its own functions. The tools never need it."""
+    if isinstance(stmt, cst.If) and isinstance(stmt.test, cst.Comparison):
+        left = stmt.test.left
+        return isinstance(left, cst.Name) and left.value == "__name__"
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        small = stmt.body[0]
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            own = {s.name.value for s in facts.module.body if isinstance(s, cst.FunctionDef)}
+            return isinstance(func, cst.Name) and (func.value == "print" or func.value in own)
+    return False
+
+
+_OPS = {
+    "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "%": "mod", "+": "plus",
+    "-": "minus", "*": "times", "/": "div", "//": "div", "**": "pow",
+}  # fmt: skip
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|<=|>=|==|!=|\*\*|//|[<>%+\-*/]")
+
+
+def slug(code: str, *, limit: int = 5) -> str:
+    """A snake_case name from a code snippet: ``x.startswith(prefix)`` -> ``x_startswith_prefix``."""
+    words: list[str] = []
+    for tok in _TOKEN.findall(code):
+        word = _OPS.get(tok, tok).lower().strip("_")
+        if word and word not in ("self",):
+            words.append(word)
+        if len(words) >= limit:
+            break
+    out = re.sub(r"_+", "_", "_".join(words))[:40].strip("_")
+    return out or "value"
+
+
+@dataclass
+class PendingTool:
+    """A tool being carved; ``sites`` holds, per call site, the argument expression of each param."""
+
+    name: str
+    kind: Literal["helper", "segment"]
+    description: str
+    function: str
+    params: list[str]
+    returns: list[str] | None = None  # statement segments: the returned names
+    node: cst.FunctionDef | None = None  # generated function (None: the solution's own helper)
+    helper: FunctionFacts | None = None
+    free: list[str] = field(default_factory=list)  # closure variables of a nested helper
+    sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
+
+
+def snippet(code: str, limit: int = 70) -> str:
+    """The code on one line, cut to ``limit`` characters."""
+    text = " ".join(code.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

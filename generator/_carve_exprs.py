@@ -45,7 +45,7 @@ class ExprRewriter(cst.CSTTransformer):
         for o, u in zip(original.ifs, updated.ifs, strict=True):
             tool = (
                 self.plan._expr_tool(o.test, "check", "Test one element:", self.bound)
-                if not self._lambda
+                if not (self._lambda or self.plan.coarse)
                 else None
             )
             ifs.append(u.with_changes(test=tool) if tool is not None else u)
@@ -55,7 +55,7 @@ class ExprRewriter(cst.CSTTransformer):
         return updated.with_changes(ifs=ifs, inner_for_in=inner)
 
     def _elt(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
-        if self._lambda:
+        if self._lambda or self.plan.coarse:  # coarse: one call per element is what it avoids
             return updated
         return self.plan._expr_tool(original, "compute", "Compute for one element:", self.bound) or updated
 

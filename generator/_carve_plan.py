@@ -9,53 +9,16 @@ hidden binding of their parameters is decided afterwards from all call sites.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, TypeVar, cast
+from typing import TypeVar, cast
 
 import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
+from ._carve_common import PendingTool, slug, snippet
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
 
-__all__ = ["PendingTool", "PlanRewriter", "slug"]
-
-_OPS = {
-    "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "%": "mod", "+": "plus",
-    "-": "minus", "*": "times", "/": "div", "//": "div", "**": "pow",
-}  # fmt: skip
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|<=|>=|==|!=|\*\*|//|[<>%+\-*/]")
-
-
-def slug(code: str, *, limit: int = 5) -> str:
-    """A snake_case name from a code snippet: ``x.startswith(prefix)`` -> ``x_startswith_prefix``."""
-    words: list[str] = []
-    for tok in _TOKEN.findall(code):
-        word = _OPS.get(tok, tok).lower().strip("_")
-        if word and word not in ("self",):
-            words.append(word)
-        if len(words) >= limit:
-            break
-    out = re.sub(r"_+", "_", "_".join(words))[:40].strip("_")
-    return out or "value"
-
-
-@dataclass
-class PendingTool:
-    """A tool being carved; ``sites`` holds, per call site, the argument expression of each param."""
-
-    name: str
-    kind: Literal["helper", "segment"]
-    description: str
-    function: str
-    params: list[str]
-    returns: list[str] | None = None  # statement segments: the returned names
-    node: cst.FunctionDef | None = None  # generated function (None: the solution's own helper)
-    helper: FunctionFacts | None = None
-    free: list[str] = field(default_factory=list)  # closure variables of a nested helper
-    sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
-
+__all__ = ["PlanRewriter"]
 
 _N = TypeVar("_N", bound=cst.CSTNode)
 _TRIVIAL = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
@@ -69,10 +32,10 @@ def _nontrivial(node: cst.CSTNode) -> bool:
     ):
         return True  # an accumulation step such as ``total += x``
     return any(
-        isinstance(
+        (isinstance(n, cst.Call) and not _copy_call(n))
+        or isinstance(
             n,
             (
-                cst.Call,
                 cst.Subscript,
                 cst.BinaryOperation,
                 cst.Comparison,
@@ -83,11 +46,6 @@ def _nontrivial(node: cst.CSTNode) -> bool:
         )
         for n in walk(node)
     )
-
-
-def _snippet(code: str, limit: int = 70) -> str:
-    text = " ".join(code.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class PlanRewriter:
@@ -104,6 +62,7 @@ class PlanRewriter:
         claim: Callable[[str], str],
         tools_var: str,
         segments: bool,
+        coarse: bool = False,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -114,6 +73,7 @@ class PlanRewriter:
         self._helpers: dict[str, PendingTool] = {}
         self.tools_var = tools_var
         self.segments = segments
+        self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
         self.tools: dict[str, PendingTool] = {}
         self._code = facts.module.code_for_node
 
@@ -162,7 +122,7 @@ class PlanRewriter:
         code = self._code(expr)
         name = self.unique(f"{prefix}_{slug(code)}")
         fn = self._segment_fn(name, params, [cst.SimpleStatementLine([cst.Return(value=expr)])])
-        tool = PendingTool(name, "segment", f"{what} `{_snippet(code)}`.", name, params, node=fn)
+        tool = PendingTool(name, "segment", f"{what} `{snippet(code)}`.", name, params, node=fn)
         local = self.facts.index.local_names
         comp = [p for p in params if p not in local or _shadowed(self.facts, expr, p)]
         return self._call(tool, self._name_args(params, comp)).with_changes(lpar=expr.lpar, rpar=expr.rpar)
@@ -203,6 +163,9 @@ class PlanRewriter:
                 i = j
                 continue
             steps = self._decomposed_return(stmt, bound)
+            if steps is None and self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
+                whole = self._statement_segment([stmt], bound, in_loop, None, whole=stmt)
+                steps = [whole] if whole is not None else None
             if steps is None and isinstance(stmt, cst.For):
                 pre, new_iter = self._decomposed_iter(stmt, bound)
                 steps = [*pre, self._statement(stmt, bound, in_loop, iter_override=new_iter)]
@@ -306,12 +269,18 @@ class PlanRewriter:
         bound: frozenset[str],
         in_loop: bool,
         loop: cst.For | cst.While | None,
+        *,
+        whole: cst.For | cst.While | None = None,
     ) -> cst.SimpleStatementLine | None:
         iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop)
         if isinstance(iface, str):
             return None
         rets = iface.returns
-        if len(rets) == 1:
+        if isinstance(whole, cst.For):
+            base = f"run_loop_over_{slug(self._code(whole.target))}"
+        elif isinstance(whole, cst.While):
+            base = f"run_loop_while_{slug(self._code(whole.test), limit=3)}"
+        elif len(rets) == 1:
             base = f"update_{rets[0]}"
         elif isinstance(loop, cst.For):
             base = f"loop_step_over_{slug(self._code(loop.target))}"
@@ -326,12 +295,14 @@ class PlanRewriter:
         fn = self._segment_fn(
             name, iface.params, [*body, cst.SimpleStatementLine([cst.Return(value=ret_value)])]
         )
-        if isinstance(loop, cst.For):
-            head = f"One iteration of `for {_snippet(self._code(loop.target), 20)} in {_snippet(self._code(loop.iter), 40)}`"
+        if whole is not None:
+            head = f"Run the whole loop `{snippet(self._code(whole).splitlines()[0], 60)}`"
+        elif isinstance(loop, cst.For):
+            head = f"One iteration of `for {snippet(self._code(loop.target), 20)} in {snippet(self._code(loop.iter), 40)}`"
         elif isinstance(loop, cst.While):
-            head = f"One iteration of `while {_snippet(self._code(loop.test), 50)}`"
+            head = f"One iteration of `while {snippet(self._code(loop.test), 50)}`"
         else:
-            head = f"Run `{_snippet(self._code(body[0]), 60)}`" + (
+            head = f"Run `{snippet(self._code(body[0]), 60)}`" + (
                 " and what follows" if len(body) > 1 else ""
             )
         tool = PendingTool(
@@ -353,6 +324,12 @@ class PlanRewriter:
         *,
         iter_override: cst.BaseExpression | None = None,
     ) -> cst.BaseStatement:
+        if self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
+            self.segments = False  # coarse: the loop's inside stays as written (helper calls aside)
+            try:
+                return self._statement(stmt, bound, in_loop, iter_override=iter_override)
+            finally:
+                self.segments = True
         index = self.facts.index
         if isinstance(stmt, cst.For):
             inner = bound | frozenset(index.writes(stmt.target))
@@ -495,6 +472,14 @@ def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and all(
         isinstance(s, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr)) for s in stmt.body
     )
+
+
+_CONVERSIONS = frozenset({"list", "dict", "set", "tuple", "frozenset", "str", "int", "float", "bool"})
+
+
+def _copy_call(call: cst.Call) -> bool:
+    """``list(xs)``, ``int(s)``, ``set()``: a conversion or a copy, not work worth a tool."""
+    return isinstance(call.func, cst.Name) and call.func.value in _CONVERSIONS
 
 
 def _nontrivial_run(run: list[cst.SimpleStatementLine]) -> bool:

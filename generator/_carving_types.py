@@ -23,9 +23,10 @@ __all__ = [
 
 ToolKindCarved = Literal["helper", "segment", "getter", "method"]
 ParamSource = Literal["agent", "hidden", "state"]
-Granularity = Literal["fine", "helpers", "getters"]
-"""fine: helpers + loop bodies, conditions, comprehension parts; helpers: helper functions only;
-getters: one getter per input field (always verifiable, the fallback)."""
+Granularity = Literal["fine", "coarse", "helpers", "getters"]
+"""fine: helpers + loop bodies, conditions, comprehension parts; coarse: helpers + whole top-level
+loops and the straight-line code around them (few calls even on large inputs); helpers: helper
+functions only; getters: getters over the input (always verifiable, the fallback)."""
 
 
 @dataclass(frozen=True)

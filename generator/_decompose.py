@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFacts, callee_name, walk
-from ._carve_plan import PendingTool, slug
+from ._carve_common import PendingTool, slug
 from ._segments import SegmentContext
 
 __all__ = ["Step", "decompose_iter", "decompose_value"]

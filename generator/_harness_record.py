@@ -215,9 +215,13 @@ def _run_design(cls: Any, wire_input: Any) -> list[Any]:
     arguments = wire_input["arguments"]
     if not ops or ops[0] != cls.__name__:
         raise ValueError(f"operations must start with the constructor {cls.__name__!r}, got {ops[:1]!r}")
+    if len(ops) != len(arguments):
+        raise ValueError(
+            f"{len(ops)} operations but {len(arguments)} argument lists: give one list per operation"
+        )
     results: list[Any] = [None]
     obj = cls(*_cv.decode(arguments[0]))
-    for op, args in zip(ops[1:], arguments[1:], strict=False):
+    for op, args in zip(ops[1:], arguments[1:], strict=True):
         if op.startswith("_"):
             raise ValueError(f"operation {op!r} is not a public method")
         results.append(_cv.encode(getattr(obj, op)(*_cv.decode(args))))

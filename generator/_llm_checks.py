@@ -156,7 +156,7 @@ def _check_top_level(
     if isinstance(stmt, cst.FunctionDef):
         name = stmt.name.value
         if name in functions:
-            return f"function `{name}` is defined twice"
+            return f"function `{name}` is defined twice: keep one definition"
         if stmt.asynchronous is not None:
             return f"`{name}` is async: helpers must be plain functions"
         functions[name] = stmt
@@ -188,7 +188,10 @@ def _check_small_top_level(module: cst.Module, small: cst.BaseSmallStatement) ->
                 f"`{module.code_for_node(small).strip()[:80]}`; keep state inside the functions"
             )
         return None
-    return f"unexpected module-level statement `{module.code_for_node(small).strip()[:80]}`"
+    return (
+        f"unexpected module-level statement `{module.code_for_node(small).strip()[:80]}`: "
+        "only imports, constants and functions"
+    )
 
 
 def _is_immutable(node: cst.BaseExpression) -> bool:
@@ -276,7 +279,10 @@ def _check_helper(module: cst.Module, fn: cst.FunctionDef) -> str | None:
     for deco in fn.decorators:
         target = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
         if _dotted(target) not in _CACHE_DECORATORS:
-            return f"helper `{name}` has decorator `@{module.code_for_node(deco.decorator)}`"
+            return (
+                f"helper `{name}` has decorator `@{module.code_for_node(deco.decorator)}`: "
+                "only @cache / @lru_cache may decorate a helper"
+            )
     untyped = [p.name.value for _, p in _all_params(fn.params) if p.annotation is None]
     if untyped:
         return f"helper `{name}` is not fully typed: parameter(s) {', '.join(untyped)} lack annotations"
@@ -399,5 +405,8 @@ def _check_orchestration(
             frontier.append(name)
     unused = [h for h in helpers if h not in reached]
     if unused:
-        return f"helper(s) {', '.join(unused)} are never used by `{entry.name.value}`"
+        return (
+            f"helper(s) {', '.join(unused)} are never used by `{entry.name.value}`: "
+            "call them from the entry point or drop them"
+        )
     return None

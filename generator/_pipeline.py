@@ -109,9 +109,10 @@ def build_gym(
 ) -> Generated | Rejected:
     """Turn one problem into a verified gym, or say at which stage and why it could not be.
 
-    With an LLM ``proposal`` (a decomposition of the reference), tools are first carved from the
-    proposal and verified against the ORIGINAL problem's instances; on any failure the
-    deterministic ladder runs and the summary keeps ``llm_fallback_reason``.
+    With an LLM ``proposal`` (a decomposition of the reference), tools are also carved from the
+    proposal and verified against the ORIGINAL problem's instances; its gym is kept unless it
+    fails or the deterministic carving has more problem tools, and the summary then keeps
+    ``llm_fallback_reason``.
 
     Raises:
         SandboxUnavailable: the sandbox cannot start at all (the message names the fix).

@@ -3,8 +3,10 @@
 ``generate(problems, catalog=..., settings=..., sandbox=..., workers=N)`` fans the problems out
 over a ``ProcessPoolExecutor`` (spawned processes, each owning one sync sandbox Worker started
 lazily), keeps at most ``2 * workers`` problems in flight (bounded memory), and writes each
-result as it arrives: the gym folder atomically, then report.json. ``workers=1`` runs in this
-process. Problems the catalog's report already holds (same dataset and settings) are skipped.
+result as it arrives: the gym folder atomically, then its report entry (journal, then
+report.json). ``workers=1`` runs in this process. Problems the catalog's report already holds
+(same dataset and settings) are skipped. A pool process that dies costs only the problems in
+flight (rejected as ``infra``, retried by a rerun); the run goes on with a new pool.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from multiprocessing.util import Finalize
 from pathlib import Path
 
 from ..runtime import SandboxConfig, SandboxUnavailable, Worker
-from ..schemas import GenerationReport, LoadIssue, Problem
+from ..schemas import GenerationReport, LoadIssue, Problem, Rejection
 from ._catalog_write import ReportBook, write_gym
 from ._llm_client import LlmClient, LlmSettings
 from ._llm_decompose import Proposal, ProposalRejected, decompose_all
@@ -103,39 +105,73 @@ def _in_pool(
     workers: int,
     proposals: _Proposals,
 ) -> Iterator[Generated | Rejected]:
+    queue = iter(todo)
+    while True:
+        broken = yield from _pool_round(queue, settings, sandbox, workers, proposals)
+        if not broken:
+            return
+        # a pool process died (not the jail: ours, e.g. killed by the host's OOM killer): the
+        # problems in flight were rejected as infra (a rerun retries them); go on with a new pool
+
+
+def _pool_round(
+    queue: Iterator[Problem],
+    settings: GenerateSettings,
+    sandbox: SandboxConfig,
+    workers: int,
+    proposals: _Proposals,
+) -> Generator[Generated | Rejected, None, bool]:
+    """Run problems from ``queue`` in one pool; returns True if the pool broke (work remains)."""
     context = multiprocessing.get_context("spawn")
     limit = 2 * workers
     pending: dict[Future[Generated | Rejected], Problem] = {}
-    queue = iter(todo)
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_child_init, initargs=(sandbox, os.getpid())
     ) as pool:
         try:
             while True:
                 for problem in queue:
-                    pending[pool.submit(_child_job, problem, settings, proposals.get(problem.task_id))] = (
-                        problem
-                    )
+                    future = pool.submit(_child_job, problem, settings, proposals.get(problem.task_id))
+                    pending[future] = problem
                     if len(pending) >= limit:
                         break
                 if not pending:
-                    return
+                    return False
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in sorted(finished, key=lambda f: pending[f].task_id):
                     problem = pending.pop(future)
-                    yield _outcome(future, problem)
+                    try:
+                        yield _outcome(future, problem)
+                    except BrokenProcessPool as exc:
+                        for lost in sorted([problem, *pending.values()], key=lambda p: p.task_id):
+                            yield _died(lost, exc)
+                        pending.clear()
+                        return True
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
 
+def _died(problem: Problem, exc: BaseException) -> Rejected:
+    reason = f"the generator process died while this problem was in flight ({exc}); a rerun retries it"
+    return Rejected(
+        rejection=Rejection(
+            task_id=problem.task_id, problem_id=problem.problem_id, stage="infra", reason=reason
+        )
+    )
+
+
 def _outcome(future: Future[Generated | Rejected], problem: Problem) -> Generated | Rejected:
+    """The future's result; an exception of ours becomes that problem's rejection.
+
+    Raises:
+        SandboxUnavailable: the sandbox cannot start (the run must stop).
+        BrokenProcessPool: the pool process died (the caller rejects what was in flight).
+    """
     try:
         return future.result()
-    except SandboxUnavailable:
+    except (SandboxUnavailable, BrokenProcessPool):
         raise
-    except BrokenProcessPool as exc:
-        raise RuntimeError(f"a generator process died while working on {problem.problem_id}: {exc}") from exc
     except Exception as exc:  # an exception that did not pickle back, or one of ours: reported
         return internal_error(problem, "infra", exc)
 
@@ -152,8 +188,12 @@ def generate(
     progress: Progress | None = None,
     llm: LlmSettings | None = None,
     llm_progress: Callable[[int, int], None] | None = None,
+    resume: bool = True,
 ) -> RunResult:
     """Generate gyms for ``problems`` into ``catalog``; returns the report (also written).
+
+    With ``resume`` (the default) problems the catalog's report already holds are skipped;
+    without, they are generated again (their entries and folders replaced).
 
     Raises:
         SandboxUnavailable: the sandbox cannot start here (the message names the fix).
@@ -164,7 +204,7 @@ def generate(
     started = time.perf_counter()
     book = ReportBook.open(catalog, dataset=dataset, settings=settings.as_report())
     book.load_issues = list(load_issues)
-    todo = [p for p in problems if not book.done(p.task_id)]
+    todo = [p for p in problems if not (resume and book.done(p.task_id))]
     skipped = len(problems) - len(todo)
     total = len(todo)
     proposals: _Proposals = {}

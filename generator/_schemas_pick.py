@@ -16,11 +16,22 @@ __all__ = ["fits", "input_schema_for", "pick_schema"]
 
 
 def fits(schema: dict[str, Any], values: Sequence[Any]) -> bool:
-    """Whether every python value round-trips through plain JSON under ``schema``."""
+    """Whether every python value round-trips through plain JSON under ``schema``: equal, and of
+    the same types all the way down (an int must not come back as a float, a tuple as a list)."""
     try:
-        return all(values_equal(coerce(to_plain(v), schema), v) for v in values)
+        return all(_same(coerce(to_plain(v), schema), v) for v in values)
     except (CoercionError, UnsupportedValue):
         return False
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b) or not values_equal(a, b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return all(_same(a[k], b[k]) for k in a)
+    return True
 
 
 def pick_schema(annotated: dict[str, Any] | None, values: Sequence[Any]) -> dict[str, Any]:

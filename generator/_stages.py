@@ -20,8 +20,9 @@ from ._verify import Candidate, SyncWorker, instance_id_for
 
 __all__ = ["GRANULARITIES", "Recorded", "augment_candidates", "carve", "record"]
 
-GRANULARITIES: tuple[Granularity, ...] = ("fine", "helpers", "getters")
-"""Carving ladder: the finest tools first; getters (one per input field) always verify."""
+GRANULARITIES: tuple[Granularity, ...] = ("fine", "coarse", "helpers", "getters")
+"""Carving ladder: the finest tools first (fine: loop bodies, conditions...; coarse: whole loops;
+helpers: helper functions only); getters (one per input field) always verify."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -250,7 +250,8 @@ def verify_gym(
     ``tools`` is the gym's full tool list (generic and problem tools). Returns the completed
     tools and the verified instances (ids, steps, traces), or why verification failed: the first
     failing instance's id and the harness's reason. With ``drop_augmented`` an augmented candidate
-    that fails is dropped (counted in ``Verification.dropped``) instead of failing the gym.
+    that fails, or any candidate whose oracle goes over ``max_calls`` tool calls, is dropped
+    (counted in ``Verification.dropped``) instead of failing the gym; at least one must remain.
     """
     names = _module_names(tools_source, oracle_source)
     failed = _load(worker, names, tools_source, oracle_source)
@@ -302,6 +303,10 @@ def _verify_loaded(
     def failed(cand: Candidate, out: dict[str, Any] | VerifyFailed, infer: bool) -> VerifyFailed | None:
         """None when the failing candidate is an augmented one: dropped and counted, not fatal."""
         reason = out.reason if isinstance(out, VerifyFailed) else str(out.get("error"))
+        if drop_augmented and "tool calls" in reason:  # too long for an episode, not wrong: drop it
+            key = f"oracle makes more than {max_calls} tool calls"
+            dropped[key] = dropped.get(key, 0) + 1
+            return None
         if cand.origin == "augmented" and drop_augmented:
             key = "augment: " + _short(reason)
             dropped[key] = dropped.get(key, 0) + 1
@@ -349,6 +354,9 @@ def _verify_loaded(
                 oracle_trace=trace,
             )
         )
+    if not instances:
+        reasons = ", ".join(f"{k} ({v})" for k, v in sorted(dropped.items()))
+        return VerifyFailed(stage="verify", reason=f"no instance could be replayed: {reasons}")
     return Verification(tools=tools, instances=instances, dropped=dropped)
 
 

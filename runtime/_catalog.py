@@ -12,10 +12,10 @@ A task is named by its task id (``HumanEval_0``) or by the dataset's id as writt
 Exceptions::
 
     Exception
-     +-- CatalogError                 (also LookupError / ValueError below)
-          +-- CatalogNotFound         the catalog folder does not exist
-          +-- UnknownTask             no gym by that name; carries the nearest ids
-          +-- BrokenGym               a gym's files are missing or do not validate
+     +-- CatalogError
+          +-- CatalogNotFound   (also FileNotFoundError)  the catalog folder does not exist
+          +-- UnknownTask       (also LookupError)        no gym by that name; carries the nearest ids
+          +-- BrokenGym         (also ValueError)         a gym's files are missing or do not validate
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ class BrokenGym(CatalogError, ValueError):
     """A gym's files are missing or invalid."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"gym at {path} cannot be loaded: {reason}")
+        super().__init__(
+            f"gym at {path} cannot be loaded: {reason}; regenerate it with `codegym-mcp generate` "
+            "(or remove the folder from the catalog)"
+        )
         self.path = path
         self.reason = reason
 
@@ -100,6 +103,7 @@ class Gym:
 
     @property
     def task_id(self) -> str:
+        """The gym's task id (its folder name in the catalog)."""
         return self.manifest.task_id
 
 

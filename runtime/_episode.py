@@ -138,6 +138,10 @@ class InstancePicker:
 
     ``start=K`` walks K, K+1, ... (wrapping); ``seed=S`` draws from ``random.Random(S)``;
     neither starts at 0.
+
+    Raises:
+        ValueError: ``n`` is below 1.
+        BadReset: ``start`` is not an instance index.
     """
 
     def __init__(self, n: int, *, start: int | None = None, seed: int | None = None) -> None:
@@ -172,6 +176,9 @@ class Episode:
         max_steps: step budget; default the manifest's ``step_budget``.
         on_end: called with the record of every episode that ends (``--record``); episodes that
             end by reset, disconnection or shutdown before any step are not reported.
+
+    Raises:
+        ValueError: ``max_steps`` is below 1.
     """
 
     def __init__(

@@ -14,12 +14,15 @@ controllers are mounted and writable.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import hashlib
 import os
 import shutil
+import stat
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._config import SandboxConfig
@@ -51,6 +54,8 @@ POLICY codegym_deny {
     io_uring_setup, io_uring_enter, io_uring_register,
     init_module, finit_module, delete_module, kexec_load, kexec_file_load,
     swapon, swapoff, reboot, acct, syslog, quotactl,
+    open_by_handle_at, name_to_handle_at, kcmp, iopl, ioperm, vhangup,
+    settimeofday, clock_settime, adjtimex, clock_adjtime,
     clone { (clone_flags & 0x7e020000) != 0 }
   },
   ERRNO(38) { clone3 }
@@ -217,7 +222,7 @@ def _cgroups_for(cfg: SandboxConfig) -> CgroupSupport:
     return support
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JailSetup:
     """A rendered config file and the nsjail argv prefix (append the command to run)."""
 
@@ -225,21 +230,49 @@ class JailSetup:
     config_path: Path
     cgroup_memory: bool
     cgroup_pids: bool
-    _dir: str = field(repr=False, default="")
 
-    def cleanup(self) -> None:
-        """Remove the rendered config file."""
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = ""
+
+_SETUPS: dict[SandboxConfig, JailSetup] = {}
+
+
+def _config_dir() -> Path:
+    """A private (0700, ours) directory for rendered configs, shared by this user's processes.
+
+    Files are named by their content's hash, so worker processes (the generator's process pool
+    included) reuse one file and nothing piles up in /tmp.
+    """
+    base = Path(tempfile.gettempdir()) / f"codegym-nsjail-{os.geteuid()}"
+    with contextlib.suppress(FileExistsError):
+        base.mkdir(mode=0o700)
+    st = base.lstat()
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o077 == 0:
+        return base
+    private = Path(tempfile.mkdtemp(prefix="codegym-nsjail-"))  # someone else's dir: do not trust it
+    atexit.register(shutil.rmtree, private, True)
+    return private
+
+
+def _write_config(text: str) -> Path:
+    path = _config_dir() / (hashlib.sha256(text.encode("utf-8")).hexdigest()[:24] + ".cfg")
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="utf-8") == text:
+            return path
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    Path(tmp).replace(path)
+    return path
 
 
 def prepare_jail(cfg: SandboxConfig) -> JailSetup:
-    """Render the config to a private file and return the nsjail argv prefix.
+    """The nsjail argv prefix for ``cfg``; the config is rendered to a file once per process.
 
     Raises:
         SandboxUnavailable: no nsjail binary, the interpreter is missing, or cgroups were required.
     """
+    setup = _SETUPS.get(cfg)
+    if setup is not None and setup.config_path.exists():
+        return setup
     binary = find_nsjail(cfg.nsjail_path)
     if not Path(cfg.python).exists():
         raise SandboxUnavailable(
@@ -247,9 +280,12 @@ def prepare_jail(cfg: SandboxConfig) -> JailSetup:
             "or set SandboxConfig(python=...)"
         )
     cg = _cgroups_for(cfg)
-    text = render_config(cfg, cgroups=cg)
-    tmp = tempfile.mkdtemp(prefix="codegym-nsjail-")
-    path = Path(tmp) / "worker.cfg"
-    path.write_text(text, encoding="utf-8")
-    argv = [binary, "--config", str(path), "--"]
-    return JailSetup(argv=argv, config_path=path, cgroup_memory=cg.memory, cgroup_pids=cg.pids, _dir=tmp)
+    path = _write_config(render_config(cfg, cgroups=cg))
+    setup = JailSetup(
+        argv=[binary, "--config", str(path), "--"],
+        config_path=path,
+        cgroup_memory=cg.memory,
+        cgroup_pids=cg.pids,
+    )
+    _SETUPS[cfg] = setup
+    return setup

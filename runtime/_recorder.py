@@ -47,6 +47,7 @@ class Recorder:
         self.count += 1
 
     def close(self) -> None:
+        """Close the file; closing twice is harmless."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -184,9 +184,22 @@ class Worker:
 
     def close(self) -> None:
         """Stop the worker process (SIGTERM to nsjail, so it removes its cgroups) and wait for it."""
+        self.stop()  # before the lock: a call in flight in another thread ends now, no restart
         with self._lock:
-            self._closed = True
             self._kill()
+
+    def __del__(self) -> None:
+        # A Worker dropped without close(): do not leave a jail running until the host exits.
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(Exception):
+                self._closed = True
+                self._kill()  # SIGTERM, wait, close the pipes
+
+    def stop(self) -> None:
+        """Kill the process now and refuse restarts (non-blocking; :meth:`close` still waits)."""
+        self._closed = True
+        self.kill()
 
     def reset(self) -> None:
         """Forget every loaded module and kill the process (non-blocking); next use starts fresh."""
@@ -227,9 +240,7 @@ class Worker:
                     stream.close()
         self._proc = None
         self._poller = None
-        if self._jail is not None:
-            self._jail.cleanup()
-            self._jail = None
+        self._jail = None
 
     # ----------------------------------------------------------------- calls
 
@@ -460,8 +471,13 @@ class Worker:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise CallTimeout(limit_s, limit="wall") from None
-                    with anyio.move_on_after(remaining):
+                    # in slices: close() from another thread may shut the pipe under us
+                    with anyio.move_on_after(min(remaining, 0.5)):
                         await anyio.wait_readable(out_fd)
+                    if proc.stdout.closed:
+                        raise WorkerCrashed(
+                            "the worker was stopped while a call was running (closed)"
+                        ) from None
                     continue
                 if not chunk:
                     raise await anyio.to_thread.run_sync(partial(self._died, starting=False))

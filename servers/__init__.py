@@ -11,8 +11,36 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._catalog_server import HttpGyms, catalog_task_url, running_http_server
-    from ._env import CodeGymEnv, EnvError, Observation, ToolCall, ToolInfo
-    from ._rollout import RolloutSummary, run_rollouts
+    from ._connectors import (
+        catalog_inprocess,
+        catalog_subprocess,
+        http_connector,
+        shared_http_client,
+        stdio_connector,
+    )
+    from ._env import (
+        ChatMessage,
+        CodeGymEnv,
+        EnvClosed,
+        EnvError,
+        EpisodeOver,
+        Observation,
+        ResetInfo,
+        ServerFailure,
+        StepInfo,
+        ToolCall,
+        ToolInfo,
+    )
+    from ._policies import (
+        Agent,
+        EpisodeContext,
+        OpenAIPolicy,
+        OraclePolicy,
+        Policy,
+        PolicyError,
+        RandomPolicy,
+    )
+    from ._rollout import EpisodeSpec, RolloutSummary, plan_episodes, play_episode, run_episode, run_rollouts
     from ._server import EPISODE_META_KEY, GymServer, ServeOptions, json_safe_schema
     from .cli import UsageError, main
 
@@ -31,27 +59,71 @@ _WHERE: dict[str, str] = {
     "ToolInfo": "._env",
     "RolloutSummary": "._rollout",
     "run_rollouts": "._rollout",
+    "ChatMessage": "._env",
+    "EnvClosed": "._env",
+    "EpisodeOver": "._env",
+    "ResetInfo": "._env",
+    "ServerFailure": "._env",
+    "StepInfo": "._env",
+    "Agent": "._policies",
+    "EpisodeContext": "._policies",
+    "OpenAIPolicy": "._policies",
+    "OraclePolicy": "._policies",
+    "Policy": "._policies",
+    "PolicyError": "._policies",
+    "RandomPolicy": "._policies",
+    "EpisodeSpec": "._rollout",
+    "plan_episodes": "._rollout",
+    "run_episode": "._rollout",
+    "play_episode": "._rollout",
+    "catalog_inprocess": "._connectors",
+    "catalog_subprocess": "._connectors",
+    "http_connector": "._connectors",
+    "shared_http_client": "._connectors",
+    "stdio_connector": "._connectors",
     "UsageError": ".cli",
     "main": ".cli",
 }
 
 __all__ = [
     "EPISODE_META_KEY",
+    "Agent",
+    "ChatMessage",
     "CodeGymEnv",
+    "EnvClosed",
     "EnvError",
+    "EpisodeContext",
+    "EpisodeOver",
+    "EpisodeSpec",
     "GymServer",
     "HttpGyms",
     "Observation",
+    "OpenAIPolicy",
+    "OraclePolicy",
+    "Policy",
+    "PolicyError",
+    "RandomPolicy",
+    "ResetInfo",
     "RolloutSummary",
     "ServeOptions",
+    "ServerFailure",
+    "StepInfo",
     "ToolCall",
     "ToolInfo",
     "UsageError",
+    "catalog_inprocess",
+    "catalog_subprocess",
     "catalog_task_url",
+    "http_connector",
     "json_safe_schema",
     "main",
+    "plan_episodes",
+    "play_episode",
+    "run_episode",
     "run_rollouts",
     "running_http_server",
+    "shared_http_client",
+    "stdio_connector",
 ]
 
 

@@ -41,7 +41,7 @@ from ..runtime._episode import ToolRunner
 from ..schemas import EndReason, EpisodeRecord
 from ._server import GymServer, ServeOptions
 
-__all__ = ["HttpGyms", "bind_socket", "catalog_task_url", "running_http_server", "serve_http"]
+__all__ = ["HttpGyms", "base_url", "bind_socket", "catalog_task_url", "running_http_server", "serve_http"]
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -87,6 +87,7 @@ class HttpGyms:
         self.sessions_served = 0
 
     def closing_reason(self) -> EndReason:
+        """How a session closing now ends its episode: ``shutdown`` once the app stops."""
         return "shutdown" if self._closing else "disconnected"
 
     def app(self) -> Starlette:
@@ -115,7 +116,10 @@ class HttpGyms:
     async def _tasks(self, request: Request) -> Response:
         if isinstance(self.source, Gym):
             return JSONResponse({"tasks": [self.source.task_id]})
-        return JSONResponse({"tasks": self.source.task_ids()})
+        try:
+            return JSONResponse({"tasks": self.source.task_ids()})
+        except CatalogError as exc:  # the folder went away while serving
+            return JSONResponse({"error": str(exc)}, status_code=500)
 
     def _gym(self, name: str) -> Gym:
         if isinstance(self.source, Gym):
@@ -221,6 +225,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def base_url(sock: socket.socket) -> str:
+    """``http://HOST:PORT`` of a bound socket (an IPv6 host in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def serve_http(
     app: Starlette, sock: socket.socket, *, stop: anyio.Event | None = None, log_level: str = "warning"
 ) -> None:
@@ -277,8 +287,7 @@ async def running_http_server(
         OSError: the address cannot be bound.
     """
     sock = bind_socket(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
-    base = f"http://[{bound_host}]:{bound_port}" if ":" in bound_host else f"http://{bound_host}:{bound_port}"
+    base = base_url(sock)
     gyms = HttpGyms(source, runner, options=options, on_end=on_end, host=host)
     stop = anyio.Event()
     try:

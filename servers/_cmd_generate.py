@@ -80,6 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="at most N instances per gym (default 64)",
     )
     parser.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="generate every selected problem again, even those the catalog's report already holds",
+    )
+    parser.add_argument(
         "--no-sandbox",
         action="store_true",
         help="run untrusted code WITHOUT nsjail (loudly warned; throwaway machines)",
@@ -231,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             progress=bar,
             llm=llm,
             llm_progress=bar.llm,
+            resume=not args.no_resume,
         )
     except SandboxUnavailable as exc:
         raise UsageError(f"{exc} (or, on a throwaway machine, rerun with --no-sandbox)") from None

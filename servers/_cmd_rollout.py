@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, help="episodes to run (default: one per gym)")
     parser.add_argument("--concurrency", type=int, default=8, help="episodes in flight (default 8)")
     parser.add_argument(
+        "--group-size",
+        type=int,
+        default=1,
+        metavar="G",
+        help="G episodes per gym instance, played in one MCP session (GRPO-style groups; default 1)",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="seed of the random policy (episode i uses seed+i)"
     )
     parser.add_argument("--out", type=Path, help="write one EpisodeRecord JSON line per episode here")
@@ -106,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
     if args.episodes is not None and args.episodes < 1:
         raise UsageError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.group_size < 1:
+        raise UsageError(f"--group-size must be at least 1, got {args.group_size}")
     policy = _policy(args)
     if args.no_sandbox and not (args.transport == "http" and args.url is None and args.server == "inprocess"):
         # The servers this run starts (or reaches) print their own warning where nobody may see it.
@@ -146,7 +155,8 @@ async def _main(
     from ._rollout import Connector, plan_episodes, run_rollouts
 
     gyms = [(t, len(catalog.load(t).instances)) for t in task_ids]
-    specs = plan_episodes(gyms, episodes=args.episodes or len(gyms), seed=args.seed)
+    episodes = args.episodes or len(gyms) * args.group_size
+    specs = plan_episodes(gyms, episodes=episodes, seed=args.seed, group_size=args.group_size)
     async with AsyncExitStack() as stack:
         connect: Connector
         where: str

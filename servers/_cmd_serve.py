@@ -8,8 +8,10 @@ at module level; the sandbox pool starts in the background while the server alre
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +22,14 @@ if TYPE_CHECKING:
 
     from ..runtime import Catalog, Gym, SandboxConfig, SandboxError, WorkerPool
     from ..runtime._recorder import Recorder
-    from ..schemas import EndReason
+    from ..schemas import EndReason, EpisodeRecord
     from ._server import ServeOptions
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add serve's arguments and flags."""
     parser.add_argument(
         "task", nargs="?", metavar="TASK_ID", help="task id or dataset id (HumanEval_0 or HumanEval/0)"
     )
@@ -61,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve the gym (or the catalog) until the client goes away or SIGINT/SIGTERM arrives.
+
+    Raises:
+        UsageError: conflicting or out-of-range flags, an unknown or broken gym, an empty
+            catalog, a ``--record`` file that cannot be opened, or a port that cannot be bound.
+    """
     transport = args.transport or ("http" if args.all else "stdio")
     if args.all and args.task:
         raise UsageError(f"give either a TASK_ID ({args.task}) or --all, not both")
@@ -123,26 +132,39 @@ def _recorder(args: argparse.Namespace) -> Recorder | None:
         raise UsageError(f"cannot open --record file {args.record}: {exc.strerror}") from exc
 
 
+@contextlib.asynccontextmanager
+async def _pool_and_recorder(
+    config: SandboxConfig, args: argparse.Namespace, *, workers: int
+) -> AsyncIterator[tuple[_StartingPool, Callable[[EpisodeRecord], None] | None]]:
+    """The sandbox pool (starting in the background) and the ``--record`` writer; both closed on exit.
+
+    Raises:
+        UsageError: the ``--record`` file cannot be opened.
+    """
+    from ..runtime import WorkerPool
+
+    recorder = _recorder(args)
+    pool = WorkerPool(config, size=workers)
+    try:
+        yield _StartingPool(pool), (recorder.write if recorder is not None else None)
+    finally:
+        await pool.aclose()
+        if recorder is not None:
+            recorder.close()
+
+
 async def _serve_stdio(gym: Gym, config: SandboxConfig, args: argparse.Namespace) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    from ..runtime import WorkerPool
     from ._server import GymServer
     from ._stdio import cancellable_stdin
 
-    recorder = _recorder(args)
-    pool = WorkerPool(config, size=args.workers or 1)
-    runner = _StartingPool(pool)
     closing = _Closing()
-    server = GymServer(
-        gym,
-        runner,
-        options=_options(args),
-        on_end=recorder.write if recorder is not None else None,
-        closing_reason=closing.reason,
-    ).server
-    try:
+    async with _pool_and_recorder(config, args, workers=args.workers or 1) as (runner, on_end):
+        server = GymServer(
+            gym, runner, options=_options(args), on_end=on_end, closing_reason=closing.reason
+        ).server
         async with anyio.create_task_group() as tg:
             tg.start_soon(runner.start)
             tg.start_soon(closing.watch_signals, tg.cancel_scope)
@@ -154,52 +176,34 @@ async def _serve_stdio(gym: Gym, config: SandboxConfig, args: argparse.Namespace
                 if stdin is not None:
                     await stdin.aclose()
             tg.cancel_scope.cancel()
-    finally:
-        await pool.aclose()
-        if recorder is not None:
-            recorder.close()
 
 
 async def _serve_http(source: Gym | Catalog, config: SandboxConfig, args: argparse.Namespace) -> None:
     import anyio
 
-    from ..runtime import Gym, WorkerPool
-    from ._catalog_server import HttpGyms, bind_socket, serve_http
+    from ..runtime import Gym
+    from ._catalog_server import HttpGyms, base_url, bind_socket, serve_http
 
-    recorder = _recorder(args)
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror}; pick another --port"
         ) from exc
-    pool = WorkerPool(config, size=args.workers or max(1, min(4, os.cpu_count() or 1)))
-    runner = _StartingPool(pool)
-    gyms = HttpGyms(
-        source,
-        runner,
-        options=_options(args),
-        on_end=recorder.write if recorder is not None else None,
-        host=args.host,
-    )
-    host, port = sock.getsockname()[:2]
-    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    if isinstance(source, Gym):
-        print(f"codegym-mcp serve: {source.task_id} on {base}/mcp", file=sys.stderr, flush=True)
-    else:
-        print(
-            f"codegym-mcp serve: catalog {source.path} on {base}/<task_id>/mcp", file=sys.stderr, flush=True
-        )
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(runner.start)
-            await serve_http(gyms.app(), sock)
-            tg.cancel_scope.cancel()
-    finally:
-        sock.close()
-        await pool.aclose()
-        if recorder is not None:
-            recorder.close()
+    workers = args.workers or max(1, min(4, os.cpu_count() or 1))
+    with sock:
+        async with _pool_and_recorder(config, args, workers=workers) as (runner, on_end):
+            gyms = HttpGyms(source, runner, options=_options(args), on_end=on_end, host=args.host)
+            base = base_url(sock)
+            if isinstance(source, Gym):
+                print(f"codegym-mcp serve: {source.task_id} on {base}/mcp", file=sys.stderr, flush=True)
+            else:
+                where = f"catalog {source.path} on {base}/<task_id>/mcp"
+                print(f"codegym-mcp serve: {where}", file=sys.stderr, flush=True)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.start)
+                await serve_http(gyms.app(), sock)
+                tg.cancel_scope.cancel()
 
 
 class _Closing:

@@ -78,6 +78,11 @@ __all__ = [
 ]
 
 _END_REASONS: frozenset[str] = frozenset(get_args(EndReason))
+# How mcp.client.session words a result that breaks the tool's output schema (a RuntimeError).
+_SCHEMA_VIOLATIONS = (
+    "Invalid structured content returned by tool",
+    "has an output schema but did not return",
+)
 _HIDDEN_FROM_AGENTS = frozenset({"reset"})
 
 
@@ -232,6 +237,11 @@ class CodeGymEnv:
         return tuple(t for t in self.tools if t.name not in _HIDDEN_FROM_AGENTS)
 
     @property
+    def started(self) -> bool:
+        """Whether reset() has started an episode in this session."""
+        return self._episode is not None
+
+    @property
     def done(self) -> bool:
         """Whether the current episode has ended (or none was started)."""
         return self._episode is None or self._episode.end_reason is not None
@@ -311,7 +321,18 @@ class CodeGymEnv:
             )
         self._fresh = False
         started = time.perf_counter()
-        result = await self._call(action.name, action.arguments)
+        if action.name in _HIDDEN_FROM_AGENTS:
+            # Forwarding it would silently start another episode under this one: answer it here.
+            result = CallToolResult(
+                content=[
+                    TextContent(
+                        text=f"{action.name} is not one of your tools: episodes are reset by the trainer"
+                    )
+                ],
+                is_error=True,
+            )
+        else:
+            result = await self._call(action.name, action.arguments)
         latency_ms = (time.perf_counter() - started) * 1000.0
         meta = _episode_meta(result)
         infra = bool(meta.get("infra", False))
@@ -483,6 +504,15 @@ class CodeGymEnv:
     async def _call(self, name: str, arguments: Mapping[str, JsonValue]) -> CallToolResult:
         try:
             return await self._client.call_tool(name, dict(arguments))
+        except RuntimeError as exc:
+            if not any(words in str(exc) for words in _SCHEMA_VIOLATIONS):
+                raise
+            # The client rejects a result outside the tool's own output schema: a gym defect.
+            raise ServerFailure(
+                f"gym defect: {exc}".splitlines()[0]
+                + " (the tool's output schema is narrower than its results)",
+                task_id=self.task_id,
+            ) from exc
         except Exception as exc:
             cause = transport_failure(exc)
             if cause is None:

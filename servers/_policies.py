@@ -354,7 +354,17 @@ class OpenAIAgent:
         if not calls:
             self.messages.append({"role": "user", "content": _NUDGE})
             return
+        offered = {t["function"]["name"] for t in self.tools}
         for c in calls:
+            if c.function.name not in offered:
+                self.messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": c.id,
+                        "content": f"error: no tool {c.function.name!r}; the tools are {', '.join(sorted(offered))}",
+                    }
+                )
+                continue
             try:
                 arguments = json.loads(c.function.arguments or "{}")
             except ValueError:

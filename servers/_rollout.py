@@ -22,7 +22,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime import Catalog, Gym
-from ..schemas import EpisodeRecord
+from ..schemas import EpisodeRecord, Instance
 from ._env import CodeGymEnv, EnvError, ServerFailure
 from ._policies import EpisodeContext, Policy, PolicyError
 
@@ -31,6 +31,7 @@ __all__ = [
     "EpisodeSpec",
     "RolloutSummary",
     "plan_episodes",
+    "play_episode",
     "run_episode",
     "run_rollouts",
     "summarize",
@@ -42,57 +43,82 @@ _STEP_SLACK = 4
 
 @dataclass(frozen=True, slots=True)
 class EpisodeSpec:
-    """One planned episode: which gym, which instance (0-based line of instances.jsonl), which seed."""
+    """One planned episode: which gym, which instance (0-based line of instances.jsonl), which seed.
+
+    Episodes of one ``group`` (same gym and instance, e.g. a GRPO group) are played one after
+    the other in a single MCP session.
+    """
 
     index: int
     task_id: str
     instance: int
     seed: int
+    group: int = -1
 
 
 Connector = Callable[[EpisodeSpec], Awaitable[CodeGymEnv]]
 """Opens an MCP session whose first episode is on ``spec.instance`` of ``spec.task_id``."""
 
 
-def plan_episodes(gyms: Sequence[tuple[str, int]], *, episodes: int, seed: int = 0) -> list[EpisodeSpec]:
+def plan_episodes(
+    gyms: Sequence[tuple[str, int]], *, episodes: int, seed: int = 0, group_size: int = 1
+) -> list[EpisodeSpec]:
     """Round-robin over the tasks, then over each task's instances: ``[(task_id, n_instances), ...]``.
 
+    With ``group_size`` G > 1, each (task, instance) gets G consecutive episodes (seeds differ),
+    played in one MCP session: what GRPO-style trainers sample per prompt.
+
     Raises:
-        ValueError: no task given, or episodes < 1.
+        ValueError: no task given, episodes < 1 or group_size < 1.
     """
     if not gyms:
         raise ValueError("no gym to run: the catalog (or --tasks) selects none")
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
     specs = []
     for i in range(episodes):
-        task_id, n_instances = gyms[i % len(gyms)]
-        specs.append(
-            EpisodeSpec(
-                index=i, task_id=task_id, instance=(i // len(gyms)) % max(1, n_instances), seed=seed + i
-            )
-        )
+        group = i // group_size
+        task_id, n_instances = gyms[group % len(gyms)]
+        instance = (group // len(gyms)) % max(1, n_instances)
+        specs.append(EpisodeSpec(index=i, task_id=task_id, instance=instance, seed=seed + i, group=group))
     return specs
 
 
 async def run_episode(
     spec: EpisodeSpec, *, connect: Connector, policy: Policy, gym: Gym | None = None
 ) -> EpisodeRecord:
-    """Play one episode and return its record (an infra_error record if the server or policy failed).
+    """Play one episode in its own MCP session and return its record.
 
-    Never raises for a server or policy failure; other errors (bugs) propagate.
+    A server or policy failure gives an ``infra_error`` record (no reward); other errors (bugs)
+    propagate.
     """
     started = time.time()
-    instance = (
-        gym.instances[spec.instance] if gym is not None and spec.instance < len(gym.instances) else None
-    )
-    expected = instance.expected if instance is not None else None
     try:
         env = await connect(spec)
     except EnvError as exc:
-        return _failed(spec, started, instance.instance_id if instance else "", f"connect: {exc}", expected)
+        return _failed(spec, gym, started, f"connect: {exc}")
     try:
-        obs, info = await env.reset()
+        return await play_episode(env, spec, policy=policy, gym=gym, fresh=True)
+    finally:
+        # No shield here: the session's task groups were opened outside any scope of ours.
+        await env.close()
+
+
+async def play_episode(
+    env: CodeGymEnv, spec: EpisodeSpec, *, policy: Policy, gym: Gym | None = None, fresh: bool
+) -> EpisodeRecord:
+    """Play one episode in an open session and return its record (``infra_error`` if the server or policy failed).
+
+    ``fresh``: the session was opened on ``spec.instance`` and nothing was played yet; otherwise
+    the server's reset starts the episode on ``spec.instance``.
+    """
+    started = time.time()
+    instance = _instance(gym, spec)
+    expected = instance.expected if instance is not None else None
+    try:
+        obs, info = await (env.reset() if fresh else env.reset(options={"instance": spec.instance}))
         budget = info["step_budget"] or (gym.manifest.step_budget if gym is not None else None)
         ctx = EpisodeContext(
             task_id=spec.task_id,
@@ -118,29 +144,34 @@ async def run_episode(
             env.end_episode("step_budget", detail=f"client cap of {hard_cap} steps reached")
         record = env.episode_record(expected=expected)
     except (ServerFailure, PolicyError) as exc:
+        if not env.started:
+            return _failed(spec, gym, started, f"reset: {exc}")
         env.end_episode("infra_error", detail=str(exc))
         record = env.episode_record(expected=expected)
-    finally:
-        # No shield here: the session's task groups were opened outside any scope of ours.
-        await env.close()
+    updates: dict[str, str] = {}
     if not record.instance_id and instance is not None:
-        record = record.model_copy(update={"instance_id": instance.instance_id})
-    if record.task_id != spec.task_id and not record.task_id:
-        record = record.model_copy(update={"task_id": spec.task_id})
-    return record
+        updates["instance_id"] = instance.instance_id
+    if not record.task_id:
+        updates["task_id"] = spec.task_id
+    return record.model_copy(update=updates) if updates else record
 
 
-def _failed(
-    spec: EpisodeSpec, started: float, instance_id: str, detail: str, expected: object
-) -> EpisodeRecord:
+def _instance(gym: Gym | None, spec: EpisodeSpec) -> Instance | None:
+    if gym is not None and 0 <= spec.instance < len(gym.instances):
+        return gym.instances[spec.instance]
+    return None
+
+
+def _failed(spec: EpisodeSpec, gym: Gym | None, started: float, detail: str) -> EpisodeRecord:
+    instance = _instance(gym, spec)
     return EpisodeRecord(
         episode_id=f"failed-{spec.index}",
         task_id=spec.task_id,
-        instance_id=instance_id,
+        instance_id=instance.instance_id if instance is not None else "",
         started_at=started,
         ended_at=time.time(),
         steps=[],
-        expected=expected,  # type: ignore[arg-type]
+        expected=instance.expected if instance is not None else None,
         reward=None,
         end_reason="infra_error",
         detail=detail,
@@ -195,6 +226,18 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[k]
 
 
+def _batches(specs: Sequence[EpisodeSpec]) -> list[list[tuple[int, EpisodeSpec]]]:
+    """Consecutive specs of one group (same gym) form a batch played in one session."""
+    batches: list[list[tuple[int, EpisodeSpec]]] = []
+    for position, spec in enumerate(specs):
+        last = batches[-1][-1][1] if batches else None
+        if last is not None and spec.group >= 0 and spec.group == last.group and spec.task_id == last.task_id:
+            batches[-1].append((position, spec))
+        else:
+            batches.append([(position, spec)])
+    return batches
+
+
 def summarize(
     records: Sequence[EpisodeRecord], *, policy: str, wall_seconds: float, concurrency: int
 ) -> RolloutSummary:
@@ -233,7 +276,8 @@ async def run_rollouts(
 ) -> tuple[list[EpisodeRecord], RolloutSummary]:
     """Run every planned episode, at most ``concurrency`` at a time; records come back in plan order.
 
-    ``sink`` sees each record as its episode ends (completion order).
+    Each episode gets its own MCP session, except the episodes of one group (see
+    :func:`plan_episodes`), which share one. ``sink`` sees each record as its episode ends.
 
     Raises:
         ValueError: concurrency < 1.
@@ -246,15 +290,39 @@ async def run_rollouts(
         for spec in specs:
             if spec.task_id not in gyms:
                 gyms[spec.task_id] = catalog.load(spec.task_id)
-    queue = iter(enumerate(specs))
+    queue = iter(_batches(specs))
+
+    def emit(position: int, record: EpisodeRecord) -> None:
+        results[position] = record
+        if sink is not None:
+            sink(record)
+
+    async def play_batch(batch: list[tuple[int, EpisodeSpec]]) -> None:
+        env: CodeGymEnv | None = None
+        try:
+            for position, spec in batch:
+                gym = gyms.get(spec.task_id)
+                fresh = env is None
+                if env is None:
+                    try:
+                        env = await connect(spec)
+                    except EnvError as exc:
+                        emit(position, _failed(spec, gym, time.time(), f"connect: {exc}"))
+                        continue
+                record = await play_episode(env, spec, policy=policy, gym=gym, fresh=fresh)
+                emit(position, record)
+                if record.end_reason == "infra_error":
+                    # A session that failed is not trusted with the rest of its group.
+                    await env.close()
+                    env = None
+        finally:
+            if env is not None:
+                await env.close()
 
     async def worker() -> None:
-        # K workers pull from one plan: memory stays flat however many episodes are planned.
-        for position, spec in queue:
-            record = await run_episode(spec, connect=connect, policy=policy, gym=gyms.get(spec.task_id))
-            results[position] = record
-            if sink is not None:
-                sink(record)
+        # K workers pull batches (an episode, or a group sharing a session) from one plan.
+        for batch in queue:
+            await play_batch(batch)
 
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:

@@ -85,6 +85,7 @@ class EpisodeSlot:
         self.episode: Episode | None = None
 
     def close(self, reason: EndReason) -> None:
+        """End the held episode, if any, unscored with ``reason``."""
         if self.episode is not None:
             self.episode.close(reason)
 

@@ -31,6 +31,7 @@ class CancellableStdin(anyio.AsyncFile[str]):
         self._eof = False
 
     async def readline(self) -> str:
+        """The next line (with its newline), decoded as UTF-8; "" at end of input."""
         while True:
             end = self._buffer.find(b"\n")
             if end >= 0 or self._eof:

@@ -42,6 +42,10 @@ def solve(nums: List[int], k: int = 2) -> int:
         heapq.heappush(heap, closure(n))
     squares = [n * n for n in nums if n > 0]
     return best + len(squares) + len(heap) + len(counts)
+
+
+for _ in range(2):
+    print(solve([1, 2]))
 '''
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,34 +16,24 @@ from codegym_mcp.generator._instances import (
     compute_outputs,
     record_instances,
 )
-from codegym_mcp.generator._loaders import load_dataset
 from codegym_mcp.generator._pipeline import build_gym
 from codegym_mcp.generator._results import Generated, GenerateSettings
-from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
+from codegym_mcp.runtime import Worker
 from codegym_mcp.schemas import Problem, encode
 
-KODCODE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kodcode-demo"
+from ._recording import kodcode_problems, sandbox_worker
+
 DESIGN = ["CircularQueue", "CustomQueue", "MyStack", "CustomComparator", "RangeFreqQuery", "CBTArrayInserter"]
-
-
-def _isolation() -> str:
-    try:
-        with Worker(SandboxConfig(isolation="nsjail")) as w:
-            w.ping()
-    except SandboxUnavailable:
-        return "none"
-    return "nsjail"
 
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[Worker]:
-    with Worker(SandboxConfig(isolation=_isolation(), call_timeout=20.0)) as w:  # type: ignore[arg-type]
-        yield w
+    yield from sandbox_worker()
 
 
 @pytest.fixture(scope="module")
 def kodcode() -> dict[str, Problem]:
-    return {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}
+    return kodcode_problems()
 
 
 def _carve(problem: Problem, worker: Worker) -> tuple[RecordedInstances, Carving]:

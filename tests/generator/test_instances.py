@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import JsonValue
@@ -23,31 +22,21 @@ from codegym_mcp.generator._instances import (
     resolve_target,
 )
 from codegym_mcp.generator._loaders import load_dataset
-from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
+from codegym_mcp.runtime import Worker
 from codegym_mcp.schemas import Problem
 
-KODCODE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kodcode-demo"
-
-
-def _isolation() -> str:
-    try:
-        with Worker(SandboxConfig(isolation="nsjail")) as w:
-            w.ping()
-    except SandboxUnavailable:
-        return "none"
-    return "nsjail"
+from ._recording import kodcode_problems, sandbox_worker
 
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[Worker]:
     """One sandbox worker (nsjail where it runs) shared by the module's tests."""
-    with Worker(SandboxConfig(isolation=_isolation(), call_timeout=20.0)) as w:  # type: ignore[arg-type]
-        yield w
+    yield from sandbox_worker()
 
 
 @pytest.fixture(scope="module")
 def kodcode() -> dict[str, Problem]:
-    return {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}
+    return kodcode_problems()
 
 
 def problem(solution: str, tests: str, entry: str | None, *, style: str = "pytest") -> Problem:
@@ -273,6 +262,10 @@ def test_compute_outputs_runs_the_reference_on_new_inputs(
         "arguments": [[1], [7], [], []],
     }
     assert compute_outputs(queue, worker, [design]) == [[None, True, 7, True]]
+    short: dict[str, JsonValue] = {"operations": ["CircularQueue", "enQueue"], "arguments": [[1]]}
+    assert compute_outputs(queue, worker, [short]) == [
+        ComputeError("ValueError: 2 operations but 1 argument lists: give one list per operation")
+    ]
 
 
 def test_answer_text_explains_design_in_place_and_tree_answers(
@@ -338,3 +331,47 @@ def test_each_harness_module_imports_only_modules_loaded_before_it() -> None:
                 wanted = {a.name for a in node.names if a.name.startswith("codegym_")}
                 assert wanted <= loaded, (name, sorted(wanted - loaded))
         loaded.add(name)
+
+
+def test_a_failing_teardown_class_fails_the_tests(worker: Worker) -> None:
+    tests = (
+        "from solution import f\n\n"
+        "class TestF:\n"
+        "    @classmethod\n    def teardown_class(cls):\n        raise RuntimeError('left a mess')\n\n"
+        "    def test_one(self):\n        assert f(1) == 1\n"
+    )
+    out = recorded(record_instances(problem("def f(x):\n    return x\n", tests, "f"), worker))
+    assert [c.input for c in out.calls] == [{"x": 1}]
+    assert not out.tests_passed and out.tests.failed == 1
+    assert out.tests.failures == ["TestF.teardown_class: RuntimeError: left a mess"]
+
+
+class _CannedWorker:
+    """A worker whose harness answers with fixed text (what a tampered-with worker could send)."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    @property
+    def loaded(self) -> frozenset[str]:
+        return frozenset(name for name, _ in harness_sources())
+
+    def load(self, name: str, source: str, *, timeout: float | None = None) -> None:
+        raise AssertionError("every harness module is loaded already")
+
+    def call(self, module: str, function: str, **_: object) -> object:
+        return self.reply
+
+
+@pytest.mark.parametrize("reply", ["not json", "[1, 2]"])
+def test_a_harness_reply_that_is_not_a_json_object_is_a_recording_failure(reply: str) -> None:
+    out = record_instances(problem("def f(x):\n    return x\n", "f(1)\n", "f"), _CannedWorker(reply))
+    assert isinstance(out, RecordingFailed) and not out.infra
+    assert out.reason.startswith(f"the recording harness replied with {reply!r}, expected a JSON object")
+
+
+def test_compute_outputs_refuses_a_reply_with_the_wrong_number_of_results() -> None:
+    worker = _CannedWorker('{"ok": true, "results": [{"ok": true, "expected": 1}]}')
+    out = compute_outputs(problem("def f(x):\n    return x\n", "f(1)\n", "f"), worker, [{"x": 1}, {"x": 2}])
+    assert isinstance(out, RecordingFailed)
+    assert out.reason == "the compute harness answered 1 results for 2 inputs"

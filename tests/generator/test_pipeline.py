@@ -14,6 +14,7 @@ from codegym_mcp.generator._catalog_write import JOURNAL_FILE, ReportBook, write
 from codegym_mcp.generator._llm_decompose import Proposal, ProposalRejected
 from codegym_mcp.generator._results import Generated, GenerateSettings, Rejected
 from codegym_mcp.generator._run import generate
+from codegym_mcp.generator._schemas_pick import input_schema_for, pick_schema
 from codegym_mcp.generator._stages import Recorded, carve
 from codegym_mcp.generator._task_text import redact_values, strip_examples
 from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
@@ -121,7 +122,7 @@ def test_the_carving_ladder_falls_back_to_a_coarser_granularity(
     monkeypatch.setattr(_pipeline, "carve", ladder)
     result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
     assert isinstance(result, Generated)
-    assert tried == ["fine", "helpers", "getters"]
+    assert tried == ["fine", "coarse", "helpers", "getters"]
     assert CarveRejected("x").reason == "x"
 
 
@@ -364,3 +365,15 @@ def test_a_verified_proposal_with_fewer_tools_loses_to_the_deterministic_carving
     assert isinstance(result, Generated)
     assert result.summary.llm is False
     assert (result.summary.llm_fallback_reason or "").startswith("deterministic carving had more tools")
+
+
+def test_an_annotation_is_kept_only_when_every_recorded_value_survives_it() -> None:
+    ints = {"type": "array", "items": {"type": "integer"}}
+    assert pick_schema(ints, [[1, 2], []]) == ints
+    tuples = pick_schema(ints, [(1, 2)])  # tuples would come back as lists: inferred instead
+    assert tuples["x-python"] == "tuple"
+    mixed = pick_schema({"type": "number"}, [1, 2.5])  # ints would come back as floats
+    assert mixed != {"type": "number"}
+    schema = input_schema_for(["a", "b"], {"properties": {"a": {"type": "string"}}}, [{"a": "x", "b": 1}])
+    assert schema["properties"] == {"a": {"type": "string"}, "b": {"type": "integer"}}
+    assert schema["required"] == ["a", "b"]

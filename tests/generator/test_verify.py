@@ -233,3 +233,25 @@ def test_a_failing_augmented_instance_is_dropped_and_counted_not_fatal(sandbox_w
     assert isinstance(result, Verification), result
     assert len(result.instances) == 2
     assert result.dropped == {"augment: the oracle does not reproduce the reference": 1}
+
+
+def test_instances_over_the_step_cap_are_dropped_and_none_left_fails(sandbox_worker: Worker) -> None:
+    def run(max_calls: int) -> Verification | VerifyFailed:
+        return verify_gym(
+            worker=sandbox_worker,
+            tools_source=TOOLS_PY,
+            oracle_source=ORACLE_PY,
+            tools=_tools({"type": "boolean"}),
+            candidates=CANDIDATES,
+            input_schema=INPUT_SCHEMA,
+            output_schema={"type": "boolean"},
+            max_calls=max_calls,
+        )
+
+    short = run(7)  # [1, 2] needs 6 calls, [1, 3, -1] needs 8
+    assert isinstance(short, Verification), short
+    assert [i.input for i in short.instances] == [{"nums": [1, 2]}]
+    assert short.dropped == {"oracle makes more than 7 tool calls": 1}
+    none = run(3)
+    assert isinstance(none, VerifyFailed)
+    assert "no instance could be replayed" in none.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,17 @@ def test_every_fixture_instance_has_an_oracle_trace_ending_in_submit() -> None:
             assert instance.oracle_trace[-1].tool == "submit"
             assert instance.oracle_trace[-1].result == {"reward": 1}
             assert instance.oracle_steps == len(instance.oracle_trace)
+
+
+def test_fixture_manifests_are_rebuilt_after_their_tools_change() -> None:
+    """After editing a fixture's tools.py, run ``python -m tests.fixtures.build_catalog``."""
+    catalog = Catalog(FIXTURE)
+    for task_id in catalog.task_ids():
+        gym = catalog.load(task_id)
+        digest = hashlib.sha256(gym.tools_source.encode("utf-8")).hexdigest()
+        assert digest == gym.manifest.tools_sha256, (
+            f"{task_id}: rebuild with python -m tests.fixtures.build_catalog"
+        )
 
 
 def test_an_unknown_task_suggests_the_nearest_ids() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 from pathlib import Path
@@ -185,6 +186,24 @@ async def test_a_sandbox_failure_ends_the_episode_unscored_never_as_reward_0() -
     (record,) = ended
     assert record.end_reason == "infra_error" and record.reward is None
     assert record.detail is not None and "worker crashed" in record.detail
+
+
+async def test_a_tool_result_that_does_not_fit_the_manifest_ends_the_episode_unscored() -> None:
+    gym = maxsub()
+    broken = [
+        t.model_copy(update={"result_fields": ["best", "current", "extra"]}) if t.name == "kadane_step" else t
+        for t in gym.manifest.tools
+    ]
+    gym = dataclasses.replace(gym, manifest=gym.manifest.model_copy(update={"tools": broken}))
+    ended: list[EpisodeRecord] = []
+    episode = Episode(gym, InProcessRunner(), on_end=ended.append)
+    outcome = await episode.step("kadane_step", {"best": 1, "current": 1, "x": 2})
+    assert isinstance(outcome, ToolFailed) and outcome.infra
+    assert (
+        "gym bug: tool kadane_step must return 3 values (best, current, extra), got tuple" in outcome.message
+    )
+    (record,) = ended
+    assert record.end_reason == "infra_error" and record.reward is None
 
 
 async def test_reset_picks_instances_by_index_seed_or_sequence() -> None:

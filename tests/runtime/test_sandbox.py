@@ -246,10 +246,11 @@ def test_closing_the_pool_wakes_callers_waiting_for_a_worker() -> None:
     async def main() -> None:
         pool = WorkerPool(SandboxConfig(isolation="none"), size=1)
         await pool.start()
-        release = anyio.Event()
+        held, release = anyio.Event(), anyio.Event()
 
         async def holder() -> None:
             async with pool.lease():
+                held.set()
                 await release.wait()
 
         async def waiter() -> None:
@@ -261,11 +262,15 @@ def test_closing_the_pool_wakes_callers_waiting_for_a_worker() -> None:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(holder)
+                await held.wait()
                 tg.start_soon(waiter)
                 while pool._available is None or pool._available.statistics().tasks_waiting == 0:
                     await anyio.lowlevel.checkpoint()
-                await pool.aclose()
-                release.set()
+                tg.start_soon(pool.aclose)
+                while not errors:
+                    await anyio.lowlevel.checkpoint()
+                release.set()  # aclose waits for the lease, then stops the worker
+        assert pool.pids == []
 
     anyio.run(main)
     assert len(errors) == 1
@@ -310,3 +315,16 @@ def test_closing_the_pool_stops_calls_in_flight() -> None:
 
     anyio.run(main)
     assert len(outcomes) == 1
+
+
+def test_a_worker_dropped_without_close_stops_its_process() -> None:
+    import gc
+
+    w = Worker(SandboxConfig(isolation="nsjail" if NSJAIL else "none"))
+    w.start()
+    pid = w.pid
+    assert pid is not None
+    del w
+    gc.collect()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

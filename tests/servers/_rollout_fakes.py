@@ -167,6 +167,8 @@ class ToyGymServer:
     step_budget: int = 12
     server: Server[Any] = field(init=False)
     fail_from_call: int | None = None
+    sandbox_dies_on_add: bool = False
+    add_breaks_its_schema: bool = False
     sessions: int = 0
     calls: int = 0
 
@@ -214,7 +216,7 @@ class ToyGymServer:
                 "done": ep.done,
                 "end_reason": ep.end_reason,
                 "reward": ep.reward,
-                "infra": False,
+                "infra": ep.end_reason == "infra_error",
             }
         }
         if error is not None:
@@ -258,7 +260,12 @@ class ToyGymServer:
             payload = {"xs": list(xs)}
         elif params.name == "add":
             a, b = args.get("a"), args.get("b")
-            if not isinstance(a, int) or not isinstance(b, int):
+            if self.add_breaks_its_schema:
+                payload = {"result": 0.5}  # the output schema says integer: a gym defect
+            elif self.sandbox_dies_on_add:
+                ep.done, ep.end_reason, ep.reward = True, "infra_error", None
+                error = "sandbox failure in add: worker killed by signal 9"
+            elif not isinstance(a, int) or not isinstance(b, int):
                 error = f"$.a/$.b: expected int, got {a!r}, {b!r}"
             else:
                 payload = {"result": a + b}

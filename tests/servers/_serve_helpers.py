@@ -7,6 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +51,20 @@ def serve_env() -> dict[str, str]:
 def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """``codegym-mcp serve ARGS`` to completion (for usage errors)."""
     return subprocess.run(
-        [*SERVE, *args], capture_output=True, text=True, timeout=timeout, env=serve_env(), check=False
+        [*SERVE, *args], capture_output=True, encoding="utf-8", timeout=timeout, env=serve_env(), check=False
     )
+
+
+@contextmanager
+def killed_after(proc: subprocess.Popen[Any], seconds: float = 60.0) -> Iterator[None]:
+    """Kill ``proc`` if the block is still running after ``seconds``: a hung server fails the
+    test (its pipes close, so blocking reads return) instead of hanging the test run."""
+    watchdog = threading.Timer(seconds, proc.kill)
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
 
 
 def text_of(result: Any) -> str:

@@ -67,6 +67,28 @@ async def test_step_after_the_end_raises_and_reset_with_a_seed_starts_the_next_e
         assert info["instance_id"] == "i7_-2_10_1"
 
 
+async def test_reset_as_an_action_is_refused_without_reaching_the_server() -> None:
+    fake = toy_server()
+    async with await CodeGymEnv.connect(fake.server) as env:
+        await env.reset()
+        obs, _, terminated, _, _ = await env.step(ToolCall("reset", {"instance": 2}))
+        assert obs.is_error and "trainer" in obs.text and not terminated
+        obs, *_ = await env.step(ToolCall("observe"))
+        assert obs.structured == {"xs": INPUTS[0]}  # still the first episode
+    assert fake.calls == 1
+
+
+async def test_a_result_outside_the_tools_output_schema_is_a_server_failure() -> None:
+    fake = toy_server()
+    fake.add_breaks_its_schema = True
+    async with await CodeGymEnv.connect(fake.server) as env:
+        await env.reset()
+        with pytest.raises(
+            ServerFailure, match="gym defect: Invalid structured content returned by tool add"
+        ):
+            await env.step(ToolCall("add", {"a": 1, "b": 2}))
+
+
 async def test_the_step_budget_truncates_with_reward_zero() -> None:
     async with await CodeGymEnv.connect(toy_server(step_budget=2).server) as env:
         await env.reset()

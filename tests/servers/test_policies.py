@@ -140,7 +140,9 @@ async def test_openai_agent_calls_tools_until_submit_against_a_recorded_endpoint
     roles = [m["role"] for m in last["messages"]]
     assert roles[:3] == ["system", "user", "assistant"]
     tool_ids = [m["tool_call_id"] for m in last["messages"] if m["role"] == "tool"]
-    assert tool_ids == ["call_obs", "call_add1", "call_add2", "call_bad"]
+    assert tool_ids == ["call_obs", "call_add1", "call_add2", "call_bad", "call_reset"]
+    refused = next(m for m in last["messages"] if m.get("tool_call_id") == "call_reset")
+    assert "no tool 'reset'" in refused["content"]  # answered by the agent loop, never sent to the server
     nudges = [m for m in last["messages"] if m["role"] == "user"][1:]
     assert len(nudges) == 1 and "submit" in nudges[0]["content"]
 

@@ -14,7 +14,7 @@ from codegym_mcp.servers._policies import OraclePolicy
 from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts, summarize
 from codegym_mcp.servers.cli import main
 
-from ._rollout_fakes import INPUTS, TASK_ID, RecordedOpenAI, toy_server, write_toy_catalog
+from ._rollout_fakes import INPUTS, TASK_ID, RecordedOpenAI, ToyGymServer, toy_server, write_toy_catalog
 
 FIXTURE_CATALOG = Path(__file__).resolve().parent.parent / "fixtures" / "catalog"
 
@@ -40,6 +40,60 @@ def test_episodes_are_planned_round_robin_over_tasks_then_instances() -> None:
         plan_episodes([], episodes=1)
     with pytest.raises(ValueError, match="episodes must be"):
         plan_episodes([("a", 1)], episodes=0)
+
+
+def test_groups_repeat_one_gym_and_instance_with_different_seeds() -> None:
+    specs = plan_episodes([("a", 2), ("b", 1)], episodes=8, group_size=3)
+    assert [(s.task_id, s.instance, s.group) for s in specs] == [
+        ("a", 0, 0),
+        ("a", 0, 0),
+        ("a", 0, 0),
+        ("b", 0, 1),
+        ("b", 0, 1),
+        ("b", 0, 1),
+        ("a", 1, 2),
+        ("a", 1, 2),
+    ]
+    assert len({s.seed for s in specs}) == 8
+    with pytest.raises(ValueError, match="group_size"):
+        plan_episodes([("a", 1)], episodes=1, group_size=0)
+
+
+@pytest.mark.anyio
+async def test_a_group_shares_one_session_and_resets_to_its_instance(tmp_path: Path) -> None:
+    catalog = Catalog(write_toy_catalog(tmp_path))
+    servers: list[ToyGymServer] = []
+
+    async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+        fake = toy_server(first_instance=spec.instance)
+        servers.append(fake)
+        return await CodeGymEnv.connect(fake.server, task_id=spec.task_id)
+
+    specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=8, group_size=4)
+    records, summary = await run_rollouts(specs, connect=connect, policy=OraclePolicy(), catalog=catalog)
+    assert len(servers) == 2  # one MCP session per group of 4
+    assert summary.success_rate == 1.0
+    ids = [i.instance_id for i in catalog.load(TASK_ID).instances]
+    assert [r.instance_id for r in records] == [ids[0]] * 4 + [ids[1]] * 4
+    assert len({r.episode_id for r in records[:4]}) == 4  # four episodes in the first session
+
+
+@pytest.mark.anyio
+async def test_a_group_reconnects_after_an_infrastructure_failure(tmp_path: Path) -> None:
+    catalog = Catalog(write_toy_catalog(tmp_path))
+    sessions = 0
+
+    async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+        nonlocal sessions
+        sessions += 1
+        fake = toy_server(first_instance=spec.instance)
+        fake.sandbox_dies_on_add = sessions == 1
+        return await CodeGymEnv.connect(fake.server, task_id=spec.task_id)
+
+    specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=3, group_size=3)
+    records, _ = await run_rollouts(specs, connect=connect, policy=OraclePolicy(), catalog=catalog)
+    assert [r.end_reason for r in records] == ["infra_error", "submitted", "submitted"]
+    assert sessions == 2
 
 
 def _record(reward: int | None, latencies: list[float], *, errors: int = 0, task: str = "t") -> EpisodeRecord:
@@ -134,6 +188,28 @@ async def test_a_server_that_fails_is_recorded_as_infra_error_never_as_zero(tmp_
         assert {r.end_reason for r in records} == {"infra_error"}
         assert all("protocol level" in (r.detail or "") or "refused" in (r.detail or "") for r in records)
         assert summary.infra_errors == 2 and summary.successes == 0
+
+
+@pytest.mark.anyio
+async def test_a_sandbox_failure_the_server_reports_ends_the_episode_unscored(tmp_path: Path) -> None:
+    catalog = Catalog(write_toy_catalog(tmp_path))
+
+    async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+        fake = toy_server(first_instance=spec.instance)
+        fake.sandbox_dies_on_add = True
+        return await CodeGymEnv.connect(fake.server, task_id=spec.task_id)
+
+    records, summary = await run_rollouts(
+        plan_episodes([(TASK_ID, len(INPUTS))], episodes=1),
+        connect=connect,
+        policy=OraclePolicy(),
+        catalog=catalog,
+    )
+    (record,) = records
+    assert (record.reward, record.end_reason) == (None, "infra_error")
+    assert [s.tool for s in record.steps] == ["observe", "add"]
+    assert record.detail is not None and "infrastructure" in record.detail
+    assert summary.infra_errors == 1
 
 
 def _read_records(path: Path) -> list[EpisodeRecord]:
@@ -285,3 +361,19 @@ def test_cli_missing_catalog_says_how_to_build_one(
 ) -> None:
     assert main(["rollout", "--catalog", str(tmp_path / "none"), "--policy", "oracle"]) == 2
     assert "codegym-mcp generate" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_make_bench_runs_end_to_end_on_the_fixture_catalog(tmp_path: Path) -> None:
+    from benchmarks.run import BenchResult
+    from benchmarks.run import main as bench_main
+
+    argv = ["--catalog", str(FIXTURE_CATALOG), "--calls", "10", "--levels", "1,2", "--episodes", "4"]
+    argv += ["--repeats", "1", "--gen-limit", "0", "--out", str(tmp_path)]
+    assert bench_main(argv) == 0
+    result = BenchResult.model_validate_json((tmp_path / "bench.json").read_text(encoding="utf-8"))
+    assert result.tool_call.ours_http_ms > 0 and result.tool_call.floor_http_ms > 0
+    assert [p.concurrency for p in result.throughput] == [1, 2]
+    assert all(p.success_rate == 1.0 for p in result.throughput)
+    table = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "protocol floor" in table and "not run (--gen-limit 0)" in table

@@ -17,7 +17,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from codegym_mcp.schemas import EpisodeRecord
 
-from ._serve_helpers import FIXTURE, SERVE, run_cli, serve_env, text_of
+from ._serve_helpers import FIXTURE, SERVE, killed_after, run_cli, serve_env, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -102,7 +102,12 @@ def _post(
 def test_catalog_mode_over_http_and_sigterm_ends_open_episodes_as_shutdown(tmp_path: Path) -> None:
     record = tmp_path / "episodes.jsonl"
     args = ["--all", "--catalog", str(FIXTURE), "--port", "0", "--no-sandbox", "--record", str(record)]
-    with subprocess.Popen([*SERVE, *args], stderr=subprocess.PIPE, text=True, env=serve_env()) as proc:
+    with (
+        subprocess.Popen(
+            [*SERVE, *args], stderr=subprocess.PIPE, text=True, encoding="utf-8", env=serve_env()
+        ) as proc,
+        killed_after(proc),
+    ):
         try:
             assert proc.stderr is not None
             banner = ""
@@ -143,13 +148,16 @@ def test_catalog_mode_over_http_and_sigterm_ends_open_episodes_as_shutdown(tmp_p
 def test_sigterm_to_a_stdio_server_records_the_open_episode_as_shutdown(tmp_path: Path) -> None:
     record = tmp_path / "episodes.jsonl"
     args = ["Fixture_maxsub", "--catalog", str(FIXTURE), "--no-sandbox", "--record", str(record)]
-    with subprocess.Popen(
-        [*SERVE, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=serve_env(),
-    ) as proc:
+    with (
+        subprocess.Popen(
+            [*SERVE, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=serve_env(),
+        ) as proc,
+        killed_after(proc),
+    ):
         assert proc.stdin is not None and proc.stdout is not None
         init = {
             "protocolVersion": "2025-06-18",

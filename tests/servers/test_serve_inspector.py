@@ -28,9 +28,17 @@ def inspector(*args: str) -> Any:
     assert NPX is not None
     command = [NPX, "-y", "@modelcontextprotocol/inspector", "--cli", CLI, "serve", "Fixture_maxsub"]
     command += ["--catalog", str(FIXTURE), "--no-sandbox", *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=serve_env(), check=False)
+    done = subprocess.run(
+        command, capture_output=True, encoding="utf-8", timeout=300, env=serve_env(), check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
+
+
+def call_tool(name: str, **arguments: str) -> Any:
+    """``tools/call`` through the Inspector CLI, arguments as its ``--tool-arg key=value`` strings."""
+    pairs = [item for key, value in arguments.items() for item in ("--tool-arg", f"{key}={value}")]
+    return inspector("--method", "tools/call", "--tool-name", name, *pairs)
 
 
 def test_inspector_lists_the_tools_with_input_and_output_schemas() -> None:
@@ -44,35 +52,17 @@ def test_inspector_lists_the_tools_with_input_and_output_schemas() -> None:
 
 
 def test_inspector_calls_a_problem_tool_and_gets_structured_content() -> None:
-    result = inspector(
-        "--method",
-        "tools/call",
-        "--tool-name",
-        "subarray_sum",
-        "--tool-arg",
-        "start=3",
-        "--tool-arg",
-        "end=6",
-    )
+    result = call_tool("subarray_sum", start="3", end="6")
     assert result["structuredContent"] == {"result": 6}
     assert result["_meta"]["codegym/episode"]["step"] == 1
 
 
 def test_inspector_sees_a_bad_argument_as_a_tool_error() -> None:
-    result = inspector(
-        "--method",
-        "tools/call",
-        "--tool-name",
-        "subarray_sum",
-        "--tool-arg",
-        "start=0.5",
-        "--tool-arg",
-        "end=2",
-    )
+    result = call_tool("subarray_sum", start="0.5", end="2")
     assert result["isError"] is True
     assert result["content"][0]["text"] == "invalid argument start: expected int, got 0.5"
 
 
 def test_inspector_submits_a_correct_answer_for_reward_1() -> None:
-    result = inspector("--method", "tools/call", "--tool-name", "submit", "--tool-arg", "answer=6")
+    result = call_tool("submit", answer="6")
     assert result["structuredContent"] == {"reward": 1}

@@ -1,0 +1,36 @@
+"""Shared pieces of the recording tests: a sandbox worker and the KodCode demo problems."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from codegym_mcp.generator._loaders import load_dataset
+from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
+from codegym_mcp.schemas import Problem
+
+KODCODE = Path(__file__).resolve().parents[3] / "shared" / "data" / "kodcode-demo"
+
+
+def isolation() -> Literal["nsjail", "none"]:
+    """``nsjail`` when a jailed worker starts on this machine, else ``none``."""
+    try:
+        with Worker(SandboxConfig(isolation="nsjail")) as w:
+            w.ping()
+    except SandboxUnavailable:
+        return "none"
+    return "nsjail"
+
+
+def sandbox_worker() -> Iterator[Worker]:
+    """One worker for a module's tests (use it as the body of a module-scoped fixture)."""
+    with Worker(SandboxConfig(isolation=isolation(), call_timeout=20.0)) as w:
+        yield w
+
+
+@functools.cache
+def kodcode_problems() -> dict[str, Problem]:
+    """The KodCode demo rows by problem id (the dataset under /work/shared/data)."""
+    return {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}
