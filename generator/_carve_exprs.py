@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -20,12 +20,32 @@ class ExprRewriter(cst.CSTTransformer):
         self.plan = plan
         self.bound = bound
         self._lambda = 0
+        self._comp = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         return False
+
+    def visit_IfExp(self, node: cst.IfExp) -> bool:
+        return True
+
+    def leave_IfExp(self, original_node: cst.IfExp, updated_node: cst.IfExp) -> cst.BaseExpression:
+        if self._lambda or self._comp or self.plan.coarse:
+            return updated_node  # inside a comprehension its element or filter is the tool
+        tool = self.plan._expr_tool(original_node.test, "check", "Evaluate the condition", self.bound)
+        return updated_node.with_changes(test=tool) if tool is not None else updated_node
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+            self._comp += 1
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        if isinstance(original_node, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+            self._comp -= 1
+        return super().on_leave(original_node, updated_node)
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         self._lambda += 1

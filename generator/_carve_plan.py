@@ -154,9 +154,13 @@ class PlanRewriter:
         i = 0
         while i < len(stmts):
             stmt = stmts[i]
-            if _is_run_stmt(stmt):
+            if _is_run_stmt(stmt) and not (not in_loop and self._decomposable(stmt, bound)):
                 j = i
-                while j < len(stmts) and _is_run_stmt(stmts[j]):
+                while (
+                    j < len(stmts)
+                    and _is_run_stmt(stmts[j])
+                    and not (not in_loop and self._decomposable(stmts[j], bound))
+                ):
                     j += 1
                 out.extend(self._run(list(stmts[i:j]), bound, in_loop))  # type: ignore[arg-type]
                 bound = bound | definitely_assigned(self.facts.index, stmts[i:j])
@@ -206,21 +210,23 @@ class PlanRewriter:
         """``return f(g(x))`` -> ``g_x = tools.compute_g_x(..)``; ``return tools.compute_f(..)``."""
         from ._decompose import decompose_value  # imports this module
 
-        if not self.segments or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        value = _single_value(stmt) if self.segments else None
+        if value is None:
             return None
+        assert isinstance(stmt, cst.SimpleStatementLine)
         ret = stmt.body[0]
-        if not isinstance(ret, cst.Return) or ret.value is None:
-            return None
+        before = dict(self.tools)
         steps = decompose_value(
             self.facts,
             self.ctx,
-            ret.value,
+            value,
             bound=bound,
             unique=self.unique,
             is_tool_call=self._calls_tool,
             plan_expr=lambda e: self._expressions(e, bound),
         )
         if steps is None:
+            self.tools = before  # comprehension parts registered on the way are dropped again
             return None
         out: list[cst.BaseStatement] = []
         for k, step in enumerate(steps):
@@ -231,7 +237,9 @@ class PlanRewriter:
             else:
                 call = self._call(step.tool, self._name_args(step.params))
             if step.target is None:
-                new_ret = ret.with_changes(value=call, whitespace_after_return=cst.SimpleWhitespace(" "))
+                new_ret = ret.with_changes(value=call)
+                if isinstance(new_ret, cst.Return):
+                    new_ret = new_ret.with_changes(whitespace_after_return=cst.SimpleWhitespace(" "))
                 out.append(
                     stmt.with_changes(body=[new_ret], leading_lines=stmt.leading_lines if k == 0 else [])
                 )
@@ -242,6 +250,32 @@ class PlanRewriter:
                 )
                 out.append(line)
         return out
+
+    def _decomposable(self, stmt: cst.BaseStatement, bound: frozenset[str]) -> bool:
+        """A lone assignment whose value is a call chain or feeds a comprehension to a call."""
+        value = _single_value(stmt) if self.segments and not self.coarse else None
+        if value is None or not isinstance(stmt, cst.SimpleStatementLine):
+            return False
+        if (
+            not any(isinstance(n, _COMPS) for n in walk(value))
+            and sum(1 for n in walk(value) if isinstance(n, (cst.Call, cst.BinaryOperation, cst.Subscript)))
+            < 2
+        ):
+            return False
+        from ._decompose import decompose_value  # imports this module
+
+        before = dict(self.tools)
+        probe = decompose_value(
+            self.facts,
+            self.ctx,
+            value,
+            bound=bound,
+            unique=lambda b: b,
+            is_tool_call=self._calls_tool,
+            plan_expr=lambda e: e,
+        )
+        self.tools = before
+        return probe is not None
 
     def _run(
         self, run: list[cst.SimpleStatementLine], bound: frozenset[str], in_loop: bool
@@ -348,9 +382,7 @@ class PlanRewriter:
             new_for = stmt.with_changes(iter=new_iter, body=body, orelse=orelse)
             return new_for.with_changes(leading_lines=[]) if iter_override is not None else new_for
         if isinstance(stmt, cst.While):
-            test = self._expr_tool(stmt.test, "check", "Loop condition", bound) or self._expressions(
-                stmt.test, bound
-            )
+            test = self._test(stmt.test, bound, what="Loop condition")
             body = stmt.body
             whole = self._loop_body(stmt, bound)
             if whole is not None:
@@ -359,9 +391,7 @@ class PlanRewriter:
                 body = stmt.body.with_changes(body=self.block(stmt.body.body, bound, True))
             return stmt.with_changes(test=test, body=body)
         if isinstance(stmt, cst.If):
-            test = self._expr_tool(stmt.test, "check", "Evaluate the condition", bound) or self._expressions(
-                stmt.test, bound
-            )
+            test = self._test(stmt.test, bound)
             new_body = stmt.body
             if isinstance(stmt.body, cst.IndentedBlock):
                 new_body = stmt.body.with_changes(body=self.block(stmt.body.body, bound, in_loop))
@@ -406,10 +436,28 @@ class PlanRewriter:
                 tool = None
                 if reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
                     tool = self._expr_tool(value, "compute", "Compute", bound)
-                new_body.append(small.with_changes(value=tool or self._expressions(value, bound)))
+                new_body.append(small.with_changes(value=tool or self._test(value, bound, whole=False)))
             else:
                 new_body.append(self._expressions(small, bound))
         return stmt.with_changes(body=new_body)
+
+    def _test(
+        self,
+        expr: cst.BaseExpression,
+        bound: frozenset[str],
+        *,
+        what: str = "Evaluate the condition",
+        whole: bool = True,
+    ) -> cst.BaseExpression:
+        """A condition as one check tool, else its ``and``/``or`` operands as checks (short-circuit kept)."""
+        tool = self._expr_tool(expr, "check", what, bound) if whole else None
+        if tool is not None:
+            return tool
+        if isinstance(expr, cst.BooleanOperation) and self.segments and not self.coarse:
+            return expr.with_changes(
+                left=self._test(expr.left, bound, what=what), right=self._test(expr.right, bound, what=what)
+            )
+        return self._expressions(expr, bound)
 
     def _expressions(self, node: _N, bound: frozenset[str]) -> _N:
         from ._carve_exprs import ExprRewriter  # imports this module
@@ -475,6 +523,22 @@ def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
 
 
 _CONVERSIONS = frozenset({"list", "dict", "set", "tuple", "frozenset", "str", "int", "float", "bool"})
+
+
+def _single_value(stmt: cst.BaseStatement) -> cst.BaseExpression | None:
+    """The value of ``return v`` or ``name = v`` alone on its line."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.Return):
+        return small.value
+    if (
+        isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+    ):
+        return small.value
+    return None
 
 
 def _copy_call(call: cst.Call) -> bool:

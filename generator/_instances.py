@@ -94,6 +94,7 @@ class RecordedCall:
 
     @property
     def instance_id(self) -> str:
+        """The stable short id of this input (:func:`instance_id_for`)."""
         return instance_id_for(self.input)
 
 

@@ -395,7 +395,14 @@ class Episode:
                 except CoercionError as exc:
                     return ToolFailed(f"invalid argument {exc}")
             elif param.source == "hidden":
-                args.append(self.instance.input[param.hidden_key or param.name])
+                key = param.hidden_key or param.name
+                if key not in self.instance.input:
+                    return ToolFailed(
+                        f"gym bug: tool {spec.name} reads hidden input {key!r}, but instance "
+                        f"{self.instance.instance_id} holds only {', '.join(sorted(self.instance.input))}",
+                        infra=True,
+                    )
+                args.append(self.instance.input[key])
             else:
                 args.append(self.state)
         try:
@@ -427,12 +434,31 @@ class Episode:
                         f"got {type(value).__name__}",
                         infra=True,
                     )
-                return ToolOk({f: to_plain(v) for f, v in zip(fields, value, strict=True)})
-            return ToolOk({"result": to_plain(value)})
+                structured = {f: to_plain(v) for f, v in zip(fields, value, strict=True)}
+            else:
+                structured = {"result": to_plain(value)}
         except UnsupportedValue as exc:
             return ToolFailed(
                 f"gym bug: tool {spec.name} returned a value that cannot be shown: {exc}", infra=True
             )
+        return self._fits_output(spec, structured)
+
+    @staticmethod
+    def _fits_output(spec: ToolSpec, structured: dict[str, JsonValue]) -> StepOutcome:
+        """A result outside the tool's published output schema would make MCP clients reject the
+        whole response; it is a defect of the gym (its types were inferred from the oracle's calls),
+        so it ends the episode unscored instead of reaching the agent."""
+        if not spec.output_schema:
+            return ToolOk(structured)
+        try:
+            coerce(structured, spec.output_schema, path="result")
+        except CoercionError as exc:
+            return ToolFailed(
+                f"gym bug: tool {spec.name} returned a value outside its output schema "
+                f"({exc}); the gym's declared types are narrower than its code",
+                infra=True,
+            )
+        return ToolOk(structured)
 
 
 def _unexpected(spec: ToolSpec, arguments: Mapping[str, JsonValue], allowed: set[str]) -> str | None:

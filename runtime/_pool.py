@@ -184,7 +184,10 @@ class WorkerPool:
         """
         if self._available is None or self._closed:
             raise SandboxError("the WorkerPool is not started or already closed: use `async with pool:`")
-        await self._available.acquire()
+        try:
+            self._available.acquire_nowait()  # the common case: no trip through the event loop
+        except anyio.WouldBlock:
+            await self._available.acquire()
         if not self._idle:  # aclose() emptied it while this task waited
             self._available.release()
             raise SandboxError("the WorkerPool was closed while waiting for a worker")

@@ -463,25 +463,25 @@ class Worker:
                         raise CallTimeout(limit_s, limit="wall") from None
             out_fd = proc.stdout.fileno()
             scanned = 0
-            while (reply := take_reply(self._buf, scanned, self.config.max_message_bytes)) is None:
-                scanned = len(self._buf)
-                try:
-                    chunk = os.read(out_fd, READ_CHUNK)
-                except BlockingIOError:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise CallTimeout(limit_s, limit="wall") from None
-                    # in slices: close() from another thread may shut the pipe under us
-                    with anyio.move_on_after(min(remaining, 0.5)):
+            reply: dict[str, Any] | None = None
+            # one cancel scope per call, not per wait: the deadline is the call's
+            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+                while (reply := take_reply(self._buf, scanned, self.config.max_message_bytes)) is None:
+                    scanned = len(self._buf)
+                    try:
+                        chunk = os.read(out_fd, READ_CHUNK)
+                    except BlockingIOError:
                         await anyio.wait_readable(out_fd)
-                    if proc.stdout.closed:
-                        raise WorkerCrashed(
-                            "the worker was stopped while a call was running (closed)"
-                        ) from None
-                    continue
-                if not chunk:
-                    raise await anyio.to_thread.run_sync(partial(self._died, starting=False))
-                self._buf += chunk
+                        if proc.stdout.closed:  # close() from another thread got there first
+                            raise WorkerCrashed(
+                                "the worker was stopped while a call was running (closed)"
+                            ) from None
+                        continue
+                    if not chunk:
+                        raise await anyio.to_thread.run_sync(partial(self._died, starting=False))
+                    self._buf += chunk
+            if reply is None:
+                raise CallTimeout(limit_s, limit="wall")
             return reply_outcome(reply, self.config)
         except (BrokenPipeError, ConnectionResetError):
             raise await anyio.to_thread.run_sync(partial(self._died, starting=False)) from None

@@ -184,6 +184,37 @@ def test_returned_call_chain_is_split_into_steps() -> None:
     assert len(calls) == 4
 
 
+def test_boolean_operands_and_conditional_tests_become_checks_keeping_short_circuit() -> None:
+    source = """
+def is_even(v: int) -> bool:
+    return v % 2 == 0
+
+
+def solve(n: int, xs: list[int]) -> int:
+    if n > 3 and is_even(n):
+        return 0
+    return max(xs) if len(xs) > 2 else -1
+"""
+    carving = _carve(source, ["n", "xs"])
+    assert "tools.is_even(" in carving.oracle_source
+    assert " and tools.is_even(" in carving.oracle_source
+    assert " if tools.check_len_xs_gt_2(" in carving.oracle_source
+    for n, xs in [(4, [1, 2, 3]), (2, [5, 1, 9]), (5, [1])]:
+        inputs = {"n": n, "xs": xs}
+        answer, calls = _run(carving, inputs)
+        assert answer == _reference(source, "solve", inputs)
+        assert ("is_even" in calls) == (n > 3)
+
+
+def test_an_assignment_feeding_a_comprehension_to_a_call_is_split() -> None:
+    source = "def solve(s: str, bad: str) -> str:\n    s = ''.join([c for c in s if c not in bad])\n    return s[::-1]\n"
+    carving = _carve(source, ["s", "bad"])
+    names = [t.name for t in carving.tools]
+    assert any(n.startswith("check_c_not_in_bad") for n in names)
+    assert any(n.startswith("compute_join") for n in names)
+    assert _run(carving, {"s": "abcab", "bad": "b"})[0] == "aca"
+
+
 def test_nothing_to_carve_gives_one_getter_per_input() -> None:
     carving = _carve("def solve(a: int, b: int) -> int:\n    return a\n", ["a", "b"])
     assert carving.granularity == "getters"

@@ -206,6 +206,53 @@ async def test_a_tool_result_that_does_not_fit_the_manifest_ends_the_episode_uns
     assert record.end_reason == "infra_error" and record.reward is None
 
 
+async def test_a_result_outside_the_published_output_schema_ends_the_episode_unscored() -> None:
+    """A type inferred from the oracle's calls can be narrower than what the code returns for other
+    arguments; MCP clients reject such a response whole, so it must never reach them."""
+    gym = maxsub()
+    narrowed = [
+        t.model_copy(
+            update={
+                "output_schema": {
+                    "type": "object",
+                    "properties": {"result": {"type": "string"}},
+                    "required": ["result"],
+                    "additionalProperties": False,
+                }
+            }
+        )
+        if t.name == "get_length"
+        else t
+        for t in gym.manifest.tools
+    ]
+    gym = dataclasses.replace(gym, manifest=gym.manifest.model_copy(update={"tools": narrowed}))
+    ended: list[EpisodeRecord] = []
+    episode = Episode(gym, InProcessRunner(), on_end=ended.append)
+    outcome = await episode.step("get_length", {})
+    assert isinstance(outcome, ToolFailed) and outcome.infra
+    assert "gym bug: tool get_length returned a value outside its output schema" in outcome.message
+    assert "expected str" in outcome.message
+    (record,) = ended
+    assert record.end_reason == "infra_error" and record.reward is None
+
+
+async def test_a_tool_reading_a_hidden_input_the_instance_lacks_ends_the_episode_unscored() -> None:
+    gym = maxsub()
+    broken = [
+        t.model_copy(update={"params": [p.model_copy(update={"hidden_key": "numbers"}) for p in t.params]})
+        if t.name == "get_length"
+        else t
+        for t in gym.manifest.tools
+    ]
+    gym = dataclasses.replace(gym, manifest=gym.manifest.model_copy(update={"tools": broken}))
+    runner = InProcessRunner()
+    episode = Episode(gym, runner)
+    outcome = await episode.step("get_length", {})
+    assert isinstance(outcome, ToolFailed) and outcome.infra and runner.calls == 0
+    assert "gym bug: tool get_length reads hidden input 'numbers'" in outcome.message
+    assert episode.status().end_reason == "infra_error"
+
+
 async def test_reset_picks_instances_by_index_seed_or_sequence() -> None:
     gym = maxsub()
     episode = Episode(gym, InProcessRunner(), picker=InstancePicker(4, start=2))

@@ -46,6 +46,9 @@ def die(code):
     import os
     os._exit(code)
 
+def alloc(n):
+    return len(bytearray(n))
+
 def plain_of(x):
     return codegym_values.to_plain(x)
 """
@@ -328,3 +331,19 @@ def test_a_worker_dropped_without_close_stops_its_process() -> None:
     gc.collect()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_huge_allocation_is_a_memory_error_under_both_isolations(worker: Worker) -> None:
+    from codegym_mcp.runtime import MemoryLimitExceeded
+
+    with pytest.raises(MemoryLimitExceeded):
+        worker.call("m", "alloc", args=[4 * 1024**3])
+    assert worker.call("m", "add", args=[1, 2]) == 3
+
+
+def test_isolation_summary_says_what_isolates_the_code() -> None:
+    from codegym_mcp.runtime import isolation_summary
+
+    assert "NONE" in isolation_summary(SandboxConfig(isolation="none"))
+    line = isolation_summary(SandboxConfig())
+    assert line.startswith("sandbox: nsjail") and "cgroups:" in line
