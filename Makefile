@@ -47,6 +47,7 @@ demo: $(STAMP)
 	$(BIN)/codegym-mcp rollout --policy random --episodes 164 --concurrency 8 --out demo-out/random.jsonl
 
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.run
 
 clean:

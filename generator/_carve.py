@@ -6,7 +6,7 @@ statements, conditions, comprehension elements and filters, returned expressions
 when it can be proven to run on its own (see ``_segments``). The oracle plan is the entry
 point's body with each carved piece replaced by ``tools.<name>(kw=..)``. A tool parameter
 that is, at every call, an entry parameter the entry never rebinds or mutates is bound to the
-hidden input instead of passed by the agent. Nothing extractable -> one getter per input.
+hidden input instead of passed by the agent. Nothing extractable -> getters over the input.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def carve_function_problem(
 
     ``entry_params`` are the entry point's parameters as the instances name them;
     ``input_schema`` (an object type schema over them) refines parameter types.
-    ``granularity`` picks how much is carved: "fine", "helpers" or "getters" (always verifiable).
-    When "fine" or "helpers" find nothing to carve, the result is the "getters" carving.
+    ``granularity`` picks how much is carved: "fine" (atomic pieces), "coarse" (whole top-level
+    loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
+    rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
 
     Returns a :class:`Carving`, or :class:`CarveRejected` with the reason (never raises for a
     bad solution).

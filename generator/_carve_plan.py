@@ -10,13 +10,16 @@ hidden binding of their parameters is decided afterwards from all call sites.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
 from ._carve_common import PendingTool, slug, snippet
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
+
+if TYPE_CHECKING:
+    from ._decompose import Step
 
 __all__ = ["PlanRewriter"]
 
@@ -227,7 +230,9 @@ class PlanRewriter:
         )
         if steps is None:
             self.tools = before  # comprehension parts registered on the way are dropped again
-            return None
+            steps = self._comprehension_source(value, bound)
+            if steps is None:
+                return None
         out: list[cst.BaseStatement] = []
         for k, step in enumerate(steps):
             call: cst.BaseExpression
@@ -250,6 +255,26 @@ class PlanRewriter:
                 )
                 out.append(line)
         return out
+
+    def _comprehension_source(self, value: cst.BaseExpression, bound: frozenset[str]) -> list[Step] | None:
+        """``[f(x) for x in s.split()]``: the iterable's steps first, then the comprehension (parts as tools)."""
+        from ._decompose import Step, decompose_iter  # imports this module
+
+        if self.coarse or not isinstance(value, (cst.ListComp, cst.SetComp, cst.DictComp)):
+            return None
+        found = decompose_iter(
+            self.facts,
+            self.ctx,
+            value.for_in.iter,
+            bound=bound,
+            unique=self.unique,
+            is_tool_call=self._calls_tool,
+        )
+        if found is None:
+            return None
+        steps, new_iter = found
+        comp = value.with_changes(for_in=value.for_in.with_changes(iter=new_iter))
+        return [*steps, Step(None, [], None, self._expressions(comp, bound))]
 
     def _decomposable(self, stmt: cst.BaseStatement, bound: frozenset[str]) -> bool:
         """A lone assignment whose value is a call chain or feeds a comprehension to a call."""

@@ -11,15 +11,21 @@ from __future__ import annotations
 import hashlib
 import sys
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Final, Literal, TextIO
 
 __all__ = [
+    "PYTHON_FLAGS",
     "Isolation",
     "SandboxConfig",
     "default_isolation",
     "module_name_for",
     "warn_no_sandbox",
 ]
+
+PYTHON_FLAGS: Final = ("-s", "-S", "-P")
+"""Interpreter flags of every worker: isolated mode (-I) without -E, which would ignore the
+PYTHONHASHSEED the worker's environment sets (str/set iteration order must not differ between
+the process that records an instance and the one that verifies it)."""
 
 Isolation = Literal["nsjail", "none"]
 

@@ -180,7 +180,7 @@ def render_config(cfg: SandboxConfig, *, cgroups: CgroupSupport | None = None) -
         time_limit=0,  # warm worker: the host enforces per-call wall time
         log_level=LogLevel.ERROR,
         keep_env=False,
-        envar=["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "MALLOC_ARENA_MAX=2"],
+        envar=["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "MALLOC_ARENA_MAX=2", "PYTHONHASHSEED=0"],
         rlimit_as=cfg.address_space_mb,
         rlimit_as_type=RLimitType.VALUE,
         rlimit_core=0,

@@ -26,7 +26,7 @@ from typing import Any, Self
 import anyio
 import anyio.to_thread
 
-from ._config import SandboxConfig, module_name_for
+from ._config import PYTHON_FLAGS, SandboxConfig, module_name_for
 from ._errors import (
     CallTimeout,
     SandboxError,
@@ -124,16 +124,23 @@ class Worker:
     def _spawn(self) -> None:
         cfg = self.config
         self._kill()
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2", "HOME": "/tmp"}
+        # PYTHONHASHSEED: see PYTHON_FLAGS.
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "MALLOC_ARENA_MAX": "2",
+            "HOME": "/tmp",
+            "PYTHONHASHSEED": "0",
+        }
         cwd: str | None = None
         if cfg.isolation == "nsjail":
             self._jail = prepare_jail(cfg)
-            argv = [*self._jail.argv, cfg.python, "-I", "-S", "-c", worker_source()]
+            argv = [*self._jail.argv, cfg.python, *PYTHON_FLAGS, "-c", worker_source()]
             env = {}
         else:
             self._jail = None
             cwd = tempfile.gettempdir()
-            argv = [cfg.python, "-I", "-S", "-c", worker_source()]
+            argv = [cfg.python, *PYTHON_FLAGS, "-c", worker_source()]
         try:
             proc = subprocess.Popen(
                 argv,

@@ -14,6 +14,7 @@ import pytest
 from codegym_mcp.runtime import (
     CallFailed,
     CallTimeout,
+    Isolation,
     SandboxConfig,
     SandboxError,
     SandboxUnavailable,
@@ -347,3 +348,17 @@ def test_isolation_summary_says_what_isolates_the_code() -> None:
     assert "NONE" in isolation_summary(SandboxConfig(isolation="none"))
     line = isolation_summary(SandboxConfig())
     assert line.startswith("sandbox: nsjail") and "cgroups:" in line
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_separate_workers_iterate_sets_of_strings_in_the_same_order(isolation: Isolation) -> None:
+    """An instance recorded in one worker process and verified in another must agree on
+    list(set_of_str), so string hashing is seeded the same in every worker."""
+    source = "def order(words):\n    return list(set(words))\n"
+    words = [f"w{i}" for i in range(40)]
+    orders = []
+    for _ in range(3):
+        with Worker(SandboxConfig(isolation=isolation)) as w:
+            name = w.load_source(source)
+            orders.append(w.call(name, "order", args=[words]))
+    assert orders[0] == orders[1] == orders[2]
