@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 
-from codegym_mcp.runtime import Catalog, default_catalog_dir
+from codegym_mcp.runtime import Catalog, CatalogNotFound, default_catalog_dir
 from codegym_mcp.servers import CodeGymEnv, EpisodeContext, OraclePolicy, catalog_inprocess, catalog_task_url
 
 
@@ -66,11 +66,19 @@ async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--catalog", type=Path, default=default_catalog_dir())
-    parser.add_argument("--out", type=Path, default=Path("demo-out/chats.jsonl"))
-    parser.add_argument("--episodes-per-task", type=int, default=2)
-    parser.add_argument("--max-tasks", type=int, default=10)
+    parser.add_argument(
+        "--catalog", type=Path, default=default_catalog_dir(), help="catalog folder (default: the demo's)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("demo-out/chats.jsonl"), help="chat trajectories, one JSON line each"
+    )
+    parser.add_argument("--episodes-per-task", type=int, default=2, help="episodes per gym (default 2)")
+    parser.add_argument("--max-tasks", type=int, default=10, help="play the first N gyms (default 10)")
     args = parser.parse_args()
+    try:
+        Catalog(args.catalog).task_ids()
+    except CatalogNotFound as exc:
+        parser.error(str(exc))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     anyio.run(
         lambda: rollout(

@@ -34,7 +34,7 @@ class ExprRewriter(cst.CSTTransformer):
     def leave_IfExp(self, original_node: cst.IfExp, updated_node: cst.IfExp) -> cst.BaseExpression:
         if self._lambda or self._comp or self.plan.coarse:
             return updated_node  # inside a comprehension its element or filter is the tool
-        tool = self.plan._expr_tool(original_node.test, "check", "Evaluate the condition", self.bound)
+        tool = self.plan.expr_tool(original_node.test, "check", "Evaluate the condition", self.bound)
         return updated_node.with_changes(test=tool) if tool is not None else updated_node
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -64,7 +64,7 @@ class ExprRewriter(cst.CSTTransformer):
         ifs = []
         for o, u in zip(original.ifs, updated.ifs, strict=True):
             tool = (
-                self.plan._expr_tool(o.test, "check", "Test one element:", self.bound)
+                self.plan.expr_tool(o.test, "check", "Test one element:", self.bound)
                 if not (self._lambda or self.plan.coarse)
                 else None
             )
@@ -77,7 +77,7 @@ class ExprRewriter(cst.CSTTransformer):
     def _elt(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
         if self._lambda or self.plan.coarse:  # coarse: one call per element is what it avoids
             return updated
-        return self.plan._expr_tool(original, "compute", "Compute for one element:", self.bound) or updated
+        return self.plan.expr_tool(original, "compute", "Compute for one element:", self.bound) or updated
 
     def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
         return updated_node.with_changes(

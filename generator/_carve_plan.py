@@ -10,16 +10,13 @@ hidden binding of their parameters is decided afterwards from all call sites.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TypeVar, cast
 
 import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
 from ._carve_common import PendingTool, slug, snippet
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
-
-if TYPE_CHECKING:
-    from ._decompose import Step
 
 __all__ = ["PlanRewriter"]
 
@@ -82,7 +79,9 @@ class PlanRewriter:
 
     # ------------------------------------------------------------------ tool registry
 
-    def _call(self, tool: PendingTool, args: list[tuple[str, cst.BaseExpression, str | None]]) -> cst.Call:
+    def call_tool(
+        self, tool: PendingTool, args: list[tuple[str, cst.BaseExpression, str | None]]
+    ) -> cst.Call:
         """``tools.<name>(p=expr, ..)``; ``args`` = (param, value, entry param it stands for)."""
         self.tools.setdefault(tool.name, tool)
         tool.sites.append({p: hidden for p, _, hidden in args})
@@ -107,20 +106,25 @@ class PlanRewriter:
             body=cst.IndentedBlock(body=body),
         )
 
-    def _name_args(
+    def name_args(
         self, params: list[str], comp_names: Sequence[str] = ()
     ) -> list[tuple[str, cst.BaseExpression, str | None]]:
         return [(p, cst.Name(p), None if p in comp_names else p) for p in params]
 
-    def _expr_tool(
-        self, expr: cst.BaseExpression, prefix: str, what: str, bound: frozenset[str]
-    ) -> cst.Call | None:
-        if not self.segments or not _nontrivial(expr) or self._calls_tool(expr):
+    def expr_params(self, expr: cst.BaseExpression, bound: frozenset[str]) -> list[str] | None:
+        """The parameters of ``expr`` as an expression tool, or None when it should not be one."""
+        if not self.segments or not _nontrivial(expr) or self.calls_tool(expr):
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
             return None
         params = expression_interface(self.ctx, expr, bound=bound)
-        if isinstance(params, str):
+        return None if isinstance(params, str) else params
+
+    def expr_tool(
+        self, expr: cst.BaseExpression, prefix: str, what: str, bound: frozenset[str]
+    ) -> cst.Call | None:
+        params = self.expr_params(expr, bound)
+        if params is None:
             return None
         code = self._code(expr)
         name = self.unique(f"{prefix}_{slug(code)}")
@@ -128,9 +132,9 @@ class PlanRewriter:
         tool = PendingTool(name, "segment", f"{what} `{snippet(code)}`.", name, params, node=fn)
         local = self.facts.index.local_names
         comp = [p for p in params if p not in local or _shadowed(self.facts, expr, p)]
-        return self._call(tool, self._name_args(params, comp)).with_changes(lpar=expr.lpar, rpar=expr.rpar)
+        return self.call_tool(tool, self.name_args(params, comp)).with_changes(lpar=expr.lpar, rpar=expr.rpar)
 
-    def _calls_tool(self, node: cst.CSTNode) -> bool:
+    def calls_tool(self, node: cst.CSTNode) -> bool:
         for n in walk(node):
             if (
                 isinstance(n, cst.Call)
@@ -184,128 +188,26 @@ class PlanRewriter:
     def _decomposed_iter(
         self, loop: cst.For, bound: frozenset[str]
     ) -> tuple[list[cst.BaseStatement], cst.BaseExpression | None]:
-        """``for i in range(len(s))`` -> ``len_s = tools.compute_len_s()`` before the loop."""
-        from ._decompose import decompose_iter  # imports this module
+        from ._carve_steps import decomposed_iter  # imports this module
 
-        if not self.segments:
-            return [], None
-        found = decompose_iter(
-            self.facts, self.ctx, loop.iter, bound=bound, unique=self.unique, is_tool_call=self._calls_tool
-        )
-        if found is None:
-            return [], None
-        steps, new_iter = found
-        pre: list[cst.BaseStatement] = []
-        for step in steps:
-            assert step.tool is not None and step.target is not None
-            call = self._call(step.tool, self._name_args(step.params))
-            pre.append(
-                cst.SimpleStatementLine(
-                    [cst.Assign(targets=[cst.AssignTarget(cst.Name(step.target))], value=call)],
-                    leading_lines=loop.leading_lines if not pre else [],
-                )
-            )
-        return pre, new_iter
+        return decomposed_iter(self, loop, bound)
 
     def _decomposed_return(
         self, stmt: cst.BaseStatement, bound: frozenset[str]
     ) -> list[cst.BaseStatement] | None:
-        """``return f(g(x))`` -> ``g_x = tools.compute_g_x(..)``; ``return tools.compute_f(..)``."""
-        from ._decompose import decompose_value  # imports this module
+        from ._carve_steps import decomposed_return  # imports this module
 
-        value = _single_value(stmt) if self.segments else None
-        if value is None:
-            return None
-        assert isinstance(stmt, cst.SimpleStatementLine)
-        ret = stmt.body[0]
-        before = dict(self.tools)
-        steps = decompose_value(
-            self.facts,
-            self.ctx,
-            value,
-            bound=bound,
-            unique=self.unique,
-            is_tool_call=self._calls_tool,
-            plan_expr=lambda e: self._expressions(e, bound),
-        )
-        if steps is None:
-            self.tools = before  # comprehension parts registered on the way are dropped again
-            steps = self._comprehension_source(value, bound)
-            if steps is None:
-                return None
-        out: list[cst.BaseStatement] = []
-        for k, step in enumerate(steps):
-            call: cst.BaseExpression
-            if step.tool is None:
-                assert step.plan_value is not None
-                call = step.plan_value
-            else:
-                call = self._call(step.tool, self._name_args(step.params))
-            if step.target is None:
-                new_ret = ret.with_changes(value=call)
-                if isinstance(new_ret, cst.Return):
-                    new_ret = new_ret.with_changes(whitespace_after_return=cst.SimpleWhitespace(" "))
-                out.append(
-                    stmt.with_changes(body=[new_ret], leading_lines=stmt.leading_lines if k == 0 else [])
-                )
-            else:
-                line = cst.SimpleStatementLine(
-                    [cst.Assign(targets=[cst.AssignTarget(cst.Name(step.target))], value=call)],
-                    leading_lines=stmt.leading_lines if k == 0 else [],
-                )
-                out.append(line)
-        return out
-
-    def _comprehension_source(self, value: cst.BaseExpression, bound: frozenset[str]) -> list[Step] | None:
-        """``[f(x) for x in s.split()]``: the iterable's steps first, then the comprehension (parts as tools)."""
-        from ._decompose import Step, decompose_iter  # imports this module
-
-        if self.coarse or not isinstance(value, (cst.ListComp, cst.SetComp, cst.DictComp)):
-            return None
-        found = decompose_iter(
-            self.facts,
-            self.ctx,
-            value.for_in.iter,
-            bound=bound,
-            unique=self.unique,
-            is_tool_call=self._calls_tool,
-        )
-        if found is None:
-            return None
-        steps, new_iter = found
-        comp = value.with_changes(for_in=value.for_in.with_changes(iter=new_iter))
-        return [*steps, Step(None, [], None, self._expressions(comp, bound))]
+        return decomposed_return(self, stmt, bound)
 
     def _decomposable(self, stmt: cst.BaseStatement, bound: frozenset[str]) -> bool:
-        """A lone assignment whose value is a call chain or feeds a comprehension to a call."""
-        value = _single_value(stmt) if self.segments and not self.coarse else None
-        if value is None or not isinstance(stmt, cst.SimpleStatementLine):
-            return False
-        if (
-            not any(isinstance(n, _COMPS) for n in walk(value))
-            and sum(1 for n in walk(value) if isinstance(n, (cst.Call, cst.BinaryOperation, cst.Subscript)))
-            < 2
-        ):
-            return False
-        from ._decompose import decompose_value  # imports this module
+        from ._carve_steps import decomposable  # imports this module
 
-        before = dict(self.tools)
-        probe = decompose_value(
-            self.facts,
-            self.ctx,
-            value,
-            bound=bound,
-            unique=lambda b: b,
-            is_tool_call=self._calls_tool,
-            plan_expr=lambda e: e,
-        )
-        self.tools = before
-        return probe is not None
+        return decomposable(self, stmt, bound)
 
     def _run(
         self, run: list[cst.SimpleStatementLine], bound: frozenset[str], in_loop: bool
     ) -> list[cst.BaseStatement]:
-        if self.segments and _nontrivial_run(run) and not self._calls_tool(cst.IndentedBlock(body=run)):
+        if self.segments and _nontrivial_run(run) and not self.calls_tool(cst.IndentedBlock(body=run)):
             made = self._statement_segment(run, bound, in_loop, None)
             if made is not None:
                 return [made]
@@ -318,7 +220,7 @@ class PlanRewriter:
                 return out
         kept: list[cst.BaseStatement] = []
         for s in run:
-            kept.append(self._expressions(s, bound))
+            kept.append(self.expressions(s, bound))
             bound = bound | definitely_assigned(self.facts.index, [s])
         return kept
 
@@ -367,7 +269,7 @@ class PlanRewriter:
         tool = PendingTool(
             name, "segment", f"{head}; returns {', '.join(rets)}.", name, iface.params, rets, node=fn
         )
-        call = self._call(tool, self._name_args(iface.params))
+        call = self.call_tool(tool, self.name_args(iface.params))
         target: cst.BaseAssignTargetExpression = (
             cst.Name(rets[0])
             if len(rets) == 1
@@ -403,7 +305,7 @@ class PlanRewriter:
                 orelse = orelse.with_changes(
                     body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
                 )
-            new_iter = iter_override if iter_override is not None else self._expressions(stmt.iter, bound)
+            new_iter = iter_override if iter_override is not None else self.expressions(stmt.iter, bound)
             new_for = stmt.with_changes(iter=new_iter, body=body, orelse=orelse)
             return new_for.with_changes(leading_lines=[]) if iter_override is not None else new_for
         if isinstance(stmt, cst.While):
@@ -443,7 +345,7 @@ class PlanRewriter:
         if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
             return None
         body = loop.body.body
-        if any(isinstance(s, cst.BaseCompoundStatement) for s in body) or self._calls_tool(loop.body):
+        if any(isinstance(s, cst.BaseCompoundStatement) for s in body) or self.calls_tool(loop.body):
             return None  # atomic pieces instead: conditions, runs, inner loops
         if not any(_nontrivial(s) for s in body):
             return None
@@ -460,10 +362,10 @@ class PlanRewriter:
                 reads_computed = any(n not in params for n in self.facts.index.reads(value))
                 tool = None
                 if reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
-                    tool = self._expr_tool(value, "compute", "Compute", bound)
+                    tool = self.expr_tool(value, "compute", "Compute", bound)
                 new_body.append(small.with_changes(value=tool or self._test(value, bound, whole=False)))
             else:
-                new_body.append(self._expressions(small, bound))
+                new_body.append(self.expressions(small, bound))
         return stmt.with_changes(body=new_body)
 
     def _test(
@@ -475,16 +377,16 @@ class PlanRewriter:
         whole: bool = True,
     ) -> cst.BaseExpression:
         """A condition as one check tool, else its ``and``/``or`` operands as checks (short-circuit kept)."""
-        tool = self._expr_tool(expr, "check", what, bound) if whole else None
+        tool = self.expr_tool(expr, "check", what, bound) if whole else None
         if tool is not None:
             return tool
         if isinstance(expr, cst.BooleanOperation) and self.segments and not self.coarse:
             return expr.with_changes(
                 left=self._test(expr.left, bound, what=what), right=self._test(expr.right, bound, what=what)
             )
-        return self._expressions(expr, bound)
+        return self.expressions(expr, bound)
 
-    def _expressions(self, node: _N, bound: frozenset[str]) -> _N:
+    def expressions(self, node: _N, bound: frozenset[str]) -> _N:
         from ._carve_exprs import ExprRewriter  # imports this module
 
         return cast(_N, node.visit(ExprRewriter(self, bound)))
@@ -534,7 +436,7 @@ class PlanRewriter:
                 args.append((p.name, p.default, None))
             else:
                 return updated
-        return self._call(tool, args).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+        return self.call_tool(tool, args).with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
 
 def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
@@ -548,22 +450,6 @@ def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
 
 
 _CONVERSIONS = frozenset({"list", "dict", "set", "tuple", "frozenset", "str", "int", "float", "bool"})
-
-
-def _single_value(stmt: cst.BaseStatement) -> cst.BaseExpression | None:
-    """The value of ``return v`` or ``name = v`` alone on its line."""
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    small = stmt.body[0]
-    if isinstance(small, cst.Return):
-        return small.value
-    if (
-        isinstance(small, cst.Assign)
-        and len(small.targets) == 1
-        and isinstance(small.targets[0].target, cst.Name)
-    ):
-        return small.value
-    return None
 
 
 def _copy_call(call: cst.Call) -> bool:

@@ -41,6 +41,7 @@ class Step:
     params: list[str]
     target: str | None  # None: the last step, the returned value
     plan_value: cst.BaseExpression | None = None
+    rewrite: bool = False  # plan_value still needs the plan's expression pass (done in call order)
 
 
 @dataclass
@@ -64,11 +65,10 @@ def decompose_value(
     bound: frozenset[str],
     unique: Callable[[str], str],
     is_tool_call: Callable[[cst.CSTNode], bool],
-    plan_expr: Callable[[cst.BaseExpression], cst.BaseExpression],
 ) -> list[Step] | None:
     """The steps of ``value`` (at least two), or None when it is not a pure chain worth splitting.
 
-    A comprehension passed as an argument stays in the plan (``plan_expr`` rewrites it, so its
+    A comprehension passed as an argument stays in the plan (the plan's expression pass rewrites it, so its
     element and filter become tools); its list then feeds the step that consumes it.
     """
     comps = _hoistable_comps(value)
@@ -78,7 +78,7 @@ def decompose_value(
     if ctx.index.mutated(value) or points + len(comps) < 2 or not points:
         return None
     state = _State()
-    replaced = _split(facts, ctx, value, bound, unique, state, root=True, comps=comps, plan_expr=plan_expr)
+    replaced = _split(facts, ctx, value, bound, unique, state, root=True, comps=comps)
     if state.failed or replaced is None or len(state.steps) < 2:
         return None
     if not _is_point(value):  # the root stays in the plan, e.g. ``set(a) == set(b)``
@@ -101,11 +101,7 @@ def decompose_iter(
     if not any(_is_point(n) for n in walk(value)):
         return None
     state = _State()
-
-    def keep(e: cst.BaseExpression) -> cst.BaseExpression:
-        return e
-
-    new = _split(facts, ctx, value, bound, unique, state, root=not _is_point(value), comps=[], plan_expr=keep)
+    new = _split(facts, ctx, value, bound, unique, state, root=not _is_point(value), comps=[])
     if state.failed or new is None or not state.steps:
         return None
     return state.steps, new
@@ -151,7 +147,6 @@ def _split(
     *,
     root: bool = False,
     comps: list[cst.BaseExpression],
-    plan_expr: Callable[[cst.BaseExpression], cst.BaseExpression],
 ) -> cst.BaseExpression | None:
     """Replace carved sub-steps of ``node`` by plan variables; returns the rewritten node."""
     temps: list[str] = []
@@ -172,11 +167,12 @@ def _split(
         ) -> cst.CSTNode:
             if any(original_node is c for c in comps):
                 assert isinstance(original_node, cst.BaseExpression)
-                comp = plan_expr(original_node)
-                if isinstance(comp, cst.GeneratorExp):
+                comp: cst.BaseExpression = original_node
+                if isinstance(comp, cst.GeneratorExp):  # its list crosses JSON; a generator would not
                     comp = cst.ListComp(elt=comp.elt, for_in=comp.for_in)
                 temp = unique(slug(facts.module.code_for_node(original_node), limit=3))
-                state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[])))
+                # the plan's expression pass (its element and filter -> tools) runs in call order
+                state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[]), rewrite=True))
                 temps.append(temp)
                 return cst.Name(temp)
             if (
@@ -184,9 +180,7 @@ def _split(
                 and isinstance(original_node, cst.BaseExpression)
                 and _is_point(original_node)
             ):
-                inner = _split(
-                    facts, ctx, original_node, bound, unique, state, comps=comps, plan_expr=plan_expr
-                )
+                inner = _split(facts, ctx, original_node, bound, unique, state, comps=comps)
                 if inner is None or not isinstance(inner, cst.Name):
                     state.failed = state.failed or "a step could not be carved"
                     return updated_node

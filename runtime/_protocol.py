@@ -7,7 +7,9 @@ Pure functions over bytes, dicts and exit statuses, shared by the sync and async
 from __future__ import annotations
 
 import json
+import json.encoder
 import signal
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -28,7 +30,9 @@ __all__ = [
     "READ_CHUNK",
     "classify_exit",
     "encode_request",
+    "parse_reply",
     "reply_outcome",
+    "request_encoder",
     "take_reply",
     "values_source",
     "worker_source",
@@ -56,6 +60,73 @@ def encode_request(msg: dict[str, Any]) -> memoryview:
     return memoryview((_ENCODER.encode(msg) + "\n").encode("utf-8"))
 
 
+def request_encoder() -> Callable[[dict[str, Any]], bytes]:
+    """A function that encodes one request as a JSON line, the same bytes as :func:`encode_request`.
+
+    ``JSONEncoder.encode`` builds a new C encoder (and a closure) on every call, about 2 us of
+    the round trip; this builds it once. Give each :class:`Worker` its own (its requests are
+    one at a time): the C encoder keeps circular-reference markers while it runs, cleared here
+    when it raises (it leaves them behind then, and a recycled id would read as circular).
+    """
+    make = json.encoder.c_make_encoder
+    if make is None:  # pragma: no cover - CPython always has _json
+        return lambda msg: (_ENCODER.encode(msg) + "\n").encode("utf-8")
+    e = _ENCODER
+    markers: dict[int, Any] = {}
+    encoder = make(
+        markers,
+        e.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,
+        e.key_separator,
+        e.item_separator,
+        e.sort_keys,
+        e.skipkeys,
+        e.allow_nan,
+    )
+
+    def encode(msg: dict[str, Any]) -> bytes:
+        try:
+            return ("".join(encoder(msg, 0)) + "\n").encode("utf-8")
+        except BaseException:
+            markers.clear()
+            raise
+
+    return encode
+
+
+# what json.loads uses (the C scanner), without its whitespace regexes and encoding sniffing
+_SCAN: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
+
+
+def parse_reply(line: bytes | bytearray) -> dict[str, Any]:
+    """One reply line (without its newline) -> the reply object.
+
+    Valid UTF-8 holding exactly one JSON value parses to what ``json.loads`` gives; anything
+    else (another encoding, a BOM, whitespace, trailing data, errors) goes through
+    ``json.loads`` itself, so what is accepted or rejected is unchanged.
+
+    Raises:
+        WorkerCrashed: the line is not a JSON object.
+    """
+    try:
+        text = line.decode("utf-8")
+        reply, end = _SCAN(text, 0)
+        if end != len(text):
+            raise ValueError("trailing data")
+    except Exception:
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise WorkerCrashed(
+                "the worker sent a line that is not JSON",
+                detail=line[:200].decode("utf-8", "replace"),  # not UTF-8 either: still WorkerCrashed
+            ) from None
+    if not isinstance(reply, dict):
+        raise WorkerCrashed("the worker sent a reply that is not an object")
+    return reply
+
+
 def take_reply(buf: bytearray, scanned: int, limit: int) -> dict[str, Any] | None:
     """Cut one reply line off ``buf`` (None when no full line yet; ``scanned`` bytes hold none).
 
@@ -68,15 +139,9 @@ def take_reply(buf: bytearray, scanned: int, limit: int) -> dict[str, Any] | Non
         if len(buf) > limit:
             raise OutputTooLarge("the reply (the encoded result)", limit)
         return None
-    line = bytes(buf[:nl])
+    line = buf[:nl]  # a copy
     del buf[: nl + 1]
-    try:
-        reply = json.loads(line)
-    except ValueError:
-        raise WorkerCrashed("the worker sent a line that is not JSON", detail=line[:200].decode()) from None
-    if not isinstance(reply, dict):
-        raise WorkerCrashed("the worker sent a reply that is not an object")
-    return reply
+    return parse_reply(line)
 
 
 def reply_outcome(reply: dict[str, Any], cfg: SandboxConfig) -> Any:

@@ -37,8 +37,9 @@ from ._nsjail import JailSetup, prepare_jail
 from ._protocol import (
     READ_CHUNK,
     classify_exit,
-    encode_request,
+    parse_reply,
     reply_outcome,
+    request_encoder,
     take_reply,
     values_source,
     worker_source,
@@ -75,6 +76,7 @@ class Worker:
         self._sources: dict[str, str] = {}
         self._closed = False
         self._doomed = False  # kill() was called from another thread: respawn on next use
+        self._encode = request_encoder()  # this worker's own: its requests go one at a time
         self.starts = 0
         self.worker_python = ""
 
@@ -340,16 +342,22 @@ class Worker:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise WorkerCrashed("the worker is not running")
-        data = encode_request(msg)
+        data = self._encode(msg)
         deadline = time.monotonic() + timeout
         try:
             fd = proc.stdin.fileno()
-            while data:
-                try:
-                    data = data[os.write(fd, data) :]
-                except BlockingIOError:  # a big load: wait until the worker drains the pipe
-                    if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
-                        raise self._timed_out(timeout, starting=starting) from None
+            try:
+                sent = os.write(fd, data)  # the common case: the whole request at once
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):
+                view = memoryview(data)[sent:]
+                while view:
+                    try:
+                        view = view[os.write(fd, view) :]
+                    except BlockingIOError:  # a big load: wait until the worker drains the pipe
+                        if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                            raise self._timed_out(timeout, starting=starting) from None
             return reply_outcome(self._read_reply(deadline, timeout, starting=starting), self.config)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died(starting=starting) from None
@@ -370,15 +378,18 @@ class Worker:
         assert proc is not None and proc.stdout is not None and proc.stderr is not None and poller is not None
         out_fd = proc.stdout.fileno()
         err_fd = proc.stderr.fileno()
+        buf = self._buf
         scanned = 0
         while True:
-            reply = take_reply(self._buf, scanned, self.config.max_message_bytes)
-            if reply is not None:
-                return reply
-            scanned = len(self._buf)
+            if buf:  # nothing to cut from an empty buffer (the common case)
+                reply = take_reply(buf, scanned, self.config.max_message_bytes)
+                if reply is not None:
+                    return reply
+                scanned = len(buf)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._timed_out(timeout, starting=starting)
+            line: bytes | None = None
             for fd, _event in poller.poll(max(1, int(remaining * 1000) + 1)):
                 if fd == out_fd:
                     try:
@@ -387,9 +398,14 @@ class Worker:
                         continue
                     if not chunk:
                         raise self._died(starting=starting)
-                    self._buf += chunk
+                    if not buf and chunk.find(b"\n") == len(chunk) - 1:
+                        line = chunk  # exactly one whole reply: no buffering
+                    else:
+                        buf += chunk
                 elif fd == err_fd:
                     self._drain_stderr()
+            if line is not None:
+                return parse_reply(line[:-1])
 
     # ----------------------------------------------------------------- async (used by WorkerPool)
 
@@ -456,25 +472,31 @@ class Worker:
         await self.astart()
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        data = encode_request(msg)
+        data = self._encode(msg)
         deadline = time.monotonic() + limit_s
         try:
             in_fd = proc.stdin.fileno()
-            while data:
+            view = memoryview(data)
+            while view:
                 try:
-                    data = data[os.write(in_fd, data) :]
+                    view = view[os.write(in_fd, view) :]
                 except BlockingIOError:
                     with anyio.move_on_after(deadline - time.monotonic()):
                         await anyio.wait_writable(in_fd)
                     if time.monotonic() >= deadline:
                         raise CallTimeout(limit_s, limit="wall") from None
             out_fd = proc.stdout.fileno()
+            buf = self._buf
             scanned = 0
             reply: dict[str, Any] | None = None
             # one cancel scope per call, not per wait: the deadline is the call's
             with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
-                while (reply := take_reply(self._buf, scanned, self.config.max_message_bytes)) is None:
-                    scanned = len(self._buf)
+                while True:
+                    if buf:  # nothing to cut from an empty buffer (the common case)
+                        reply = take_reply(buf, scanned, self.config.max_message_bytes)
+                        if reply is not None:
+                            break
+                        scanned = len(buf)
                     try:
                         chunk = os.read(out_fd, READ_CHUNK)
                     except BlockingIOError:
@@ -486,7 +508,10 @@ class Worker:
                         continue
                     if not chunk:
                         raise await anyio.to_thread.run_sync(partial(self._died, starting=False))
-                    self._buf += chunk
+                    if not buf and chunk.find(b"\n") == len(chunk) - 1:
+                        reply = parse_reply(chunk[:-1])  # exactly one whole reply: no buffering
+                        break
+                    buf += chunk
             if reply is None:
                 raise CallTimeout(limit_s, limit="wall")
             return reply_outcome(reply, self.config)

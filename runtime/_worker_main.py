@@ -45,6 +45,64 @@ except ImportError:  # pragma: no cover - every Linux python has it
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SELF = __file__ if "__file__" in globals() else "<string>"  # run as `python -c`: "<string>"
+_QUIET_FOR = 100e-6  # reap(): longest gap between two last-pid readings that can skip kill(-1)
+_QUIET_PID_MAX = 32768  # reap(): the shortcut needs this many pids to wrap around
+
+
+def _make_dumps() -> Any:
+    """``_ENCODER.encode`` for the protocol's dicts, without its per-call set-up.
+
+    ``JSONEncoder.encode`` builds a new C encoder (and a closure) on every call; this builds it
+    once with the same settings, so the output is the same. The C encoder leaves its
+    circular-reference markers behind when it raises: they are cleared then, or a later object
+    with a recycled id would read as circular.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has _json
+        return _ENCODER.encode
+    e = _ENCODER
+    markers: dict[int, Any] = {}
+    encoder = make(
+        markers,
+        e.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,
+        e.key_separator,
+        e.item_separator,
+        e.sort_keys,
+        e.skipkeys,
+        e.allow_nan,
+    )
+
+    def dumps(obj: Any) -> str:
+        try:
+            return "".join(encoder(obj, 0))
+        except BaseException:
+            markers.clear()
+            raise
+
+    return dumps
+
+
+_dumps = _make_dumps()
+_scan = json.JSONDecoder().scan_once  # what json.loads uses, without its two regex passes
+
+
+def _loads(line: bytes) -> Any:
+    """``json.loads(line)`` for one request line (ending in a newline), fast when it is plain.
+
+    A line that is valid UTF-8 holding one JSON value followed by just the newline parses to
+    the same value either way; anything else (other encodings, a BOM, whitespace, trailing
+    data, errors) goes through ``json.loads`` itself, so errors and edge cases are unchanged.
+    """
+    try:
+        text = line.decode("utf-8")
+        value, end = _scan(text, 0)
+    except Exception:
+        return json.loads(line)
+    if end != len(text) - 1 or text[end] != "\n":
+        return json.loads(line)
+    return value
 
 
 class _OutputLimit(BaseException):
@@ -90,11 +148,18 @@ class _Worker:
         self.jailed = False
         self.cpu_armed_at = -1
         self.forked_child = False
+        self.last_pid_fd = -1  # /proc/sys/kernel/ns_last_pid: -1 not opened yet, -2 given up
+        self.pid_max = 0  # of this pid namespace, read with it (0: unknown, no shortcut in reap)
+        self.quiet_mark = -1  # the namespace's last pid when it was last seen empty, or -1
+        self.quiet_since = 0.0  # time.monotonic() just before that reading
         os.register_at_fork(after_in_child=self.after_fork_in_child)
 
     def send(self, reply: dict[str, Any]) -> None:
-        data = (_ENCODER.encode(reply) + "\n").encode("utf-8")
-        view = memoryview(data)
+        data = (_dumps(reply) + "\n").encode("utf-8")
+        n = os.write(self.proto_out, data)
+        if n == len(data):
+            return  # the common case: one write
+        view = memoryview(data)[n:]
         while view:
             n = os.write(self.proto_out, view)
             view = view[n:]
@@ -144,7 +209,7 @@ class _Worker:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         sys.modules[name] = module
         try:
-            self._run(lambda: exec(compile(source, filename, "exec"), module.__dict__))
+            self._run(lambda: exec(compile(source, filename, "exec"), module.__dict__), (), {})
         except BaseException:
             sys.modules.pop(name, None)
             raise
@@ -165,21 +230,24 @@ class _Worker:
             raise LookupError("module " + repr(name) + " is not loaded in this worker: load it first")
         fn = getattr(module, str(msg["function"]))
         decode = self.values.decode
-        args = [decode(a) for a in msg.get("args") or []]
-        kwargs = {str(k): decode(v) for k, v in (msg.get("kwargs") or {}).items()}
-        result = self._run(lambda: fn(*args, **kwargs))
+        raw = msg.get("args")
+        args = list(map(decode, raw)) if raw else []
+        raw = msg.get("kwargs")
+        kwargs = {str(k): decode(v) for k, v in raw.items()} if raw else {}
+        result = self._run(fn, args, kwargs)
         return {"ok": True, "result": self.values.encode(result)}
 
-    def _run(self, thunk: Any) -> Any:
-        """Run user code with capped stdout/stderr, a fresh CPU budget and the recursion limit."""
-        self.sink.reset(self.max_output)
-        sys.stdout = self.sink
-        sys.stderr = self.sink
+    def _run(self, fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+        """Run ``fn(*args, **kwargs)`` with capped stdout/stderr, a fresh CPU budget and the recursion limit."""
+        sink = self.sink
+        sink.reset(self.max_output)
+        sys.stdout = sink
+        sys.stderr = sink
         sys.setrecursionlimit(self.recursion_limit)
         if resource is not None:
             self.arm_cpu_limit()
         try:
-            return thunk()
+            return fn(*args, **kwargs)
         finally:
             if self.forked_child:
                 os._exit(0)  # a child the code forked must never reach the protocol loop
@@ -191,11 +259,12 @@ class _Worker:
     def arm_cpu_limit(self) -> None:
         """Give the call ``cpu_seconds`` more CPU time (RLIMIT_CPU is per process, cumulative).
 
-        The soft limit only moves when the whole seconds spent so far changed: one getrusage per
-        call, a setrlimit now and then.
+        The soft limit only moves when the whole seconds spent so far changed: one clock read per
+        call, a setrlimit now and then. ``time.process_time()`` is the process's user + system
+        CPU time (all threads), the sum ``getrusage(RUSAGE_SELF)`` reports and RLIMIT_CPU counts,
+        without building a 16-field rusage object on every call.
         """
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        spent = int(used.ru_utime + used.ru_stime) + 1
+        spent = int(time.process_time()) + 1
         if spent == self.cpu_armed_at:
             return
         _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
@@ -214,10 +283,28 @@ class _Worker:
         """
         if not self.jailed:
             return  # not in a pid namespace (isolation "none"): kill(-1) would hit the host
+        # kill(-1) walks every task on the host (1-2 us in the jail). Skip it when no task can
+        # have started in this pid namespace since it was last seen empty: every new process
+        # or thread takes a pid here, which moves the namespace's last-pid counter, and the
+        # counter only comes back to a value by wrapping around pid_max. That takes >= 32k
+        # pid allocations (pid_max >= 32768), each under one kernel-wide lock: not within
+        # _QUIET_FOR (100 us, 3 ns each). Nothing in the jail can set the counter (it needs
+        # CAP_CHECKPOINT_RESTORE over the namespace and a writable /proc). Any doubt (counter
+        # moved, slow call, unreadable) takes the full path below.
+        before = time.monotonic()
+        mark = self.last_pid()
+        if mark >= 0 and mark == self.quiet_mark and time.monotonic() - self.quiet_since < _QUIET_FOR:
+            self.quiet_since = before  # still empty at this reading
+            return
+        self.quiet_mark = -1
         try:
             os.kill(-1, 9)
         except ProcessLookupError:
-            return  # the common case: nothing else runs
+            # the common case: nothing else runs. Empty now, and the counter was read before.
+            if mark >= 0 and self.pid_max >= _QUIET_PID_MAX:
+                self.quiet_mark = mark
+                self.quiet_since = before
+            return
         except OSError:
             pass
         deadline = time.monotonic() + 2.0
@@ -234,6 +321,24 @@ class _Worker:
             except OSError:
                 pass
             time.sleep(0.0005)
+
+    def last_pid(self) -> int:
+        """The last pid allocated in this pid namespace (``ns_last_pid``), or -1 when unreadable.
+
+        Once a reading fails (say the code closed or replaced the fd), it stays -1: every
+        later reap() then takes the full path, as it did before this shortcut existed.
+        """
+        fd = self.last_pid_fd
+        if fd == -2:
+            return -1
+        try:
+            if fd < 0:
+                self.pid_max = _read_int("/proc/sys/kernel/pid_max")
+                fd = self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY)
+            return int(os.pread(fd, 32, 0))
+        except (OSError, ValueError):
+            self.last_pid_fd = -2  # never close it: the number may be the code's file by now
+            return -1
 
     def after_fork_in_child(self) -> None:
         self.forked_child = True
@@ -270,7 +375,7 @@ class _Worker:
             if not line:
                 return
             try:
-                msg = json.loads(line)
+                msg = _loads(line)
             except ValueError as exc:
                 self.send(self.failure("exception", exc))
                 continue
@@ -287,6 +392,14 @@ class _Worker:
                 self.send(reply)
             except (TypeError, ValueError) as exc:
                 self.send(self.failure("exception", exc))
+
+
+def _read_int(path: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
 
 
 def _safe_str(exc: BaseException) -> str:

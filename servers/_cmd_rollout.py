@@ -86,6 +86,12 @@ def _policy(args: argparse.Namespace) -> Policy:
         raise UsageError(f"--max-turns must be at least 1, got {args.max_turns}")
     import os
 
+    if not args.base_url and not os.environ.get(args.api_key_env):
+        raise UsageError(
+            f"--policy openai without --base-url talks to OpenAI and needs an API key: set "
+            f"${args.api_key_env} (or name another variable with --api-key-env), or pass --base-url URL "
+            "of a local OpenAI-compatible server"
+        )
     return OpenAIPolicy(
         model=args.model,
         base_url=args.base_url,
@@ -119,11 +125,21 @@ def run(args: argparse.Namespace) -> int:
     if args.no_sandbox and not (args.transport == "http" and args.url is None and args.server == "inprocess"):
         # The servers this run starts (or reaches) print their own warning where nobody may see it.
         warn_no_sandbox()
+    infra_details: list[str] = []  # the first few reasons an episode went unscored
     try:
-        summary = anyio.run(_main, args, catalog, task_ids, policy)
+        summary = anyio.run(_main, args, catalog, task_ids, policy, infra_details)
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
     print(summary.format())
+    for detail in infra_details:
+        print(f"  infrastructure error: {detail}", file=sys.stderr)
+    if summary.episodes and summary.infra_errors == summary.episodes:
+        print(
+            f"codegym-mcp rollout: all {summary.episodes} episodes failed before they could be scored "
+            "(infrastructure errors above): nothing was measured",
+            file=sys.stderr,
+        )
+        return 1
     if args.summary_json:
         args.summary_json.parent.mkdir(parents=True, exist_ok=True)
         args.summary_json.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -140,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(
-    args: argparse.Namespace, catalog: Catalog, task_ids: list[str], policy: Policy
+    args: argparse.Namespace, catalog: Catalog, task_ids: list[str], policy: Policy, infra_details: list[str]
 ) -> RolloutSummary:
     from contextlib import AsyncExitStack
 
@@ -183,6 +199,8 @@ async def _main(
                 out.flush()
             done[0] += 1
             done[1] += record.reward == 1
+            if record.end_reason == "infra_error" and len(infra_details) < 3:
+                infra_details.append(f"{record.task_id}: {record.detail or 'no detail'}")
             if done[0] % every == 0 and done[0] < len(specs):
                 print(f"  {done[0]}/{len(specs)} episodes, {done[1]} solved", file=sys.stderr, flush=True)
 

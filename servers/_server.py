@@ -142,7 +142,10 @@ class GymServer:
             types.Tool(
                 name=spec.name,
                 description=spec.description,
-                input_schema=json_safe_schema(spec.input_schema),
+                # Inputs are published as written: clients that build arguments from the schema
+                # (the MCP Inspector, function-calling templates) need a plain "number" there;
+                # the server still accepts "NaN"/"Infinity"/"-Infinity" for it (coerce).
+                input_schema=spec.input_schema,
                 output_schema=json_safe_schema(spec.output_schema),
             )
             for spec in self.gym.manifest.tools
@@ -280,7 +283,7 @@ _SCHEMA_VALUES = ("items", "additionalProperties", "not")
 
 
 def json_safe_schema(schema: Any) -> Any:
-    """The manifest's schema as published: every ``number`` also admits "NaN"/"Infinity"/"-Infinity".
+    """A tool's output schema as published: every ``number`` also admits "NaN"/"Infinity"/"-Infinity".
 
     Those strings are how non-finite floats look in plain JSON (``to_plain``, and what
     ``coerce`` accepts back), so a tool returning ``float("inf")`` must not fail a client's

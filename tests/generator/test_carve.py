@@ -215,6 +215,15 @@ def test_an_assignment_feeding_a_comprehension_to_a_call_is_split() -> None:
     assert _run(carving, {"s": "abcab", "bad": "b"})[0] == "aca"
 
 
+def test_a_comprehensions_iterable_is_computed_by_a_tool_first() -> None:
+    source = "def solve(text: str) -> list[int]:\n    return [len(w) * 2 for w in text.split(' ') if w]\n"
+    carving = _carve(source, ["text"])
+    assert [t.name for t in carving.tools] == ["compute_text_split", "compute_len_w_times_2"]
+    answer, calls = _run(carving, {"text": "ab  cde"})
+    assert answer == [4, 6]
+    assert calls[:2] == ["observe", "compute_text_split"]
+
+
 def test_nothing_to_carve_gives_one_getter_per_input() -> None:
     carving = _carve("def solve(a: int, b: int) -> int:\n    return a\n", ["a", "b"])
     assert carving.granularity == "getters"

@@ -265,7 +265,7 @@ def test_the_host_environment_does_not_reach_the_jail(jail: Worker, monkeypatch:
     monkeypatch.setenv("CODEGYM_TEST_SECRET", "hunter2")
     jail.kill()  # the next call starts a fresh jail while the secret is in the host's environment
     env, raw, proc = jail.call("h", "environ")
-    assert set(env) == {"PATH", "LANG", "HOME", "MALLOC_ARENA_MAX"}
+    assert set(env) == {"PATH", "LANG", "HOME", "MALLOC_ARENA_MAX", "PYTHONHASHSEED"}
     assert "hunter2" not in raw
     assert str(os.getpid()) not in proc or os.getpid() == 1
 
