@@ -7,6 +7,8 @@ Measures, as median and p95:
   for any out-of-process call),
 - warm worker round trip, unjailed (``isolation="none"``) and jailed (``isolation="nsjail"``):
   ``Worker.call`` of a two-argument function (JSON encode, pipe, decode, call, encode, pipe),
+  and jailed with wire-tagged arguments (two tuples: the codec's decode path in the worker);
+  the floor and these rows alternate in ``--rounds`` blocks, so a burst of noise hits all alike,
 - warm pool round trip (``WorkerPool.call`` from one anyio task, thread hop included) and pool
   throughput with concurrent callers,
 - cold plain process start (``python3 -I -S -c pass``), cold jailed start (nsjail + the same),
@@ -18,13 +20,14 @@ Prints a markdown table and writes ``bench-out/sandbox.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +67,9 @@ def bench_in_process(n: int) -> list[float]:
     return _time_each(lambda: add(1, 2), n)
 
 
-def bench_pipe_floor(n: int) -> list[float]:
+@contextlib.contextmanager
+def pipe_floor() -> Iterator[Callable[[], object]]:
+    """The floor: one call = a JSON line to a trivial echo process and back, json on the host."""
     proc = subprocess.Popen(
         [PYTHON, "-I", "-S", "-c", ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
     )
@@ -80,17 +85,52 @@ def bench_pipe_floor(n: int) -> list[float]:
         json.loads(buf)
 
     try:
-        return _time_each(one, n)
+        yield one
     finally:
         proc.stdin.close()
         proc.wait(timeout=5)
         proc.stdout.close()
 
 
-def bench_worker(isolation: str, n: int) -> list[float]:
+@contextlib.contextmanager
+def warm_worker(isolation: str, args: list[Any] | None = None) -> Iterator[Callable[[], object]]:
+    """One call = ``Worker.call`` of ``add`` in a started worker (``args`` default ``[1, 2]``)."""
+    call_args = [1, 2] if args is None else args
     with Worker(SandboxConfig(isolation=isolation)) as w:  # type: ignore[arg-type]
         w.load("m", SOURCE)
-        return _time_each(lambda: w.call("m", "add", args=[1, 2]), n)
+        yield lambda: w.call("m", "add", args=call_args)
+
+
+def bench_pipe_floor(n: int) -> list[float]:
+    with pipe_floor() as one:
+        return _time_each(one, n)
+
+
+def bench_worker(isolation: str, n: int, args: list[Any] | None = None) -> list[float]:
+    with warm_worker(isolation, args) as one:
+        return _time_each(one, n)
+
+
+def bench_interleaved(fns: dict[str, Callable[[], object]], n: int, rounds: int) -> dict[str, list[float]]:
+    """``n`` timed calls of each function, taken in ``rounds`` alternating blocks.
+
+    The machine's noise comes in bursts (a busy neighbour, a slow wake-up phase) that last
+    longer than one block: alternating spreads a burst over every row alike instead of
+    landing on one of them, so the ratios between rows hold.
+    """
+    for fn in fns.values():
+        for _ in range(20):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    per = max(1, n // max(1, rounds))
+    while any(len(v) < n for v in samples.values()):
+        for name, fn in fns.items():
+            out = samples[name]
+            for _ in range(min(per, n - len(out))):
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
+    return samples
 
 
 def bench_pool(isolation: str, n: int, size: int, concurrent: int) -> tuple[list[float], float]:
@@ -153,15 +193,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=2000, help="calls per warm measurement (>= 200)")
     parser.add_argument("--cold", type=int, default=200, help="process starts per cold measurement (>= 200)")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="the warm round trips alternate in this many blocks"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out/sandbox.json"))
     args = parser.parse_args(argv)
 
     jail = prepare_jail(SandboxConfig(isolation="nsjail"))
     rows: dict[str, dict[str, float]] = {}
     rows["in-process call"] = _stats(bench_in_process(args.warm))
-    rows["plain-subprocess pipe round trip (floor)"] = _stats(bench_pipe_floor(args.warm))
-    rows["warm worker round trip, no isolation"] = _stats(bench_worker("none", args.warm))
-    rows["warm jailed worker round trip (nsjail)"] = _stats(bench_worker("nsjail", args.warm))
+    # wire-tagged values ($tuple) take the codec's decode path in the worker; plain JSON skips it
+    tagged = [{"$tuple": [1, 2]}, {"$tuple": [3]}]
+    with contextlib.ExitStack() as stack:
+        warm_samples = bench_interleaved(
+            {
+                "plain-subprocess pipe round trip (floor)": stack.enter_context(pipe_floor()),
+                "warm worker round trip, no isolation": stack.enter_context(warm_worker("none")),
+                "warm jailed worker round trip (nsjail)": stack.enter_context(warm_worker("nsjail")),
+                "warm jailed worker round trip, tagged args (two tuples)": stack.enter_context(
+                    warm_worker("nsjail", tagged)
+                ),
+            },
+            args.warm,
+            args.rounds,
+        )
+    for name, samples in warm_samples.items():
+        rows[name] = _stats(samples)
     pool_samples, pool_rate = bench_pool("nsjail", args.warm, size=4, concurrent=16)
     rows["warm jailed pool.call round trip (anyio, 1 caller)"] = _stats(pool_samples)
     rows["cold plain process start (python3 -I -S -c pass)"] = _stats(bench_cold([], args.cold))

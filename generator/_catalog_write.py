@@ -102,24 +102,28 @@ class ReportBook:
     _journal_open: bool = False
 
     @classmethod
-    def open(cls, catalog: Path, *, dataset: str, settings: dict[str, JsonValue]) -> ReportBook:
-        """Start a report, keeping what a previous run with the same dataset and settings wrote.
+    def open(
+        cls, catalog: Path, *, dataset: str, settings: dict[str, JsonValue], replace_settings: bool = False
+    ) -> ReportBook:
+        """Start a report that keeps every entry the catalog's report (and journal) already holds.
 
-        Entries of other settings are dropped (their task ids are generated again); so are gyms
-        whose folder is gone, and rejections that were not the problem's fault (sandbox
-        failures, internal errors): a rerun tries those again.
+        A catalog holds one set of settings; several datasets may share it (their task ids
+        differ). Dropped on the way: gyms whose folder is gone, and rejections that were not the
+        problem's fault (sandbox failures, internal errors): a rerun tries those again.
 
         Raises:
-            CatalogConflict: report.json exists but is not a GenerationReport.
+            CatalogConflict: report.json is not a GenerationReport, or it was written with other
+                settings and ``replace_settings`` is False (the message says what to do).
         """
         book = cls(catalog=catalog, dataset=dataset, settings=settings)
         path = catalog / REPORT_FILE
         if path.exists():
-            book._resume_report(path)
-        book._resume_journal()
+            book._resume_report(path, replace_settings=replace_settings)
+        if book._resume_journal(replace_settings=replace_settings):
+            book.write(seconds=0.0)  # fold another run's journal in before ours replaces it
         return book
 
-    def _resume_report(self, path: Path) -> None:
+    def _resume_report(self, path: Path, *, replace_settings: bool) -> None:
         try:
             old = GenerationReport.model_validate_json(path.read_text(encoding="utf-8"))
         except (ValidationError, ValueError) as exc:
@@ -127,27 +131,46 @@ class ReportBook:
                 f"{path} is not a codegym-mcp report ({str(exc).splitlines()[0]}): "
                 "choose another --out folder or remove the file"
             ) from None
-        if old.dataset != self.dataset or old.settings != self.settings:
-            return
+        self._check_settings(old.settings, replace_settings=replace_settings, has_entries=bool(old.gyms))
+        if old.dataset != self.dataset and self.dataset not in old.dataset.split(" + "):
+            self.dataset = f"{old.dataset} + {self.dataset}"
+        elif old.dataset != self.dataset:
+            self.dataset = old.dataset
         self.gyms = {g.task_id: g for g in old.gyms if self._on_disk(g.task_id)}
         self.rejections = {r.task_id: r for r in old.rejections if r.task_id not in self.gyms and _final(r)}
+
+    def _check_settings(self, old: JsonValue, *, replace_settings: bool, has_entries: bool) -> None:
+        if old == self.settings or replace_settings or not has_entries:
+            return
+        differ = [
+            f"{k} {old.get(k)!r} (now {v!r})"
+            for k, v in self.settings.items()
+            if isinstance(old, dict) and old.get(k) != v
+        ]
+        raise CatalogConflict(
+            f"catalog {self.catalog} was generated with other settings: {', '.join(differ) or old}; "
+            "use another --out, or --no-resume to regenerate the selected problems with the new settings"
+        )
 
     def _on_disk(self, task_id: str) -> bool:
         return (self.catalog / task_id / "manifest.json").exists()
 
-    def _header(self) -> dict[str, JsonValue]:
+    def _header(self) -> dict[str, JsonValue]:  # the journal's first line
         return {"dataset": self.dataset, "settings": self.settings}
 
-    def _resume_journal(self) -> None:
+    def _resume_journal(self, *, replace_settings: bool) -> bool:
+        """Fold the journal of an interrupted run in; True when it held entries."""
         path = self.catalog / JOURNAL_FILE
         if not path.exists():
-            return
+            return False
         lines = path.read_text(encoding="utf-8").splitlines()
         try:
-            if not lines or json.loads(lines[0]).get("header") != self._header():
-                return  # another run's journal: the first add() starts a new one
+            header = json.loads(lines[0]).get("header", {}) if lines else {}
         except ValueError:
-            return
+            return False
+        self._check_settings(
+            header.get("settings"), replace_settings=replace_settings, has_entries=len(lines) > 1
+        )
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
@@ -163,6 +186,7 @@ class ReportBook:
                         self.rejections[rejection.task_id] = rejection
             except (ValueError, ValidationError):
                 continue  # a line torn by a kill: that problem is simply done again
+        return len(lines) > 1
 
     def done(self, task_id: str) -> bool:
         """Whether the report already holds this task id (a gym on disk, or a rejection)."""

@@ -193,6 +193,7 @@ def kodcode_problem(record: Mapping[str, Any], problem_id: str, path: Path) -> P
     question = text_field(record, "question")
     solution = text_field(record, "solution")
     tests_field = "test" if record.get("test") is not None else "test_code"
+    _hint_other_format(record, mine=("test", "test_code"), theirs="tests", spec="jsonl")
     tests = _pytest_tests(text_field(record, "test", "test_code"), tests_field)
     tree = parse_source(solution, "solution")
     entry_point = _kodcode_entry(record, parse_source(tests, tests_field), tree)
@@ -214,6 +215,20 @@ def kodcode_problem(record: Mapping[str, Any], problem_id: str, path: Path) -> P
     )
 
 
+def _hint_other_format(record: Mapping[str, Any], *, mine: tuple[str, ...], theirs: str, spec: str) -> None:
+    """A row with the other format's tests field instead of this one's was read with the wrong spec.
+
+    Raises:
+        RowError: none of ``mine`` is present but ``theirs`` is; says which spec fits the row.
+    """
+    if all(record.get(name) is None for name in mine) and record.get(theirs) is not None:
+        raise RowError(
+            mine[0],
+            f"missing, but the row has {theirs!r}: it looks like the {spec} format, "
+            f"read it with --dataset {spec}:PATH",
+        )
+
+
 def generic_problem(record: Mapping[str, Any], problem_id: str, path: Path) -> Problem:
     """A row of the generic jsonl format (``id, question, solution, tests, entry_point[, test_style]``).
 
@@ -232,6 +247,8 @@ def generic_problem(record: Mapping[str, Any], problem_id: str, path: Path) -> P
         raise RowError(
             "entry_point", "test_style 'humaneval' needs the entry point that check(candidate) receives"
         )
+    _hint_other_format(record, mine=("tests",), theirs="test_code", spec="kodcode")
+    _hint_other_format(record, mine=("tests",), theirs="test", spec="kodcode")
     tests = text_field(record, "tests")
     if style == "pytest":
         tests = _pytest_tests(tests, "tests")

@@ -319,7 +319,10 @@ def _render(
         return _reject(problem, "filter", kept.rejection)
     instances: list[Instance] = kept.instances
     steps = [i.oracle_steps for i in instances]
-    tools = verified.tools
+    # a problem tool the oracle never calls on a kept instance was never verified (and its
+    # types never inferred): it is not offered
+    used = {c.tool for inst in instances for c in inst.oracle_trace}
+    tools = [t for t in verified.tools if t.function is None or t.name in used]
     entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
     statement = task_statement(
         question=problem.question,

@@ -193,16 +193,20 @@ def generate(
     """Generate gyms for ``problems`` into ``catalog``; returns the report (also written).
 
     With ``resume`` (the default) problems the catalog's report already holds are skipped;
-    without, they are generated again (their entries and folders replaced).
+    without, they are generated again (their entries and folders replaced), even when the
+    catalog was made with other settings (the report then carries the new ones).
 
     Raises:
         SandboxUnavailable: the sandbox cannot start here (the message names the fix).
         LlmNotInstalled: ``llm`` is given but the openai package is missing.
-        CatalogConflict: the catalog holds a report.json of another kind.
+        CatalogConflict: the catalog holds a report.json of another kind, or one made with other
+            settings while ``resume`` is True.
         OSError: the catalog cannot be written.
     """
     started = time.perf_counter()
-    book = ReportBook.open(catalog, dataset=dataset, settings=settings.as_report())
+    book = ReportBook.open(
+        catalog, dataset=dataset, settings=settings.as_report(), replace_settings=not resume
+    )
     book.load_issues = list(load_issues)
     todo = [p for p in problems if not (resume and book.done(p.task_id))]
     skipped = len(problems) - len(todo)

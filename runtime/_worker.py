@@ -36,6 +36,7 @@ from ._errors import (
 from ._nsjail import JailSetup, prepare_jail
 from ._protocol import (
     READ_CHUNK,
+    call_encoder,
     classify_exit,
     parse_reply,
     reply_outcome,
@@ -77,6 +78,7 @@ class Worker:
         self._closed = False
         self._doomed = False  # kill() was called from another thread: respawn on next use
         self._encode = request_encoder()  # this worker's own: its requests go one at a time
+        self._encode_call = call_encoder()
         self.starts = 0
         self.worker_python = ""
 
@@ -304,17 +306,14 @@ class Worker:
             CallTimeout: past ``timeout`` (default ``config.call_timeout``) or the CPU limit.
             MemoryLimitExceeded, KilledBySignal, OutputTooLarge, WorkerCrashed: the worker is replaced.
         """
-        msg = {
-            "op": "call",
-            "module": module,
-            "function": function,
-            "args": list(args),
-            "kwargs": dict(kwargs or {}),
-        }
         with self._lock:
-            if not self._ready():
+            proc = self._proc  # _ready() and _timeout(), inline: this is the hot path
+            if proc is None or proc.returncode is not None or self._doomed:
                 self.start()
-            return self._request(msg, self._timeout(timeout))
+            return self._request(
+                self._encode_call(module, function, args, kwargs),
+                self.config.call_timeout if timeout is None else timeout,
+            )
 
     def _ready(self) -> bool:
         # No waitpid per call: a dead process shows up as EOF on its pipe.
@@ -338,11 +337,11 @@ class Worker:
 
     # ----------------------------------------------------------------- protocol
 
-    def _request(self, msg: dict[str, Any], timeout: float, *, starting: bool = False) -> Any:
+    def _request(self, msg: dict[str, Any] | bytes, timeout: float, *, starting: bool = False) -> Any:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise WorkerCrashed("the worker is not running")
-        data = self._encode(msg)
+        data = msg if isinstance(msg, bytes) else self._encode(msg)
         deadline = time.monotonic() + timeout
         try:
             fd = proc.stdin.fileno()
@@ -358,7 +357,30 @@ class Worker:
                     except BlockingIOError:  # a big load: wait until the worker drains the pipe
                         if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
                             raise self._timed_out(timeout, starting=starting) from None
-            return reply_outcome(self._read_reply(deadline, timeout, starting=starting), self.config)
+            # The common case inline: an empty buffer, one poll that finds only the reply pipe
+            # readable, one read that holds exactly one whole line. Anything else goes on in
+            # _read_reply (poll is level-triggered: it sees the same events again).
+            poller = self._poller
+            out = proc.stdout
+            remaining = deadline - time.monotonic()
+            if not self._buf and poller is not None and out is not None and remaining > 0:
+                out_fd = out.fileno()
+                events = poller.poll(int(remaining * 1000) + 1)  # >= 1 ms: remaining > 0
+                if len(events) == 1 and events[0][0] == out_fd:
+                    try:
+                        chunk = os.read(out_fd, READ_CHUNK)
+                    except BlockingIOError:
+                        chunk = None
+                    if chunk is not None:
+                        if not chunk:
+                            raise self._died(starting=starting)
+                        if chunk.find(b"\n") == len(chunk) - 1:
+                            reply = parse_reply(chunk[:-1])
+                            if reply.get("ok") is True:  # reply_outcome()'s first case
+                                return reply.get("result")
+                            return reply_outcome(reply, self.config)
+                        self._buf += chunk
+            return reply_outcome(self._read_reply(deadline, timeout, starting), self.config)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died(starting=starting) from None
         except SandboxError:
@@ -372,7 +394,7 @@ class Worker:
             )
         return CallTimeout(timeout, limit="wall")
 
-    def _read_reply(self, deadline: float, timeout: float, *, starting: bool) -> dict[str, Any]:
+    def _read_reply(self, deadline: float, timeout: float, starting: bool) -> dict[str, Any]:
         proc = self._proc
         poller = self._poller
         assert proc is not None and proc.stdout is not None and proc.stderr is not None and poller is not None
@@ -390,7 +412,7 @@ class Worker:
             if remaining <= 0:
                 raise self._timed_out(timeout, starting=starting)
             line: bytes | None = None
-            for fd, _event in poller.poll(max(1, int(remaining * 1000) + 1)):
+            for fd, _event in poller.poll(int(remaining * 1000) + 1):  # >= 1 ms: remaining > 0
                 if fd == out_fd:
                     try:
                         chunk = os.read(out_fd, READ_CHUNK)
@@ -427,14 +449,7 @@ class Worker:
             CallFailed: the code raised; the worker stays healthy.
             SandboxError: timeout, memory, signal N, output too large, crash; the worker is replaced.
         """
-        msg = {
-            "op": "call",
-            "module": module,
-            "function": function,
-            "args": list(args),
-            "kwargs": dict(kwargs or {}),
-        }
-        return await self._arequest(msg, self._timeout(timeout))
+        return await self._arequest(self._encode_call(module, function, args, kwargs), self._timeout(timeout))
 
     async def aload_source(self, source: str, *, timeout: float | None = None) -> str:  # noqa: ASYNC109
         """:meth:`load_source` for anyio code; returns the module name.
@@ -468,11 +483,11 @@ class Worker:
         if not self._ready():
             await anyio.to_thread.run_sync(self.start)
 
-    async def _arequest(self, msg: dict[str, Any], limit_s: float) -> Any:
+    async def _arequest(self, msg: dict[str, Any] | bytes, limit_s: float) -> Any:
         await self.astart()
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        data = self._encode(msg)
+        data = msg if isinstance(msg, bytes) else self._encode(msg)
         deadline = time.monotonic() + limit_s
         try:
             in_fd = proc.stdin.fileno()

@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - every Linux python has it
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SELF = __file__ if "__file__" in globals() else "<string>"  # run as `python -c`: "<string>"
+_SELF_ENCODED = frozenset((str, int, bool))  # exact types that codegym_values.encode returns as they are
 _QUIET_FOR = 100e-6  # reap(): longest gap between two last-pid readings that can skip kill(-1)
 _QUIET_PID_MAX = 32768  # reap(): the shortcut needs this many pids to wrap around
 
@@ -85,7 +86,7 @@ def _make_dumps() -> Any:
 
 
 _dumps = _make_dumps()
-_scan = json.JSONDecoder().scan_once  # what json.loads uses, without its two regex passes
+_scan = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 - what json.loads uses, minus 2 regexes
 
 
 def _loads(line: bytes) -> Any:
@@ -156,13 +157,15 @@ class _Worker:
 
     def send(self, reply: dict[str, Any]) -> None:
         data = (_dumps(reply) + "\n").encode("utf-8")
-        n = os.write(self.proto_out, data)
-        if n == len(data):
-            return  # the common case: one write
-        view = memoryview(data)[n:]
+        sent = os.write(self.proto_out, data)
+        if sent != len(data):
+            self.send_rest(data, sent)
+
+    def send_rest(self, data: bytes, sent: int) -> None:
+        """Write what the first write of ``data`` left (``sent`` bytes went)."""
+        view = memoryview(data)[sent:]
         while view:
-            n = os.write(self.proto_out, view)
-            view = view[n:]
+            view = view[os.write(self.proto_out, view) :]
 
     def failure(self, kind: str, exc: BaseException) -> dict[str, Any]:
         frames = exc.__traceback__
@@ -223,7 +226,13 @@ class _Worker:
         linecache.cache.pop("<" + name + ">", None)
         return {"ok": True, "result": None}
 
-    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def call(self, msg: dict[str, Any], plain: bool = False) -> dict[str, Any]:
+        """Call a loaded function; ``plain``: the request holds no tagged wire value ("$" keys).
+
+        The shortcuts rest on the wire codec (schemas/_values.py): ``decode`` changes nothing
+        but "$"-tagged dicts (a new kind of tag must start with "$" too), and ``encode`` returns
+        None, str, int and bool as they are. If either changes, drop the shortcut.
+        """
         name = str(msg["module"])
         module = self.modules.get(name)
         if module is None:
@@ -231,10 +240,22 @@ class _Worker:
         fn = getattr(module, str(msg["function"]))
         decode = self.values.decode
         raw = msg.get("args")
-        args = list(map(decode, raw)) if raw else []
+        if not raw:
+            args = []
+        elif plain and type(raw) is list:
+            args = raw  # decode() of untagged JSON is a deep copy of it: json's objects will do
+        else:
+            args = list(map(decode, raw))
         raw = msg.get("kwargs")
-        kwargs = {str(k): decode(v) for k, v in raw.items()} if raw else {}
+        if not raw:
+            kwargs = {}
+        elif plain and type(raw) is dict:
+            kwargs = raw  # str keys already (JSON object keys)
+        else:
+            kwargs = {str(k): decode(v) for k, v in raw.items()}
         result = self._run(fn, args, kwargs)
+        if result is None or type(result) in _SELF_ENCODED:
+            return {"ok": True, "result": result}  # what encode() gives back for these
         return {"ok": True, "result": self.values.encode(result)}
 
     def _run(self, fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
@@ -244,10 +265,10 @@ class _Worker:
         sys.stdout = sink
         sys.stderr = sink
         sys.setrecursionlimit(self.recursion_limit)
-        if resource is not None:
-            self.arm_cpu_limit()
+        if resource is not None and int(time.process_time()) + 1 != self.cpu_armed_at:
+            self.arm_cpu_limit()  # the whole seconds spent moved (see arm_cpu_limit)
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, **kwargs) if kwargs else fn(*args)
         finally:
             if self.forked_child:
                 os._exit(0)  # a child the code forked must never reach the protocol loop
@@ -346,11 +367,11 @@ class _Worker:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, msg: dict[str, Any], plain: bool = False) -> dict[str, Any]:
         op = msg.get("op")
         try:
             if op == "call":
-                return self.call(msg)
+                return self.call(msg, plain)
             if op == "load":
                 return self.load(msg)
             if op == "unload":
@@ -379,7 +400,9 @@ class _Worker:
             except ValueError as exc:
                 self.send(self.failure("exception", exc))
                 continue
-            reply = self.handle(msg)
+            # No "$" in the line (nor a \u escape that could spell one): no tagged value in
+            # it, and the wire codec's decode() would only copy what json made fresh.
+            reply = self.handle(msg, b"$" not in line and b"\\u" not in line)
             if reply.get("ok") and self.sink.over:
                 reply = {
                     "ok": False,
@@ -389,15 +412,21 @@ class _Worker:
                     "traceback": "",
                 }
             try:
-                self.send(reply)
+                data = (_dumps(reply) + "\n").encode("utf-8")  # send(), inline
+                sent = os.write(self.proto_out, data)
+                if sent != len(data):
+                    self.send_rest(data, sent)
             except (TypeError, ValueError) as exc:
                 self.send(self.failure("exception", exc))
 
 
 def _read_int(path: str) -> int:
     try:
-        with open(path, "rb") as f:
-            return int(f.read())
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return int(os.read(fd, 64))
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return 0
 

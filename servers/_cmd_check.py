@@ -31,6 +31,10 @@ def _gym_dirs(catalog: Path, tasks: list[str] | None) -> list[Path]:
     if not catalog.is_dir():
         raise UsageError(f"no catalog at {catalog}: build one with `codegym-mcp generate --out {catalog}`")
     every = sorted(p for p in catalog.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not every:
+        raise UsageError(
+            f"catalog {catalog} holds no gym: build one with `codegym-mcp generate --out {catalog}`"
+        )
     if not tasks:
         return every
     names = {p.name: p for p in every}

@@ -27,6 +27,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = _positive(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
@@ -47,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only these problems: dataset ids as written (HumanEval/0) or task ids",
     )
     parser.add_argument(
-        "--limit", type=_positive, metavar="N", help="only the first N problems (after --tasks)"
+        "--limit", type=_at_least_one, metavar="N", help="only the first N problems (after --tasks)"
     )
     parser.add_argument(
         "--workers", type=_positive, default=None, metavar="N", help="parallel processes (default: CPU count)"
@@ -155,18 +162,20 @@ class _Bar:
         self.stream.flush()
 
 
-def _summary(report: GenerationReport, *, catalog: Path, skipped: int, ran: int) -> str:
+def _summary(report: GenerationReport, *, catalog: Path, selected: set[str], skipped: int, ran: int) -> str:
+    """The end-of-run summary, over the problems this command selected (the catalog may hold more)."""
     from collections import Counter
 
-    gyms = report.gyms
-    total = report.problems_read
-    pct = 100.0 * report.gyms_verified / total if total else 0.0
+    gyms = [g for g in report.gyms if g.task_id in selected]
+    rejections = [r for r in report.rejections if r.task_id in selected]
+    total = len(selected)
+    pct = 100.0 * len(gyms) / total if total else 0.0
     two = sum(g.n_problem_tools >= 2 for g in gyms)
     steps = [g.oracle_steps_mean for g in gyms]
     lines = [
-        f"catalog: {catalog}",
-        f"problems: {total} ({ran} this run, {skipped} already done)   load issues: {len(report.load_issues)}",
-        f"gyms verified: {report.gyms_verified} ({pct:.1f}%)   rejected: {len(report.rejections)}",
+        f"problems: {total} selected ({ran} this run, {skipped} already done)   "
+        f"load issues: {len(report.load_issues)}",
+        f"gyms verified: {len(gyms)} of {total} ({pct:.1f}%)   rejected: {len(rejections)}",
     ]
     if gyms:
         lines.append(
@@ -180,13 +189,16 @@ def _summary(report: GenerationReport, *, catalog: Path, skipped: int, ran: int)
             f"LLM: {from_llm} gyms from the model's decomposition, {fell_back} fell back (reasons in report.json)"
         )
     filtered = sum(v for g in gyms for k, v in g.instances_dropped.items() if k.startswith("filter"))
-    if filtered or any(r.stage == "filter" for r in report.rejections):
-        gone = sum(r.stage == "filter" for r in report.rejections)
+    if filtered or any(r.stage == "filter" for r in rejections):
+        gone = sum(r.stage == "filter" for r in rejections)
         lines.append(f"filters: {filtered} instances dropped from kept gyms, {gone} gyms rejected")
-    stages = Counter(r.stage for r in report.rejections)
+    stages = Counter(r.stage for r in rejections)
     if stages:
         lines.append("rejections by stage: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
-    lines.append(f"time: {report.seconds:.1f} s   report: {catalog / 'report.json'}")
+    lines.append(
+        f"catalog: {catalog} holds {report.gyms_verified} gyms   report: {catalog / 'report.json'}   "
+        f"time: {report.seconds:.1f} s"
+    )
     return "\n".join(lines)
 
 
@@ -210,8 +222,21 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_dataset(args.dataset)
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
+    if not loaded.problems:
+        print(
+            f"codegym-mcp generate: error: no problem could be read from {args.dataset} "
+            f"({len(loaded.issues)} unreadable rows): see `codegym-mcp load --dataset {args.dataset}`",
+            file=sys.stderr,
+        )
+        return 1
     problems = select_problems(loaded.problems, args.tasks, args.limit)
     catalog: Path = args.out if args.out is not None else default_catalog_dir()
+    try:
+        catalog.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use {catalog} as the catalog folder: {exc.strerror or exc}: give a writable folder with --out"
+        ) from None
     settings = GenerateSettings(
         seed=args.seed,
         augment=args.augment,
@@ -242,5 +267,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{exc} (or, on a throwaway machine, rerun with --no-sandbox)") from None
     except (CatalogConflict, LlmNotInstalled) as exc:
         raise UsageError(str(exc)) from None
-    print(_summary(result.report, catalog=catalog, skipped=result.skipped, ran=result.ran))
+    selected = {p.task_id for p in problems}
+    print(_summary(result.report, catalog=catalog, selected=selected, skipped=result.skipped, ran=result.ran))
     return 0

@@ -23,21 +23,38 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalog", type=Path, help="catalog folder (default: the one `make demo` builds)")
-    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these task ids (default: every gym)")
-    parser.add_argument("--policy", choices=["oracle", "random", "openai"], required=True)
-    parser.add_argument("--model", help="model name for --policy openai")
     parser.add_argument(
-        "--base-url", help="OpenAI-compatible endpoint for --policy openai (default: OpenAI's)"
+        "--catalog", type=Path, metavar="DIR", help="catalog folder (default: the one `make demo` builds)"
     )
     parser.add_argument(
-        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (openai)"
+        "--tasks",
+        nargs="+",
+        metavar="TASK",
+        help="only these gyms: task ids (HumanEval_0) or dataset ids (HumanEval/0) (default: every gym)",
     )
     parser.add_argument(
-        "--max-turns", type=int, default=20, help="LLM calls per episode (openai; default 20)"
+        "--policy",
+        choices=["oracle", "random", "openai"],
+        required=True,
+        help="oracle: replay the verified plan (must score 1); random: baseline; openai: an LLM via --model",
     )
-    parser.add_argument("--episodes", type=int, help="episodes to run (default: one per gym)")
-    parser.add_argument("--concurrency", type=int, default=8, help="episodes in flight (default 8)")
+    parser.add_argument("--model", metavar="M", help="model name for --policy openai")
+    parser.add_argument(
+        "--base-url", metavar="URL", help="OpenAI-compatible endpoint for --policy openai (default: OpenAI's)"
+    )
+    parser.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the API key (openai)",
+    )
+    parser.add_argument(
+        "--max-turns", type=int, default=20, metavar="N", help="LLM calls per episode (openai; default 20)"
+    )
+    parser.add_argument("--episodes", type=int, metavar="N", help="episodes to run (default: one per gym)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, metavar="K", help="episodes in flight (default 8)"
+    )
     parser.add_argument(
         "--group-size",
         type=int,
@@ -46,10 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="G episodes per gym instance, played in one MCP session (GRPO-style groups; default 1)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the random policy (episode i uses seed+i)"
+        "--seed", type=int, default=0, metavar="S", help="seed of the random policy (episode i uses seed+i)"
     )
-    parser.add_argument("--out", type=Path, help="write one EpisodeRecord JSON line per episode here")
-    parser.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="write one EpisodeRecord JSON line per episode here"
+    )
+    parser.add_argument(
+        "--summary-json", type=Path, metavar="FILE", help="also write the summary as JSON here"
+    )
     parser.add_argument(
         "--transport",
         choices=["http", "stdio"],
@@ -59,13 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server",
         choices=["subprocess", "inprocess"],
-        default="subprocess",
-        help="where the HTTP catalog server runs (default: a child process)",
+        help="where the HTTP catalog server runs (default: subprocess, a child process)",
     )
-    parser.add_argument("--url", help="use the catalog server already listening at this base URL")
+    parser.add_argument(
+        "--url", metavar="URL", help="use the catalog server already listening at this base URL"
+    )
     parser.add_argument(
         "--min-success",
         type=float,
+        metavar="R",
         help="exit 1 if the success rate is below this (e.g. 1.0 for the oracle's end-to-end check)",
     )
     parser.add_argument(
@@ -121,6 +144,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--episodes must be at least 1, got {args.episodes}")
     if args.group_size < 1:
         raise UsageError(f"--group-size must be at least 1, got {args.group_size}")
+    if args.url is not None and args.transport != "http":
+        raise UsageError("--url names an HTTP catalog server: drop --transport stdio (or drop --url)")
+    if args.url is not None and args.server is not None:
+        raise UsageError("--url uses a server that is already running: drop --server (it starts one)")
+    if args.server is not None and args.transport != "http":
+        raise UsageError("--server places the HTTP catalog server: it does not apply to --transport stdio")
+    args.server = args.server or "subprocess"
     policy = _policy(args)
     if args.no_sandbox and not (args.transport == "http" and args.url is None and args.server == "inprocess"):
         # The servers this run starts (or reaches) print their own warning where nobody may see it.
@@ -200,7 +230,10 @@ async def _main(
             done[0] += 1
             done[1] += record.reward == 1
             if record.end_reason == "infra_error" and len(infra_details) < 3:
-                infra_details.append(f"{record.task_id}: {record.detail or 'no detail'}")
+                # The failing call's error says what broke; the record's detail may only count failures.
+                failed = next((s.error for s in reversed(record.steps) if s.error), None)
+                cause = failed.split(" This is a failure of")[0] if failed else record.detail or "no detail"
+                infra_details.append(f"{record.task_id}: {cause}")
             if done[0] % every == 0 and done[0] < len(specs):
                 print(f"  {done[0]}/{len(specs)} episodes, {done[1]} solved", file=sys.stderr, flush=True)
 

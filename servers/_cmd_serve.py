@@ -75,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"give either a TASK_ID ({args.task}) or --all, not both")
     if args.all and transport != "http":
         raise UsageError("--all (catalog mode) serves over HTTP: drop --transport stdio")
+    if args.all and args.instance is not None:
+        raise UsageError(
+            "--instance numbers the instances of one gym: in catalog mode add ?instance=K to a session's "
+            "URL (http://HOST:PORT/<task_id>/mcp?instance=K), or use --seed S for every gym"
+        )
     if not args.all and not args.task:
         raise UsageError(
             "name the gym to serve (codegym-mcp serve TASK_ID) or pass --all for the whole catalog"
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(
                     f"--instance {args.instance} does not exist: {gym.task_id} has instances 0..{n - 1}"
                 )
+            _warn_if_edited(gym)
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
     config = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
@@ -109,10 +115,29 @@ def run(args: argparse.Namespace) -> int:
 
     if transport == "stdio":
         assert gym is not None
+        if sys.stdin.isatty():  # started by hand, not by an MCP client: say what it is waiting for
+            print(
+                f"codegym-mcp serve: {gym.task_id} over stdio, waiting for an MCP client on stdin "
+                "(start it from a client such as the MCP Inspector, or use --transport http); Ctrl-C stops",
+                file=sys.stderr,
+            )
         anyio.run(_serve_stdio, gym, config, args)
     else:
         anyio.run(_serve_http, gym if gym is not None else catalog, config, args)
     return 0
+
+
+def _warn_if_edited(gym: Gym) -> None:
+    """Say so on stderr when the gym's tools module is not the one its manifest was verified with."""
+    import hashlib
+
+    if hashlib.sha256(gym.tools_source.encode("utf-8")).hexdigest() != gym.manifest.tools_sha256:
+        print(
+            f"codegym-mcp serve: warning: {gym.manifest.tools_module} of {gym.task_id} differs from the one "
+            f"the generator verified (tools_sha256): `codegym-mcp check --tasks {gym.task_id}` tells whether "
+            "the gym still works",
+            file=sys.stderr,
+        )
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:

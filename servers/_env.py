@@ -429,16 +429,14 @@ class CodeGymEnv:
             )
             for i, s in enumerate(episode.steps)
         ]
-        infra_steps = sum(1 for s in episode.steps if s.infra)
-        notes = [
-            n
-            for n in (
-                detail,
-                episode.detail,
-                f"{infra_steps} infrastructure error(s)" if infra_steps else None,
-            )
-            if n
-        ]
+        infra = [(i, s) for i, s in enumerate(episode.steps) if s.infra]
+        first_infra = (
+            f"{len(infra)} infrastructure error(s), first at step {infra[0][0]} ({infra[0][1].call.name}): "
+            f"{infra[0][1].obs.text[:300]}"
+            if infra
+            else None
+        )
+        notes = [n for n in (detail, episode.detail, first_infra) if n]
         return EpisodeRecord(
             episode_id=episode.episode_id,
             task_id=self.task_id or "",

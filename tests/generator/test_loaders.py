@@ -201,3 +201,13 @@ def test_load_verb_usage_error_exits_2_with_one_line(spec: str, capsys: pytest.C
     assert main(["load", "--dataset", spec]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("codegym-mcp load: error: ")
+
+
+def test_a_row_read_with_the_wrong_spec_says_which_spec_fits(tmp_path: Path) -> None:
+    generic = tmp_path / "generic.jsonl"
+    row = {"id": "demo/add", "question": "Add.", "solution": "def add(a, b):\n    return a + b\n"}
+    generic.write_text(json.dumps({**row, "tests": "from solution import add\n"}) + "\n", encoding="utf-8")
+    [issue] = load_dataset(f"kodcode:{generic}").issues
+    assert issue.field == "test" and "--dataset jsonl:PATH" in issue.reason
+    [issue] = load_dataset(f"jsonl:{ALGORITHM}").issues[:1]
+    assert issue.field == "tests" and "--dataset kodcode:PATH" in issue.reason

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from codegym_mcp.generator import _pipeline
-from codegym_mcp.generator._carving_types import CarveRejected
-from codegym_mcp.generator._catalog_write import JOURNAL_FILE, ReportBook, write_gym
+from codegym_mcp.generator._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving
+from codegym_mcp.generator._catalog_write import JOURNAL_FILE, CatalogConflict, ReportBook, write_gym
 from codegym_mcp.generator._llm_decompose import Proposal, ProposalRejected
 from codegym_mcp.generator._results import Generated, GenerateSettings, Rejected
 from codegym_mcp.generator._run import generate
@@ -179,11 +180,22 @@ def test_an_interrupted_run_keeps_what_it_wrote_and_a_rerun_resumes(tmp_path: Pa
     again = generate(problems, catalog=tmp_path, dataset="toy", settings=settings, sandbox=sandbox)
     assert (again.skipped, again.ran) == (1, 2)
     assert [g.task_id for g in again.report.gyms] == ["toy_0", "toy_1", "toy_2"]
-    other = generate(
-        problems[:1], catalog=tmp_path, dataset="toy", settings=GenerateSettings(seed=9), sandbox=sandbox
+    with pytest.raises(CatalogConflict, match="seed 0 \\(now 9\\)"):  # other settings: refused...
+        generate(
+            problems[:1], catalog=tmp_path, dataset="toy", settings=GenerateSettings(seed=9), sandbox=sandbox
+        )
+    other = generate(  # ... unless asked to regenerate; the other gyms stay in the report
+        problems[:1],
+        catalog=tmp_path,
+        dataset="toy",
+        settings=GenerateSettings(seed=9),
+        sandbox=sandbox,
+        resume=False,
     )
-    assert other.ran == 1  # other settings: nothing is reused
-    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["settings"]["seed"] == 9
+    assert other.ran == 1
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["settings"]["seed"] == 9
+    assert [g["task_id"] for g in report["gyms"]] == ["toy_0", "toy_1", "toy_2"]
 
 
 def test_tasks_accept_dataset_ids_as_written_and_task_ids() -> None:
@@ -263,11 +275,27 @@ def test_the_generate_and_check_commands_run_end_to_end(
     data.write_text(json.dumps(row) + "\n", encoding="utf-8")
     out = tmp_path / "catalog"
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1"]) == 0
-    assert "gyms verified: 1 (100.0%)" in capsys.readouterr().out
+    assert "gyms verified: 1 of 1 (100.0%)" in capsys.readouterr().out
     assert main(["check", "--catalog", str(out)]) == 0
     assert "1 pass, 0 fail" in capsys.readouterr().out
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/nope"]) == 2
     assert "its ids look like toy/cli" in capsys.readouterr().err
+    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/cli"]) == 0
+    assert "problems: 1 selected (0 this run, 1 already done)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["generate", "--dataset", f"jsonl:{data}", "--limit", "0"])
+    assert "expected a number >= 1" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    assert main(["generate", "--dataset", f"jsonl:{empty}", "--out", str(tmp_path / "c2")]) == 1
+    assert "no problem could be read" in capsys.readouterr().err
+    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--seed", "3"]) == 2
+    assert "--no-resume" in capsys.readouterr().err
+    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(data)]) == 2  # a file, not a folder
+    assert "cannot use" in capsys.readouterr().err
+    (tmp_path / "nothing").mkdir()
+    assert main(["check", "--catalog", str(tmp_path / "nothing")]) == 2
+    assert "holds no gym" in capsys.readouterr().err
 
 
 def test_example_lines_showing_a_hidden_value_are_redacted_but_the_prose_stays() -> None:
@@ -325,9 +353,8 @@ def test_a_run_killed_between_report_writes_resumes_from_the_journal(
     assert not (tmp_path / "report.json").exists()  # "killed" before any report write
     again = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
     assert again.done("toy_k") and again.done("toy_r")
-    assert not ReportBook.open(tmp_path, dataset="toy", settings=GenerateSettings(seed=1).as_report()).done(
-        "toy_k"
-    )
+    with pytest.raises(CatalogConflict):
+        ReportBook.open(tmp_path, dataset="toy", settings=GenerateSettings(seed=1).as_report())
     again.write(seconds=1.0)
     assert not (tmp_path / JOURNAL_FILE).exists()
     assert [g.task_id for g in _read_report(tmp_path).gyms] == ["toy_k"]
@@ -377,3 +404,25 @@ def test_an_annotation_is_kept_only_when_every_recorded_value_survives_it() -> N
     schema = input_schema_for(["a", "b"], {"properties": {"a": {"type": "string"}}}, [{"a": "x", "b": 1}])
     assert schema["properties"] == {"a": {"type": "string"}, "b": {"type": "integer"}}
     assert schema["required"] == ["a", "b"]
+
+
+def test_a_problem_tool_the_oracle_never_calls_is_not_offered(
+    sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def with_unused(problem: Problem, recorded: Recorded, granularity: str, schema: object) -> object:
+        carving = getters_carving(problem, recorded, granularity, schema)
+        assert isinstance(carving, Carving)
+        unused = CarvedTool(
+            name="never", kind="helper", description="never called", function="never",
+            params=[CarvedParam(name="x", source="agent")],
+        )  # fmt: skip
+        return replace(
+            carving,
+            tools_source=carving.tools_source + "def never(x):\n    return x\n",
+            tools=[*carving.tools, unused],
+        )
+
+    monkeypatch.setattr(_pipeline, "carve", with_unused)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated)
+    assert "never" not in [t.name for t in result.files.manifest.tools]
