@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -25,7 +24,8 @@ from typing import Any, Literal, Protocol
 from pydantic import JsonValue
 
 from ..runtime import CallFailed, SandboxError
-from ..schemas import Instance, ToolSpec, TraceCall, canonical_json, merge_schemas
+from ..schemas import Instance, ToolSpec, TraceCall, merge_schemas
+from ._instances import WorkerLike, instance_id_for
 
 __all__ = [
     "Candidate",
@@ -41,25 +41,11 @@ __all__ = [
 HARNESS_MODULE = "codegym_harness_oracle"
 
 
-class SyncWorker(Protocol):
-    """What the generator needs of a sandbox worker (runtime.Worker satisfies it)."""
-
-    @property
-    def loaded(self) -> frozenset[str]: ...
-
-    def load(self, name: str, source: str, *, timeout: float | None = None) -> None: ...
+class SyncWorker(WorkerLike, Protocol):
+    """What the generator needs of a sandbox worker (runtime.Worker satisfies it): recording's
+    needs plus unloading the modules of a rejected carving."""
 
     def unload(self, name: str) -> None: ...
-
-    def call(
-        self,
-        module: str,
-        function: str,
-        *,
-        args: Sequence[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,11 +94,6 @@ class _Slots:
 def harness_source() -> str:
     """The oracle harness source loaded into workers (standard library + codegym_values)."""
     return Path(__file__).with_name("_harness_oracle.py").read_text(encoding="utf-8")
-
-
-def instance_id_for(input_wire: dict[str, JsonValue]) -> str:
-    """Stable instance id: the first 12 hex digits of the sha256 of the canonical input."""
-    return hashlib.sha256(canonical_json(input_wire).encode("utf-8")).hexdigest()[:12]
 
 
 def problem_tool_output_schema(fields: list[str], schemas: dict[str, dict[str, Any]]) -> dict[str, JsonValue]:
