@@ -53,6 +53,7 @@ from ._catalog import Gym
 from ._errors import CallFailed, SandboxError
 
 __all__ = [
+    "EPISODE_META_KEY",
     "BadReset",
     "Episode",
     "EpisodeStatus",
@@ -100,6 +101,10 @@ class ToolFailed:
 
 
 StepOutcome = ToolOk | ToolFailed
+
+EPISODE_META_KEY = "codegym/episode"
+"""Key of the episode bookkeeping (EpisodeStatus) in a tool result's ``_meta``: the server
+writes it, the env and rollouts read it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 from pydantic import JsonValue
 
+from ..runtime._episode import EPISODE_META_KEY
 from ..schemas import EndReason
 
 __all__ = [
@@ -49,8 +50,6 @@ __all__ = [
     "transport_failure",
 ]
 
-EPISODE_META_KEY = "codegym/episode"
-"""Key of the episode bookkeeping in a tool result's ``_meta``."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You solve a programming task by calling tools. The task's input is hidden: call tools to "

@@ -36,12 +36,20 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import JsonValue
 
 from ..runtime._catalog import Gym
-from ..runtime._episode import BadReset, Episode, InstancePicker, StepOutcome, ToolFailed, ToolOk, ToolRunner
+from ..runtime._episode import (
+    EPISODE_META_KEY,
+    BadReset,
+    Episode,
+    InstancePicker,
+    StepOutcome,
+    ToolFailed,
+    ToolOk,
+    ToolRunner,
+)
 from ..schemas import EndReason, EpisodeRecord
 
 __all__ = ["EPISODE_META_KEY", "EpisodeSlot", "GymServer", "ServeOptions", "json_safe_schema"]
 
-EPISODE_META_KEY = "codegym/episode"
 _STATE_KEY = "codegym.episode"
 
 _RESET_INPUT: dict[str, Any] = {
