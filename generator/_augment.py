@@ -23,7 +23,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..schemas import UnsupportedValue, canonical_json, encode
+from ..schemas import UnsupportedValue, as_hashable, canonical_json, encode
 
 __all__ = ["Mutant", "Tier", "mutate_inputs", "rng_for"]
 
@@ -155,20 +155,12 @@ class _Mutator:
             if self.rng.random() < 0.15:
                 continue
             key = self.maybe(k, keys_schema)
-            out[_hashable(key)] = self.maybe(v, extra if isinstance(extra, dict) else {})
+            out[as_hashable(key)] = self.maybe(v, extra if isinstance(extra, dict) else {})
         return out
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, set):
-        return frozenset(value)
-    return value
-
-
 def _hashables(items: list[Any]) -> list[Any]:
-    return [_hashable(v) for v in items]
+    return [as_hashable(v) for v in items]
 
 
 def _fits(value: Any, schema: dict[str, Any]) -> bool:

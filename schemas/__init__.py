@@ -20,6 +20,7 @@ from ._report import GenerationReport, GymSummary, LlmUsage, Rejection, Stage
 from ._values import (
     CoercionError,
     UnsupportedValue,
+    as_hashable,
     canonical_json,
     coerce,
     decode,
@@ -53,6 +54,7 @@ __all__ = [
     "ToolSpec",
     "TraceCall",
     "UnsupportedValue",
+    "as_hashable",
     "canonical_json",
     "coerce",
     "decode",

@@ -29,6 +29,7 @@ from typing import Any
 __all__ = [
     "CoercionError",
     "UnsupportedValue",
+    "as_hashable",
     "canonical_json",
     "coerce",
     "decode",
@@ -105,18 +106,19 @@ def decode(wire: Any) -> Any:
             if tag == "$tuple":
                 return tuple(decode(v) for v in inner)
             if tag == "$set":
-                return {_hashable(decode(v)) for v in inner}
+                return {as_hashable(decode(v)) for v in inner}
             if tag == "$dict":
-                return {_hashable(decode(k)): decode(v) for k, v in inner}
+                return {as_hashable(decode(k)): decode(v) for k, v in inner}
             if tag == "$float":
                 return float(inner)
         return {k: decode(v) for k, v in wire.items()}
     return wire
 
 
-def _hashable(value: Any) -> Any:
+def as_hashable(value: Any) -> Any:
+    """The value as a set member or dict key: lists become tuples, sets frozensets (deeply)."""
     if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
+        return tuple(as_hashable(v) for v in value)
     if isinstance(value, set):
         return frozenset(value)
     return value
@@ -282,7 +284,7 @@ def _coerce_array(plain: Any, schema: dict[str, Any], *, lenient: bool, path: st
         return tuple(items)
     if hint == "set":
         try:
-            return {_hashable(v) for v in items}
+            return {as_hashable(v) for v in items}
         except TypeError:
             raise CoercionError(path, expected, plain) from None
     return items
@@ -308,7 +310,7 @@ def _coerce_object(plain: Any, schema: dict[str, Any], *, lenient: bool, path: s
         new_key: Any = key
         if key_schema is not None and key_schema.get("type") != "string":
             try:
-                new_key = _hashable(coerce(key, key_schema, lenient=True, path=f"{path}<key {key}>"))
+                new_key = as_hashable(coerce(key, key_schema, lenient=True, path=f"{path}<key {key}>"))
             except CoercionError:
                 raise CoercionError(f"{path}<key {key}>", describe_schema(key_schema), key) from None
         out[new_key] = coerce(
