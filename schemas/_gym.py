@@ -10,6 +10,7 @@ __all__ = [
     "FORMAT_VERSION",
     "GymManifest",
     "Instance",
+    "ObservationPolicy",
     "OracleSummary",
     "ParamSpec",
     "ToolKind",
@@ -19,9 +20,15 @@ __all__ = [
 
 FORMAT_VERSION: Final = 1
 
-ToolKind = Literal["observe", "submit", "task", "helper", "segment", "method", "getter"]
-"""observe/submit/task are generic; helper, segment and method are carved out of the solution;
-getter reveals one part of the hidden input."""
+ToolKind = Literal["observe", "read", "submit", "task", "helper", "segment", "method", "getter"]
+"""observe/read/submit/task are generic (read: a bounded window of one hidden collection, under the
+partial observation policy); helper, segment and method are carved out of the solution; getter
+reveals one part of the hidden input."""
+
+ObservationPolicy = Literal["partial", "full"]
+"""What the agent can see of the hidden input. full: ``observe`` returns every value. partial:
+``observe`` returns scalar values and the size of each collection; a collection's contents are
+read through its ``read`` tool, a bounded window at a time."""
 
 JsonSchema = dict[str, JsonValue]
 
@@ -128,3 +135,14 @@ class GymManifest(BaseModel):
     step_budget: int = Field(ge=1, description="Default step limit of an episode")
     seed: int = 0
     llm_model: str | None = Field(default=None, description="Model that proposed the decomposition, if any")
+    observation: ObservationPolicy = Field(
+        default="full", description="What observe reveals: partial (sizes and scalars) or full (every value)"
+    )
+    batch_size: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Hidden inputs (cases) one episode asks about at once; above 1, every tool but submit and task "
+            "takes a `case` index and submit takes the list of answers, one per case"
+        ),
+    )
