@@ -5,10 +5,12 @@ value (it runs in a local process pool, and could run as a Ray task):
 
 1. instances: the dataset's tests run against a recording wrapper of the reference (sandbox);
 2. schemas of the hidden input and the answer (annotations when they fit, else inferred);
-3. augmentation (``settings.augment``): mutated inputs, outputs by the reference (sandbox);
+3. augmentation (``settings.augment``): mutated inputs along a size ladder, outputs by the
+   reference (sandbox);
 4. carving (libcst) at the finest granularity first; each carving is verified (two passes, see
    _verify.py) and the first one that reproduces every instance wins: fine -> helpers -> getters;
-5. quality filters per instance and per gym;
+5. quality filters per instance and per gym, the degenerate cap, a spread of at most
+   ``settings.max_instances`` instances (_filters.py);
 6. rendering: manifest, task statement, instances, summary.
 
 Every outcome is a value; a stage's failure becomes ``Rejected(Rejection(stage, reason))``.
@@ -141,14 +143,14 @@ def _build(
     inferred = inferred_input_schema(recorded)
     candidates = list(recorded.candidates)
     dropped = dict(recorded.dropped)
+    if len(candidates) > settings.max_instances:  # the filters pick among the rest (_filters.py)
+        dropped["over --max-instances"] = len(candidates) - settings.max_instances
+        candidates = candidates[: settings.max_instances]
     if settings.augment > 0:
         more, lost = augment_candidates(recorded.raw.adapted or problem, recorded, inferred, settings, worker)
         candidates.extend(more)
         for reason, count in lost.items():
             dropped[reason] = dropped.get(reason, 0) + count
-    if len(candidates) > settings.max_instances:
-        dropped["over --max-instances"] = len(candidates) - settings.max_instances
-        candidates = candidates[: settings.max_instances]
     run = _Attempt(problem, settings, worker, recorded, inferred, candidates, dropped)
     if proposal is None:
         return run.ladder()

@@ -5,7 +5,8 @@ over a ``ProcessPoolExecutor`` (spawned processes, each owning one sync sandbox 
 lazily), keeps at most ``2 * workers`` problems in flight (bounded memory), and writes each
 result as it arrives: the gym folder atomically, then its report entry (journal, then
 report.json). ``workers=1`` runs in this process. Problems the catalog's report already holds
-(same dataset and settings) are skipped. A pool process that dies costs only the problems in
+(same dataset and settings) are skipped. Duplicates (same solution and tests as an earlier
+problem, _dedup.py) are not generated: each is reported as a ``dedup`` rejection. A pool process that dies costs only the problems in
 flight (rejected as ``infra``, retried by a rerun); the run goes on with a new pool.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -25,6 +27,7 @@ from pathlib import Path
 from ..runtime import SandboxConfig, SandboxUnavailable, Worker
 from ..schemas import GenerationReport, LoadIssue, Problem, Rejection
 from ._catalog_write import ReportBook, write_gym
+from ._dedup import duplicate_rejection, find_duplicates
 from ._llm_client import LlmClient, LlmSettings
 from ._llm_decompose import Proposal, ProposalRejected, decompose_all
 from ._pipeline import build_gym, internal_error
@@ -83,11 +86,13 @@ def _guarded(
 
 @dataclass(frozen=True, kw_only=True)
 class RunResult:
-    """What a run did: the report written, and how many problems it skipped as already done."""
+    """What a run did: the report written, how many problems it skipped as already done, ran, and
+    found to duplicate another (not generated)."""
 
     report: GenerationReport
     skipped: int
     ran: int
+    duplicates: int = 0
 
 
 def _in_process(
@@ -208,8 +213,15 @@ def generate(
         catalog, dataset=dataset, settings=settings.as_report(), replace_settings=not resume
     )
     book.load_issues = list(load_issues)
-    todo = [p for p in problems if not (resume and book.done(p.task_id))]
-    skipped = len(problems) - len(todo)
+    duplicates = find_duplicates(problems)
+    for problem in problems:
+        original = duplicates.get(problem.task_id)
+        if original is not None:
+            _drop_gym(catalog, problem.task_id)  # a gym an earlier run made of it (it was not a twin then)
+            book.add(duplicate_rejection(problem, original))
+    unique = [p for p in problems if p.task_id not in duplicates]
+    todo = [p for p in unique if not (resume and book.done(p.task_id))]
+    skipped = len(unique) - len(todo)
     total = len(todo)
     proposals: _Proposals = {}
     if llm is not None and todo:
@@ -238,4 +250,10 @@ def generate(
                 progress(done, total, result)
     finally:
         report = book.write(seconds=time.perf_counter() - started)
-    return RunResult(report=report, skipped=skipped, ran=done)
+    return RunResult(report=report, skipped=skipped, ran=done, duplicates=len(duplicates))
+
+
+def _drop_gym(catalog: Path, task_id: str) -> None:
+    folder = catalog / task_id
+    if (folder / "manifest.json").is_file():
+        shutil.rmtree(folder)

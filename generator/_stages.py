@@ -130,7 +130,10 @@ def augment_candidates(
     settings: GenerateSettings,
     worker: SyncWorker,
 ) -> tuple[list[Candidate], dict[str, int]]:
-    """``settings.augment`` new candidates by mutation, outputs by the reference; and what was lost."""
+    """``settings.augment`` new candidates along the size ladder, outputs by the reference; what was lost.
+
+    A derived input the reference raises or times out on (per-call limit) is dropped and counted.
+    """
     lost: dict[str, int] = {}
     rng = rng_for(settings.seed, problem.task_id)
     if recorded.is_class:
@@ -160,7 +163,9 @@ def augment_candidates(
     out: list[Candidate] = []
     for mutant, wire, expected in zip(mutants, wires, outputs, strict=True):
         if isinstance(expected, ComputeError):
-            key = "augment: the reference raised on a derived input"
+            timed_out = "time" in expected.reason.lower()
+            what = "timed out" if timed_out else "raised"
+            key = f"augment: the reference {what} on a derived input"
             lost[key] = lost.get(key, 0) + 1
             continue
         out.append(Candidate(input=wire, expected=expected, origin="augmented", tier=mutant.tier))

@@ -10,7 +10,7 @@ from ._problem import LoadIssue
 
 __all__ = ["GenerationReport", "GymSummary", "LlmUsage", "Rejection", "Stage"]
 
-Stage = Literal["load", "instances", "analyse", "decompose", "render", "verify", "filter", "infra"]
+Stage = Literal["load", "dedup", "instances", "analyse", "decompose", "render", "verify", "filter", "infra"]
 
 
 class Rejection(BaseModel):
@@ -21,6 +21,10 @@ class Rejection(BaseModel):
     stage: Stage
     reason: str
     detail: str | None = None
+    duplicate_of: str | None = Field(
+        default=None,
+        description="Stage dedup: the task id of the problem with the same solution and tests (its gym)",
+    )
 
 
 class GymSummary(BaseModel):

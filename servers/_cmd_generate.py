@@ -59,32 +59,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_positive, default=None, metavar="N", help="parallel processes (default: CPU count)"
     )
+    from ..generator._results import GenerateSettings  # its defaults are the CLI's
+
+    defaults = GenerateSettings()
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of augmentation (default 0)")
     parser.add_argument(
         "--augment",
         type=_positive,
-        default=0,
+        default=defaults.augment,
         metavar="N",
-        help="derive N new instances per problem (default 0)",
+        help=f"derive N new instances per problem along a size ladder of 8..256 elements "
+        f"(default {defaults.augment}; 0 = the tests' instances only)",
     )
     parser.add_argument(
-        "--min-steps", type=_positive, metavar="N", help="keep instances whose oracle makes >= N tool calls"
+        "--min-steps",
+        type=_positive,
+        default=defaults.min_steps,
+        metavar="N",
+        help=f"keep instances whose oracle makes >= N tool calls (default {defaults.min_steps}; 0 = off)",
     )
     parser.add_argument(
-        "--max-steps", type=_positive, metavar="N", help="keep instances whose oracle makes <= N tool calls"
+        "--max-steps",
+        type=_positive,
+        default=defaults.max_steps,
+        metavar="N",
+        help=f"keep instances whose oracle makes <= N tool calls (default {defaults.max_steps}; 0 = off)",
     )
     parser.add_argument(
         "--min-tools",
         type=_positive,
+        default=defaults.min_tools,
         metavar="N",
-        help="keep instances/gyms whose oracle uses >= N distinct tools",
+        help=f"keep instances/gyms whose oracle uses >= N distinct tools, observe and submit included "
+        f"(default {defaults.min_tools}; 0 = off)",
+    )
+    parser.add_argument(
+        "--no-filters",
+        action="store_true",
+        help="keep every verified instance: no step or tool filter, no cap on degenerate instances",
     )
     parser.add_argument(
         "--max-instances",
-        type=_positive,
-        default=64,
+        type=_at_least_one,
+        default=defaults.max_instances,
         metavar="N",
-        help="at most N instances per gym (default 64)",
+        help=f"at most N instances per gym, a spread over oracle steps (default {defaults.max_instances})",
     )
     parser.add_argument(
         "--no-resume",
@@ -162,7 +181,15 @@ class _Bar:
         self.stream.flush()
 
 
-def _summary(report: GenerationReport, *, catalog: Path, selected: set[str], skipped: int, ran: int) -> str:
+def _summary(
+    report: GenerationReport,
+    *,
+    catalog: Path,
+    selected: set[str],
+    skipped: int,
+    ran: int,
+    duplicates: int = 0,
+) -> str:
     """The end-of-run summary, over the problems this command selected (the catalog may hold more)."""
     from collections import Counter
 
@@ -177,6 +204,13 @@ def _summary(report: GenerationReport, *, catalog: Path, selected: set[str], ski
         f"load issues: {len(report.load_issues)}",
         f"gyms verified: {len(gyms)} of {total} ({pct:.1f}%)   rejected: {len(rejections)}",
     ]
+    if duplicates:
+        distinct = total - duplicates
+        lines.append(
+            f"duplicates: {duplicates} problems have the same solution and tests as an earlier one "
+            f"(one gym each; duplicate_of in report.json)   gyms of distinct problems: {len(gyms)} of "
+            f"{distinct} ({100.0 * len(gyms) / distinct if distinct else 0.0:.1f}%)"
+        )
     if gyms:
         lines.append(
             f"gyms with >= 2 problem tools: {two} ({100.0 * two / len(gyms):.1f}%)   "
@@ -210,9 +244,14 @@ def run(args: argparse.Namespace) -> int:
     from ..generator._run import generate
     from ..runtime import SandboxConfig, SandboxUnavailable, default_catalog_dir, default_isolation
 
-    if args.min_steps is not None and args.max_steps is not None and args.min_steps > args.max_steps:
+    min_steps, max_steps, min_tools = (
+        (None, None, None)
+        if args.no_filters
+        else (args.min_steps or None, args.max_steps or None, args.min_tools or None)
+    )
+    if min_steps is not None and max_steps is not None and min_steps > max_steps:
         raise UsageError(
-            f"--min-steps {args.min_steps} is above --max-steps {args.max_steps}: swap or drop one"
+            f"--min-steps {min_steps} is above --max-steps {max_steps}: swap them, or give 0 to turn one off"
         )
     try:
         llm = llm_settings_from_args(args)
@@ -240,10 +279,11 @@ def run(args: argparse.Namespace) -> int:
     settings = GenerateSettings(
         seed=args.seed,
         augment=args.augment,
-        min_steps=args.min_steps,
-        max_steps=args.max_steps,
-        min_tools=args.min_tools,
-        max_instances=args.max_instances or 64,
+        min_steps=min_steps,
+        max_steps=max_steps,
+        min_tools=min_tools,
+        cap_degenerate=not args.no_filters,
+        max_instances=args.max_instances,
         llm_model=llm.model if llm is not None else None,
     )
     sandbox = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
@@ -268,5 +308,14 @@ def run(args: argparse.Namespace) -> int:
     except (CatalogConflict, LlmNotInstalled) as exc:
         raise UsageError(str(exc)) from None
     selected = {p.task_id for p in problems}
-    print(_summary(result.report, catalog=catalog, selected=selected, skipped=result.skipped, ran=result.ran))
+    print(
+        _summary(
+            result.report,
+            catalog=catalog,
+            selected=selected,
+            skipped=result.skipped,
+            ran=result.ran,
+            duplicates=result.duplicates,
+        )
+    )
     return 0

@@ -38,6 +38,7 @@ def toy_problem(name: str = "toy/0", *, tests: str | None = None) -> Problem:
         "    assert candidate([5, -1, 7, 3], 4) == 1\n"
         "    assert candidate([], 0) == 0\n\n"
         "check(count_pairs)\n"
+        f"PROBLEM = {name!r}\n"  # toys of other names are other problems, not duplicates (_dedup.py)
     )
     return Problem(
         problem_id=name,

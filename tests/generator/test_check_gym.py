@@ -43,7 +43,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _sample(),
         catalog=out,
         dataset="sample",
-        settings=GenerateSettings(augment=3, seed=1),
+        settings=GenerateSettings.unfiltered(augment=3, seed=1),
         sandbox=SandboxConfig(isolation="nsjail"),
     )
     return out

@@ -112,7 +112,7 @@ def test_every_kodcode_design_problem_becomes_a_verified_gym(
     problems = [p for p in kodcode.values() if any(f"class {name}" in p.solution for name in DESIGN)]
     assert len(problems) == 11
     for p in problems:
-        out = build_gym(p, GenerateSettings(), worker)
+        out = build_gym(p, GenerateSettings.unfiltered(), worker)
         assert isinstance(out, Generated), (p.problem_id, out)
         assert out.summary.n_problem_tools >= 2
         first = out.files.instances[0]

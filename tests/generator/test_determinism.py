@@ -28,7 +28,7 @@ def _files(catalog: Path) -> dict[str, bytes]:
 
 def test_two_runs_with_one_seed_write_identical_catalogs(tmp_path: Path) -> None:
     problems = [p for p in load_dataset("humaneval").problems if p.problem_id in IDS]
-    settings = GenerateSettings(seed=5, augment=4)
+    settings = GenerateSettings.unfiltered(seed=5, augment=4)
     sandbox = SandboxConfig(isolation="nsjail")
     for name, order, workers in (("a", problems, 1), ("b", list(reversed(problems)), 2)):
         generate(
@@ -53,7 +53,7 @@ def test_another_seed_changes_only_the_augmented_instances(tmp_path: Path) -> No
             problems,
             catalog=tmp_path / str(seed),
             dataset="humaneval",
-            settings=GenerateSettings(seed=seed, augment=3),
+            settings=GenerateSettings.unfiltered(seed=seed, augment=3),
             sandbox=sandbox,
         )
     one, two = (_files(tmp_path / s) for s in ("1", "2"))

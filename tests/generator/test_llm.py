@@ -386,7 +386,7 @@ def _run(catalog: Path, ids: list[str], llm: LlmSettings) -> GenerationReport:
         [problem(i) for i in ids],
         catalog=catalog,
         dataset="humaneval",
-        settings=GenerateSettings(llm_model=llm.model),
+        settings=GenerateSettings.unfiltered(llm_model=llm.model),
         sandbox=SandboxConfig(isolation="nsjail"),
         workers=1,
         llm=llm,

@@ -34,7 +34,7 @@ def _getters_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(), sandbox_worker)
     assert isinstance(result, Generated), result
     manifest = GymManifest.model_validate_json(result.files.manifest.model_dump_json())
     assert [t.name for t in manifest.tools] == ["observe", "get_nums", "get_target", "submit", "task"]
@@ -53,7 +53,7 @@ def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_wo
 
 
 def test_the_task_text_keeps_the_question_but_no_example_values(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(), sandbox_worker)
     assert isinstance(result, Generated)
     task = result.files.manifest.task
     assert "Count the pairs" in task
@@ -63,12 +63,14 @@ def test_the_task_text_keeps_the_question_but_no_example_values(sandbox_worker: 
 
 
 def test_results_pickle_for_process_pools(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(augment=3), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(augment=3), sandbox_worker)
     assert pickle.loads(pickle.dumps(result)) == result
 
 
 def test_augmented_instances_come_in_tiers_with_outputs_from_the_reference(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(augment=6, seed=3), sandbox_worker)
+    result = _pipeline.build_gym(
+        toy_problem(), GenerateSettings.unfiltered(augment=6, seed=3), sandbox_worker
+    )
     assert isinstance(result, Generated)
     augmented = [i for i in result.files.instances if i.origin == "augmented"]
     assert augmented
@@ -85,23 +87,23 @@ def test_a_problem_whose_tests_never_call_the_reference_is_rejected_at_instances
     sandbox_worker: Worker,
 ) -> None:
     problem = toy_problem("toy/silent", tests="def check(candidate):\n    pass\n\ncheck(count_pairs)\n")
-    result = _pipeline.build_gym(problem, GenerateSettings(), sandbox_worker)
+    result = _pipeline.build_gym(problem, GenerateSettings.unfiltered(), sandbox_worker)
     assert isinstance(result, Rejected)
     assert result.rejection.stage == "instances"
     assert "never called" in result.rejection.reason
 
 
 def test_the_step_filter_drops_instances_and_then_the_gym(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(min_steps=10), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(min_steps=10), sandbox_worker)
     assert isinstance(result, Rejected)
     assert result.rejection.stage == "filter"
     assert "oracle steps < 10 (4)" in result.rejection.reason
 
 
 def test_the_tool_filter_counts_distinct_tools_including_observe_and_submit(sandbox_worker: Worker) -> None:
-    ok = _pipeline.build_gym(toy_problem(), GenerateSettings(min_tools=3), sandbox_worker)
+    ok = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(min_tools=3), sandbox_worker)
     assert isinstance(ok, Generated)
-    too_few = _pipeline.build_gym(toy_problem(), GenerateSettings(min_tools=4), sandbox_worker)
+    too_few = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(min_tools=4), sandbox_worker)
     assert isinstance(too_few, Rejected) and too_few.rejection.stage == "filter"
 
 
@@ -121,7 +123,7 @@ def test_the_carving_ladder_falls_back_to_a_coarser_granularity(
         return getters_carving(problem, recorded, granularity, schema)
 
     monkeypatch.setattr(_pipeline, "carve", ladder)
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(), sandbox_worker)
     assert isinstance(result, Generated)
     assert tried == ["fine", "coarse", "helpers", "getters"]
     assert CarveRejected("x").reason == "x"
@@ -137,7 +139,7 @@ def test_a_run_writes_every_problem_as_a_gym_or_a_rejection(tmp_path: Path) -> N
         problems,
         catalog=tmp_path,
         dataset="toy",
-        settings=GenerateSettings(),
+        settings=GenerateSettings.unfiltered(),
         sandbox=SandboxConfig(isolation="nsjail"),
     )
     report = _read_report(tmp_path)
@@ -160,7 +162,7 @@ def test_a_run_writes_every_problem_as_a_gym_or_a_rejection(tmp_path: Path) -> N
 
 def test_an_interrupted_run_keeps_what_it_wrote_and_a_rerun_resumes(tmp_path: Path) -> None:
     problems = [toy_problem(f"toy/{i}") for i in range(3)]
-    settings = GenerateSettings()
+    settings = GenerateSettings.unfiltered()
     sandbox = SandboxConfig(isolation="nsjail")
 
     def stop_after_first(done: int, total: int, result: Generated | Rejected | None) -> None:
@@ -182,13 +184,17 @@ def test_an_interrupted_run_keeps_what_it_wrote_and_a_rerun_resumes(tmp_path: Pa
     assert [g.task_id for g in again.report.gyms] == ["toy_0", "toy_1", "toy_2"]
     with pytest.raises(CatalogConflict, match="seed 0 \\(now 9\\)"):  # other settings: refused...
         generate(
-            problems[:1], catalog=tmp_path, dataset="toy", settings=GenerateSettings(seed=9), sandbox=sandbox
+            problems[:1],
+            catalog=tmp_path,
+            dataset="toy",
+            settings=GenerateSettings.unfiltered(seed=9),
+            sandbox=sandbox,
         )
     other = generate(  # ... unless asked to regenerate; the other gyms stay in the report
         problems[:1],
         catalog=tmp_path,
         dataset="toy",
-        settings=GenerateSettings(seed=9),
+        settings=GenerateSettings.unfiltered(seed=9),
         sandbox=sandbox,
         resume=False,
     )
@@ -232,7 +238,7 @@ def test_a_verified_llm_proposal_becomes_the_gym(
         source=PROPOSAL_SOURCE, reply="the reply", entry_point="count_pairs", helpers=("is_pair",)
     )
     result = _pipeline.build_gym(
-        toy_problem(), GenerateSettings(llm_model="m"), sandbox_worker, proposal=proposal
+        toy_problem(), GenerateSettings.unfiltered(llm_model="m"), sandbox_worker, proposal=proposal
     )
     assert isinstance(result, Generated), result
     assert result.summary.llm is True
@@ -244,13 +250,15 @@ def test_a_verified_llm_proposal_becomes_the_gym(
 def test_a_wrong_llm_proposal_falls_back_with_its_reason(sandbox_worker: Worker) -> None:
     wrong = PROPOSAL_SOURCE.replace("a + b == target", "a + b != target")
     proposal = Proposal(source=wrong, reply="bad", entry_point="count_pairs", helpers=("is_pair",))
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker, proposal=proposal)
+    result = _pipeline.build_gym(
+        toy_problem(), GenerateSettings.unfiltered(), sandbox_worker, proposal=proposal
+    )
     assert isinstance(result, Generated)
     assert result.summary.llm is False
     assert result.summary.llm_fallback_reason is not None
     rejected = _pipeline.build_gym(
         toy_problem(),
-        GenerateSettings(),
+        GenerateSettings.unfiltered(),
         sandbox_worker,
         proposal=ProposalRejected(reason="no code block", reply="hi"),
     )
@@ -274,13 +282,16 @@ def test_the_generate_and_check_commands_run_end_to_end(
     data = tmp_path / "toy.jsonl"
     data.write_text(json.dumps(row) + "\n", encoding="utf-8")
     out = tmp_path / "catalog"
-    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1"]) == 0
+    old = ["--augment", "0", "--no-filters"]  # the toy is too short for the paper's filters
+    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1", *old]) == 0
     assert "gyms verified: 1 of 1 (100.0%)" in capsys.readouterr().out
     assert main(["check", "--catalog", str(out)]) == 0
     assert "1 pass, 0 fail" in capsys.readouterr().out
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/nope"]) == 2
     assert "its ids look like toy/cli" in capsys.readouterr().err
-    assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/cli"]) == 0
+    assert (
+        main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/cli", *old]) == 0
+    )
     assert "problems: 1 selected (0 this run, 1 already done)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["generate", "--dataset", f"jsonl:{data}", "--limit", "0"])
@@ -326,7 +337,7 @@ def test_a_sandbox_that_cannot_start_stops_the_run_instead_of_rejecting_everythi
             problems,
             catalog=tmp_path / "c",
             dataset="toy",
-            settings=GenerateSettings(),
+            settings=GenerateSettings.unfiltered(),
             sandbox=broken,
             workers=workers,
         )
@@ -341,7 +352,7 @@ def test_a_sandbox_that_cannot_start_stops_the_run_instead_of_rejecting_everythi
 def test_a_run_killed_between_report_writes_resumes_from_the_journal(
     sandbox_worker: Worker, tmp_path: Path
 ) -> None:
-    settings = GenerateSettings()
+    settings = GenerateSettings.unfiltered()
     gym = _pipeline.build_gym(toy_problem("toy/k"), settings, sandbox_worker)
     assert isinstance(gym, Generated)
     book = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
@@ -354,14 +365,14 @@ def test_a_run_killed_between_report_writes_resumes_from_the_journal(
     again = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
     assert again.done("toy_k") and again.done("toy_r")
     with pytest.raises(CatalogConflict):
-        ReportBook.open(tmp_path, dataset="toy", settings=GenerateSettings(seed=1).as_report())
+        ReportBook.open(tmp_path, dataset="toy", settings=GenerateSettings.unfiltered(seed=1).as_report())
     again.write(seconds=1.0)
     assert not (tmp_path / JOURNAL_FILE).exists()
     assert [g.task_id for g in _read_report(tmp_path).gyms] == ["toy_k"]
 
 
 def test_a_rerun_retries_problems_rejected_by_the_sandbox_or_our_bugs(tmp_path: Path) -> None:
-    settings = GenerateSettings()
+    settings = GenerateSettings.unfiltered()
     book = ReportBook.open(tmp_path, dataset="toy", settings=settings.as_report())
     for task, stage, reason in [
         ("t_infra", "infra", "the sandbox failed: timeout"),
@@ -388,7 +399,9 @@ def test_a_verified_proposal_with_fewer_tools_loses_to_the_deterministic_carving
     proposal = Proposal(
         source=lumped, reply="one helper", entry_point="count_pairs", helpers=("pairs_summing_to",)
     )
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker, proposal=proposal)
+    result = _pipeline.build_gym(
+        toy_problem(), GenerateSettings.unfiltered(), sandbox_worker, proposal=proposal
+    )
     assert isinstance(result, Generated)
     assert result.summary.llm is False
     assert (result.summary.llm_fallback_reason or "").startswith("deterministic carving had more tools")
@@ -423,6 +436,6 @@ def test_a_problem_tool_the_oracle_never_calls_is_not_offered(
         )
 
     monkeypatch.setattr(_pipeline, "carve", with_unused)
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(), sandbox_worker)
     assert isinstance(result, Generated)
     assert "never" not in [t.name for t in result.files.manifest.tools]
