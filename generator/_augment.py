@@ -163,21 +163,28 @@ class _Mutator:
             if rows and len(rows) == len(seeds) and len(set(rows)) == 1:
                 inner = min(_MAX_LEN, _length(self.rng, inner))  # a rectangular grid stays one
                 return self._grid(seeds, item_schema, size, inner)
-        out = [self.value(v, item_schema, inner) if nested else self.maybe(v, item_schema) for v in items]
+        fixed = _categorical([v for v in self.pool if _fits(v, item_schema)])  # 0/1 flags, '#'/'.' marks
+        if fixed:
+            out = list(items)
+        else:
+            out = [self.value(v, item_schema, inner) if nested else self.maybe(v, item_schema) for v in items]
         while len(out) > size:
             del out[self.rng.randrange(len(out))]
         while len(out) < size and seeds:
+            seed = self.rng.choice(seeds)
             out.insert(
-                self.rng.randrange(len(out) + 1), self.value(self.rng.choice(seeds), item_schema, inner)
+                self.rng.randrange(len(out) + 1), seed if fixed else self.value(seed, item_schema, inner)
             )
         return out
 
     def _grid(self, rows: list[Any], schema: dict[str, Any], height: int, width: int) -> list[Any]:
         cells = [c for r in rows for c in r] or [0]
         cell_schema = schema.get("items", {})
+        fixed = _categorical([v for v in self.pool if _fits(v, cell_schema)] or cells)
         out: list[Any] = []
         for _ in range(height):
-            row = [self.maybe(self.rng.choice(cells), cell_schema) for _ in range(width)]
+            drawn = [self.rng.choice(cells) for _ in range(width)]
+            row = drawn if fixed else [self.maybe(c, cell_schema) for c in drawn]
             out.append(tuple(row) if isinstance(rows[0], tuple) else row)
         return out
 
@@ -204,6 +211,16 @@ class _Mutator:
             if key not in out:
                 out[key] = self.value(v, extra)
         return out
+
+
+def _categorical(values: list[Any]) -> bool:
+    """Flags or marks (two distinct values, or up to three one-character strings): not mutated."""
+    if not values or any((_is_sized(v) and not isinstance(v, str)) or isinstance(v, float) for v in values):
+        return False
+    distinct = {as_hashable(v) for v in values}
+    if all(isinstance(v, str) and len(v) == 1 for v in values):
+        return len(distinct) <= 3
+    return len(distinct) <= 2 and not any(isinstance(v, str) for v in values)
 
 
 def _hashables(items: list[Any]) -> list[Any]:

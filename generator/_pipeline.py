@@ -42,9 +42,17 @@ from ._filters import apply_filters
 from ._llm_decompose import Proposal, ProposalRejected
 from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
-from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, inferred_input_schema, record
+from ._stages import (
+    GRANULARITIES,
+    Recorded,
+    augment_candidates,
+    carve,
+    inferred_input_schema,
+    record,
+    verify_by_rungs,
+)
 from ._task_text import task_statement
-from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, verify_gym
+from ._verify import Candidate, SyncWorker, Verification, VerifyFailed
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
 
@@ -266,7 +274,7 @@ def _verified(
     problem_tools = [_with_hidden_schemas(t.to_tool_spec(), props) for t in carving.tools]
     observe, submit, task = generic_tools(input_schema, output_schema)
     tools = [observe, *problem_tools, submit, task]
-    result = verify_gym(
+    result = verify_by_rungs(
         worker=worker,
         tools_source=carving.tools_source,
         oracle_source=carving.oracle_source,
@@ -274,8 +282,7 @@ def _verified(
         candidates=candidates,
         input_schema=input_schema,
         output_schema=output_schema,
-        timeout=settings.call_timeout,
-        max_calls=settings.max_oracle_steps,
+        settings=settings,
     )
     if isinstance(result, VerifyFailed):
         return _reject(problem, result.stage, result.reason, result.detail)

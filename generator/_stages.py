@@ -9,20 +9,36 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
-from ..schemas import Problem, Rejection, Stage, UnsupportedValue, decode, encode, infer_schema
+from ..schemas import Problem, Rejection, Stage, ToolSpec, UnsupportedValue, decode, encode, infer_schema
 from ._augment import mutate_inputs, rng_for
 from ._carving_types import CarveRejected, Carving, Granularity
 from ._instances import ComputeError, RecordedInstances, RecordingFailed, compute_outputs, record_instances
 from ._results import GenerateSettings, Rejected
-from ._verify import Candidate, SyncWorker, instance_id_for
+from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, instance_id_for, verify_gym
 
-__all__ = ["GRANULARITIES", "Recorded", "augment_candidates", "carve", "record"]
+__all__ = [
+    "GRANULARITIES",
+    "Recorded",
+    "SizedCandidate",
+    "augment_candidates",
+    "carve",
+    "record",
+    "verify_by_rungs",
+]
 
 GRANULARITIES: tuple[Granularity, ...] = ("fine", "coarse", "helpers", "getters")
 """Carving ladder: the finest tools first (fine: loop bodies, conditions...; coarse: whole loops;
 helpers: helper functions only); getters (one per input field) always verify."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SizedCandidate(Candidate):
+    """A derived candidate and its rung on the size ladder (0: no rung, e.g. design problems)."""
+
+    size: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,7 +176,7 @@ def augment_candidates(
     )
     if isinstance(outputs, RecordingFailed):
         return [], {f"augment: {outputs.reason[:80]}": len(mutants)}
-    out: list[Candidate] = []
+    out: list[SizedCandidate] = []
     for mutant, wire, expected in zip(mutants, wires, outputs, strict=True):
         if isinstance(expected, ComputeError):
             timed_out = "time" in expected.reason.lower()
@@ -168,5 +184,82 @@ def augment_candidates(
             key = f"augment: the reference {what} on a derived input"
             lost[key] = lost.get(key, 0) + 1
             continue
-        out.append(Candidate(input=wire, expected=expected, origin="augmented", tier=mutant.tier))
-    return out, lost
+        out.append(
+            SizedCandidate(
+                input=wire, expected=expected, origin="augmented", tier=mutant.tier, size=mutant.size
+            )
+        )
+    out.sort(key=lambda c: c.size)  # stable: rung by rung, as verify_by_rungs climbs
+    return list(out), lost
+
+
+def _rung(candidate: Candidate) -> int:
+    return candidate.size if isinstance(candidate, SizedCandidate) else 0
+
+
+def verify_by_rungs(
+    *,
+    worker: SyncWorker,
+    tools_source: str,
+    oracle_source: str,
+    tools: list[ToolSpec],
+    candidates: list[Candidate],
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    settings: GenerateSettings,
+) -> Verification | VerifyFailed:
+    """Verify the test candidates with the first rung, then climb the size ladder while it pays.
+
+    The next rung is tried only while the last one verified some instance in the lower half of
+    the step window (``max_steps``, else ``max_oracle_steps``): oracle steps grow with size, so
+    the rungs above would only be filtered out, and their replays cost the most (big inputs,
+    long runs; some reach the sandbox's time limit). Derived instances stop at the window's top
+    (``max_steps + 1`` calls). Untried candidates are counted in ``dropped``. A failure of the
+    first group (the tests) fails the gym, as :func:`verify_gym` says; of a later rung, it ends
+    the climb.
+    """
+    top = settings.max_steps if settings.max_steps is not None else settings.max_oracle_steps
+    rungs = [list(group) for _, group in groupby(candidates, key=_rung)]
+    if len(rungs) > 1 and _rung(rungs[0][0]) == 0:  # tests (and unsized candidates) go with rung 1
+        rungs = [rungs[0] + rungs[1], *rungs[2:]]
+    instances = []
+    dropped: dict[str, int] = {}
+    first: Verification | None = None
+    for i, rung in enumerate(rungs):
+        out = verify_gym(
+            worker=worker,
+            tools_source=tools_source,
+            oracle_source=oracle_source,
+            tools=tools,
+            candidates=rung,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            timeout=settings.call_timeout,
+            max_calls=settings.max_oracle_steps if i == 0 else min(settings.max_oracle_steps, top + 1),
+        )
+        if isinstance(out, VerifyFailed):
+            if first is None:
+                return out
+            _add(dropped, f"augment: no input of {_rung(rung[-1])} elements replays", len(rung))
+            untried = sum(len(r) for r in rungs[i + 1 :])
+            _add(dropped, "augment: rungs above the step window, not tried", untried)
+            break
+        first = first or out
+        tools = out.tools
+        instances.extend(out.instances)
+        for reason, count in out.dropped.items():
+            _add(dropped, reason, count)
+        sized = [inst for inst in out.instances if inst.origin == "augmented"]
+        if i + 1 < len(rungs) and not any(inst.oracle_steps <= top // 2 for inst in sized or out.instances):
+            _add(
+                dropped,
+                "augment: rungs above the step window, not tried",
+                sum(len(r) for r in rungs[i + 1 :]),
+            )
+            break
+    return Verification(tools=tools, instances=instances, dropped=dropped)
+
+
+def _add(counts: dict[str, int], key: str, n: int) -> None:
+    if n > 0:
+        counts[key] = counts.get(key, 0) + n

@@ -1,4 +1,4 @@
-"""Type-driven mutation of recorded inputs: deterministic, typed, tiered, new."""
+"""Type-driven mutation of recorded inputs: deterministic, typed, along the size ladder, new."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegym_mcp.generator._augment import mutate_inputs, rng_for
+from codegym_mcp.generator._augment import LADDER, mutate_inputs, rng_for, tier_for
 from codegym_mcp.schemas import canonical_json, encode, infer_schema
 
 INPUTS: list[dict[str, Any]] = [
@@ -54,11 +54,39 @@ def test_mutants_keep_the_python_types_of_each_parameter() -> None:
         assert type(value["flag"]) is bool
 
 
-def test_tiers_come_round_robin_and_hard_inputs_are_bigger() -> None:
+def test_rungs_of_the_size_ladder_come_round_robin_and_collections_take_the_rungs_size() -> None:
     mutants = mutate_inputs(INPUTS, _schema(INPUTS), n=30, rng=rng_for(1, "t"))
-    assert [m.tier for m in mutants[:3]] == ["easy", "medium", "hard"]
-    size = {tier: max(len(m.input["nums"]) for m in mutants if m.tier == tier) for tier in ("easy", "hard")}
-    assert size["hard"] > size["easy"]
+    assert [m.size for m in mutants[:6]] == list(LADDER)
+    assert [m.tier for m in mutants[:6]] == ["easy", "easy", "medium", "medium", "hard", "hard"]
+    for m in mutants:
+        assert tier_for(m.size) == m.tier
+        assert 3 * m.size // 4 <= len(m.input["nums"]) <= m.size
+        assert 3 * m.size // 4 <= len(m.input["word"]) <= m.size
+    assert max(len(m.input["nums"]) for m in mutants) >= 192  # the hard tier holds hundreds
+
+
+def test_integers_alone_grow_to_the_rung_as_sizes_or_counts() -> None:
+    inputs: list[dict[str, Any]] = [{"n": 5}, {"n": 0}]
+    mutants = mutate_inputs(inputs, _schema(inputs), n=12, rng=rng_for(0, "t"))
+    for m in mutants:
+        assert 3 * m.size // 4 <= m.input["n"] <= m.size
+
+
+def test_on_every_other_candidate_top_level_counts_grow_with_the_collections() -> None:
+    inputs: list[dict[str, Any]] = [{"nums": [1, 2, 3], "k": 2}, {"nums": [4, 5], "k": 1}]
+    mutants = mutate_inputs(inputs, _schema(inputs), n=24, rng=rng_for(3, "t"))
+    grown = [m for m in mutants if m.size >= 64 and m.input["k"] >= m.size // 2]
+    kept = [m for m in mutants if m.size >= 64 and m.input["k"] < 16]
+    assert grown and kept
+
+
+def test_a_grid_grows_as_a_rectangle_of_about_the_rungs_size() -> None:
+    inputs: list[dict[str, Any]] = [{"grid": [[1, 0], [0, 1]]}, {"grid": [[1, 1, 0], [0, 0, 1]]}]
+    for m in mutate_inputs(inputs, _schema(inputs), n=12, rng=rng_for(4, "t")):
+        rows = m.input["grid"]
+        assert len({len(r) for r in rows}) == 1
+        assert len(rows) * len(rows[0]) <= m.size
+        assert all(v in (0, 1) for r in rows for v in r)
 
 
 def test_no_mutant_repeats_a_recorded_input_or_another_mutant() -> None:
