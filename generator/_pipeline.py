@@ -39,6 +39,7 @@ from ..schemas import (
 )
 from ._carving_types import Carving
 from ._filters import apply_filters
+from ._ladder import Refill, verify_by_rungs
 from ._llm_decompose import Proposal, ProposalRejected
 from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
@@ -47,9 +48,9 @@ from ._stages import (
     Recorded,
     augment_candidates,
     carve,
+    derive_candidates,
     inferred_input_schema,
     record,
-    verify_by_rungs,
 )
 from ._task_text import task_statement
 from ._verify import Candidate, SyncWorker, Verification, VerifyFailed
@@ -283,6 +284,7 @@ def _verified(
         input_schema=input_schema,
         output_schema=output_schema,
         settings=settings,
+        refill=_refill(problem, recorded, settings, worker),
     )
     if isinstance(result, VerifyFailed):
         return _reject(problem, result.stage, result.reason, result.detail)
@@ -296,6 +298,20 @@ def _verified(
         dict(dropped),
         design=recorded.is_class,
     )
+
+
+def _refill(
+    problem: Problem, recorded: Recorded, settings: GenerateSettings, worker: SyncWorker
+) -> Refill | None:
+    """How the size ladder derives more candidates where it stops climbing (None: no augmentation)."""
+    if settings.augment <= 0:
+        return None
+    source, schema = recorded.raw.adapted or problem, inferred_input_schema(recorded)
+
+    def refill(sizes: tuple[int, ...], n: int) -> tuple[list[Candidate], dict[str, int]]:
+        return derive_candidates(source, recorded, schema, settings, worker, sizes=sizes, n=n)
+
+    return refill
 
 
 def _with_hidden_schemas(tool: ToolSpec, props: dict[str, Any]) -> ToolSpec:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
-from ..schemas import Problem, Rejection, Stage, ToolSpec, UnsupportedValue, decode, encode, infer_schema
-from ._augment import mutate_inputs, rng_for
+from ..schemas import Problem, Rejection, Stage, UnsupportedValue, decode, encode, infer_schema
+from ._augment import Mutant, mutate_inputs, rng_for
 from ._carving_types import CarveRejected, Carving, Granularity
 from ._instances import ComputeError, RecordedInstances, RecordingFailed, compute_outputs, record_instances
 from ._results import GenerateSettings, Rejected
-from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, instance_id_for, verify_gym
+from ._verify import Candidate, SyncWorker, instance_id_for
 
 __all__ = [
     "GRANULARITIES",
@@ -25,8 +24,8 @@ __all__ = [
     "SizedCandidate",
     "augment_candidates",
     "carve",
+    "derive_candidates",
     "record",
-    "verify_by_rungs",
 ]
 
 GRANULARITIES: tuple[Granularity, ...] = ("fine", "coarse", "helpers", "getters")
@@ -150,7 +149,6 @@ def augment_candidates(
 
     A derived input the reference raises or times out on (per-call limit) is dropped and counted.
     """
-    lost: dict[str, int] = {}
     rng = rng_for(settings.seed, problem.task_id)
     if recorded.is_class:
         from ._classes import mutate_operations  # design problems: new operation sequences
@@ -159,6 +157,41 @@ def augment_candidates(
     else:
         inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
         mutants = mutate_inputs(inputs, input_schema, n=settings.augment, rng=rng)
+    return _computed(problem, recorded, mutants, settings, worker)
+
+
+def derive_candidates(
+    problem: Problem,
+    recorded: Recorded,
+    input_schema: dict[str, Any],
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    *,
+    sizes: tuple[int, ...],
+    n: int,
+) -> tuple[list[Candidate], dict[str, int]]:
+    """``n`` more candidates of the given sizes (round robin), outputs by the reference; what was lost.
+
+    Its own random stream (seed, task id, sizes): deterministic, and independent of the first
+    augmentation's. A derived input may repeat an earlier candidate (the caller drops those).
+    """
+    if recorded.is_class or n <= 0 or not sizes:
+        return [], {}
+    rng = rng_for(settings.seed, f"{problem.task_id}\0sizes {sizes}")
+    inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
+    mutants = mutate_inputs(inputs, input_schema, n=n, rng=rng, ladder=sizes)
+    return _computed(problem, recorded, mutants, settings, worker)
+
+
+def _computed(
+    problem: Problem,
+    recorded: Recorded,
+    mutants: list[Mutant],
+    settings: GenerateSettings,
+    worker: SyncWorker,
+) -> tuple[list[Candidate], dict[str, int]]:
+    """The mutants with their expected outputs (the reference, in the sandbox), by size; what was lost."""
+    lost: dict[str, int] = {}
     if not mutants:
         return [], lost
     try:
@@ -191,75 +224,3 @@ def augment_candidates(
         )
     out.sort(key=lambda c: c.size)  # stable: rung by rung, as verify_by_rungs climbs
     return list(out), lost
-
-
-def _rung(candidate: Candidate) -> int:
-    return candidate.size if isinstance(candidate, SizedCandidate) else 0
-
-
-def verify_by_rungs(
-    *,
-    worker: SyncWorker,
-    tools_source: str,
-    oracle_source: str,
-    tools: list[ToolSpec],
-    candidates: list[Candidate],
-    input_schema: dict[str, Any],
-    output_schema: dict[str, Any],
-    settings: GenerateSettings,
-) -> Verification | VerifyFailed:
-    """Verify the test candidates with the first rung, then climb the size ladder while it pays.
-
-    The next rung is tried only while the last one verified some instance in the lower half of
-    the step window (``max_steps``, else ``max_oracle_steps``): oracle steps grow with size, so
-    the rungs above would only be filtered out, and their replays cost the most (big inputs,
-    long runs; some reach the sandbox's time limit). Derived instances stop at the window's top
-    (``max_steps + 1`` calls). Untried candidates are counted in ``dropped``. A failure of the
-    first group (the tests) fails the gym, as :func:`verify_gym` says; of a later rung, it ends
-    the climb.
-    """
-    top = settings.max_steps if settings.max_steps is not None else settings.max_oracle_steps
-    rungs = [list(group) for _, group in groupby(candidates, key=_rung)]
-    if len(rungs) > 1 and _rung(rungs[0][0]) == 0:  # tests (and unsized candidates) go with rung 1
-        rungs = [rungs[0] + rungs[1], *rungs[2:]]
-    instances = []
-    dropped: dict[str, int] = {}
-    first: Verification | None = None
-    for i, rung in enumerate(rungs):
-        out = verify_gym(
-            worker=worker,
-            tools_source=tools_source,
-            oracle_source=oracle_source,
-            tools=tools,
-            candidates=rung,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            timeout=settings.call_timeout,
-            max_calls=settings.max_oracle_steps if i == 0 else min(settings.max_oracle_steps, top + 1),
-        )
-        if isinstance(out, VerifyFailed):
-            if first is None:
-                return out
-            _add(dropped, f"augment: no input of {_rung(rung[-1])} elements replays", len(rung))
-            untried = sum(len(r) for r in rungs[i + 1 :])
-            _add(dropped, "augment: rungs above the step window, not tried", untried)
-            break
-        first = first or out
-        tools = out.tools
-        instances.extend(out.instances)
-        for reason, count in out.dropped.items():
-            _add(dropped, reason, count)
-        sized = [inst for inst in out.instances if inst.origin == "augmented"]
-        if i + 1 < len(rungs) and not any(inst.oracle_steps <= top // 2 for inst in sized or out.instances):
-            _add(
-                dropped,
-                "augment: rungs above the step window, not tried",
-                sum(len(r) for r in rungs[i + 1 :]),
-            )
-            break
-    return Verification(tools=tools, instances=instances, dropped=dropped)
-
-
-def _add(counts: dict[str, int], key: str, n: int) -> None:
-    if n > 0:
-        counts[key] = counts.get(key, 0) + n

@@ -1,0 +1,75 @@
+"""Default generation: instances along the size ladder, measured in oracle steps, kept in the window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codegym_mcp.generator._filters import degenerate_allowance, is_degenerate
+from codegym_mcp.generator._ladder import UNTRIED, fill_sizes
+from codegym_mcp.generator._pipeline import build_gym
+from codegym_mcp.generator._results import Generated, GenerateSettings
+from codegym_mcp.runtime import Worker
+from codegym_mcp.schemas import Problem, decode
+
+from ._pipeline_fakes import sandbox_worker, toy_problem
+
+__all__ = ["sandbox_worker"]
+
+EVENS = Problem(
+    problem_id="evens/0",
+    task_id="evens_0",
+    source="jsonl",
+    question="Add the even elements of lst that are at odd indices.",
+    solution=(
+        "def add(lst):\n"
+        '    """Add the even elements of lst that are at odd indices."""\n'
+        "    return sum([lst[i] for i in range(1, len(lst), 2) if lst[i] % 2 == 0])\n"
+    ),
+    tests=(
+        "def check(candidate):\n"
+        "    assert candidate([4, 88]) == 88\n"
+        "    assert candidate([4, 5, 6, 7, 2, 122]) == 122\n"
+        "    assert candidate([4, 0, 6, 7]) == 0\n"
+        "    assert candidate([4, 4, 6, 8]) == 12\n\n"
+        "check(add)\n"
+    ),
+    test_style="humaneval",
+    entry_point="add",
+)
+
+
+def _longest(instance_input: dict[str, Any]) -> int:
+    values = [decode(v) for v in instance_input.values()]
+    return max((len(v) for v in values if isinstance(v, (list, str))), default=0)
+
+
+def test_by_default_a_gym_keeps_instances_of_every_tier_inside_the_step_window(
+    sandbox_worker: Worker,
+) -> None:
+    result = build_gym(EVENS, GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated), result
+    instances = result.files.instances
+    settings = GenerateSettings()
+    assert 24 <= len(instances) <= settings.max_instances
+    assert all(10 <= i.oracle_steps <= 256 for i in instances)
+    assert {i.tier for i in instances} >= {"easy", "medium", "hard"}
+    assert max(_longest(i.input) for i in instances) >= 100  # the hard tier holds hundreds
+    assert sum(is_degenerate(i.input) for i in instances) <= degenerate_allowance(len(instances))
+    assert len({c.tool for i in instances for c in i.oracle_trace}) >= 4
+
+
+def test_the_climb_stops_where_steps_leave_the_window_and_fills_the_gap_below(sandbox_worker: Worker) -> None:
+    # counting pairs costs about n * n / 2 oracle calls: 32 elements are already over 256
+    result = build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated), result
+    dropped = result.summary.instances_dropped
+    assert dropped[UNTRIED] > 0
+    sizes = {_longest(i.input) for i in result.files.instances if i.origin == "augmented"}
+    assert any(16 < s < 32 for s in sizes)  # filled between the rung that fit and the one that did not
+    assert all(10 <= i.oracle_steps <= 256 for i in result.files.instances)
+
+
+def test_fill_sizes_sit_at_quarters_between_two_rungs() -> None:
+    assert fill_sizes(16, 32) == (20, 24, 28)
+    assert fill_sizes(0, 8) == (2, 4, 6)
+    assert fill_sizes(1, 2) == ()
