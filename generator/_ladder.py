@@ -56,6 +56,7 @@ def verify_by_rungs(
     output_schema: dict[str, Any],
     settings: GenerateSettings,
     refill: Refill | None = None,
+    **verify_options: Any,
 ) -> Verification | VerifyFailed:
     """Verify the first group (tests and the smallest rung), then climb the ladder while it pays.
 
@@ -64,6 +65,8 @@ def verify_by_rungs(
     many new ones (at most half of ``settings.augment``) are derived at the sizes where the climb
     stopped and verified too. A failure of the first group fails the gym as
     :func:`~._verify.verify_gym` says; a later rung that replays nothing ends the climb.
+    ``verify_options`` go to every :func:`~._verify.verify_gym` call as they are (e.g. the
+    observation policy).
     """
     top = settings.max_steps if settings.max_steps is not None else settings.max_oracle_steps
     rungs = [list(group) for _, group in groupby(candidates, key=_rung)]
@@ -87,6 +90,7 @@ def verify_by_rungs(
             output_schema=output_schema,
             timeout=settings.call_timeout,
             max_calls=calls,
+            **verify_options,
         )
 
     for i, rung in enumerate(rungs):
