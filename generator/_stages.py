@@ -11,6 +11,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import JsonValue
+
 from ..schemas import Problem, Rejection, Stage, UnsupportedValue, decode, encode, infer_schema
 from ._augment import Mutant, mutate_inputs, rng_for
 from ._carving_types import CarveRejected, Carving, Granularity
@@ -198,23 +200,31 @@ def _computed(
         wires = [{k: encode(v) for k, v in m.input.items()} for m in mutants]
     except UnsupportedValue:
         return [], {"augment: an input has no JSON form": len(mutants)}
-    outputs = compute_outputs(
-        problem,
-        worker,
-        wires,
-        target=recorded.raw.target,
-        in_place=recorded.in_place,
-        seed=settings.seed,
-        timeout=settings.call_timeout,
-    )
+    outputs = _outputs(problem, recorded, wires, settings, worker)
+    if isinstance(outputs, RecordingFailed) and len({m.size for m in mutants}) > 1:
+        # one output the harness cannot send back (an int of 5000 digits) fails the whole batch:
+        # again rung by rung, so that only the rungs that hold such an output are lost
+        by_size: list[JsonValue | ComputeError] = []
+        for size in sorted({m.size for m in mutants}):
+            part = [w for m, w in zip(mutants, wires, strict=True) if m.size == size]
+            got = _outputs(problem, recorded, part, settings, worker)
+            if isinstance(got, RecordingFailed):
+                by_size.extend([ComputeError(f"the rung's batch failed: {got.reason}")] * len(part))
+            else:
+                by_size.extend(got)
+        order = sorted(range(len(mutants)), key=lambda i: mutants[i].size)  # the loop's order
+        by_index = dict(zip(order, by_size, strict=True))
+        outputs = [by_index[i] for i in range(len(mutants))]
     if isinstance(outputs, RecordingFailed):
         return [], {f"augment: {outputs.reason[:80]}": len(mutants)}
     out: list[SizedCandidate] = []
     for mutant, wire, expected in zip(mutants, wires, outputs, strict=True):
         if isinstance(expected, ComputeError):
-            timed_out = "time" in expected.reason.lower()
-            what = "timed out" if timed_out else "raised"
-            key = f"augment: the reference {what} on a derived input"
+            if expected.reason.startswith("the rung's batch failed: "):
+                key = "augment: " + expected.reason.removeprefix("the rung's batch failed: ")[:80]
+            else:
+                what = "timed out" if "time" in expected.reason.lower() else "raised"
+                key = f"augment: the reference {what} on a derived input"
             lost[key] = lost.get(key, 0) + 1
             continue
         out.append(
@@ -224,3 +234,21 @@ def _computed(
         )
     out.sort(key=lambda c: c.size)  # stable: rung by rung, as verify_by_rungs climbs
     return list(out), lost
+
+
+def _outputs(
+    problem: Problem,
+    recorded: Recorded,
+    wires: list[dict[str, JsonValue]],
+    settings: GenerateSettings,
+    worker: SyncWorker,
+) -> list[JsonValue | ComputeError] | RecordingFailed:
+    return compute_outputs(
+        problem,
+        worker,
+        wires,
+        target=recorded.raw.target,
+        in_place=recorded.in_place,
+        seed=settings.seed,
+        timeout=settings.call_timeout,
+    )
