@@ -35,7 +35,9 @@ def _datasets() -> dict[str, list[str]]:
         elif path.stem.startswith("FX_"):
             groups.setdefault(f"kodcode:{KODCODE}", []).append(path.stem)
         else:
-            raise SystemExit(f"{path.name}: a recorded reply for no known dataset: name it HumanEval_<n> or FX_<id>")
+            raise SystemExit(
+                f"{path.name}: a recorded reply for no known dataset: name it HumanEval_<n> or FX_<id>"
+            )
     return groups
 
 

@@ -56,7 +56,8 @@ def test_kodcode_class_rows_have_no_entry_point_and_import_the_solution() -> Non
     ring = problems["FX_Leetcode_001"]
     assert ring.entry_point is None
     assert ring.tests.startswith("from solution import *\n")
-    assert problems["FX_Leetcode_002"].tests.startswith("from solution import QueueStack\n")  # kept as written
+    queue_stack = problems["FX_Leetcode_002"]  # imports what it uses: kept as written
+    assert queue_stack.tests.startswith("from solution import QueueStack\n")
     assert problems["FX_Algorithm_001"].entry_point == "merge_alternating"
 
 
@@ -160,14 +161,15 @@ def test_generic_fixture_loads_functions_humaneval_checks_and_classes_and_names_
         ("fx/digit_sum", "pytest", "digit_sum"),
         ("fx/count_vowels", "humaneval", "count_vowels"),
         ("fx/tally", "pytest", None),
+        ("fx/best_player", "pytest", "best_player"),
     ]
     assert result.problems[0].metadata == {"file": "generic.jsonl", "topic": "arithmetic"}
     assert [(i.row, i.field, i.problem_id) for i in result.issues] == [
-        (3, "entry_point", "fx/bad_entry"),
-        (4, None, None),
+        (4, "entry_point", "fx/bad_entry"),
+        (5, None, None),
     ]
     assert "entry point 'plus' is not defined" in result.issues[0].reason
-    assert "line 5 is not valid JSON" in result.issues[1].reason
+    assert "line 6 is not valid JSON" in result.issues[1].reason
 
 
 @pytest.mark.parametrize(
