@@ -29,6 +29,7 @@ from ._values import (
     encode,
     infer_schema,
     merge_schemas,
+    plain_schema,
     to_plain,
     values_equal,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "encode",
     "infer_schema",
     "merge_schemas",
+    "plain_schema",
     "task_id_for",
     "to_plain",
     "values_equal",
