@@ -34,7 +34,7 @@ import ast
 import keyword
 import re
 
-from ..schemas import HonestyCheck, HonestyFinding, ToolSpec
+from ..schemas import HonestyCheck, HonestyFinding, ToolSpec, canonical_json
 from ._audit_code import OP_WORDS, SLUG_OP_WORDS, Vocabulary, vocabulary
 from ._audit_gym import GymFiles
 from ._audit_leaks import code_lines, solution_lines_in, statement_leaks
@@ -250,13 +250,14 @@ def gym_honesty(gym: GymFiles) -> list[HonestyFinding]:
             )
     for check, text, message in statement_problems(gym.manifest.task):
         out.append(_finding(check, gym, None, text, message))
+    by_id = {inst.instance_id: inst for inst in gym.instances}
     texts: list[tuple[str | None, str]] = [(None, gym.manifest.task)]
     texts += [(t.name, t.description) for t in gym.manifest.tools]
     for tool_name, text in texts:
         for leaked in statement_leaks(text, gym.instances):
-            out.append(
-                _finding("instance_leak", gym, tool_name, text, f"shows instance {leaked}'s input and answer")
-            )
+            inst = by_id[leaked]
+            shown = f"input {canonical_json(inst.input)[:80]} with its answer {canonical_json(inst.expected)[:40]}"
+            out.append(_finding("instance_leak", gym, tool_name, text, f"shows instance {leaked}'s {shown}"))
         if solution:
             spec = next((t for t in gym.manifest.tools if t.name == tool_name), None)
             own = _own_lines(spec, gym) if spec is not None else set()
