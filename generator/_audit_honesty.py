@@ -91,8 +91,10 @@ def _identifiers(source: str) -> set[str]:
     return out
 
 
-def _body_words(vocab: Vocabulary) -> set[str]:
-    return vocab.names | {part for name in vocab.names for part in name.split("_") if part}
+def _body_words(vocab: Vocabulary, own: str | None) -> set[str]:
+    """Body identifiers and their snake_case parts; the function's own name does not vouch for itself."""
+    names = vocab.names - {own}
+    return names | {part for name in names for part in name.split("_") if part}
 
 
 def numeric_suffix(tool: ToolSpec, vocab: Vocabulary, names: set[str]) -> str | None:
@@ -113,7 +115,7 @@ def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suf
     """What the tool's name mentions that the body does not hold, or what a slug name drops."""
     name = tool.name[: -len(suffix)] if suffix else tool.name
     tokens = [t for t in name.split("_") if t]
-    words = _body_words(vocab)
+    words = _body_words(vocab, tool.function)
     found = []
     for tok in tokens[1:]:
         if tok in words:

@@ -64,9 +64,11 @@ def _json_forms(value: Any) -> set[str]:
 def renderings(value: Any) -> set[str]:
     """The ways a (decoded) value may be written in text: JSON and Python forms, spaced and compact."""
     forms = _json_forms(value)
-    for quote in ("'", '"'):
-        text = _py(value, quote)
-        forms |= {text, re.sub(r"(?<=[,:])\s+", "", text)}
+    shapes = [value, tuple(value), list(value)] if isinstance(value, list | tuple) else [value]
+    for shape in shapes:  # a list may be written as a tuple and the other way round
+        for quote in ("'", '"'):
+            text = _py(shape, quote)
+            forms |= {text, re.sub(r"(?<=[,:])\s+", "", text)}
     if isinstance(value, float) and value.is_integer():
         forms.add(str(int(value)))
     return {f for f in forms if f}
