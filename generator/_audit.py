@@ -222,6 +222,15 @@ def _duplicate_gyms(gyms: list[GymFiles]) -> list[DuplicateGym]:
     return out
 
 
+def _problems_read(catalog: Path) -> int | None:
+    """report.json's problems_read (None without a readable report)."""
+    try:
+        value = json.loads((catalog / "report.json").read_text(encoding="utf-8")).get("problems_read")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
 def audit_catalog(catalog: Path) -> AuditReport:
     """Measure a catalog (see the module docstring for every definition).
 
@@ -229,6 +238,7 @@ def audit_catalog(catalog: Path) -> AuditReport:
         NoCatalog: the folder is missing or holds no gym.
     """
     gyms, unreadable = read_catalog(catalog)
+    read = _problems_read(catalog)
     findings: list[HonestyFinding] = [f for gym in gyms for f in gym_honesty(gym)]
     counts = Counter(f.check for f in findings)
     problem_tools = sum(len(g.problem_tools()) for g in gyms)
@@ -237,6 +247,8 @@ def audit_catalog(catalog: Path) -> AuditReport:
         catalog=str(catalog),
         gyms=len(gyms),
         unreadable_gyms=unreadable,
+        problems_read=read,
+        kept_share=_share(len(gyms), read) if read is not None else None,
         observation=dict(Counter(g.manifest.observation for g in gyms)),
         batch_sizes={str(k): v for k, v in sorted(Counter(g.manifest.batch_size for g in gyms).items())},
         instances=_instance_measures(gyms),
@@ -270,12 +282,18 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def _in_gyms(report: AuditReport, check: str) -> str:
+    hits = [f.task_id for f in report.findings if f.check == check]
+    return f"{len(hits)} / {len(set(hits))}"
+
+
 def render_audit(report: AuditReport) -> str:
     """The audit as a readable table (figure, value, issue target)."""
     i, s, t, b = report.instances, report.oracle_steps, report.tools, report.blind_guess
     h = report.honesty
     rows = [
         ("gyms / instances / episodes", f"{report.gyms} / {i.instances} / {s.episodes}", ""),
+        ("gyms kept of the problems read", f"{_pct(report.kept_share)} of {report.problems_read}", ">= 80%"),
         ("observation policies", ", ".join(f"{k}: {v}" for k, v in report.observation.items()), ""),
         ("batch sizes", ", ".join(f"{k}: {v}" for k, v in report.batch_sizes.items()), ""),
         ("solvable by one revealing call + submit", _pct(i.revealed_small_share), "<= 20%"),
@@ -314,8 +332,8 @@ def render_audit(report: AuditReport) -> str:
             f"{h.get('statement_empty', 0)} / {h.get('statement_dangling_header', 0)}",
             "0",
         ),
-        ("texts leaking an instance (findings)", str(h.get("instance_leak", 0)), "0"),
-        ("solution lines in text (findings)", str(h.get("solution_line", 0)), "0"),
+        ("texts leaking an instance: findings / gyms", _in_gyms(report, "instance_leak"), "0"),
+        ("solution lines in text: findings / gyms", _in_gyms(report, "solution_line"), "0"),
     ]
     width = max(len(r[0]) for r in rows)
     lines = [f"audit of {report.catalog}", f"{'figure'.ljust(width)}  {'value':<24}target"]

@@ -25,7 +25,7 @@ Per text the agent reads (the task statement; each tool description):
   after it but another header, a closing docstring quote, the play instructions, or the end);
 - ``instance_leak``: an instance's input together with its answer (``_audit_leaks.statement_leaks``);
 - ``solution_line``: a code line of the reference solution (``_audit_leaks.solution_lines_in``),
-  except, in a tool's description, the lines of that tool's own body.
+  a tool's own line included: a description says in words what the tool computes (issue 11.1).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import re
 from ..schemas import HonestyCheck, HonestyFinding, ToolSpec, canonical_json
 from ._audit_code import OP_WORDS, SLUG_OP_WORDS, Vocabulary, vocabulary
 from ._audit_gym import GymFiles
-from ._audit_leaks import code_lines, solution_lines_in, statement_leaks
+from ._audit_leaks import solution_lines_in, statement_leaks
 
 __all__ = [
     "description_problems",
@@ -217,16 +217,6 @@ def _finding(check: HonestyCheck, gym: GymFiles, tool: str | None, text: str, me
     )
 
 
-def _own_lines(tool: ToolSpec, gym: GymFiles) -> set[str]:
-    func = gym.functions.get(tool.function or "")
-    return (
-        set(code_lines(ast.unparse(func)))
-        | set(code_lines(ast.get_source_segment(gym.tools_source, func) or ""))
-        if func
-        else set()
-    )
-
-
 def gym_honesty(gym: GymFiles) -> list[HonestyFinding]:
     """Every failed honesty check of one gym (empty: an honest gym)."""
     solution = gym.problem.solution if gym.problem else ""
@@ -260,12 +250,6 @@ def gym_honesty(gym: GymFiles) -> list[HonestyFinding]:
             inst = by_id[leaked]
             shown = f"input {canonical_json(inst.input)[:80]} with its answer {canonical_json(inst.expected)[:40]}"
             out.append(_finding("instance_leak", gym, tool_name, text, f"shows instance {leaked}'s {shown}"))
-        if solution:
-            spec = next((t for t in gym.manifest.tools if t.name == tool_name), None)
-            own = _own_lines(spec, gym) if spec is not None else set()
-            for line in solution_lines_in(text, solution):
-                if line not in own:
-                    out.append(
-                        _finding("solution_line", gym, tool_name, line, f"holds the solution line {line!r}")
-                    )
+        for line in solution_lines_in(text, solution) if solution else []:
+            out.append(_finding("solution_line", gym, tool_name, line, f"holds the solution line {line!r}"))
     return out

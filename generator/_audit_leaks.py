@@ -20,12 +20,12 @@ import io
 import json
 import re
 import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..schemas import Instance, decode
 
-__all__ = ["GAP", "MIN_LINE", "SPAN", "renderings", "solution_lines_in", "statement_leaks"]
+__all__ = ["GAP", "MIN_LINE", "SPAN", "code_lines", "renderings", "solution_lines_in", "statement_leaks"]
 
 GAP = 80
 SPAN = 300
@@ -74,32 +74,35 @@ def renderings(value: Any) -> set[str]:
     return {f for f in forms if f}
 
 
-def _occurrences(text: str, forms: set[str]) -> Iterator[tuple[int, int]]:
+def _occurrences(text: str, forms: set[str]) -> set[tuple[int, int]]:
+    found: set[tuple[int, int]] = set()
     for form in forms:
         if re.fullmatch(r"[\w.+-]+", form):  # a number, a bool, a bare word: whole tokens only
-            pattern = r"(?<![\w.])" + re.escape(form) + r"(?![\w]|\.\d)"
+            sign = "" if form.startswith("-") else "-"  # 2.2 is not in -2.2
+            pattern = rf"(?<![\w.{sign}])" + re.escape(form) + r"(?![\w]|\.\d)"
+        elif form[0] in "'\"":  # a quoted string, not a piece of a longer quote run ('\"\"' in '\"\"\"')
+            pattern = r"(?<![\w'\"])" + re.escape(form) + r"(?![\w'\"])"
         else:
             pattern = re.escape(form)
-        for m in re.finditer(pattern, text):
-            yield m.start(), m.end()
+        found.update((m.start(), m.end()) for m in re.finditer(pattern, text))
+    return found
 
 
 def _leaks(text: str, instance: Instance) -> bool:
-    fields = [sorted(_occurrences(text, renderings(decode(v)))) for v in instance.input.values()]
+    fields = [_occurrences(text, renderings(decode(v))) for v in instance.input.values()]
     if not fields or any(not f for f in fields):
         return False
-    for a_start, _ in _occurrences(text, renderings(decode(instance.expected))):
-        ends: list[int] = []
-        starts: list[int] = []
-        for occurrences in fields:
-            before = [(s, e) for s, e in occurrences if e <= a_start and s >= a_start - SPAN]
+    for a_start, _ in sorted(_occurrences(text, renderings(decode(instance.expected)))):
+        used: set[tuple[int, int]] = set()
+        for occurrences in fields:  # each input value at its own place before the answer
+            before = [
+                se for se in occurrences if se[1] <= a_start and se[0] >= a_start - SPAN and se not in used
+            ]
             if not before:
                 break
-            s, e = max(before, key=lambda se: se[1])
-            starts.append(s)
-            ends.append(e)
+            used.add(max(before, key=lambda se: se[1]))
         else:
-            if a_start - max(ends) <= GAP:
+            if a_start - max(e for _, e in used) <= GAP:
                 return True
     return False
 

@@ -133,6 +133,8 @@ class AuditReport(BaseModel):
     unreadable_gyms: list[str] = Field(
         default_factory=list, description="Gym folders that could not be read, why"
     )
+    problems_read: int | None = Field(default=None, description="From report.json, when the catalog has one")
+    kept_share: float | None = Field(default=None, description="Gyms / problems read (report.json)")
     observation: dict[str, int] = Field(description="Observation policy -> gyms")
     batch_sizes: dict[str, int] = Field(description="batch_size -> gyms")
     instances: InstanceMeasures

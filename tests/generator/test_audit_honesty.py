@@ -188,3 +188,12 @@ def test_check_reports_honesty_failures_naming_gym_tool_and_text(tmp_path: Path)
         "honesty [misdescribed_description] Fake_0: tool add: description mentions c in `a + b + c` "
         "but the body does not"
     ]
+
+
+def test_a_negative_number_or_a_quote_run_is_not_the_value_it_contains() -> None:
+    floats = instance({"x": 2.2, "y": 2.2, "z": 2.2}, False)
+    assert not statement_leaks("any_int(3.6, -2.2, 2) -> False", [floats])
+    assert statement_leaks("any_int(2.2, 2.2, 2.2) -> False", [floats])
+    empty = instance({"s": ""}, [])
+    assert not statement_leaks('def f(s):\n    """Split s; returns []."""', [empty])
+    assert statement_leaks('f("") == []', [empty])
