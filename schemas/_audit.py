@@ -1,6 +1,6 @@
 """CATALOG/audit.json: what ``codegym-mcp audit`` measured of a catalog's training value.
 
-Every figure is defined in ``codegym_mcp.generator._audit`` (module docstring) and docs/audit.md.
+Every figure is defined in docs/audit.md (and the audit module's docstring, in the generator).
 Shares are fractions in [0, 1] (None when there is nothing to divide by).
 """
 
