@@ -31,6 +31,7 @@ Per text the agent reads (the task statement; each tool description):
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
 import re
 
@@ -66,6 +67,7 @@ _HEADER = re.compile(
 _PLAY = re.compile(r"^how this task works\b", re.IGNORECASE)
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _KEYWORDS = frozenset(keyword.kwlist) | {"true", "false", "none"}
+_BUILTINS = frozenset(dir(builtins))
 
 
 def truncation_marks(text: str) -> list[str]:
@@ -146,7 +148,8 @@ def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suf
 def _code_spans(text: str, solution_ids: set[str]) -> list[str]:
     spans = re.findall(r"`([^`]+)`", text)
     prose = re.sub(r"`[^`]*`", " ", text)
-    spans += re.findall(r"\b[A-Za-z_]\w*\([^()]*\)", prose)
+    calls = re.finditer(r"\b([A-Za-z_]\w*)\([^()]*\)", prose)  # `len(x)`; not English "value(s)"
+    spans += [m.group(0) for m in calls if m.group(1) in solution_ids or m.group(1) in _BUILTINS]
     spans += [w for w in re.findall(r"\b[a-z]\w*_\w+\b", prose) if w in solution_ids]
     return spans
 

@@ -197,3 +197,18 @@ def test_a_negative_number_or_a_quote_run_is_not_the_value_it_contains() -> None
     empty = instance({"s": ""}, [])
     assert not statement_leaks('def f(s):\n    """Split s; returns []."""', [empty])
     assert statement_leaks('f("") == []', [empty])
+
+
+def test_a_description_in_words_with_a_call_passes_and_a_wrong_call_fails(tmp_path: Path) -> None:
+    honest = FakeGym(
+        task_id="Words",
+        tools_py="def count_items(values):\n    return len(values)\n",
+        tools=[tool("count_items", "How many item(s) values holds: len(values).", [("values", "agent")])],
+    )
+    assert _findings(honest, tmp_path) == []
+    wrong = FakeGym(
+        task_id="Wrong",
+        tools_py="def count_items(values):\n    return len(values)\n",
+        tools=[tool("count_items", "How many items: sum(values).", [("values", "agent")])],
+    )
+    assert {f.check for f in _findings(wrong, tmp_path)} == {"misdescribed_description"}
