@@ -35,7 +35,7 @@ import builtins
 import keyword
 import re
 
-from ..schemas import HonestyCheck, HonestyFinding, ToolSpec, canonical_json
+from ..schemas import HonestyCheck, HonestyFinding, ToolSpec
 from ._audit_code import OP_WORDS, SLUG_OP_WORDS, Vocabulary, vocabulary
 from ._audit_gym import GymFiles
 from ._audit_leaks import solution_lines_in, statement_leaks
@@ -245,14 +245,11 @@ def gym_honesty(gym: GymFiles) -> list[HonestyFinding]:
             )
     for check, text, message in statement_problems(gym.manifest.task):
         out.append(_finding(check, gym, None, text, message))
-    by_id = {inst.instance_id: inst for inst in gym.instances}
     texts: list[tuple[str | None, str]] = [(None, gym.manifest.task)]
     texts += [(t.name, t.description) for t in gym.manifest.tools]
     for tool_name, text in texts:
-        for leaked in statement_leaks(text, gym.instances):
-            inst = by_id[leaked]
-            shown = f"input {canonical_json(inst.input)[:80]} with its answer {canonical_json(inst.expected)[:40]}"
-            out.append(_finding("instance_leak", gym, tool_name, text, f"shows instance {leaked}'s {shown}"))
+        for message in statement_leaks(text, gym.instances):
+            out.append(_finding("instance_leak", gym, tool_name, text, message))
         for line in solution_lines_in(text, solution) if solution else []:
             out.append(_finding("solution_line", gym, tool_name, line, f"holds the solution line {line!r}"))
     return out

@@ -9,8 +9,10 @@
   out; at least :data:`MIN_LINE` non-blank characters) that appear in the text, compared with
   runs of whitespace collapsed.
 
-The statements helper's ``generator/_leaks.py`` offers the same two functions with the same
-signatures; the lead can switch callers (``_audit_honesty``) from one module to the other.
+The statements helper's ``generator/_leaks.py`` offers ``statement_leaks(text, instances) ->
+list[str]`` (one message per leak) and ``solution_lines_in(text, solution) -> list[str]`` (the
+lines found) with these same signatures and meanings; ``_audit_honesty`` is the only caller, so
+switching it to that module is one import line.
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ import tokenize
 from collections.abc import Sequence
 from typing import Any
 
-from ..schemas import Instance, decode
+from ..schemas import Instance, canonical_json, decode
 
-__all__ = ["GAP", "MIN_LINE", "SPAN", "code_lines", "renderings", "solution_lines_in", "statement_leaks"]
+__all__ = [
+    "GAP",
+    "MIN_LINE",
+    "SPAN",
+    "code_lines",
+    "leaked_instances",
+    "renderings",
+    "solution_lines_in",
+    "statement_leaks",
+]
 
 GAP = 80
 SPAN = 300
@@ -107,9 +118,21 @@ def _leaks(text: str, instance: Instance) -> bool:
     return False
 
 
+def leaked_instances(text: str, instances: Sequence[Instance]) -> list[Instance]:
+    """The instances whose input and answer the text shows together (see the module docstring)."""
+    return [inst for inst in instances if _leaks(text, inst)]
+
+
 def statement_leaks(text: str, instances: Sequence[Instance]) -> list[str]:
-    """The ids of the instances whose input and answer the text shows together (see the module doc)."""
-    return [inst.instance_id for inst in instances if _leaks(text, inst)]
+    """One message per instance whose input and answer the text shows together (empty: no leak).
+
+    Same signature and meaning as the statements helper's ``generator/_leaks.statement_leaks``.
+    """
+    return [
+        f"shows instance {inst.instance_id}'s input {canonical_json(inst.input)[:80]} "
+        f"with its answer {canonical_json(inst.expected)[:40]}"
+        for inst in leaked_instances(text, instances)
+    ]
 
 
 def _docstring_lines(tree: ast.AST) -> set[int]:

@@ -8,7 +8,7 @@ import pytest
 
 from codegym_mcp.generator._audit_gym import read_gym
 from codegym_mcp.generator._audit_honesty import gym_honesty, statement_problems
-from codegym_mcp.generator._audit_leaks import solution_lines_in, statement_leaks
+from codegym_mcp.generator._audit_leaks import leaked_instances, solution_lines_in, statement_leaks
 from codegym_mcp.generator._check import honesty_problems
 from codegym_mcp.schemas import HonestyFinding
 
@@ -107,8 +107,10 @@ def test_numeric_suffixes_are_caught_but_operands_are_not(tmp_path: Path) -> Non
     ],
 )
 def test_an_example_showing_an_instance_and_its_answer_is_a_leak(text: str) -> None:
-    leaked = statement_leaks(text, [instance({"nums": [1, 2, 3]}, 6), instance({"nums": [5]}, 5)])
-    assert leaked == [instance({"nums": [1, 2, 3]}, 6).instance_id]
+    leaked = leaked_instances(text, [instance({"nums": [1, 2, 3]}, 6), instance({"nums": [5]}, 5)])
+    assert leaked == [instance({"nums": [1, 2, 3]}, 6)]
+    [message] = statement_leaks(text, leaked)
+    assert message.endswith('input {"nums":[1,2,3]} with its answer 6')
 
 
 def test_strings_booleans_and_numbers_leak_in_any_quoting() -> None:
