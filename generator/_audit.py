@@ -304,6 +304,8 @@ def render_audit(report: AuditReport) -> str:
         ("episodes inside 10-256 steps", _pct(s.in_paper_window_share), ""),
         ("gyms whose oracle uses >= 4 distinct tools", _pct(s.gyms_with_4_distinct_tools_share), ""),
         ("single-operator problem tools", f"{_pct(t.single_operator_share)} of {t.problem_tools}", "<= 35%"),
+        ("zero-operator problem tools (return an input)", str(t.zero_operator), ""),
+        ("problem tools per gym: median", _num(t.problem_tools_per_gym_median), ""),
         (
             "gyms with a collection-level or stateful tool",
             _pct(t.gyms_with_collection_or_stateful_share),
