@@ -4,6 +4,17 @@ The JSON Schema files exported from the models live beside this module in ``json
 (``python -m codegym_mcp.schemas`` rewrites them; a test fails when one drifts).
 """
 
+from ._audit import (
+    AuditReport,
+    BlindGuess,
+    DuplicateGym,
+    HonestyCheck,
+    HonestyFinding,
+    InstanceMeasures,
+    OracleStepMeasures,
+    ToolMeasures,
+    ToolRef,
+)
 from ._episode import EndReason, EpisodeRecord, StepRecord
 from ._gym import (
     FORMAT_VERSION,
@@ -36,16 +47,23 @@ from ._values import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "AuditReport",
+    "BlindGuess",
     "CoercionError",
+    "DuplicateGym",
     "EndReason",
     "EpisodeRecord",
     "GenerationReport",
     "GymManifest",
     "GymSummary",
+    "HonestyCheck",
+    "HonestyFinding",
     "Instance",
+    "InstanceMeasures",
     "LlmUsage",
     "LoadIssue",
     "ObservationPolicy",
+    "OracleStepMeasures",
     "OracleSummary",
     "ParamSpec",
     "Problem",
@@ -54,6 +72,8 @@ __all__ = [
     "StepRecord",
     "TestStyle",
     "ToolKind",
+    "ToolMeasures",
+    "ToolRef",
     "ToolSpec",
     "TraceCall",
     "UnsupportedValue",

@@ -73,7 +73,8 @@ def test_the_sample_catalog_has_most_of_its_problems_as_gyms(catalog: Path) -> N
 def test_every_generated_gym_passes_check_gym(catalog: Path, worker: Worker) -> None:
     gyms = _gyms(catalog)
     assert gyms
-    problems = {g.name: check_gym(g, worker) for g in gyms}
+    # the contract; honesty (names, statements) is measured in test_audit_honesty and by `audit`
+    problems = {g.name: check_gym(g, worker, honesty=False) for g in gyms}
     assert problems == {g.name: [] for g in gyms}
 
 
