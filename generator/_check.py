@@ -11,6 +11,9 @@ Checked, in order (later checks need the earlier ones):
 4. tools.py and oracle.py import in the sandbox, and the oracle reproduces every instance's
    expected output and its recorded trace through the MCP path (:func:`verify_gym`).
 5. the step budget covers the longest oracle run.
+6. honesty (issue 11.5; ``honesty=False`` skips it): names and descriptions say what the code does,
+   no truncation marks or numeric suffixes, the statement is a goal without code framing or a
+   dangling header, and no text leaks an instance or a solution line (``_audit_honesty``).
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..schemas import GymManifest, Instance, ToolSpec
+from ._audit_gym import GymUnreadable, read_gym
+from ._audit_honesty import gym_honesty
 from ._verify import Candidate, SyncWorker, Verification, instance_id_for, verify_gym
 
-__all__ = ["check_gym"]
+__all__ = ["check_gym", "honesty_problems"]
 
 
 def _functions(source: str) -> dict[str, list[str]]:
@@ -112,11 +117,28 @@ def _compare(verified: Verification, instances: list[Instance]) -> list[str]:
     return found
 
 
-def check_gym(gym_dir: Path, worker: SyncWorker, *, timeout: float = 10.0) -> list[str]:
+def honesty_problems(gym_dir: Path) -> list[str]:
+    """The honesty findings of one gym folder as messages naming the gym, the tool and the text.
+
+    A gym whose files cannot be read has no honesty finding (the contract reports why).
+    """
+    try:
+        gym = read_gym(gym_dir)
+    except GymUnreadable:
+        return []
+    return [f"honesty [{f.check}] {f.message}" for f in gym_honesty(gym)]
+
+
+def check_gym(gym_dir: Path, worker: SyncWorker, *, timeout: float = 10.0, honesty: bool = True) -> list[str]:
     """Check one gym folder against the contract; returns what is wrong (empty = a good gym).
 
-    Untrusted code (tools.py, oracle.py) runs only in ``worker``.
+    Untrusted code (tools.py, oracle.py) runs only in ``worker``; the honesty checks read files only.
     """
+    found = _check_contract(gym_dir, worker, timeout=timeout)
+    return found + honesty_problems(gym_dir) if honesty else found
+
+
+def _check_contract(gym_dir: Path, worker: SyncWorker, *, timeout: float) -> list[str]:
     manifest_path = gym_dir / "manifest.json"
     if not manifest_path.is_file():
         return [f"{manifest_path} is missing"]

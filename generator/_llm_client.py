@@ -21,12 +21,10 @@ Exceptions::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict
@@ -103,18 +101,14 @@ class LlmSettings:
     """How to reach the model and how patiently. Picklable; no secrets (the key stays in the env).
 
     ``base_url`` None means OpenAI's own endpoint. ``cache_dir`` None disables the cache.
-    Timeouts are not retried (a server that hung once usually hangs again); 429, 5xx and
-    connection errors are, ``max_retries`` times, with exponential backoff
-    ``backoff_base * 2**attempt`` capped at ``backoff_max`` seconds (a ``Retry-After`` header
-    is honoured within the same cap).
+    429, 5xx, timeouts and connection errors are retried ``max_retries`` times by the openai
+    client itself (exponential backoff with jitter; a ``Retry-After`` header is honoured).
     """
 
     model: str
     base_url: str | None = None
     timeout: float = 120.0
     max_retries: int = 4
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
     max_concurrency: int = 4
     temperature: float = 0.0
     max_tokens: int = 4096
@@ -179,8 +173,10 @@ class LlmClient:
             api_key=key or "sk-no-key-set",
             base_url=settings.base_url,
             timeout=settings.timeout,
-            max_retries=0,  # retries are ours: counted, bounded, and testable
+            max_retries=settings.max_retries,
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [self._count_request]}),
         )
+        self._local = threading.local()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
         self._usage = LlmUsage()
@@ -240,93 +236,56 @@ class LlmClient:
         self._cache_write(key, messages, reply)
         return reply
 
+    def _count_request(self, request: object) -> None:
+        """httpx event hook: every HTTP request the openai client sends, its own retries included."""
+        self._local.attempts = getattr(self._local, "attempts", 0) + 1
+        with self._lock:
+            self._usage.requests += 1
+
     def _request(self, messages: list[ChatMessage]) -> LlmReply:
+        """One completion; the openai client retries 429, 5xx, timeouts and connection errors
+        (``max_retries`` times, honouring ``Retry-After``); what is left is turned into our errors."""
         import openai
 
         s = self.settings
-        attempt = 0
-        while True:
-            attempt += 1
-            with self._lock:
-                self._usage.requests += 1
-            try:
-                completion = self._openai.chat.completions.create(
-                    model=s.model,
-                    messages=[_to_openai(m) for m in messages],
-                    temperature=s.temperature,
-                    max_tokens=s.max_tokens,
-                    seed=s.seed if s.seed is not None else openai.omit,
-                )
-            except openai.APITimeoutError as exc:
-                raise LlmTimeout(
-                    f"{s.base_url or 'api.openai.com'} did not answer within {s.timeout:g}s "
-                    f"(model {s.model!r}); raise --llm-timeout or check the server",
-                    status=None,
-                    attempts=attempt,
-                ) from exc
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                retryable = status == 429 or status >= 500
-                if not retryable or attempt > s.max_retries:
-                    raise LlmRequestFailed(
-                        f"model {s.model!r} at {s.base_url or 'api.openai.com'} answered HTTP {status} "
-                        f"after {attempt} attempt(s): {exc.message}",
-                        status=status,
-                        attempts=attempt,
-                    ) from exc
-                self._backoff(attempt, exc.response.headers.get("retry-after"))
-                continue
-            except openai.APIConnectionError as exc:  # (APITimeoutError, its subclass, is caught above)
-                if attempt > s.max_retries:
-                    raise LlmRequestFailed(
-                        f"cannot reach {s.base_url or 'api.openai.com'} after {attempt} attempt(s): {exc}; "
-                        "check --llm-base-url and that the server is running",
-                        status=None,
-                        attempts=attempt,
-                    ) from exc
-                self._backoff(attempt, None)
-                continue
-            except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
-                raise LlmRequestFailed(
-                    f"model {s.model!r} at {s.base_url or 'api.openai.com'} gave an unusable answer: "
-                    f"{type(exc).__name__}: {exc}",
-                    status=getattr(exc, "status_code", None),
-                    attempts=attempt,
-                ) from exc
-            try:  # a lenient server may send any JSON: read it defensively
-                choice = completion.choices[0]
-                text, finish = choice.message.content, choice.finish_reason
-                usage = getattr(completion, "usage", None)
-                prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-                completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-            except (AttributeError, TypeError, IndexError, ValueError) as exc:
-                raise LlmRequestFailed(
-                    f"model {s.model!r} at {s.base_url or 'api.openai.com'} answered something that is not "
-                    f"a chat completion ({type(exc).__name__}: {exc}): {str(completion)[:200]!r}",
-                    status=200,
-                    attempts=attempt,
-                ) from exc
-            if not isinstance(text, str) or not text:
-                raise LlmRequestFailed(
-                    f"model {s.model!r} returned no text (finish_reason {finish!r})",
-                    status=200,
-                    attempts=attempt,
-                )
-            return LlmReply(
-                text=text,
-                cached=False,
-                finish_reason=finish if isinstance(finish, str) else None,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
+        where = s.base_url or "api.openai.com"
+        self._local.attempts = 0
+        try:
+            completion = self._openai.chat.completions.create(
+                model=s.model,
+                messages=[_to_openai(m) for m in messages],
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+                seed=s.seed if s.seed is not None else openai.omit,
             )
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> None:
-        s = self.settings
-        delay = s.backoff_base * 2 ** (attempt - 1)
-        if retry_after is not None:
-            with contextlib.suppress(ValueError):  # an HTTP-date: keep our own delay
-                delay = max(delay, float(retry_after))
-        time.sleep(min(delay, s.backoff_max))
+        except openai.APITimeoutError as exc:
+            raise LlmTimeout(
+                f"{where} did not answer within {s.timeout:g}s (model {s.model!r}, "
+                f"{self._local.attempts} attempt(s)); raise --llm-timeout or check the server",
+                status=None,
+                attempts=self._local.attempts,
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise LlmRequestFailed(
+                f"model {s.model!r} at {where} answered HTTP {exc.status_code} "
+                f"after {self._local.attempts} attempt(s): {exc.message}",
+                status=exc.status_code,
+                attempts=self._local.attempts,
+            ) from exc
+        except openai.APIConnectionError as exc:  # (APITimeoutError, its subclass, is caught above)
+            raise LlmRequestFailed(
+                f"cannot reach {where} after {self._local.attempts} attempt(s): {exc}; "
+                "check --llm-base-url and that the server is running",
+                status=None,
+                attempts=self._local.attempts,
+            ) from exc
+        except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
+            raise LlmRequestFailed(
+                f"model {s.model!r} at {where} gave an unusable answer: {type(exc).__name__}: {exc}",
+                status=getattr(exc, "status_code", None),
+                attempts=self._local.attempts,
+            ) from exc
+        return _reply(completion, s.model, self._local.attempts)
 
     def _cache_path(self, key: str) -> Path | None:
         if self.settings.cache_dir is None:
@@ -367,6 +326,38 @@ class LlmClient:
         tmp.replace(path)
 
 
+def _reply(completion: object, model: str, attempts: int) -> LlmReply:
+    """The text and token counts of a completion, read defensively (a lenient server may send any JSON).
+
+    Raises:
+        LlmRequestFailed: the answer is not a chat completion, or holds no text.
+    """
+    try:
+        choice = completion.choices[0]  # type: ignore[attr-defined]
+        text, finish = choice.message.content, choice.finish_reason
+        usage = getattr(completion, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    except (AttributeError, TypeError, IndexError, ValueError) as exc:
+        raise LlmRequestFailed(
+            f"model {model!r} answered something that is not a chat completion "
+            f"({type(exc).__name__}: {exc}): {str(completion)[:200]!r}",
+            status=200,
+            attempts=attempts,
+        ) from exc
+    if not isinstance(text, str) or not text:
+        raise LlmRequestFailed(
+            f"model {model!r} returned no text (finish_reason {finish!r})", status=200, attempts=attempts
+        )
+    return LlmReply(
+        text=text,
+        cached=False,
+        finish_reason=finish if isinstance(finish, str) else None,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+    )
+
+
 def _to_openai(message: ChatMessage) -> ChatCompletionMessageParam:
     if message["role"] == "system":
         return {"role": "system", "content": message["content"]}
@@ -403,7 +394,7 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=int,
         default=4,
-        help="retries on HTTP 429/5xx and connection errors, with exponential backoff (default 4)",
+        help="retries on HTTP 429/5xx, timeouts and connection errors, by the openai client with exponential backoff (default 4)",
     )
     group.add_argument(
         "--llm-cache-dir",

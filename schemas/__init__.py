@@ -4,6 +4,17 @@ The JSON Schema files exported from the models live beside this module in ``json
 (``python -m codegym_mcp.schemas`` rewrites them; a test fails when one drifts).
 """
 
+from ._audit import (
+    AuditReport,
+    BlindGuess,
+    DuplicateGym,
+    HonestyCheck,
+    HonestyFinding,
+    InstanceMeasures,
+    OracleStepMeasures,
+    ToolMeasures,
+    ToolRef,
+)
 from ._episode import EndReason, EpisodeRecord, StepRecord
 from ._gym import (
     FORMAT_VERSION,
@@ -29,22 +40,30 @@ from ._values import (
     encode,
     infer_schema,
     merge_schemas,
+    plain_schema,
     to_plain,
     values_equal,
 )
 
 __all__ = [
     "FORMAT_VERSION",
+    "AuditReport",
+    "BlindGuess",
     "CoercionError",
+    "DuplicateGym",
     "EndReason",
     "EpisodeRecord",
     "GenerationReport",
     "GymManifest",
     "GymSummary",
+    "HonestyCheck",
+    "HonestyFinding",
     "Instance",
+    "InstanceMeasures",
     "LlmUsage",
     "LoadIssue",
     "ObservationPolicy",
+    "OracleStepMeasures",
     "OracleSummary",
     "ParamSpec",
     "Problem",
@@ -53,6 +72,8 @@ __all__ = [
     "StepRecord",
     "TestStyle",
     "ToolKind",
+    "ToolMeasures",
+    "ToolRef",
     "ToolSpec",
     "TraceCall",
     "UnsupportedValue",
@@ -64,6 +85,7 @@ __all__ = [
     "encode",
     "infer_schema",
     "merge_schemas",
+    "plain_schema",
     "task_id_for",
     "to_plain",
     "values_equal",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ._audit import AuditReport
 from ._episode import EpisodeRecord
 from ._gym import GymManifest, Instance, ToolSpec
 from ._problem import Problem
@@ -21,6 +22,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "gym-manifest": GymManifest,
     "episode-record": EpisodeRecord,
     "generation-report": GenerationReport,
+    "audit-report": AuditReport,
 }
 
 

@@ -9,9 +9,11 @@ Three forms of a value:
 - *wire*: JSON that round-trips python values exactly. Plain JSON stands for itself; the
   rest is tagged: ``{"$tuple": [...]}``, ``{"$set": [...]}``, ``{"$dict": [[k, v], ...]}``
   (non-string keys, or keys starting with ``$``), ``{"$float": "nan" | "inf" | "-inf"}``.
-- *plain*: what an agent sees and sends: tuples and sets become lists, dict keys strings.
-  A *type schema* (a JSON Schema subset with ``x-python`` hints) turns plain back into
-  python: :func:`coerce`.
+- *plain*: what an agent sees and sends: tuples and sets become lists; a dict with only string
+  keys stays an object, a dict with any other key becomes the list of its ``[key, value]`` pairs
+  (so ``5`` and ``"5"`` stay apart). A *type schema* (a JSON Schema subset with ``x-python``
+  hints) turns plain back into python: :func:`coerce` (which takes a non-string-keyed dict in
+  either form); :func:`plain_schema` is the JSON Schema of the plain form.
 
 Exceptions::
 
@@ -37,6 +39,7 @@ __all__ = [
     "encode",
     "infer_schema",
     "merge_schemas",
+    "plain_schema",
     "to_plain",
     "values_equal",
 ]
@@ -133,7 +136,15 @@ def canonical_json(wire: Any) -> str:
 
 
 def to_plain(value: Any) -> Any:
-    """Python value -> plain JSON an agent can read (lossy: tuples and sets become lists)."""
+    """Python value -> plain JSON an agent can read (lossy: tuples and sets become lists).
+
+    A dict whose keys are all strings stays an object; any other dict becomes the list of its
+    ``[key, value]`` pairs in the dict's order, keys in plain form (``{5: "a", "5": "b"}`` ->
+    ``[[5, "a"], ["5", "b"]]``), so no two keys look alike.
+
+    Raises:
+        UnsupportedValue: the value (or a part of it) has no JSON form.
+    """
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
@@ -149,8 +160,54 @@ def to_plain(value: Any) -> Any:
         items.sort(key=canonical_json)
         return items
     if isinstance(value, dict):
-        return {(k if isinstance(k, str) else json.dumps(to_plain(k))): to_plain(v) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: to_plain(v) for k, v in value.items()}
+        return [[to_plain(k), to_plain(v)] for k, v in value.items()]
     raise UnsupportedValue(type(value).__name__)
+
+
+def _keys_not_strings(schema: dict[str, Any]) -> bool:
+    """A dict type schema whose keys are not all strings (its plain form is a list of pairs)."""
+    keys = schema.get("x-python-keys")
+    return isinstance(keys, dict) and keys.get("type") != "string"
+
+
+def plain_schema(schema: Any) -> Any:
+    """The JSON Schema that :func:`to_plain` output of a type schema's values satisfies.
+
+    Every dict schema with non-string keys becomes "a list of [key, value] pairs, or an empty
+    object" (an empty dict has no keys to show; when the keys may also be strings, an object of
+    the values, as a dict whose keys all happen to be strings shows). Everything else is kept.
+    Applying it twice changes nothing.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("anyOf", "prefixItems") and isinstance(value, list):
+            out[key] = [plain_schema(v) for v in value]
+        elif key in ("items", "additionalProperties"):
+            out[key] = plain_schema(value)
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: plain_schema(v) for name, v in value.items()}
+        else:
+            out[key] = value
+    if out.get("type") == "object" and _keys_not_strings(out):
+        keys = out["x-python-keys"]
+        values = out.get("additionalProperties", {})
+        pair = {
+            "type": "array",
+            "prefixItems": [keys, values if isinstance(values, dict) else {}],
+            "minItems": 2,
+            "maxItems": 2,
+        }
+        # a dict whose keys all happen to be strings stays an object (keys typed str | int, say)
+        strings = any(k.get("type") == "string" for k in keys.get("anyOf", []))
+        as_object = {k: v for k, v in out.items() if k != "x-python-keys"} if strings else {}
+        return {
+            "anyOf": [{"type": "array", "items": pair}, as_object or {"type": "object", "maxProperties": 0}]
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- type schemas
@@ -292,6 +349,8 @@ def _coerce_array(plain: Any, schema: dict[str, Any], *, lenient: bool, path: st
 
 def _coerce_object(plain: Any, schema: dict[str, Any], *, lenient: bool, path: str) -> Any:
     expected = describe_schema(schema)
+    if isinstance(plain, list) and "properties" not in schema:
+        return _coerce_pairs(plain, schema, lenient=lenient, path=path)
     if not isinstance(plain, dict):
         raise CoercionError(path, expected, plain)
     props: dict[str, Any] = schema.get("properties", {})
@@ -316,6 +375,23 @@ def _coerce_object(plain: Any, schema: dict[str, Any], *, lenient: bool, path: s
         out[new_key] = coerce(
             value, extra if isinstance(extra, dict) else {}, lenient=lenient, path=f"{path}.{key}"
         )
+    return out
+
+
+def _coerce_pairs(plain: list[Any], schema: dict[str, Any], *, lenient: bool, path: str) -> Any:
+    """A dict given as its list of ``[key, value]`` pairs (the plain form of non-string keys)."""
+    expected = describe_schema(schema)
+    key_schema = schema.get("x-python-keys", {"type": "string"})
+    extra = schema.get("additionalProperties", {})
+    value_schema = extra if isinstance(extra, dict) else {}
+    out: dict[Any, Any] = {}
+    for i, pair in enumerate(plain):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise CoercionError(f"{path}[{i}]", f"a [key, value] pair of {expected}", pair)
+        key = as_hashable(coerce(pair[0], key_schema, lenient=lenient, path=f"{path}[{i}][0]"))
+        if key in out:
+            raise CoercionError(f"{path}[{i}][0]", f"a key not given before in {expected}", pair[0])
+        out[key] = coerce(pair[1], value_schema, lenient=lenient, path=f"{path}[{i}][1]")
     return out
 
 

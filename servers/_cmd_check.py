@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tasks", nargs="+", metavar="ID", help="only these gyms (task ids or dataset ids)")
     parser.add_argument(
+        "--no-honesty",
+        action="store_true",
+        help="check the contract only, not the honesty of names, descriptions and statements",
+    )
+    parser.add_argument(
         "--no-sandbox",
         action="store_true",
         help="run the gyms' code WITHOUT nsjail (loudly warned; throwaway machines)",
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Worker(sandbox) as worker:
             for gym in gyms:
-                problems = check_gym(gym, worker)
+                problems = check_gym(gym, worker, honesty=not args.no_honesty)
                 if problems:
                     bad += 1
                     print(f"FAIL {gym.name}")

@@ -46,7 +46,7 @@ from ..runtime._episode import (
     ToolOk,
     ToolRunner,
 )
-from ..schemas import EndReason, EpisodeRecord
+from ..schemas import EndReason, EpisodeRecord, plain_schema
 
 __all__ = ["EPISODE_META_KEY", "EpisodeSlot", "GymServer", "ServeOptions", "json_safe_schema"]
 
@@ -150,11 +150,12 @@ class GymServer:
             types.Tool(
                 name=spec.name,
                 description=spec.description,
-                # Inputs are published as written: clients that build arguments from the schema
-                # (the MCP Inspector, function-calling templates) need a plain "number" there;
-                # the server still accepts "NaN"/"Infinity"/"-Infinity" for it (coerce).
+                # Inputs are published as written (plus "required", see strict_input_schema): clients
+                # that build arguments from the schema (the MCP Inspector, function-calling templates)
+                # need a plain "number" there; the server still accepts "NaN"/"Infinity"/"-Infinity"
+                # for it (coerce). Outputs are published in their plain form (plain_schema).
                 input_schema=spec.input_schema,
-                output_schema=json_safe_schema(spec.output_schema),
+                output_schema=json_safe_schema(plain_schema(spec.output_schema)),
             )
             for spec in self.gym.manifest.tools
         ]
@@ -176,7 +177,7 @@ class GymServer:
                 output_schema=_RESET_OUTPUT,
             )
         )
-        return tools
+        return [t.model_copy(update={"input_schema": strict_input_schema(t.input_schema)}) for t in tools]
 
     # ------------------------------------------------------------------ episodes
 
@@ -288,6 +289,15 @@ class GymServer:
 _NON_FINITE: dict[str, Any] = {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_VALUES = ("items", "additionalProperties", "not")
+
+
+def strict_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool's input schema as published: an object schema always says which arguments are
+    ``required`` (``[]`` for a tool without arguments, such as ``observe`` and ``task``), which
+    strict clients (pydantic-ai) need to call it. Everything else is kept as written."""
+    if schema.get("type") == "object" and "required" not in schema:
+        return {**schema, "required": []}
+    return schema
 
 
 def json_safe_schema(schema: Any) -> Any:

@@ -23,6 +23,7 @@ VERBS: dict[str, str] = {
     "load": "read a dataset and report its problems and unreadable rows",
     "generate": "turn a dataset's problems into verified gyms in a catalog",
     "check": "run the gym contract checker over a catalog",
+    "audit": "measure a catalog's training value and honesty (writes audit.json)",
     "serve": "serve one gym (or a whole catalog) as an MCP server",
     "rollout": "run episodes through the MCP servers with a policy and write trajectories",
 }

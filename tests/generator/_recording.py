@@ -1,4 +1,4 @@
-"""Shared pieces of the recording tests: a sandbox worker and the KodCode demo problems."""
+"""Shared pieces of the recording tests: a sandbox worker and the fixture datasets' problems."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from codegym_mcp.generator._loaders import load_dataset
 from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
 from codegym_mcp.schemas import Problem
 
-KODCODE = Path(__file__).resolve().parents[3] / "shared" / "data" / "kodcode-demo"
+DATASETS = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
+"""Datasets written for this project's tests (tests/fixtures/datasets/README.md says what each covers)."""
+KODCODE = DATASETS / "kodcode"
+"""The KodCode-format fixtures: a .json array of functions, a .jsonl of classes, trees, linked lists."""
+GENERIC = DATASETS / "generic.jsonl"
+KODCODE_MALFORMED = DATASETS / "kodcode_malformed.jsonl"
 
 
 def isolation() -> Literal["nsjail", "none"]:
@@ -32,5 +37,5 @@ def sandbox_worker() -> Iterator[Worker]:
 
 @functools.cache
 def kodcode_problems() -> dict[str, Problem]:
-    """The KodCode demo rows by problem id (the dataset under /work/shared/data)."""
+    """The KodCode-format fixture problems by problem id (tests/fixtures/datasets/kodcode)."""
     return {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}

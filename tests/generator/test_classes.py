@@ -23,7 +23,7 @@ from codegym_mcp.schemas import Problem, encode
 
 from ._recording import kodcode_problems, sandbox_worker
 
-DESIGN = ["CircularQueue", "CustomQueue", "MyStack", "CustomComparator", "RangeFreqQuery", "CBTArrayInserter"]
+DESIGN = ["RingBuffer", "QueueStack", "BoundedQueue"]
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +44,18 @@ def _carve(problem: Problem, worker: Worker) -> tuple[RecordedInstances, Carving
     return rec, carving
 
 
-def test_circular_queue_gets_one_stateful_tool_per_method_and_the_constructor(
+def test_ring_buffer_gets_one_stateful_tool_per_method_and_the_constructor(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    _rec, carving = _carve(kodcode["Leetcode_00000000_I"], worker)
+    _rec, carving = _carve(kodcode["FX_Leetcode_001"], worker)
     names = [t.name for t in carving.tools]
-    assert names[0] == "CircularQueue"
-    assert set(names) == {"CircularQueue", "Front", "Rear", "enQueue", "deQueue", "isEmpty", "isFull"}
+    assert names[0] == "RingBuffer"
+    assert set(names) == {"RingBuffer", "first", "last", "push", "pop", "is_empty", "is_full"}
     assert all(t.stateful and t.kind == "method" for t in carving.tools)
-    enqueue = next(t for t in carving.tools if t.name == "enQueue")
-    assert [(p.name, p.source) for p in enqueue.params] == [("codegym_state", "state"), ("value", "agent")]
-    assert enqueue.params[1].type_schema == {"type": "integer"}
-    assert enqueue.returns_schema == {"type": "boolean"}
+    push = next(t for t in carving.tools if t.name == "push")
+    assert [(p.name, p.source) for p in push.params] == [("codegym_state", "state"), ("value", "agent")]
+    assert push.params[1].type_schema == {"type": "integer"}
+    assert push.returns_schema == {"type": "boolean"}
     assert carving.input_schema == DESIGN_INPUT_SCHEMA
     assert "def oracle(tools):" in carving.oracle_source
 
@@ -63,7 +63,7 @@ def test_circular_queue_gets_one_stateful_tool_per_method_and_the_constructor(
 def test_tools_keep_the_object_state_across_calls_in_the_sandbox(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    _rec, carving = _carve(kodcode["Leetcode_00000047_I"], worker)  # MyStack keeps two deques
+    _rec, carving = _carve(kodcode["FX_Leetcode_002"], worker)  # QueueStack keeps two deques
     worker.load("tools_mystack", carving.tools_source)
     state: Any = None
     for function, args, expected in [
@@ -81,10 +81,10 @@ def test_tools_keep_the_object_state_across_calls_in_the_sandbox(
 def test_a_method_called_before_the_constructor_says_which_tool_to_call(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    _rec, carving = _carve(kodcode["Leetcode_00000000_I"], worker)
+    _rec, carving = _carve(kodcode["FX_Leetcode_001"], worker)
     worker.load("tools_cq", carving.tools_source)
-    with pytest.raises(Exception, match="call the CircularQueue tool first"):
-        worker.call("tools_cq", "codegym_Front", args=[None])
+    with pytest.raises(Exception, match="call the RingBuffer tool first"):
+        worker.call("tools_cq", "codegym_first", args=[None])
 
 
 def test_state_without_json_form_is_rejected_with_the_attribute(worker: Worker) -> None:
@@ -110,7 +110,7 @@ def test_every_kodcode_design_problem_becomes_a_verified_gym(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
     problems = [p for p in kodcode.values() if any(f"class {name}" in p.solution for name in DESIGN)]
-    assert len(problems) == 11
+    assert len(problems) == len(DESIGN)
     for p in problems:
         out = build_gym(p, GenerateSettings.unfiltered(), worker)
         assert isinstance(out, Generated), (p.problem_id, out)
@@ -122,7 +122,7 @@ def test_every_kodcode_design_problem_becomes_a_verified_gym(
 def test_operation_sequences_are_augmented_in_tiers_and_computed_by_the_reference(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    p = kodcode["Leetcode_00000040_I"]
+    p = kodcode["FX_Leetcode_003"]
     rec, _carving = _carve(p, worker)
     mutants = mutate_operations(rec, n=9, rng=rng_for(0, p.task_id))
     assert [m.tier for m in mutants] == ["easy", "medium", "hard"] * 3
@@ -130,8 +130,8 @@ def test_operation_sequences_are_augmented_in_tiers_and_computed_by_the_referenc
     recorded_inputs = [c.input for c in rec.calls]
     for m in mutants:
         ops = m.input["operations"]
-        assert isinstance(ops, list) and ops[0] == "CustomQueue" and len(ops) >= 2
-        assert set(ops[1:]) <= {"enqueue", "dequeue", "getQueue", "isFull", "isEmpty"}
+        assert isinstance(ops, list) and ops[0] == "BoundedQueue" and len(ops) >= 2
+        assert set(ops[1:]) <= {"enqueue", "dequeue", "snapshot", "isFull", "isEmpty"}
         assert m.input not in recorded_inputs
     outputs = compute_outputs(
         p, worker, [{k: encode(v) for k, v in m.input.items()} for m in mutants], target=rec.target

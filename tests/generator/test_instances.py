@@ -68,21 +68,21 @@ def test_every_humaneval_problem_records_instances_and_passes_its_tests(worker: 
 
 
 def test_kodcode_function_problem_records_each_call(worker: Worker, kodcode: dict[str, Problem]) -> None:
-    out = recorded(record_instances(kodcode["Algorithm_00000089_I"], worker))
-    assert out.target == Target("function", "find_next_prime")
-    assert [(c.input, c.expected) for c in out.calls][:2] == [({"value": 10}, 11), ({"value": 29}, 31)]
+    out = recorded(record_instances(kodcode["FX_Algorithm_002"], worker))
+    assert out.target == Target("function", "next_palindrome")
+    assert [(c.input, c.expected) for c in out.calls][:2] == [({"value": 10}, 11), ({"value": 99}, 101)]
     # the test file also calls its test at import time: 14 calls, 7 distinct inputs
     assert out.total_calls == 14 and len(out.calls) == 7 and out.tests_passed
 
 
 def test_in_place_function_records_the_modified_argument(worker: Worker, kodcode: dict[str, Problem]) -> None:
-    p = kodcode["Algorithm_00000041_I"]
+    p = kodcode["FX_Algorithm_003"]
     _tests, removed = recording_tests(p)
-    assert removed == ["quick_sort_in_place"]  # the tests pasted their own copy of the reference
+    assert removed == ["insertion_sort_in_place"]  # the tests pasted their own copy of the reference
     out = recorded(record_instances(p, worker))
     # an adapter returns the argument, so downstream the answer is a plain return value
     assert out.answer_is_argument == "arr" and out.in_place is None
-    assert out.target == Target("function", "codegym_quick_sort_in_place") and out.adapted is not None
+    assert out.target == Target("function", "codegym_insertion_sort_in_place") and out.adapted is not None
     first, already_sorted = out.calls[:2]
     assert first.input == {"arr": [10, 5, 2, 3, 7, 6, 8, 4, 9, 1]}
     assert first.expected == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
@@ -93,31 +93,48 @@ def test_in_place_function_records_the_modified_argument(worker: Worker, kodcode
 
 
 def test_design_class_is_recorded_as_operation_sequences(worker: Worker, kodcode: dict[str, Problem]) -> None:
-    p = kodcode["Leetcode_00000000_I"]
-    assert resolve_target(p) == Target("class", "CircularQueue")
+    p = kodcode["FX_Leetcode_001"]
+    assert resolve_target(p) == Target("class", "RingBuffer")
     out = recorded(record_instances(p, worker))
     assert len(out.calls) == 2
     first = out.calls[0]
     assert first.input["operations"] == [
-        "CircularQueue", "enQueue", "enQueue", "enQueue", "enQueue", "Rear", "Front", "deQueue", "enQueue", "Front"
+        "RingBuffer", "push", "push", "push", "push", "last", "first", "pop", "push", "first"
     ]  # fmt: skip
-    assert first.input["arguments"] == [[3], [1], [2], [3], [4], [], [], [], [4], []]
-    assert first.expected == [None, True, True, True, False, 3, 1, True, True, 2]
-    assert set(out.methods) >= {"enQueue", "deQueue", "Front", "Rear", "isEmpty", "isFull"}
+    assert first.input["arguments"] == [[3], [5], [6], [7], [8], [], [], [], [8], []]
+    assert first.expected == [None, True, True, True, False, 7, 5, True, True, 6]
+    assert set(out.methods) >= {"push", "pop", "first", "last", "is_empty", "is_full"}
     assert out.state_issues == {}
 
 
 def test_tree_arguments_become_level_order_lists_behind_an_adapter(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    out = recorded(record_instances(kodcode["Leetcode_00000021_I"], worker))
+    out = recorded(record_instances(kodcode["FX_Leetcode_004"], worker))
     assert out.shapes == {
         "root": {"kind": "tree", "cls": "TreeNode", "val": "val", "left": "left", "right": "right"}
     }
-    assert out.target == Target("function", "codegym_kth_smallest")
-    assert out.calls[0].input == {"root": [3, 1, 4, None, 2], "k": 1} and out.calls[0].expected == 1
-    assert out.adapted is not None and out.adapted.entry_point == "codegym_kth_smallest"
+    assert out.target == Target("function", "codegym_kth_largest")
+    assert out.calls[0].input == {"root": [3, 1, 4, None, 2], "k": 1} and out.calls[0].expected == 4
+    assert out.adapted is not None and out.adapted.entry_point == "codegym_kth_largest"
     # the adapter rebuilds the tree in the sandbox: every recorded output comes back
+    again = compute_outputs(out.adapted, worker, [c.input for c in out.calls], target=out.target)
+    assert again == [c.expected for c in out.calls]
+
+
+def test_linked_list_arguments_and_results_become_lists_of_their_values(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    out = recorded(record_instances(kodcode["FX_Leetcode_005"], worker))
+    shape = {"kind": "list", "cls": "ListNode", "val": "val", "next": "next"}
+    assert out.shapes == {"head": shape, "return": shape}
+    assert [(c.input, c.expected) for c in out.calls] == [
+        ({"head": [1, 2, 3, 4]}, [2, 1, 4, 3]),
+        ({"head": [1, 2, 3, 4, 5]}, [2, 1, 4, 3, 5]),
+        ({"head": [7]}, [7]),
+        ({"head": None}, None),
+    ]
+    assert out.adapted is not None
     again = compute_outputs(out.adapted, worker, [c.input for c in out.calls], target=out.target)
     assert again == [c.expected for c in out.calls]
 
@@ -148,10 +165,34 @@ def test_tree_results_are_flattened_the_same_way(worker: Worker) -> None:
 def test_cyclic_or_wrapped_structures_are_dropped_with_the_reason(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    out = record_instances(kodcode["Algorithm_00000008_I"], worker)
+    out = record_instances(kodcode["FX_Algorithm_005"], worker)  # a Chain object, cyclic in one test
     assert isinstance(out, RecordingFailed)
-    assert "argument 'linked_list' holds a LinkedList (no JSON form)" in out.reason
+    assert "argument 'chain' holds a Chain (no JSON form)" in out.reason
     assert not out.infra
+
+
+def test_a_cyclic_linked_list_argument_is_dropped_with_the_reason(worker: Worker) -> None:
+    solution = (
+        "class Node:\n    def __init__(self, val, next=None):\n        self.val = val\n        self.next = next\n\n"
+        "def length(head):\n    seen, n = set(), 0\n    while head is not None and id(head) not in seen:\n"
+        "        seen.add(id(head))\n        n += 1\n        head = head.next\n    return n\n"
+    )
+    tests = (
+        "from solution import Node, length\n\n"
+        "def test_length():\n    a = Node(1, Node(2))\n    assert length(a) == 2\n"
+        "    a.next.next = a\n    assert length(a) == 2\n"
+    )
+    out = recorded(record_instances(problem(solution, tests, "length"), worker))
+    assert [(c.input, c.expected) for c in out.calls] == [({"head": [1, 2]}, 2)]
+    assert out.dropped == {"argument 'head' holds a cyclic or shared Node structure": 1}
+
+
+def test_a_solution_that_needs_numpy_is_a_recording_failure_that_names_it(
+    worker: Worker, kodcode: dict[str, Problem]
+) -> None:
+    out = record_instances(kodcode["FX_Algorithm_006"], worker)
+    assert isinstance(out, RecordingFailed) and not out.infra
+    assert out.reason == "the solution does not load: ModuleNotFoundError: No module named 'numpy'"
 
 
 def test_object_state_without_json_form_is_reported(worker: Worker) -> None:
@@ -249,20 +290,20 @@ def test_unloadable_solution_is_a_recording_failure(worker: Worker) -> None:
 def test_compute_outputs_runs_the_reference_on_new_inputs(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    p = kodcode["Algorithm_00000089_I"]
+    p = kodcode["FX_Algorithm_002"]
     assert compute_outputs(p, worker, [{"value": 13}, {"value": "x"}]) == [
-        17,
+        22,
         ComputeError('TypeError: can only concatenate str (not "int") to str'),
     ]
-    sort = kodcode["Algorithm_00000041_I"]
+    sort = kodcode["FX_Algorithm_003"]
     assert compute_outputs(sort, worker, [{"arr": [3, 1, 2]}], in_place="arr") == [[1, 2, 3]]
-    queue = kodcode["Leetcode_00000000_I"]
+    queue = kodcode["FX_Leetcode_001"]
     design: dict[str, JsonValue] = {
-        "operations": ["CircularQueue", "enQueue", "Rear", "isFull"],
+        "operations": ["RingBuffer", "push", "last", "is_full"],
         "arguments": [[1], [7], [], []],
     }
     assert compute_outputs(queue, worker, [design]) == [[None, True, 7, True]]
-    short: dict[str, JsonValue] = {"operations": ["CircularQueue", "enQueue"], "arguments": [[1]]}
+    short: dict[str, JsonValue] = {"operations": ["RingBuffer", "push"], "arguments": [[1]]}
     assert compute_outputs(queue, worker, [short]) == [
         ComputeError("ValueError: 2 operations but 1 argument lists: give one list per operation")
     ]
@@ -271,11 +312,11 @@ def test_compute_outputs_runs_the_reference_on_new_inputs(
 def test_answer_text_explains_design_in_place_and_tree_answers(
     worker: Worker, kodcode: dict[str, Problem]
 ) -> None:
-    queue = answer_text(recorded(record_instances(kodcode["Leetcode_00000000_I"], worker)))
+    queue = answer_text(recorded(record_instances(kodcode["FX_Leetcode_001"], worker)))
     assert queue.answer is not None and queue.answer.startswith("the list of what each operation returns")
-    sort = answer_text(recorded(record_instances(kodcode["Algorithm_00000041_I"], worker)))
-    assert sort.answer == "the value of `arr` after `quick_sort_in_place` has changed it in place"
-    tree = answer_text(recorded(record_instances(kodcode["Leetcode_00000021_I"], worker)))
+    sort = answer_text(recorded(record_instances(kodcode["FX_Algorithm_003"], worker)))
+    assert sort.answer == "the value of `arr` after `insertion_sort_in_place` has changed it in place"
+    tree = answer_text(recorded(record_instances(kodcode["FX_Leetcode_004"], worker)))
     assert tree.answer is None
     assert tree.notes == [
         "`root` is a binary tree (TreeNode) as its level-order list of values, null for a missing child."

@@ -1,7 +1,8 @@
 """The optional LLM stage against a local OpenAI-compatible server replaying recorded replies.
 
 The replies under tests/fixtures/llm/ are hand-written stand-ins for model output ("recorded"
-fixtures), one per real HumanEval/KodCode problem; no test reaches the network.
+fixtures), one per HumanEval problem or fixture problem (tests/fixtures/datasets); no test reaches
+the network.
 """
 
 from __future__ import annotations
@@ -32,16 +33,14 @@ from codegym_mcp.generator._llm_decompose import (
 from codegym_mcp.generator._loaders import load_dataset
 from codegym_mcp.schemas import GenerationReport, Problem
 
+from ._recording import KODCODE
 from .llm_replay import FIXTURES, Scripted, replay_server
-
-KODCODE = Path(__file__).resolve().parents[3] / "shared" / "data" / "kodcode-demo"
 
 
 @functools.cache
 def _problems() -> dict[str, Problem]:
     found = {p.task_id: p for p in load_dataset("humaneval").problems}
-    if KODCODE.is_dir():
-        found.update({p.task_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems})
+    found.update({p.task_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems})
     return found
 
 
@@ -55,7 +54,6 @@ def settings(url: str, tmp_path: Path, **overrides: float | int) -> LlmSettings:
         base_url=url,
         timeout=10.0,
         max_retries=2,
-        backoff_base=0.0,
         max_concurrency=2,
         cache_dir=tmp_path / "cache",
     )
@@ -129,7 +127,7 @@ def test_client_errors_are_not_retried(tmp_path: Path) -> None:
 
 
 def test_hanging_server_times_out_into_a_rejection(tmp_path: Path) -> None:
-    script = {"HumanEval_0": [Scripted(hang=True)]}
+    script = {"HumanEval_0": [Scripted(hang=True)] * 3}
     with (
         replay_server(script=script) as server,
         LlmClient(settings(server.url, tmp_path, timeout=0.3)) as client,
@@ -138,7 +136,8 @@ def test_hanging_server_times_out_into_a_rejection(tmp_path: Path) -> None:
         usage = client.usage
     assert isinstance(result, ProposalRejected)
     assert "did not answer within 0.3s" in result.reason
-    assert usage.failures == 1 and server.requests == ["HumanEval_0"]  # timeouts are not retried
+    # the openai client retries a timeout like any transient failure: max_retries=2 -> 3 attempts
+    assert usage.failures == 1 and server.requests == ["HumanEval_0"] * 3
 
 
 def test_rerun_is_served_from_the_cache_without_requests(tmp_path: Path) -> None:
@@ -200,12 +199,12 @@ def test_missing_openai_names_the_install_command(monkeypatch: pytest.MonkeyPatc
 
 
 def test_prompt_names_the_problem_and_keeps_the_reference() -> None:
-    p = problem("Leetcode_00000056_I")
+    p = problem("FX_Leetcode_006")
     system, user = build_messages(p)
     assert system["role"] == "system" and user["role"] == "user"
-    assert "Problem Leetcode_00000056_I:" in user["content"]
+    assert "Problem FX_Leetcode_006:" in user["content"]
     assert p.solution.strip() in user["content"]
-    assert "`max_distinct_elements_in_subarray`" in user["content"]
+    assert "`distinct_in_windows`" in user["content"]
 
 
 @pytest.mark.parametrize(

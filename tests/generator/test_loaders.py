@@ -15,9 +15,9 @@ from codegym_mcp.generator._loaders import (
 )
 from codegym_mcp.servers.cli import main
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-KODCODE = DATA / "kodcode-demo"
-ALGORITHM = KODCODE / "KodCode_algorithm_100_1741212598.json"
+from ._recording import GENERIC, KODCODE, KODCODE_MALFORMED
+
+ALGORITHM = KODCODE / "fixture_algorithm.json"
 
 
 def _kodcode_rows() -> list[dict[str, object]]:
@@ -38,52 +38,47 @@ def test_humaneval_yields_the_164_packaged_problems() -> None:
     assert first.tests.rstrip().endswith("check(has_close_elements)")
 
 
-def test_kodcode_directory_yields_the_60_rows_of_both_files() -> None:
+def test_kodcode_directory_yields_the_rows_of_its_json_array_and_its_jsonl() -> None:
     result = load_dataset(f"kodcode:{KODCODE}")
-    assert len(result.problems) == 60
+    assert len(result.problems) == 12
     assert result.issues == []
     assert [(Path(s.source).name, s.rows, s.problems) for s in result.sources] == [
-        ("KodCode_algorithm_100_1741212598.json", 31, 31),
-        ("KodCode_leetcode_100_1741214688.json", 29, 29),
+        ("fixture_algorithm.json", 6, 6),
+        ("fixture_leetcode.jsonl", 6, 6),
     ]
-    assert len({p.task_id for p in result.problems}) == 60
+    assert len({p.task_id for p in result.problems}) == 12
     assert all(p.source == "kodcode" and p.test_style == "pytest" for p in result.problems)
+    assert {p.metadata["subset"] for p in result.problems} == {"Algorithm", "Leetcode"}
 
 
 def test_kodcode_class_rows_have_no_entry_point_and_import_the_solution() -> None:
     problems = {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE}").problems}
-    queue = problems["Leetcode_00000000_I"]
-    assert queue.entry_point is None
-    assert queue.tests.startswith("from solution import *\n")
-    assert problems["Algorithm_00000003_I"].entry_point == "interleave_strings"
+    ring = problems["FX_Leetcode_001"]
+    assert ring.entry_point is None
+    assert ring.tests.startswith("from solution import *\n")
+    queue_stack = problems["FX_Leetcode_002"]  # imports what it uses: kept as written
+    assert queue_stack.tests.startswith("from solution import QueueStack\n")
+    assert problems["FX_Algorithm_001"].entry_point == "merge_alternating"
 
 
 def test_kodcode_entry_point_skips_a_helper_the_tests_never_use() -> None:
     problems = {p.problem_id: p for p in load_dataset(f"kodcode:{ALGORITHM}").problems}
-    # test_info lists is_prime first, but the tests only call find_next_prime
-    assert problems["Algorithm_00000089_I"].entry_point == "find_next_prime"
+    # test_info lists is_palindrome first, but the tests only call next_palindrome
+    assert problems["FX_Algorithm_002"].entry_point == "next_palindrome"
 
 
-def test_kodcode_jsonl_with_a_malformed_row_loads_the_others_and_names_it(tmp_path: Path) -> None:
-    rows = _kodcode_rows()[:4]
-    broken = dict(rows[1])
-    del broken["solution"]
-    lines = [json.dumps(rows[0]), json.dumps(broken), "{not json", json.dumps(rows[2]), json.dumps(rows[3])]
-    path = tmp_path / "kod.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = load_dataset(f"kodcode:{path}")
-    assert [p.problem_id for p in result.problems] == [
-        rows[0]["question_id"],
-        rows[2]["question_id"],
-        rows[3]["question_id"],
-    ]
+def test_kodcode_jsonl_with_malformed_rows_loads_the_others_and_names_each() -> None:
+    result = load_dataset(f"kodcode:{KODCODE_MALFORMED}")
+    assert [p.problem_id for p in result.problems] == ["FX_Algorithm_001", "FX_Algorithm_004"]
     assert [(i.row, i.field, i.problem_id) for i in result.issues] == [
-        (1, "solution", rows[1]["question_id"]),
+        (1, "solution", "FX_Algorithm_002"),
         (2, None, None),
+        (3, None, None),
     ]
     assert "missing" in result.issues[0].reason
     assert "line 3 is not valid JSON" in result.issues[1].reason
-    assert result.sources[0].rows == 5 and result.sources[0].problems == 3
+    assert result.issues[2].reason == "row is a JSON list, expected an object"
+    assert result.sources[0].rows == 5 and result.sources[0].problems == 2
 
 
 def test_kodcode_accepts_the_published_test_field_name(tmp_path: Path) -> None:
@@ -93,6 +88,9 @@ def test_kodcode_accepts_the_published_test_field_name(tmp_path: Path) -> None:
     path.write_text(json.dumps(row) + "\n", encoding="utf-8")
     (problem,) = load_dataset(f"kodcode:{path}").problems
     assert "def test_" in problem.tests
+    # the malformed fixture's last row spells it `test` too
+    shipped = {p.problem_id: p for p in load_dataset(f"kodcode:{KODCODE_MALFORMED}").problems}
+    assert "def test_pair_found" in shipped["FX_Algorithm_004"].tests
 
 
 def test_kodcode_reads_parquet(tmp_path: Path) -> None:
@@ -105,7 +103,7 @@ def test_kodcode_reads_parquet(tmp_path: Path) -> None:
     pq.write_table(table, path)
     result = load_dataset(f"kodcode:{path}")
     assert [p.problem_id for p in result.problems] == [r["question_id"] for r in rows]
-    assert result.problems[0].entry_point == "interleave_strings"
+    assert result.problems[0].entry_point == "merge_alternating"
 
 
 def test_a_parquet_file_that_is_not_parquet_is_unreadable(tmp_path: Path) -> None:
@@ -155,6 +153,23 @@ def test_generic_jsonl_rows_become_problems_and_bad_ones_are_named(tmp_path: Pat
     assert result.problems[0].task_id == "demo_add"
     assert [(i.row, i.field) for i in result.issues] == [(1, "solution"), (2, "entry_point")]
     assert "not valid Python" in result.issues[0].reason
+
+
+def test_generic_fixture_loads_functions_humaneval_checks_and_classes_and_names_bad_rows() -> None:
+    result = load_dataset(f"jsonl:{GENERIC}")
+    assert [(p.problem_id, p.test_style, p.entry_point) for p in result.problems] == [
+        ("fx/digit_sum", "pytest", "digit_sum"),
+        ("fx/count_vowels", "humaneval", "count_vowels"),
+        ("fx/tally", "pytest", None),
+        ("fx/best_player", "pytest", "best_player"),
+    ]
+    assert result.problems[0].metadata == {"file": "generic.jsonl", "topic": "arithmetic"}
+    assert [(i.row, i.field, i.problem_id) for i in result.issues] == [
+        (4, "entry_point", "fx/bad_entry"),
+        (5, None, None),
+    ]
+    assert "entry point 'plus' is not defined" in result.issues[0].reason
+    assert "line 6 is not valid JSON" in result.issues[1].reason
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from codegym_mcp.schemas import (
     describe_schema,
     encode,
     infer_schema,
+    plain_schema,
     to_plain,
     values_equal,
 )
@@ -51,15 +52,19 @@ def test_wire_round_trip_is_exact_and_survives_json(value: Any) -> None:
     assert type(decode(wire)) is type(value)
 
 
+def _plain_kind(schema: dict[str, Any]) -> Any:
+    """The JSON type of a schema's plain form (a dict with non-string keys is a list of pairs)."""
+    if schema.get("type") == "object" and "x-python-keys" in schema:
+        return "array"
+    return schema.get("type")
+
+
 def _ambiguous(schema: Any) -> bool:
-    """Unions the plain form cannot tell apart: two array (or object) options, or string and
-    non-string dict keys (plain dict keys are all strings)."""
+    """Unions the plain form cannot tell apart: two options whose plain forms are both arrays
+    (or both objects)."""
     if isinstance(schema, dict):
-        kinds = [o.get("type") for o in schema.get("anyOf", [])]
+        kinds = [_plain_kind(o) for o in schema.get("anyOf", [])]
         if len(kinds) != len(set(kinds)):
-            return True
-        keys = schema.get("x-python-keys", {})
-        if "string" in [o.get("type") for o in keys.get("anyOf", [])]:
             return True
         return any(_ambiguous(v) for v in schema.values())
     if isinstance(schema, list):
@@ -125,6 +130,59 @@ def test_inference_keeps_ints_and_floats_apart_and_keeps_optionals() -> None:
 def test_int_keyed_dicts_survive_the_plain_form() -> None:
     value = {1: "a", 2: "b"}
     assert coerce(to_plain(value), infer_schema([value])) == value
+
+
+def test_non_string_dict_keys_stay_distinguishable_in_the_plain_form() -> None:
+    value = {5: "int", "5": "str", (1, 2): "tuple"}
+    plain = to_plain(value)
+    assert plain == [[5, "int"], ["5", "str"], [[1, 2], "tuple"]]
+    back = coerce(json.loads(json.dumps(plain)), infer_schema([value]))
+    assert back == value and type(next(iter(back))) is int
+    assert to_plain({"a": {7: None}}) == {"a": [[7, None]]}  # only dicts with a non-string key change
+    assert to_plain({}) == {}
+
+
+def test_a_non_string_keyed_dict_coerces_from_pairs_or_from_an_object_with_string_keys() -> None:
+    schema = infer_schema([{1: [True]}])
+    assert coerce([[3, [False]]], schema) == {3: [False]}
+    assert coerce({"3": [False]}, schema) == {3: [False]}  # what a client building from the schema sends
+    assert coerce("[[3, [false]]]", schema, lenient=True) == {3: [False]}
+    with pytest.raises(CoercionError, match=r"\$\[0\]: expected a \[key, value\] pair"):
+        coerce([[1, [True], "extra"]], schema)
+    with pytest.raises(CoercionError, match=r"\$\[1\]\[0\]: expected a key not given before"):
+        coerce([[1, [True]], [1, [False]]], schema)
+    with pytest.raises(CoercionError, match=r"\$\[0\]\[0\]: expected int"):
+        coerce([["x", [True]]], schema)
+
+
+@given(values)
+def test_the_plain_form_satisfies_the_plain_schema_of_the_inferred_schema(value: Any) -> None:
+    jsonschema = pytest.importorskip("jsonschema")  # installed with mcp, which validates tool results with it
+    published = plain_schema(infer_schema([value]))
+    jsonschema.Draft202012Validator(published).validate(json.loads(json.dumps(to_plain(value))))
+    assert plain_schema(published) == published
+
+
+def test_plain_schema_shows_a_non_string_keyed_dict_as_pairs() -> None:
+    schema = {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "x-python-keys": {"type": "integer"},
+    }
+    pair = {
+        "type": "array",
+        "prefixItems": [{"type": "integer"}, {"type": "string"}],
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    pairs_or_empty = {"anyOf": [{"type": "array", "items": pair}, {"type": "object", "maxProperties": 0}]}
+    assert plain_schema(schema) == pairs_or_empty
+    wrapped = {"type": "object", "properties": {"d": schema}, "required": ["d"]}
+    assert plain_schema(wrapped) == {"type": "object", "properties": {"d": pairs_or_empty}, "required": ["d"]}
+    assert plain_schema({"type": "object", "additionalProperties": {"type": "integer"}}) == {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+    }
 
 
 def test_equality_tolerates_float_noise_but_not_type_changes() -> None:
