@@ -34,7 +34,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
         problems,
         catalog=out,
         dataset="fixtures",
-        settings=GenerateSettings(),
+        settings=GenerateSettings.unfiltered(),  # a short gym: the default filters would drop it
         sandbox=SandboxConfig(isolation=isolation()),
     )
     return Catalog(out)
