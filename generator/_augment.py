@@ -33,12 +33,16 @@ from typing import Any, Literal
 
 from ..schemas import UnsupportedValue, as_hashable, canonical_json, encode
 
-__all__ = ["LADDER", "Mutant", "Tier", "mutate_inputs", "rng_for", "tier_for"]
+__all__ = ["DRAWS", "LADDER", "Mutant", "Tier", "mutate_inputs", "rng_for", "tier_for"]
 
 Tier = Literal["easy", "medium", "hard"]
 TIERS: tuple[Tier, ...] = ("easy", "medium", "hard")
 LADDER: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
 """Target sizes (elements of each top-level collection or string) of the derived inputs."""
+DRAWS: tuple[int, ...] = (*LADDER, 32, 64, 128, 256, 128, 256)
+"""The round robin over the ladder: every rung once, then the bigger rungs again (of 12
+candidates, 1 each of 8 and 16, 2 each of 32 and 64, 3 each of 128 and 256). Where the big
+rungs leave the step window, the ladder's verification spends what they did not use lower."""
 _MAX_LEN = 256
 _MAX_STR = 256
 
@@ -280,10 +284,10 @@ def mutate_inputs(
     *,
     n: int,
     rng: random.Random,
-    ladder: tuple[int, ...] = LADDER,
+    ladder: tuple[int, ...] = DRAWS,
     attempts: int = 8,
 ) -> list[Mutant]:
-    """Up to ``n`` new inputs unlike the recorded ones (and each other), rungs of ``ladder`` round-robin.
+    """Up to ``n`` new inputs unlike the recorded ones (and each other), sizes of ``ladder`` round-robin.
 
     ``inputs`` are python values by parameter; ``input_schema`` the object type schema of the
     hidden input. On a problem with collections, every other candidate also grows its top-level

@@ -65,6 +65,12 @@ def test_rungs_of_the_size_ladder_come_round_robin_and_collections_take_the_rung
     assert max(len(m.input["nums"]) for m in mutants) >= 192  # the hard tier holds hundreds
 
 
+def test_the_bigger_rungs_get_more_candidates_than_the_smaller() -> None:
+    sizes = [m.size for m in mutate_inputs(INPUTS, _schema(INPUTS), n=36, rng=rng_for(5, "t"))]
+    count = {size: sizes.count(size) for size in LADDER}
+    assert count == {8: 3, 16: 3, 32: 6, 64: 6, 128: 9, 256: 9}
+
+
 def test_integers_alone_grow_to_the_rung_as_sizes_or_counts() -> None:
     inputs: list[dict[str, Any]] = [{"n": 5}, {"n": 0}]
     mutants = mutate_inputs(inputs, _schema(inputs), n=12, rng=rng_for(0, "t"))
