@@ -200,28 +200,29 @@ def _computed(
         wires = [{k: encode(v) for k, v in m.input.items()} for m in mutants]
     except UnsupportedValue:
         return [], {"augment: an input has no JSON form": len(mutants)}
-    outputs = _outputs(problem, recorded, wires, settings, worker)
-    if isinstance(outputs, RecordingFailed) and len({m.size for m in mutants}) > 1:
-        # one output the harness cannot send back (an int of 5000 digits) fails the whole batch:
-        # again rung by rung, so that only the rungs that hold such an output are lost
-        by_size: list[JsonValue | ComputeError] = []
-        for size in sorted({m.size for m in mutants}):
-            part = [w for m, w in zip(mutants, wires, strict=True) if m.size == size]
-            got = _outputs(problem, recorded, part, settings, worker)
-            if isinstance(got, RecordingFailed):
-                by_size.extend([ComputeError(f"the rung's batch failed: {got.reason}")] * len(part))
-            else:
-                by_size.extend(got)
-        order = sorted(range(len(mutants)), key=lambda i: mutants[i].size)  # the loop's order
-        by_index = dict(zip(order, by_size, strict=True))
-        outputs = [by_index[i] for i in range(len(mutants))]
-    if isinstance(outputs, RecordingFailed):
-        return [], {f"augment: {outputs.reason[:80]}": len(mutants)}
+    # rung by rung, smallest first: an output the harness cannot send back (an int of 5000
+    # digits) or a sandbox limit costs only its rung, and once a whole rung goes over the limits
+    # (exponential work, memory), the bigger ones are not run at all: bounded work, and less room
+    # for the time limits to make a run differ from the next
+    outputs: list[JsonValue | ComputeError] = [_NOT_RUN] * len(mutants)
+    stopped = False
+    for size in sorted({m.size for m in mutants}):
+        index = [i for i, m in enumerate(mutants) if m.size == size]
+        if stopped:
+            continue
+        got = _outputs(problem, recorded, [wires[i] for i in index], settings, worker)
+        if isinstance(got, RecordingFailed):
+            got = [ComputeError(f"{_BATCH_FAILED}{got.reason}")] * len(index)
+        for i, value in zip(index, got, strict=True):
+            outputs[i] = value
+        stopped = all(isinstance(v, ComputeError) and _beyond_limits(v) for v in got)
     out: list[SizedCandidate] = []
     for mutant, wire, expected in zip(mutants, wires, outputs, strict=True):
         if isinstance(expected, ComputeError):
-            if expected.reason.startswith("the rung's batch failed: "):
-                key = "augment: " + expected.reason.removeprefix("the rung's batch failed: ")[:80]
+            if expected is _NOT_RUN:
+                key = "augment: not computed, a smaller size went over the limits"
+            elif expected.reason.startswith(_BATCH_FAILED):
+                key = "augment: " + expected.reason.removeprefix(_BATCH_FAILED)[:80]
             else:
                 what = "timed out" if "time" in expected.reason.lower() else "raised"
                 key = f"augment: the reference {what} on a derived input"
@@ -234,6 +235,15 @@ def _computed(
         )
     out.sort(key=lambda c: c.size)  # stable: rung by rung, as verify_by_rungs climbs
     return list(out), lost
+
+
+_BATCH_FAILED = "the rung's batch failed: "
+_NOT_RUN = ComputeError("not run")
+
+
+def _beyond_limits(error: ComputeError) -> bool:
+    """A failure of size (time, memory, the whole batch), not the reference rejecting an input."""
+    return error.reason.startswith(_BATCH_FAILED) or "time" in error.reason.lower()
 
 
 def _outputs(
