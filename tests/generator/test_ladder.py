@@ -73,3 +73,31 @@ def test_fill_sizes_sit_at_quarters_between_two_rungs() -> None:
     assert fill_sizes(16, 32) == (20, 24, 28)
     assert fill_sizes(0, 8) == (2, 4, 6)
     assert fill_sizes(1, 2) == ()
+
+
+GRAY = Problem(
+    problem_id="gray/0",
+    task_id="gray_0",
+    source="jsonl",
+    question="The n-bit Gray code sequence.",
+    solution=(
+        "def gray(n: int) -> list[int]:\n"
+        "    codes = [0]\n"
+        "    for i in range(n):\n"
+        "        codes += [x + 2**i for x in reversed(codes)]\n"
+        "    return codes\n"
+    ),
+    tests="def check(candidate):\n    assert candidate(2) == [0, 1, 3, 2]\n    assert candidate(3)[-1] == 4\n\ncheck(gray)\n",
+    test_style="humaneval",
+    entry_point="gray",
+)
+
+
+def test_sizes_above_one_the_reference_cannot_finish_at_all_are_not_even_computed(
+    sandbox_worker: Worker,
+) -> None:
+    # 2**n codes: from n = 128 on, nothing fits the sandbox's time or memory
+    result = build_gym(GRAY, GenerateSettings.unfiltered(augment=12), sandbox_worker)
+    assert isinstance(result, Generated), result
+    assert result.summary.instances_dropped["augment: not computed, a smaller size went over the limits"] > 0
+    assert max(len(decode(i.expected)) for i in result.files.instances) >= 256  # the small rungs stay
