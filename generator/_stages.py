@@ -201,9 +201,9 @@ def _computed(
     except UnsupportedValue:
         return [], {"augment: an input has no JSON form": len(mutants)}
     # rung by rung, smallest first: an output the harness cannot send back (an int of 5000
-    # digits) or a sandbox limit costs only its rung, and once a whole rung goes over the limits
-    # (exponential work, memory), the bigger ones are not run at all: bounded work, and less room
-    # for the time limits to make a run differ from the next
+    # digits) or a sandbox limit costs only its rung and the rungs above it, which are not run
+    # at all (exponential work, memory): bounded work, and less room for the time limits to make
+    # a run differ from the next
     outputs: list[JsonValue | ComputeError] = [_NOT_RUN] * len(mutants)
     stopped = False
     for size in sorted({m.size for m in mutants}):
@@ -213,9 +213,14 @@ def _computed(
         got = _outputs(problem, recorded, [wires[i] for i in index], settings, worker)
         if isinstance(got, RecordingFailed):
             got = [ComputeError(f"{_BATCH_FAILED}{got.reason}")] * len(index)
+        over = [v for v in got if isinstance(v, ComputeError) and _beyond_limits(v)]
+        if over:
+            # the whole rung goes: which of its inputs finish in time depends on the machine's
+            # load, whether its slowest does not (exponential work is far over the limit)
+            got = [over[0] if not isinstance(v, ComputeError) else v for v in got]
+            stopped = True
         for i, value in zip(index, got, strict=True):
             outputs[i] = value
-        stopped = all(isinstance(v, ComputeError) and _beyond_limits(v) for v in got)
     out: list[SizedCandidate] = []
     for mutant, wire, expected in zip(mutants, wires, outputs, strict=True):
         if isinstance(expected, ComputeError):
@@ -243,7 +248,8 @@ _NOT_RUN = ComputeError("not run")
 
 def _beyond_limits(error: ComputeError) -> bool:
     """A failure of size (time, memory, the whole batch), not the reference rejecting an input."""
-    return error.reason.startswith(_BATCH_FAILED) or "time" in error.reason.lower()
+    reason = error.reason.lower()
+    return error.reason.startswith(_BATCH_FAILED) or "time" in reason or "memory" in reason
 
 
 def _outputs(
