@@ -292,11 +292,12 @@ class CodeGymEnv:
                 hint = (
                     ""
                     if self._harness_key
-                    else "; give the env the server's harness key (CodeGymEnv.connect(..., harness_key=KEY) "
-                    "or $CODEGYM_HARNESS_KEY, as the server got it), or open a new session per episode"
+                    else ": only the harness may reset; give the env the server's harness key "
+                    "(CodeGymEnv.connect(..., harness_key=KEY) or $CODEGYM_HARNESS_KEY, as the server got it), "
+                    "or open a new session per episode"
                 )
                 raise ServerFailure(
-                    f"the server refused to reset: {result_text(result)}{hint}", task_id=self.task_id
+                    f"the server refused to reset ({result_text(result)}){hint}", task_id=self.task_id
                 )
             meta = _episode_meta(result)
             text = task_text(result) or text
