@@ -1,4 +1,4 @@
-"""Every problem tool of every gym of a catalog, called over MCP with extreme and ill-typed arguments.
+"""Every tool of every gym of a catalog (``task`` aside), called over MCP with extreme and ill-typed arguments.
 
 Used by the test that no argument ends an episode unscored, and runnable by hand to measure a
 catalog::
@@ -46,7 +46,7 @@ EXTREMES: tuple[JsonValue, ...] = (
 )
 """Numbers at and past the edges, empty and huge collections, and values of the wrong type."""
 
-_NOT_PROBLEM_TOOLS = frozenset({"task", "observe", "submit"})
+_NOT_SWEPT = frozenset({"task"})  # it only repeats the statement
 
 
 @dataclass(slots=True)
@@ -90,19 +90,29 @@ def _default(schema: dict[str, Any]) -> JsonValue:
     return defaults.get(str(kind), 1)
 
 
+def _agent_arguments(spec: ToolSpec) -> dict[str, dict[str, Any]]:
+    """The arguments the agent passes, with their schemas: the agent parameters of a tool with
+    code, else the input schema's properties (``submit``'s answer, runtime-implemented tools)."""
+    agent = {p.name: p.type_schema for p in spec.params if p.source == "agent"}
+    if agent:
+        return agent
+    properties = spec.input_schema.get("properties", {})
+    return {name: schema for name, schema in properties.items() if isinstance(schema, dict)}
+
+
 def _base_arguments(gym: Gym, spec: ToolSpec) -> dict[str, JsonValue]:
-    """Arguments the oracle used for this tool (a valid call), else a plain default per parameter."""
+    """Arguments the oracle used for this tool (a valid call), else a plain default per argument."""
     for instance in gym.instances:
         for call in instance.oracle_trace:
             if call.tool == spec.name:
                 return dict(call.arguments)
-    return {p.name: _default(p.type_schema) for p in spec.params if p.source == "agent"}
+    return {name: _default(schema) for name, schema in _agent_arguments(spec).items()}
 
 
 def argument_sets(gym: Gym, spec: ToolSpec) -> Iterator[dict[str, JsonValue]]:
     """A valid call with one agent argument replaced by each extreme value in turn ({} without any)."""
     base = _base_arguments(gym, spec)
-    names = [p.name for p in spec.params if p.source == "agent"]
+    names = list(_agent_arguments(spec))
     if not names:
         yield base
         return
@@ -126,7 +136,7 @@ async def _sweep_gym(gym: Gym, pool: WorkerPool, out: SweepResult) -> None:
     async with Client(server.server, mode="legacy") as client:
         await client.list_tools(meta=reset_meta)  # the harness sees reset: its results are checked
         for spec in gym.manifest.tools:
-            if spec.kind in _NOT_PROBLEM_TOOLS:
+            if spec.kind in _NOT_SWEPT:
                 continue
             for arguments in argument_sets(gym, spec):
                 result = await client.call_tool(spec.name, arguments)

@@ -1,7 +1,7 @@
 """No argument an agent sends ends an episode unscored: a sweep over every gym of the HumanEval catalog.
 
 The catalog is built in the test session with the default flags (``codegym-mcp generate
---dataset humaneval``); every problem tool of every gym is then called over MCP with extreme and
+--dataset humaneval``); every tool of every gym but ``task`` is then called over MCP with extreme and
 ill-typed arguments (see ``_extreme_sweep``) under a 1-second per-call limit, in nsjail.
 """
 
