@@ -96,7 +96,9 @@ def _agent_arguments(spec: ToolSpec) -> dict[str, dict[str, Any]]:
     agent = {p.name: p.type_schema for p in spec.params if p.source == "agent"}
     if agent:
         return agent
-    properties = spec.input_schema.get("properties", {})
+    properties = spec.input_schema.get("properties")
+    if not isinstance(properties, dict):
+        return {}
     return {name: schema for name, schema in properties.items() if isinstance(schema, dict)}
 
 
