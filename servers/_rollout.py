@@ -117,8 +117,10 @@ async def play_episode(
     started = time.time()
     instance = _instance(gym, spec)
     expected = instance.expected if instance is not None else None
+    reset = False
     try:
         obs, info = await (env.reset() if fresh else env.reset(options={"instance": spec.instance}))
+        reset = True
         budget = info["step_budget"] or (gym.manifest.step_budget if gym is not None else None)
         ctx = EpisodeContext(
             task_id=spec.task_id,
@@ -144,7 +146,7 @@ async def play_episode(
             env.end_episode("step_budget", detail=f"client cap of {hard_cap} steps reached")
         record = env.episode_record(expected=expected)
     except (ServerFailure, PolicyError) as exc:
-        if not env.started:
+        if not reset:  # the session's previous episode (if any) must not be recorded again
             return _failed(spec, gym, started, f"reset: {exc}")
         env.end_episode("infra_error", detail=str(exc))
         record = env.episode_record(expected=expected)
