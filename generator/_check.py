@@ -156,6 +156,7 @@ def check_gym(gym_dir: Path, worker: SyncWorker, *, timeout: float = 10.0) -> li
         output_schema=manifest.output_schema,
         timeout=timeout,
         drop_augmented=False,
+        observation=manifest.observation,
     )
     if not isinstance(result, Verification):
         return [f"the oracle does not reproduce the outputs: {result.reason}"]

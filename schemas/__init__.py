@@ -16,6 +16,19 @@ from ._gym import (
     ToolSpec,
     TraceCall,
 )
+from ._observation import (
+    ITEMS_CAP,
+    TEXT_CAP,
+    ReadError,
+    collection_kind,
+    collection_params,
+    observe_output_schema,
+    observe_values,
+    read_input_schema,
+    read_output_schema,
+    read_tool_name,
+    read_window,
+)
 from ._problem import LoadIssue, Problem, TestStyle, task_id_for
 from ._report import GenerationReport, GymSummary, LlmUsage, Rejection, Stage
 from ._values import (
@@ -35,6 +48,8 @@ from ._values import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "ITEMS_CAP",
+    "TEXT_CAP",
     "CoercionError",
     "EndReason",
     "EpisodeRecord",
@@ -48,6 +63,7 @@ __all__ = [
     "OracleSummary",
     "ParamSpec",
     "Problem",
+    "ReadError",
     "Rejection",
     "Stage",
     "StepRecord",
@@ -59,11 +75,19 @@ __all__ = [
     "as_hashable",
     "canonical_json",
     "coerce",
+    "collection_kind",
+    "collection_params",
     "decode",
     "describe_schema",
     "encode",
     "infer_schema",
     "merge_schemas",
+    "observe_output_schema",
+    "observe_values",
+    "read_input_schema",
+    "read_output_schema",
+    "read_tool_name",
+    "read_window",
     "task_id_for",
     "to_plain",
     "values_equal",
