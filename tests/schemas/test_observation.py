@@ -40,7 +40,13 @@ SCHEMA: dict[str, Any] = {
     "required": ["numbers", "word", "k", "ratio", "flag"],
     "additionalProperties": False,
 }
-VALUES: dict[str, Any] = {"numbers": list(range(12)), "word": "hello world!", "k": 3, "ratio": 0.5, "flag": True}
+VALUES: dict[str, Any] = {
+    "numbers": list(range(12)),
+    "word": "hello world!",
+    "k": 3,
+    "ratio": 0.5,
+    "flag": True,
+}
 
 
 def _message(param: str, kind: str, value: Any, **arguments: Any) -> str:
