@@ -19,6 +19,7 @@ from codegym_mcp.schemas import ITEMS_CAP, TEXT_CAP, ObservationPolicy
 from codegym_mcp.servers._env import CodeGymEnv
 from codegym_mcp.servers._policies import EpisodeContext, OraclePolicy
 from codegym_mcp.servers._server import EPISODE_META_KEY, GymServer, ServeOptions, json_safe_schema
+from codegym_mcp.servers.cli import main
 
 # a list of floats and a float; a string; a string whose reference carves into no tool
 IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/23"]
@@ -185,3 +186,27 @@ async def test_the_oracle_policy_finds_its_instance_without_being_told(
             if terminated:
                 break
         assert reward == 1.0
+
+
+def test_the_observe_flag_sets_the_policy_and_resume_refuses_another_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "catalog"
+    args = [
+        "generate",
+        "--dataset",
+        "humaneval",
+        "--tasks",
+        "HumanEval/23",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
+    assert main([*args, "--observe", "full"]) == 0
+    assert Catalog(out).load("HumanEval_23").manifest.observation == "full"
+    capsys.readouterr()
+    assert main(args) == 2  # the default, partial, differs from the catalog's policy
+    assert "observe 'full' (now 'partial')" in capsys.readouterr().err
+    assert main([*args, "--no-resume"]) == 0
+    assert Catalog(out).load("HumanEval_23").manifest.observation == "partial"
