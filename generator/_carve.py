@@ -16,12 +16,13 @@ from typing import Any
 
 import libcst as cst
 
-from ..schemas import Problem
+from ..schemas import ObservationPolicy, Problem, read_tool_name
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._getters import getters_carving
+from ._oracle_reads import read_function_source, read_kinds, read_lines
 from ._segments import SegmentContext, opaque_names, suite_statements
 from ._type_hints import annotation_schema
 
@@ -36,6 +37,7 @@ def carve_function_problem(
     entry_params: Sequence[str],
     input_schema: Mapping[str, Any] | None = None,
     granularity: Granularity = "fine",
+    observation: ObservationPolicy = "full",
 ) -> Carving | CarveRejected:
     """Carve ``problem.solution`` into tools.py, oracle.py and the tool specs.
 
@@ -44,6 +46,8 @@ def carve_function_problem(
     ``granularity`` picks how much is carved: "fine" (atomic pieces), "coarse" (whole top-level
     loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
     rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
+    ``observation`` is how the oracle learns the hidden input: "full" (one ``observe()``) or
+    "partial" (``observe()`` then each collection through its ``read_<p>`` tool).
 
     Returns a :class:`Carving`, or :class:`CarveRejected` with the reason (never raises for a
     bad solution).
@@ -74,16 +78,23 @@ def carve_function_problem(
     schemas = {p.name: props.get(p.name) or annotation_schema(p.annotation) for p in entry.params}
     if granularity != "getters":
         try:
-            carved = _carve(facts, list(entry_params), schemas, granularity=granularity)
+            carved = _carve(
+                facts, list(entry_params), schemas, granularity=granularity, observation=observation
+            )
         except cst.CSTValidationError:  # a rewrite libcst refuses: fall back to the getters
             carved = None
         if carved is not None:
             return carved
-    return getters_carving(facts, list(entry_params), schemas)
+    return getters_carving(facts, list(entry_params), schemas, observation=observation)
 
 
 def _carve(
-    facts: SolutionFacts, entry_params: list[str], schemas: dict[str, Any], *, granularity: Granularity
+    facts: SolutionFacts,
+    entry_params: list[str],
+    schemas: dict[str, Any],
+    *,
+    granularity: Granularity,
+    observation: ObservationPolicy,
 ) -> Carving | None:
     index = facts.index
     entry = facts.entry
@@ -91,6 +102,8 @@ def _carve(
     tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
     in_var = "_in" if "_in" not in facts.all_names else "_cg_in"
     namer = Namer(facts.all_names | facts.module_names)
+    for p in read_kinds(entry_params, schemas, observation):
+        namer.claimed.add(read_tool_name(p))  # the generic read tools own these names
     local_import_names = {
         (
             alias.asname.name.value
@@ -147,12 +160,16 @@ def _carve(
     dropped = plan_fn.visit(_DropHidden(tools_var, hidden))
     assert isinstance(dropped, cst.FunctionDef)
     plan_fn = dropped
+    kinds = read_kinds(entry_params, schemas, observation)
+    reader = namer.unique("read_whole") if kinds else ""
+    reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
     oracle_fn = cst.FunctionDef(
         name=cst.Name("oracle"),
         params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
         body=cst.IndentedBlock(
             body=[
                 cst.parse_statement(f"{in_var} = {tools_var}.observe()"),
+                *(cst.parse_statement(line) for line in reads),
                 plan_fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
                 cst.parse_statement(
                     f"return {tools_var}.submit(answer={entry.name}(**{in_var}))"
@@ -168,7 +185,10 @@ def _carve(
             generated.append(tool.node)
         carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
     tools_source = render(facts, generated, "Tools carved from the reference solution (codegym-mcp).")
-    oracle_source = render(facts, [oracle_fn], "The oracle plan: the reference solution as tool calls.")
+    prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
+    oracle_source = render(
+        facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
+    )
     return Carving(
         tools_source=tools_source,
         oracle_source=oracle_source,

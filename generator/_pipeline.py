@@ -25,15 +25,24 @@ from typing import Any
 
 from ..runtime import SandboxError, SandboxUnavailable
 from ..schemas import (
+    ITEMS_CAP,
+    TEXT_CAP,
     GymManifest,
     GymSummary,
     Instance,
+    ObservationPolicy,
     OracleSummary,
+    ParamSpec,
     Problem,
     Rejection,
     Stage,
     ToolSpec,
+    collection_params,
     decode,
+    observe_output_schema,
+    read_input_schema,
+    read_output_schema,
+    read_tool_name,
 )
 from ._carving_types import Carving
 from ._filters import apply_filters
@@ -55,17 +64,27 @@ def step_budget_for(max_steps: int) -> int:
 
 
 def generic_tools(
-    input_schema: dict[str, Any], output_schema: dict[str, Any]
-) -> tuple[ToolSpec, ToolSpec, ToolSpec]:
-    """observe, submit and task, with the result shapes the server returns."""
+    input_schema: dict[str, Any], output_schema: dict[str, Any], *, observation: ObservationPolicy = "full"
+) -> list[ToolSpec]:
+    """observe, the read tools (``partial`` only: one per collection parameter), submit and task,
+    in that order, with the result shapes the server returns."""
     empty: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+    kinds = collection_params(input_schema) if observation == "partial" else {}
     observe = ToolSpec(
         name="observe",
         kind="observe",
-        description="Show the hidden input: the value of every parameter of the problem.",
+        description=(
+            "Show the hidden input: the value of every parameter of the problem."
+            if not kinds
+            else "Show the hidden input's shape: the value of every scalar parameter and the length of "
+            f"every collection ({', '.join(f'`{p}`' for p in kinds)}); read a collection's contents "
+            "with its read tool."
+        ),
         input_schema=empty,
-        output_schema=input_schema,
+        output_schema=observe_output_schema(input_schema, observation),
     )
+    props = input_schema.get("properties") or {}
+    reads = [_read_tool(p, kind, props.get(p) or {}) for p, kind in kinds.items()]
     submit = ToolSpec(
         name="submit",
         kind="submit",
@@ -89,7 +108,37 @@ def generic_tools(
         input_schema=empty,
         output_schema={"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
     )
-    return observe, submit, task
+    return [observe, *reads, submit, task]
+
+
+def _read_tool(param: str, kind: str, schema: dict[str, Any]) -> ToolSpec:
+    cap = ITEMS_CAP if kind != "text" else TEXT_CAP
+    what = {
+        "text": f"Return `count` characters (1 to {cap}) of the hidden string `{param}` from position `start` "
+        '(0-based) as {"text": ...}',
+        "dict": f"Return `count` entries (1 to {cap}) of the hidden dict `{param}` from position `start` "
+        '(0-based, insertion order) as {"items": [[key, value], ...]}',
+        "set": f"Return `count` items (1 to {cap}) of the hidden set `{param}` from position `start` "
+        '(0-based, in sorted order) as {"items": [...]}',
+    }.get(
+        kind,
+        f"Return `count` items (1 to {cap}) of the hidden {kind} `{param}` from position `start` (0-based) "
+        'as {"items": [...]}',
+    )
+    return ToolSpec(
+        name=read_tool_name(param),
+        kind="read",
+        description=f"{what}; a window past the end is cut short. observe gives its length.",
+        params=[
+            ParamSpec(name=param, source="hidden", hidden_key=param, type_schema=schema),
+            ParamSpec(name="start", source="agent", type_schema={"type": "integer", "minimum": 0}),
+            ParamSpec(
+                name="count", source="agent", type_schema={"type": "integer", "minimum": 1, "maximum": cap}
+            ),
+        ],
+        input_schema=read_input_schema(kind),
+        output_schema=read_output_schema(kind, schema),
+    )
 
 
 def _reject(problem: Problem, stage: Stage, reason: str, detail: str | None = None) -> Rejected:
@@ -197,7 +246,7 @@ class _Attempt:
         for granularity in GRANULARITIES[:1] if self.recorded.is_class else GRANULARITIES:
             # trees / linked lists: the recorder adapted the entry point to JSON lists; carve that
             source = self.recorded.raw.adapted or self.problem
-            carving = carve(source, self.recorded, granularity, self.inferred)
+            carving = carve(source, self.recorded, granularity, self.inferred, self.settings.observe)
             if isinstance(carving, Rejected):
                 why = carving.rejection
                 failures.append(
@@ -226,7 +275,7 @@ class _Attempt:
         proposed = self.problem.model_copy(update={"solution": proposal.source})
         why = "analyse: no helper of the proposal became a tool"
         for granularity in ("fine", "helpers"):  # the proposal's helpers, plus its segments if they verify
-            carving = carve(proposed, self.recorded, granularity, self.inferred)
+            carving = carve(proposed, self.recorded, granularity, self.inferred, self.settings.observe)
             if isinstance(carving, Rejected):
                 why = f"analyse: {carving.rejection.reason}"
                 continue
@@ -252,18 +301,20 @@ def _verified(
     candidates: list[Candidate],
     dropped: dict[str, int],
 ) -> Generated | Rejected:
-    names = [t.name for t in carving.tools]
-    clash = sorted(set(names) & GENERIC_TOOL_NAMES)
-    if clash or len(set(names)) != len(names):
-        return _reject(problem, "render", f"tool names clash with the generic tools or repeat: {names}")
     params = ["operations", "arguments"] if recorded.is_class else recorded.params
     inputs = [{k: decode(v) for k, v in c.input.items()} for c in candidates]
     input_schema = input_schema_for(params, carving.input_schema, inputs)
     output_schema = pick_schema(carving.output_schema, [decode(c.expected) for c in candidates])
+    generic = generic_tools(input_schema, output_schema, observation=settings.observe)
+    names = [t.name for t in carving.tools]
+    clash = sorted(set(names) & (GENERIC_TOOL_NAMES | {t.name for t in generic}))
+    if clash or len(set(names)) != len(names):
+        return _reject(problem, "render", f"tool names clash with the generic tools or repeat: {names}")
     props = input_schema["properties"]
     problem_tools = [_with_hidden_schemas(t.to_tool_spec(), props) for t in carving.tools]
-    observe, submit, task = generic_tools(input_schema, output_schema)
-    tools = [observe, *problem_tools, submit, task]
+    # observe and the read tools first, then the problem's tools, submit and task
+    first = [t for t in generic if t.kind in ("observe", "read")]
+    tools = [*first, *problem_tools, *(t for t in generic if t not in first)]
     result = verify_gym(
         worker=worker,
         tools_source=carving.tools_source,
@@ -274,6 +325,7 @@ def _verified(
         output_schema=output_schema,
         timeout=settings.call_timeout,
         max_calls=settings.max_oracle_steps,
+        observation=settings.observe,
     )
     if isinstance(result, VerifyFailed):
         return _reject(problem, result.stage, result.reason, result.detail)
@@ -349,6 +401,7 @@ def _render(
         ),
         step_budget=step_budget_for(max(steps)),
         seed=settings.seed,
+        observation=settings.observe,
     )
     summary = GymSummary(
         task_id=problem.task_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from ..schemas import GymManifest, GymSummary, Instance, Problem, Rejection
+from ..schemas import GymManifest, GymSummary, Instance, ObservationPolicy, Problem, Rejection
 
 __all__ = ["GenerateSettings", "Generated", "GymFiles", "Rejected"]
 
@@ -29,6 +29,8 @@ class GenerateSettings:
         llm_model: the model that proposed decompositions (None: the deterministic path only).
         max_oracle_steps: a carving whose oracle makes more tool calls on an instance is not kept
             (the next, coarser carving is tried).
+        observe: the observation policy of every gym: "partial" (observe shows scalars and
+            lengths, collections are read through bounded ``read_<p>`` windows) or "full".
     """
 
     seed: int = 0
@@ -40,6 +42,7 @@ class GenerateSettings:
     max_instances: int = 64
     max_oracle_steps: int = 1000
     llm_model: str | None = None
+    observe: ObservationPolicy = "partial"
 
     def as_report(self) -> dict[str, JsonValue]:
         """The settings that shape the catalog's contents (kept in report.json; resume compares)."""
@@ -52,6 +55,7 @@ class GenerateSettings:
             "max_instances": self.max_instances,
             "max_oracle_steps": self.max_oracle_steps,
             "llm_model": self.llm_model,
+            "observe": self.observe,
         }
 
 

@@ -44,13 +44,17 @@ from ..schemas import (
     EndReason,
     EpisodeRecord,
     Instance,
+    ReadError,
     StepRecord,
     ToolSpec,
     UnsupportedValue,
     coerce,
+    collection_kind,
     decode,
     describe_schema,
     encode,
+    observe_values,
+    read_window,
     to_plain,
     values_equal,
 )
@@ -376,10 +380,29 @@ class Episode:
             unexpected = _unexpected(spec, arguments, set())
             if unexpected:
                 return ToolFailed(unexpected)
-            return ToolOk({k: to_plain(decode(v)) for k, v in self.instance.input.items()})
+            values = {k: decode(v) for k, v in self.instance.input.items()}
+            manifest = self.gym.manifest
+            return ToolOk(observe_values(values, manifest.input_schema, manifest.observation))
+        if spec.kind == "read":
+            return self._read(spec, arguments)
         if spec.kind == "submit":
             return self._submit(spec, arguments)
         return await self._call(spec, arguments)
+
+    def _read(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
+        """A window of one hidden collection (partial observation); bad arguments are tool errors."""
+        hidden = next((p for p in spec.params if p.source == "hidden"), None)
+        key = (hidden.hidden_key or hidden.name) if hidden is not None else None
+        kind = collection_kind(hidden.type_schema) if hidden is not None else None
+        if key is None or kind is None or key not in self.instance.input:
+            return ToolFailed(
+                f"gym bug: read tool {spec.name} names no collection of instance {self.instance.instance_id}",
+                infra=True,
+            )
+        try:
+            return ToolOk(read_window(key, kind, decode(self.instance.input[key]), dict(arguments)))
+        except ReadError as exc:
+            return ToolFailed(f"{spec.name}: {exc}")
 
     def _submit(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
         unexpected = _unexpected(spec, arguments, {"answer"})

@@ -87,6 +87,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="at most N instances per gym (default 64)",
     )
     parser.add_argument(
+        "--observe",
+        choices=("partial", "full"),
+        default="partial",
+        help=(
+            "observation policy (default partial): observe shows scalars and each collection's length, "
+            "contents are read through read_<param>(start, count) windows; full: observe shows every value"
+        ),
+    )
+    parser.add_argument(
         "--no-resume",
         action="store_true",
         help="generate every selected problem again, even those the catalog's report already holds",
@@ -245,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
         min_tools=args.min_tools,
         max_instances=args.max_instances or 64,
         llm_model=llm.model if llm is not None else None,
+        observe="full" if args.observe == "full" else "partial",
     )
     sandbox = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
     workers = args.workers or os.cpu_count() or 1

@@ -100,19 +100,29 @@ def _find_instance(gym: Gym, ctx: EpisodeContext) -> Instance | None:
 
 @dataclass
 class OracleAgent:
-    """Replays an instance's ``oracle_trace``; finds the instance by its observation if not told."""
+    """Replays an instance's ``oracle_trace``.
+
+    The instance is the one the harness knows (``EpisodeContext.instance_id``, from the episode
+    status the server publishes, or the index the rollout asked for). When not told, the agent
+    narrows the gym's instances down by what it observes: under partial observation ``observe``
+    shows only sizes and scalars, so several instances may share it; the oracle is deterministic,
+    so their traces agree call for call until a result tells them apart, and the agent replays
+    the common calls meanwhile.
+    """
 
     gym: Gym
     instance: Instance | None
     position: int = 0
     divergences: int = 0
     _last: TraceCall | None = None
+    _candidates: list[Instance] | None = None
 
     async def act(self, obs: Observation) -> ToolCall | None:
         """The trace's next call.
 
         Raises:
-            PolicyError: the observed input matches no instance of the gym.
+            PolicyError: the observed results match no instance of the gym, or two instances
+                that look alike so far would call different tools next.
         """
         if (
             self._last is not None
@@ -121,30 +131,47 @@ class OracleAgent:
             and canonical_json(obs.structured) != canonical_json(self._last.result)
         ):
             self.divergences += 1
-        if self.instance is None:
-            if self.position == 0:
-                # Not told which instance: observe first (every oracle starts with observe), then match.
-                self.position = 1
-                self._last = None
-                return ToolCall("observe", {}, call_id="oracle_0")
-            self.instance = self._match(obs)
-        trace = self.instance.oracle_trace
-        if self.position >= len(trace):
-            return None
-        step = trace[self.position]
+        step = self._narrow(obs) if self.instance is None else None
+        if self.instance is not None:
+            trace = self.instance.oracle_trace
+            if self.position >= len(trace):
+                return None
+            step = trace[self.position]
+        assert step is not None
         self._last = step
         self.position += 1
         return ToolCall(step.tool, dict(step.arguments), call_id=f"oracle_{self.position - 1}")
 
-    def _match(self, obs: Observation) -> Instance:
-        seen = canonical_json(obs.structured) if obs.structured is not None else None
-        for inst in self.gym.instances:
-            if inst.oracle_trace and canonical_json(inst.oracle_trace[0].result) == seen:
-                return inst
-        raise PolicyError(
-            f"oracle: the observed input of {self.gym.task_id} matches none of its {len(self.gym.instances)} "
-            f"instances (observed {obs.text[:80]!r}); is the catalog the server's?"
-        )
+    def _narrow(self, obs: Observation) -> TraceCall | None:
+        """The next call common to every instance still consistent with the results seen (None
+        once one instance is left: it is then ``self.instance``)."""
+        if self._candidates is None:
+            self._candidates = [inst for inst in self.gym.instances if inst.oracle_trace]
+        else:
+            seen = canonical_json(obs.structured) if obs.structured is not None else None
+            at = self.position - 1
+            self._candidates = [
+                inst for inst in self._candidates if canonical_json(inst.oracle_trace[at].result) == seen
+            ]
+        if not self._candidates:
+            raise PolicyError(
+                f"oracle: the observed results of {self.gym.task_id} match none of its "
+                f"{len(self.gym.instances)} instances (last seen {obs.text[:80]!r}); is the catalog the server's?"
+            )
+        if len(self._candidates) == 1:
+            self.instance = self._candidates[0]
+            return None
+        nexts = {
+            canonical_json(inst.oracle_trace[self.position].model_dump(include={"tool", "arguments"}))
+            for inst in self._candidates
+            if self.position < len(inst.oracle_trace)
+        }
+        if len(nexts) != 1 or any(self.position >= len(i.oracle_trace) for i in self._candidates):
+            raise PolicyError(
+                f"oracle: {len(self._candidates)} instances of {self.gym.task_id} look alike so far but call "
+                "different tools next; pass the episode's instance id (EpisodeContext.instance_id)"
+            )
+        return self._candidates[0].oracle_trace[self.position]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def _getters_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(observe="full"), sandbox_worker)
     assert isinstance(result, Generated), result
     manifest = GymManifest.model_validate_json(result.files.manifest.model_dump_json())
     assert [t.name for t in manifest.tools] == ["observe", "get_nums", "get_target", "submit", "task"]
@@ -110,7 +110,9 @@ def test_the_carving_ladder_falls_back_to_a_coarser_granularity(
 ) -> None:
     tried: list[str] = []
 
-    def ladder(problem: Problem, recorded: Recorded, granularity: str, schema: object) -> object:
+    def ladder(
+        problem: Problem, recorded: Recorded, granularity: str, schema: object, observation: str = "full"
+    ) -> object:
         tried.append(granularity)
         if granularity != "getters":
             return Rejected(
@@ -410,7 +412,9 @@ def test_an_annotation_is_kept_only_when_every_recorded_value_survives_it() -> N
 def test_a_problem_tool_the_oracle_never_calls_is_not_offered(
     sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def with_unused(problem: Problem, recorded: Recorded, granularity: str, schema: object) -> object:
+    def with_unused(
+        problem: Problem, recorded: Recorded, granularity: str, schema: object, observation: str = "full"
+    ) -> object:
         carving = getters_carving(problem, recorded, granularity, schema)
         assert isinstance(carving, Carving)
         unused = CarvedTool(
