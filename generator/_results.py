@@ -29,6 +29,8 @@ class GenerateSettings:
         llm_model: the model that proposed decompositions (None: the deterministic path only).
         max_oracle_steps: a carving whose oracle makes more tool calls on an instance is not kept
             (the next, coarser carving is tried).
+        batch: instances per episode (``batch_size``); None = auto, chosen per gym so the best
+            constant answer is right on at most 5% of episodes (see _batching.py).
     """
 
     seed: int = 0
@@ -40,6 +42,7 @@ class GenerateSettings:
     max_instances: int = 64
     max_oracle_steps: int = 1000
     llm_model: str | None = None
+    batch: int | None = None
 
     def as_report(self) -> dict[str, JsonValue]:
         """The settings that shape the catalog's contents (kept in report.json; resume compares)."""
@@ -52,6 +55,7 @@ class GenerateSettings:
             "max_instances": self.max_instances,
             "max_oracle_steps": self.max_oracle_steps,
             "llm_model": self.llm_model,
+            "batch": "auto" if self.batch is None else self.batch,
         }
 
 

@@ -190,6 +190,7 @@ async def _main(
 ) -> RolloutSummary:
     from contextlib import AsyncExitStack
 
+    from ..runtime._batch import episode_count
     from ..schemas import EpisodeRecord
     from ._connectors import (
         catalog_inprocess,
@@ -200,7 +201,7 @@ async def _main(
     )
     from ._rollout import Connector, plan_episodes, run_rollouts
 
-    gyms = [(t, len(catalog.load(t).instances)) for t in task_ids]
+    gyms = [(t, episode_count(catalog.load(t))) for t in task_ids]  # a batch of K instances is one episode
     episodes = args.episodes or len(gyms) * args.group_size
     specs = plan_episodes(gyms, episodes=episodes, seed=args.seed, group_size=args.group_size)
     async with AsyncExitStack() as stack:
