@@ -41,7 +41,9 @@ def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_wo
     assert manifest.n_instances == 4 == len(result.files.instances)
     steps = [i.oracle_steps for i in result.files.instances]
     assert steps == [3, 3, 3, 3]  # get_nums, get_target, submit
-    assert manifest.step_budget == 2 * max(steps) + 4
+    # 4 instances, a constant right on more than 5% of them: batches of 2 (the cap keeping 2 episodes)
+    assert manifest.batch_size == result.summary.batch_size == 2
+    assert manifest.step_budget == 2 * (2 * max(steps) + 4)  # K times the per-case budget
     assert result.summary.n_problem_tools == 2
     assert result.summary.n_tools == 5
     assert result.summary.oracle_steps_max == 3
