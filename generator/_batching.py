@@ -114,18 +114,31 @@ def choose_batch_size(p: float, n_instances: int, *, fixed: int | None = None) -
     return max(1, min(wanted, n_instances // 2))
 
 
-def _score(keys: Sequence[str], k: int) -> tuple[int, int]:
-    """Lower is better: (count of the most common list, how many lists reach that count)."""
+def _score(keys: Sequence[str], k: int) -> tuple[int, int, int]:
+    """Lower is better: (count of the most common list, groups whose K answers are all one
+    answer (what a constant guess gets right), how many lists reach the top count)."""
     counts = Counter(_groups(keys, k))
     top = max(counts.values())
-    return top, sum(1 for c in counts.values() if c == top)
+    uniform = sum(c for lst, c in counts.items() if len(set(lst)) == 1)
+    return top, uniform, sum(1 for c in counts.values() if c == top)
+
+
+def _to_break(keys: Sequence[str], k: int, played: int) -> list[int]:
+    """The groups a swap should change: those of a repeated list, else the uniform ones."""
+    groups = _groups(keys[:played], k)
+    counts = Counter(groups)
+    worst = max(counts, key=lambda lst: (counts[lst], lst))
+    if counts[worst] > 1:
+        return [g for g, lst in enumerate(groups) if lst == worst]
+    return [g for g, lst in enumerate(groups) if len(set(lst)) == 1]
 
 
 def mix_answers(instances: Sequence[Instance], k: int, *, seed: int, key: str) -> list[Instance]:
     """``instances`` ordered so that their groups of ``k`` mix answers (deterministic from seed, key).
 
     A shuffle seeded by ``seed`` and ``key`` (the task id), then bounded random swaps, each kept
-    only when it makes the most common list of answers rarer. ``k`` 1 keeps the order.
+    only when it makes the most common list of answers rarer, or else fewer groups hold one
+    answer K times. ``k`` 1 keeps the order.
 
     Raises:
         ValueError: ``k`` is below 1 or above the number of instances.
@@ -141,11 +154,9 @@ def mix_answers(instances: Sequence[Instance], k: int, *, seed: int, key: str) -
     best = _score(keys, k)
     played = (len(order) // k) * k
     for _ in range(_SWAP_ROUNDS):
-        if best[0] <= 1:
+        groups = _to_break(keys, k, played)
+        if not groups:
             break
-        counts = Counter(_groups(keys, k))
-        worst = max(counts, key=lambda lst: (counts[lst], lst))
-        groups = [g for g in range(played // k) if tuple(keys[g * k : g * k + k]) == worst]
         a = rng.choice(groups) * k + rng.randrange(k)
         b = rng.randrange(len(order))
         if keys[a] == keys[b]:

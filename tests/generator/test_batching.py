@@ -90,6 +90,14 @@ def test_mixing_keeps_every_instance_and_makes_each_list_of_answers_rare() -> No
     assert episode_mode_share(mixed, 5) == 1 / 8
 
 
+def test_mixing_spreads_rare_answers_so_few_groups_are_one_answer_k_times() -> None:
+    given = instances([*[True] * 3, *[False] * 32])  # 4 groups of 8, 3 left over
+    mixed = mix_answers(given, 8, seed=0, key="T")
+    groups = [[i.expected for i in mixed[g * 8 : g * 8 + 8]] for g in range(4)]
+    assert sum(True in g for g in groups) == 3  # every True in its own group: one all-False group
+    assert episode_mode_share(mixed, 8) == 0.25
+
+
 def test_mixing_is_deterministic_from_the_seed_and_the_task() -> None:
     given = instances([i % 3 == 0 for i in range(30)])
     first = [i.instance_id for i in mix_answers(given, 4, seed=7, key="T")]
