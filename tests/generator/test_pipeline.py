@@ -277,7 +277,9 @@ def test_the_generate_and_check_commands_run_end_to_end(
     data.write_text(json.dumps(row) + "\n", encoding="utf-8")
     out = tmp_path / "catalog"
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1"]) == 0
-    assert "gyms verified: 1 of 1 (100.0%)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "gyms verified: 1 of 1 (100.0%)" in printed
+    assert "batches: 1 gyms with K > 1 (K=2: 1)" in printed  # 4 instances: batches of 2 against blind guesses
     assert main(["check", "--catalog", str(out)]) == 0
     assert "1 pass, 0 fail" in capsys.readouterr().out
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--tasks", "toy/nope"]) == 2
