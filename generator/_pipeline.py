@@ -9,7 +9,8 @@ value (it runs in a local process pool, and could run as a Ray task):
 4. carving (libcst) at the finest granularity first; each carving is verified (two passes, see
    _verify.py) and the first one that reproduces every instance wins: fine -> helpers -> getters;
 5. quality filters per instance and per gym;
-6. rendering: manifest, task statement, instances, summary.
+6. batching: the batch size K against blind guesses, and the episode order (_batching.py);
+7. rendering: manifest, task statement, instances, summary.
 
 Every outcome is a value; a stage's failure becomes ``Rejected(Rejection(stage, reason))``.
 Only :class:`~codegym_mcp.runtime.SandboxUnavailable` (no sandbox at all) propagates: no
@@ -44,6 +45,7 @@ from ..schemas import (
     read_output_schema,
     read_tool_name,
 )
+from ._batching import plan_batches
 from ._carving_types import Carving
 from ._filters import apply_filters
 from ._llm_decompose import Proposal, ProposalRejected
@@ -369,7 +371,8 @@ def _render(
         dropped[reason] = dropped.get(reason, 0) + count
     if kept.rejection is not None:
         return _reject(problem, "filter", kept.rejection)
-    instances: list[Instance] = kept.instances
+    batches = plan_batches(kept.instances, batch=settings.batch, seed=settings.seed, key=problem.task_id)
+    instances: list[Instance] = batches.instances
     steps = [i.oracle_steps for i in instances]
     # a problem tool the oracle never calls on a kept instance was never verified (and its
     # types never inferred): it is not offered
@@ -384,6 +387,7 @@ def _render(
         tools=tools,
         hidden_values=_hidden_values(instances),
         design=design,
+        batch_size=batches.size,
     )
     manifest = GymManifest(
         task_id=problem.task_id,
@@ -399,9 +403,10 @@ def _render(
         oracle=OracleSummary(
             steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)
         ),
-        step_budget=step_budget_for(max(steps)),
+        step_budget=batches.size * step_budget_for(max(steps)),  # a budget per case, for K cases
         seed=settings.seed,
         observation=settings.observe,
+        batch_size=batches.size,
     )
     summary = GymSummary(
         task_id=problem.task_id,
@@ -414,6 +419,9 @@ def _render(
         oracle_steps_max=manifest.oracle.steps_max,
         oracle_steps_mean=manifest.oracle.steps_mean,
         oracle_steps=steps,
+        batch_size=batches.size,
+        answer_mode_share=batches.answer_share,
+        episode_mode_share=batches.episode_share,
     )
     files = GymFiles(
         manifest=manifest,

@@ -31,6 +31,8 @@ class GenerateSettings:
             (the next, coarser carving is tried).
         observe: the observation policy of every gym: "partial" (observe shows scalars and
             lengths, collections are read through bounded ``read_<p>`` windows) or "full".
+        batch: instances per episode (``batch_size``); None = auto, chosen per gym so the best
+            constant answer is right on at most 5% of episodes (see _batching.py).
     """
 
     seed: int = 0
@@ -43,6 +45,7 @@ class GenerateSettings:
     max_oracle_steps: int = 1000
     llm_model: str | None = None
     observe: ObservationPolicy = "partial"
+    batch: int | None = None
 
     def as_report(self) -> dict[str, JsonValue]:
         """The settings that shape the catalog's contents (kept in report.json; resume compares)."""
@@ -56,6 +59,7 @@ class GenerateSettings:
             "max_oracle_steps": self.max_oracle_steps,
             "llm_model": self.llm_model,
             "observe": self.observe,
+            "batch": "auto" if self.batch is None else self.batch,
         }
 
 

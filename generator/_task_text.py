@@ -10,7 +10,7 @@ from typing import Any
 
 from ..schemas import ToolSpec, describe_schema
 
-__all__ = ["redact_values", "strip_examples", "task_statement"]
+__all__ = ["batch_paragraph", "redact_values", "strip_examples", "task_statement"]
 
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)")
 _EXAMPLE_HEAD = re.compile(r"^\s*(for\s+)?examples?\b.*:?\s*$", re.IGNORECASE)
@@ -113,12 +113,14 @@ def task_statement(
     tools: list[ToolSpec],
     hidden_values: Iterable[Any] = (),
     design: bool = False,
+    batch_size: int = 1,
 ) -> str:
     """The question (examples stripped) plus how the episode works: observe, tools, submit.
 
     ``hidden_values`` (the instances' inputs and expected outputs, python values) are kept out
     of the text: example lines that show one are dropped (:func:`redact_values`). ``design``: a
     class problem whose hidden input is a sequence of operations (LeetCode's design format).
+    ``batch_size`` K > 1: the episode asks about K hidden inputs at once (:func:`batch_paragraph`).
     """
     props = input_schema.get("properties")
     params = ", ".join(f"`{k}`" for k in props) if isinstance(props, dict) and props else "the input"
@@ -147,4 +149,27 @@ def task_statement(
             "Submitting ends the episode: reward 1 if the answer is correct, else 0.",
         ]
     )
+    if batch_size > 1:
+        parts.extend(["", batch_paragraph(batch_size)])
     return "\n".join(parts).strip() + "\n"
+
+
+# --------------------------------------------------------------------------- batched episodes
+
+
+def batch_paragraph(k: int) -> str:
+    """How a batched episode works (``batch_size`` K > 1): K hidden inputs, a ``case`` argument,
+    one submit of K answers scored all-or-nothing. Said last, it overrides "one hidden input".
+
+    Raises:
+        ValueError: ``k`` is below 2 (an unbatched episode needs no such paragraph).
+    """
+    if k < 2:
+        raise ValueError(f"a batched episode has at least 2 cases, got batch size {k}")
+    return (
+        f"This episode is a batch of {k} cases: {k} different hidden inputs of the same problem, "
+        f"numbered 0 to {k - 1}. Every tool except `submit` and `task` takes an extra argument `case` "
+        f"(0..{k - 1}) saying which hidden input the call works on; tools that remember state keep "
+        f"a separate state for each case. Submit once, with `answer` = a list of {k} answers, the "
+        f"i-th for case i. The reward is 1 only if all {k} answers are correct, else 0."
+    )

@@ -58,6 +58,7 @@ from ..schemas import (
     to_plain,
     values_equal,
 )
+from ._batch import Batch, episode_count, episode_instances
 from ._catalog import Gym
 from ._errors import CallFailed, SandboxError
 
@@ -212,7 +213,7 @@ class Episode:
         self.gym = gym
         self.budget = max_steps if max_steps is not None else gym.manifest.step_budget
         self._runner = runner
-        self._picker = picker or InstancePicker(len(gym.instances))
+        self._picker = picker or InstancePicker(episode_count(gym))
         self._on_end = on_end
         self.reset_offered = reset_offered
         self._tools: dict[str, ToolSpec] = {t.name: t for t in gym.manifest.tools}
@@ -224,7 +225,10 @@ class Episode:
 
     def _start(self, index: int) -> None:
         self.index = index
-        self.instance: Instance = self.gym.instances[index]
+        # a batched gym (batch_size K > 1) plays K instances per episode: see _batch.py
+        cases = episode_instances(self.gym, index)
+        self.batch: Batch | None = Batch(cases) if len(cases) > 1 else None
+        self.instance: Instance = cases[0]
         self.episode_id = uuid.uuid4().hex[:16]
         self.started_at = time.time()
         self.steps: list[StepRecord] = []
@@ -248,7 +252,7 @@ class Episode:
             task_id=self.gym.task_id,
             episode_id=self.episode_id,
             instance=self.index,
-            instance_id=self.instance.instance_id,
+            instance_id=self.batch.instance_id if self.batch else self.instance.instance_id,
             step=len(self.steps),
             step_budget=self.budget,
             done=self.done,
@@ -263,7 +267,7 @@ class Episode:
         Raises:
             BadReset: ``instance`` is not an index of this gym's instances.
         """
-        n = len(self.gym.instances)
+        n = episode_count(self.gym)
         if instance is not None and not 0 <= instance < n:
             raise BadReset(f"instance {instance} does not exist: this gym has instances 0..{n - 1}")
         self.close("reset")
@@ -290,12 +294,12 @@ class Episode:
         self.record = EpisodeRecord(
             episode_id=self.episode_id,
             task_id=self.gym.task_id,
-            instance_id=self.instance.instance_id,
+            instance_id=self.batch.instance_id if self.batch else self.instance.instance_id,
             started_at=self.started_at,
             ended_at=time.time(),
             steps=list(self.steps),
             submission=self.submission,
-            expected=self.instance.expected,
+            expected=self.batch.expected if self.batch else self.instance.expected,
             reward=reward,
             end_reason=reason,
             detail=detail,
@@ -327,6 +331,8 @@ class Episode:
                 outcome: StepOutcome = ToolFailed(
                     f"unknown tool {tool!r}: this gym's tools are {', '.join(sorted(self._tools))}"
                 )
+            elif self.batch is not None:
+                outcome = await self._dispatch_case(self.batch, spec, dict(arguments))
             else:
                 outcome = await self._dispatch(spec, dict(arguments))
             latency_ms = (time.perf_counter() - started) * 1000.0
@@ -374,6 +380,28 @@ class Episode:
         if self.reset_offered:
             return "Call reset to start the next one."
         return "No call counts any more: the next episode is started for you, not by a tool."
+
+    async def _dispatch_case(
+        self, batch: Batch, spec: ToolSpec, arguments: dict[str, JsonValue]
+    ) -> StepOutcome:
+        """A call of a batched episode: submit scores all K answers; any other tool runs on the
+        case its ``case`` argument names, with that case's input and state."""
+        if spec.kind == "submit":
+            scored = batch.score(arguments, self.gym.manifest.output_schema)
+            if isinstance(scored, str):
+                return ToolFailed(scored)
+            self.submission = arguments["answer"]
+            self._scored = scored  # the episode ends once this step is recorded
+            return ToolOk({"reward": scored})
+        routed = batch.route(spec, arguments)
+        if isinstance(routed, str):
+            return ToolFailed(routed)
+        case, rest = routed
+        self.instance, self.state = batch.cases[case], batch.states[case]
+        try:
+            return await self._dispatch(spec, rest)
+        finally:
+            batch.states[case] = self.state
 
     async def _dispatch(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
         if spec.kind == "observe":

@@ -195,6 +195,7 @@ async def _main(
     import secrets
     from contextlib import AsyncExitStack
 
+    from ..runtime._batch import episode_count
     from ..schemas import EpisodeRecord
     from ._connectors import (
         catalog_inprocess,
@@ -208,7 +209,7 @@ async def _main(
 
     # The servers this run starts get a fresh harness key; a running one (--url), $CODEGYM_HARNESS_KEY.
     key = os.environ.get(HARNESS_KEY_ENV) if args.url is not None else secrets.token_urlsafe(24)
-    gyms = [(t, len(catalog.load(t).instances)) for t in task_ids]
+    gyms = [(t, episode_count(catalog.load(t))) for t in task_ids]  # a batch of K instances is one episode
     episodes = args.episodes or len(gyms) * args.group_size
     specs = plan_episodes(gyms, episodes=episodes, seed=args.seed, group_size=args.group_size)
     async with AsyncExitStack() as stack:

@@ -114,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
                 )
         else:
             gym = catalog.load(args.task)
-            n = len(gym.instances)
+            from ..runtime._batch import episode_count
+
+            n = episode_count(gym)  # a batched gym numbers its episodes (batches of instances)
             if args.instance is not None and not 0 <= args.instance < n:
                 raise UsageError(
                     f"--instance {args.instance} does not exist: {gym.task_id} has instances 0..{n - 1}"

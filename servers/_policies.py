@@ -190,6 +190,10 @@ class OraclePolicy:
             raise PolicyError(
                 f"oracle: no catalog entry for {ctx.task_id}; pass the catalog the server serves"
             )
+        if ctx.gym.manifest.batch_size > 1:
+            from ._batch_oracle import BatchOracleAgent
+
+            return BatchOracleAgent.for_episode(ctx.gym, ctx)
         return OracleAgent(gym=ctx.gym, instance=_find_instance(ctx.gym, ctx))
 
 
@@ -226,9 +230,11 @@ def random_value(schema: dict[str, Any], rng: random.Random, *, depth: int = 0) 
     if kind == "array":
         if "prefixItems" in schema:
             return [random_value(s, rng, depth=depth + 1) for s in schema["prefixItems"]]
-        size = rng.randint(
-            int(schema.get("minItems", 0)), max(int(schema.get("minItems", 0)), 4 if depth < 2 else 1)
-        )
+        low = int(schema.get("minItems", 0))
+        high = max(low, 4 if depth < 2 else 1)
+        if "maxItems" in schema:  # a batch's answer list has exactly K items
+            high = max(low, min(high, int(schema["maxItems"])))
+        size = rng.randint(low, high)
         items = [random_value(schema.get("items", {}), rng, depth=depth + 1) for _ in range(size)]
         if schema.get("uniqueItems") or schema.get("x-python") == "set":
             unique: dict[str, JsonValue] = {canonical_json(v): v for v in items}

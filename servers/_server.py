@@ -45,6 +45,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import JsonValue
 
+from ..runtime._batch import episode_count, published_tools
 from ..runtime._catalog import Gym
 from ..runtime._episode import (
     EPISODE_META_KEY,
@@ -198,7 +199,8 @@ class GymServer:
                 input_schema=spec.input_schema,
                 output_schema=json_safe_schema(plain_schema(spec.output_schema)),
             )
-            for spec in self.gym.manifest.tools
+            # a batched gym's tools take `case` (submit a list of answers): see runtime/_batch.py
+            for spec in published_tools(self.gym.manifest.tools, self.gym.manifest.batch_size)
         ]
         names = {t.name for t in tools}
         if not any(spec.kind == "task" for spec in self.gym.manifest.tools) and "task" not in names:
@@ -232,7 +234,7 @@ class GymServer:
         """
         if instance is None and seed is None:
             instance, seed = self.options.instance, self.options.seed
-        picker = InstancePicker(len(self.gym.instances), start=instance, seed=seed)
+        picker = InstancePicker(episode_count(self.gym), start=instance, seed=seed)
         return Episode(
             self.gym,
             self._runner,

@@ -41,7 +41,9 @@ def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_wo
     assert manifest.n_instances == 4 == len(result.files.instances)
     steps = [i.oracle_steps for i in result.files.instances]
     assert steps == [3, 3, 3, 3]  # get_nums, get_target, submit
-    assert manifest.step_budget == 2 * max(steps) + 4
+    # 4 instances, a constant right on more than 5% of them: batches of 2 (the cap keeping 2 episodes)
+    assert manifest.batch_size == result.summary.batch_size == 2
+    assert manifest.step_budget == 2 * (2 * max(steps) + 4)  # K times the per-case budget
     assert result.summary.n_problem_tools == 2
     assert result.summary.n_tools == 5
     assert result.summary.oracle_steps_max == 3
@@ -277,7 +279,9 @@ def test_the_generate_and_check_commands_run_end_to_end(
     data.write_text(json.dumps(row) + "\n", encoding="utf-8")
     out = tmp_path / "catalog"
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1"]) == 0
-    assert "gyms verified: 1 of 1 (100.0%)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "gyms verified: 1 of 1 (100.0%)" in printed
+    assert "batches: 1 gyms with K > 1 (K=2: 1)" in printed  # 4 instances: batches of 2 against blind guesses
     # the honesty checks have their own tests (tests/generator/test_audit_honesty.py)
     assert main(["check", "--catalog", str(out), "--no-honesty"]) == 0
     assert "1 pass, 0 fail" in capsys.readouterr().out
