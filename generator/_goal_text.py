@@ -21,7 +21,7 @@ import ast
 import inspect
 import re
 
-__all__ = ["goal_text", "strip_examples"]
+__all__ = ["drop_dangling", "goal_text", "strip_examples"]
 
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)")
 
@@ -58,15 +58,17 @@ def _docstrings(question: str, entry_point: str) -> str | None:
     except SyntaxError:
         return _quoted_strings(question)
     target: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None = None
-    defs = [
+    defs: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = [
         n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     ]
-    for node in defs:
-        if node.name == entry_point:
-            target = node
+    for found in defs:
+        if found.name == entry_point:
+            target = found
             break
     if target is None:
-        classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+        classes: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = [
+            n for n in tree.body if isinstance(n, ast.ClassDef)
+        ]
         documented = classes[:1] or [n for n in defs if ast.get_docstring(n)]
         target = documented[0] if documented else None
     if target is None:
@@ -84,7 +86,11 @@ def _docstrings(question: str, entry_point: str) -> str | None:
 def _first_string(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
     """A docstring placed after a statement (``import math`` first) is still the problem's text."""
     for stmt in node.body:
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+        if (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ):
             return inspect.cleandoc(stmt.value.value)
     return ""
 
@@ -125,7 +131,9 @@ _DROP_SECTION = re.compile(
     r"test(s|ing)?\b|code\b|solution|hints?\b|template|starter|analysis)",
     re.I,
 )
-_SIGNATURE_LINE = re.compile(r"(\bdef\s+\w+\s*\(|function\s+(signature|name)\b|^\s*pass\s*$|your\s+code\s+here)", re.I)
+_SIGNATURE_LINE = re.compile(
+    r"(\bdef\s+\w+\s*\(|function\s+(signature|name)\b|^\s*pass\s*$|your\s+code\s+here)", re.I
+)
 _NOT_GOAL = re.compile(
     r"\b(time|space)\s+complexity\b|\bO\(\s*\w|\bperformance\b|\boptimi[sz]|"
     r"\byour\s+(code|solution|function|implementation)\b|\bthe\s+(provided|given|current)\s+(code|function|"
@@ -204,8 +212,18 @@ _LEAD = (
 _NAME = r"(?:\s*(?:named|called))?(?:\s*`[^`]*`|\s+[a-z_]\w*(?:\([^)]*\))?(?=\s+(?:that|which|to)\b))?"
 _TAIL = r"(?:\s+in\s+python)?\s*,?"
 _FUNC_INSTRUCTION = re.compile(
-    _LEAD + _VERBS + r"(?:ing)?\s+(?:a|an|the|this)\s+(?:[\w-]+\s+){0,2}?" + _KIND + _NAME + _TAIL
-    + "|" + _LEAD + _VERBS + r"(?:ing)?\s+(?:a|an|the|this)\s+`[^`]*`\s+" + _KIND + _TAIL,
+    _LEAD
+    + _VERBS
+    + r"(?:ing)?\s+(?:a|an|the|this)\s+(?:[\w-]+\s+){0,2}?"
+    + _KIND
+    + _NAME
+    + _TAIL
+    + "|"
+    + _LEAD
+    + _VERBS
+    + r"(?:ing)?\s+(?:a|an|the|this)\s+`[^`]*`\s+"
+    + _KIND
+    + _TAIL,
     re.I,
 )
 _CLASS_INSTRUCTION = re.compile(
@@ -217,7 +235,8 @@ _FUNCTION_RETURNS = re.compile(
 _FUNCTION_TAKES = re.compile(r"\b(?:the|this|your)\s+function\s+(?:takes|accepts|receives)\b", re.I)
 _GIVEN_FUNCTION = re.compile(
     r"\byou\s+are\s+given\s+(?:a|an|the)\s+(?:python\s+)?(?:function|method)\s+`[^`]*`\s*,?\s*"
-    r"(?:that|which)\s+", re.I
+    r"(?:that|which)\s+",
+    re.I,
 )
 
 
@@ -235,16 +254,26 @@ def _base_verb(word: str) -> str:
 
 
 def _as_goal(rest: str) -> str:
-    """"takes a list and returns its sum" -> "given a list, return its sum"; "finds X" -> "find X"."""
+    """ "takes a list and returns its sum" -> "given a list, return its sum"; "finds X" -> "find X"."""
     m = re.match(r"(\w+)(.*)", rest, re.S)
     if not m:
         return rest
     first, tail = m.group(1), m.group(2)
     verb = _base_verb(first)
     if verb == "given":
-        tail = re.sub(r"\s+(?:as\s+(?:an?\s+)?(?:input|arguments?|parameters?)\s+)?and\s+returns\s+", ", return ", tail, count=1)
+        tail = re.sub(
+            r"\s+(?:as\s+(?:an?\s+)?(?:input|arguments?|parameters?)\s+)?and\s+returns\s+",
+            ", return ",
+            tail,
+            count=1,
+        )
     elif verb != first:
-        tail = re.sub(r"\s+and\s+(returns|outputs|prints)\s+", lambda g: f" and {_base_verb(g.group(1))} ", tail, count=1)
+        tail = re.sub(
+            r"\s+and\s+(returns|outputs|prints)\s+",
+            lambda g: f" and {_base_verb(g.group(1))} ",
+            tail,
+            count=1,
+        )
     return verb + tail
 
 
@@ -318,7 +347,9 @@ def _literal_call(line: str, entry_point: str) -> bool:
                 ast.literal_eval(arg)
         except (SyntaxError, ValueError, TypeError):
             continue
-        if re.search(r"==|=>|➞|→|\bshould\b|\breturns?\b|\bis\b|\bgives\b|(?<![=<>!-])=(?!=)|#", line[end + 1 :]):
+        if re.search(
+            r"==|=>|➞|→|\bshould\b|\breturns?\b|\bis\b|\bgives\b|(?<![=<>!-])=(?!=)|#", line[end + 1 :]
+        ):
             return True
     return False
 
@@ -341,8 +372,9 @@ def _unwrap(lines: list[str]) -> list[str]:
     return out
 
 
-def _drop_dangling(lines: list[str]) -> list[str]:
-    """Headers with nothing under them (before another header of the same level, or the end)."""
+def drop_dangling(lines: list[str]) -> list[str]:
+    """``lines`` without headers that have nothing under them (another header of the same or a
+    higher level follows, or the end). Changes and returns ``lines``."""
     changed = True
     while changed:
         changed = False
@@ -381,7 +413,7 @@ def goal_text(question: str, *, entry_point: str) -> str:
     A question written as code keeps only the entry point's docstring (a class: its own and its
     methods' docstrings); prose keeps its words minus what the module docstring lists.
     """
-    text = question.replace("\r\n", "\n")
+    text = re.sub(r"<\|[^|>\n]*\|>", "", question.replace("\r\n", "\n"))  # chat-template tokens
     if _is_code(text):
         docs = _docstrings(text, entry_point)
         if docs is not None:
@@ -393,11 +425,17 @@ def goal_text(question: str, *, entry_point: str) -> str:
     lines = [
         line
         for line in lines
-        if not _SIGNATURE_LINE.search(line) and not _CODE_LINE.match(line) and not _literal_call(line, entry_point)
+        if not _SIGNATURE_LINE.search(line)
+        and not _CODE_LINE.match(line)
+        and not _literal_call(line, entry_point)
     ]
     lines = _unwrap(lines)
-    lines = [_drop_non_goal_sentences(_rewrite_instructions(line)) if line.strip() else line for line in lines]
-    lines = [line.rstrip() for line in lines if not re.fullmatch(r"\s*(?:[-*+]|\d+[.)])\s*", line) or not line]
-    lines = _drop_dangling(lines)
+    lines = [
+        _drop_non_goal_sentences(_rewrite_instructions(line)) if line.strip() else line for line in lines
+    ]
+    lines = [
+        line.rstrip() for line in lines if not re.fullmatch(r"\s*(?:[-*+]|\d+[.)])\s*", line) or not line
+    ]
+    lines = drop_dangling(lines)
     out = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", out).strip()

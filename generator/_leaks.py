@@ -47,10 +47,13 @@ class HasInputAndAnswer(Protocol):
 # --------------------------------------------------------------------------- value renderings
 
 _EXAMPLE_HINT = re.compile(
-    r"=>|==>|==|->|→|➞|>>>|\binputs?\b|\boutputs?\b|\bexamples?\b|e\.g\.|\bresult is\b|\banswer is\b|"
-    r"\breturns?\s*[-\d\[(\"'{tTfFN]|\bshould be\b|\bgives\b|\w\([^()]*\)\s*(=|is\b)|\b\w+\s*=\s*[-\d\[(\"'{]",
+    r"=>|==>|→|➞|>>>|\binputs?\b|\boutputs?\b|\bexamples?\b|e\.g\.|\bfor\s+instance\b|\bresult\s+is\b|"
+    r"\banswer\s+is\b|\breturns\s+(?:[-\d\[(\"'{]|true\b|false\b|none\b|null\b)|\bshould\s+(?:be|return)\b|"
+    r"\bgives\b|(?<![.\w])[a-z_]\w*\([^()]*\)\s*(?:==|=|->|is\b)",
     re.IGNORECASE,
 )
+"""Words and marks of an example ("Input:", "f(3) == 9", "returns 4", "=>"). Code operators alone
+(``n == 1`` in a tool description) are not: a number beside one is no example."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def _squash(text: str) -> str:
 
 
 def _token(form: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w.])" + re.escape(form) + r"(?![\w]|\.\d)")
+    return re.compile(r"(?<![\w.\-])" + re.escape(form) + r"(?![\w]|\.\d)")
 
 
 def _forms(value: Any) -> _Forms:
@@ -81,16 +84,19 @@ def _forms(value: Any) -> _Forms:
     if isinstance(value, float):
         if not math.isfinite(value):
             return _Forms((), (_token(repr(value)),))
-        texts = {repr(value), f"{value:g}"}
+        numbers = {repr(value), f"{value:g}"}
         if value.is_integer():
-            texts.add(str(int(value)))
-        return _Forms((), tuple(_token(t) for t in sorted(texts)))
+            numbers.add(str(int(value)))
+        return _Forms((), tuple(_token(t) for t in sorted(numbers)))
     if isinstance(value, str):
         quoted = _squash(json.dumps(value, ensure_ascii=False))
         weak = (_token(value),) if len(value.strip()) >= 3 and value.strip() == value else ()
-        if len(value) >= 2:
+        if len(value) >= 3:
             return _Forms((quoted,), weak)
-        return _Forms((), (re.compile(re.escape(quoted)), *weak))
+        exact = re.compile(
+            r"(?<![\"'])(" + re.escape(quoted) + "|" + re.escape(quoted.replace('"', "'")) + r")(?![\"'])"
+        )
+        return _Forms((), (exact, *weak))
     texts: set[str] = set()
     for form in (repr(value), json.dumps(plain, ensure_ascii=False)):
         squashed = _squash(form)
@@ -104,7 +110,9 @@ def _forms(value: Any) -> _Forms:
 
 
 def _strong_in(form: str, squashed: str) -> bool:
-    return re.search(r"(?<![\w\])\"])" + re.escape(form), squashed) is not None
+    if form.startswith('"'):
+        return form in squashed  # a quoted string delimits itself
+    return re.search(r"(?<![\w\])\"])" + re.escape(form), squashed) is not None  # not arr[1]
 
 
 @dataclass(frozen=True)
@@ -112,10 +120,15 @@ class _Match:
     strong: bool
 
 
+_QUOTED = re.compile(r'"[^"\n]*"|\'[^\'\n]*\'')
+
+
 def _find(forms: _Forms, window: str, squashed: str) -> _Match | None:
     if any(_strong_in(f, squashed) for f in forms.strong):
         return _Match(strong=True)
-    if any(p.search(window) for p in forms.weak):
+    # a word inside a longer quoted string is not the value (its exact quoted form is strong)
+    unquoted = _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 2 else " ", window)
+    if any(p.search(unquoted) for p in forms.weak):
         return _Match(strong=False)
     return None
 
@@ -126,13 +139,13 @@ def _example_values(inst: HasInputAndAnswer) -> list[Any]:
     return values
 
 
-def _windows(lines: list[str], size: int) -> Iterable[tuple[int, int]]:
-    """Runs of up to ``size`` consecutive non-blank lines (at most one blank line between two)."""
+def _windows(lines: list[str], size: int, *, gap: int) -> Iterable[tuple[int, int]]:
+    """Runs of up to ``size`` non-blank lines, with at most ``gap`` - 1 blank lines between two."""
     filled = [i for i, line in enumerate(lines) if line.strip()]
     for n, start in enumerate(filled):
         end = start
         for nxt in filled[n + 1 : n + size]:
-            if nxt - end > 2:
+            if nxt - end > gap:
                 break
             end = nxt
         yield start, end
@@ -144,7 +157,8 @@ def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[
     A span leaks when every input value and the answer appear in it (in any of their
     renderings) and either one of them is specific (a non-empty collection, a quoted string)
     or the span reads like an example (``->``, ``==``, "Input", "returns 3", ``f(...) =``...).
-    Specific values are looked for within 3 consecutive lines; numbers and flags alone within 2.
+    Specific values are looked for within 3 lines (one blank line may separate two); numbers and
+    flags alone within 2 adjacent lines.
     """
     lines = text.splitlines()
     spans: list[tuple[int, int, str]] = []
@@ -153,8 +167,8 @@ def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[
         forms = [_forms(v) for v in values]
         label = ", ".join(json.dumps(to_plain(v), ensure_ascii=False)[:40] for v in values[:-1])
         label += " -> " + json.dumps(to_plain(values[-1]), ensure_ascii=False)[:40]
-        for size in (2, 3):
-            for start, end in _windows(lines, size):
+        for size, gap in ((2, 1), (3, 2)):
+            for start, end in _windows(lines, size, gap=gap):
                 window = "\n".join(lines[start : end + 1])
                 squashed = _squash(window)
                 found = [_find(f, window, squashed) for f in forms]

@@ -41,8 +41,9 @@ from ._llm_decompose import Proposal, ProposalRejected
 from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
 from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, inferred_input_schema, record
-from ._task_text import task_statement
+from ._task_text import Statement, compose_statement
 from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, verify_gym
+from ._worked_example import worked_examples
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
 
@@ -286,6 +287,8 @@ def _verified(
         output_schema,
         dict(dropped),
         design=recorded.is_class,
+        worker=worker,
+        recorded=recorded,
     )
 
 
@@ -309,6 +312,8 @@ def _render(
     dropped: dict[str, int],
     *,
     design: bool,
+    worker: SyncWorker,
+    recorded: Recorded,
 ) -> Generated | Rejected:
     for reason, count in verified.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
@@ -324,20 +329,11 @@ def _render(
     used = {c.tool for inst in instances for c in inst.oracle_trace}
     tools = [t for t in verified.tools if t.function is None or t.name in used]
     entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
-    statement = task_statement(
-        question=problem.question,
-        entry_point=entry,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        tools=tools,
-        hidden_values=_hidden_values(instances),
-        design=design,
-    )
     manifest = GymManifest(
         task_id=problem.task_id,
         problem_id=problem.problem_id,
         source=problem.source,
-        task=statement,
+        task="",
         entry_point=entry,
         input_schema=input_schema,
         output_schema=output_schema,
@@ -350,6 +346,8 @@ def _render(
         step_budget=step_budget_for(max(steps)),
         seed=settings.seed,
     )
+    statement = _statement(problem, settings, worker, recorded, manifest, instances, verified.instances)
+    manifest = manifest.model_copy(update={"task": statement.text})
     summary = GymSummary(
         task_id=problem.task_id,
         problem_id=problem.problem_id,
@@ -361,6 +359,7 @@ def _render(
         oracle_steps_max=manifest.oracle.steps_max,
         oracle_steps_mean=manifest.oracle.steps_mean,
         oracle_steps=steps,
+        statement_notes=statement.notes,
     )
     files = GymFiles(
         manifest=manifest,
@@ -372,12 +371,39 @@ def _render(
     return Generated(files=files, summary=summary)
 
 
-def _hidden_values(instances: list[Instance]) -> list[Any]:
-    values: list[Any] = []
-    for inst in instances:
-        values.extend(decode(v) for v in inst.input.values())
-        values.append(decode(inst.expected))
-    return values
+def _statement(
+    problem: Problem,
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    recorded: Recorded,
+    manifest: GymManifest,
+    instances: list[Instance],
+    verified: list[Instance],
+) -> Statement:
+    """The task statement of a gym: the goal, a worked example on an input that is no instance
+    (the reference's answer, computed in the sandbox), how to play under the manifest's policy.
+
+    Raises:
+        SandboxUnavailable: the sandbox cannot start.
+    """
+    known = [dict(i.input) for i in verified] + [dict(c.input) for c in recorded.candidates]
+    examples = worked_examples(
+        problem, recorded, known=known, input_schema=manifest.input_schema, settings=settings, worker=worker
+    )
+    return compose_statement(
+        question=problem.question,
+        entry_point=manifest.entry_point,
+        input_schema=manifest.input_schema,
+        output_schema=manifest.output_schema,
+        tools=manifest.tools,
+        instances=instances,
+        solution=problem.solution,
+        examples=examples,
+        observation=manifest.observation,
+        batch_size=manifest.batch_size,
+        design=recorded.is_class,
+        answer_is_argument=recorded.raw.answer_is_argument,
+    )
 
 
 def internal_error(problem: Problem, stage: Stage, exc: BaseException) -> Rejected:

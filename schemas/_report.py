@@ -40,6 +40,10 @@ class GymSummary(BaseModel):
     )
     llm: bool = False
     llm_fallback_reason: str | None = None
+    statement_notes: list[str] = Field(
+        default_factory=list,
+        description="How the task statement was made, when worth saying: a derived goal, no worked example...",
+    )
 
 
 class LlmUsage(BaseModel):
