@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from codegym_mcp.generator import _pipeline
 from codegym_mcp.generator._goal_text import goal_text
 from codegym_mcp.generator._leaks import (
     code_framing_in,
@@ -17,9 +20,15 @@ from codegym_mcp.generator._leaks import (
     statement_leaks,
 )
 from codegym_mcp.generator._loaders import load_dataset
+from codegym_mcp.generator._results import Generated, GenerateSettings
 from codegym_mcp.generator._task_text import compose_statement, type_in_words
 from codegym_mcp.generator._worked_example import WorkedExample
+from codegym_mcp.runtime import Worker
 from codegym_mcp.schemas import Problem, ToolSpec, encode
+
+from ._pipeline_fakes import getters_carving, sandbox_worker, toy_problem
+
+__all__ = ["sandbox_worker"]
 
 INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
 INPUT: dict[str, Any] = {
@@ -250,3 +259,26 @@ def test_every_humaneval_goal_is_framing_free_non_empty_and_complete() -> None:
         dangling += [problem.task_id] if dangling_headers_in(text) else []
         leaking += [problem.task_id] if statement_leaks(text, instances) else []
     assert (framed, empty, dangling, leaking) == ([], [], [], [])
+
+
+# --------------------------------------------------------------------------- in the pipeline
+
+
+def test_a_built_gym_shows_a_worked_example_off_its_instances_answered_by_the_reference(
+    sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pipeline, "carve", getters_carving)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    assert isinstance(result, Generated), result
+    task = result.files.manifest.task
+    m = re.search(
+        r"For `nums` = (\[.*?\]) and `target` = (-?\d+) \(not one of the hidden inputs\), the answer is (\d+)\.",
+        task,
+    )
+    assert m, task
+    nums, target, answer = json.loads(m.group(1)), int(m.group(2)), int(m.group(3))
+    assert {"nums": nums, "target": target} not in [i.input for i in result.files.instances]
+    pairs = [(a, b) for a in range(len(nums)) for b in range(a + 1, len(nums)) if nums[a] + nums[b] == target]
+    assert answer == len(pairs)
+    assert statement_leaks(task, result.files.instances) == []
+    assert code_framing_in(task) == [] and dangling_headers_in(task) == []
