@@ -259,6 +259,8 @@ def _as_goal(rest: str) -> str:
     if not m:
         return rest
     first, tail = m.group(1), m.group(2)
+    if first.lower() in {"will", "can", "should", "must", "shall"}:
+        return _as_goal(tail.lstrip())
     verb = _base_verb(first)
     if verb == "given":
         tail = re.sub(
@@ -362,7 +364,7 @@ def _unwrap(lines: list[str]) -> list[str]:
         if (
             out
             and out[-1].strip()
-            and stripped[:1].islower()
+            and re.match(r"[a-z]+[\s,.;:]", stripped) is not None
             and not _is_header(out[-1].strip())
             and not out[-1].rstrip().endswith(":")
         ):

@@ -29,6 +29,7 @@ __all__ = [
     "code_framing_in",
     "dangling_headers_in",
     "leak_spans",
+    "leaking_lines",
     "solution_lines_in",
     "statement_leaks",
 ]
@@ -109,28 +110,29 @@ def _forms(value: Any) -> _Forms:
     return _Forms(tuple(sorted(texts)), ())
 
 
-def _strong_in(form: str, squashed: str) -> bool:
-    if form.startswith('"'):
-        return form in squashed  # a quoted string delimits itself
-    return re.search(r"(?<![\w\])\"])" + re.escape(form), squashed) is not None  # not arr[1]
+_QUOTED = re.compile(r'"[^"\n]*"|\'[^\'\n]*\'')
 
 
 @dataclass(frozen=True)
 class _Match:
     strong: bool
+    count: int
 
 
-_QUOTED = re.compile(r'"[^"\n]*"|\'[^\'\n]*\'')
+def _strong_count(form: str, squashed: str) -> int:
+    if form.startswith('"'):
+        return squashed.count(form)  # a quoted string delimits itself
+    return len(re.findall(r"(?<![\w\])\"])" + re.escape(form), squashed))  # not arr[1]
 
 
 def _find(forms: _Forms, window: str, squashed: str) -> _Match | None:
-    if any(_strong_in(f, squashed) for f in forms.strong):
-        return _Match(strong=True)
+    strong = max((_strong_count(f, squashed) for f in forms.strong), default=0)
+    if strong:
+        return _Match(strong=True, count=strong)
     # a word inside a longer quoted string is not the value (its exact quoted form is strong)
     unquoted = _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 2 else " ", window)
-    if any(p.search(unquoted) for p in forms.weak):
-        return _Match(strong=False)
-    return None
+    weak = max((len(p.findall(unquoted)) for p in forms.weak), default=0)
+    return _Match(strong=False, count=weak) if weak else None
 
 
 def _example_values(inst: HasInputAndAnswer) -> list[Any]:
@@ -151,34 +153,64 @@ def _windows(lines: list[str], size: int, *, gap: int) -> Iterable[tuple[int, in
         yield start, end
 
 
-def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[int, int, str]]:
-    """Line spans ``(first, last, instance_summary)`` of ``text`` that show an instance's input and answer.
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    label: str
+    forms: list[_Forms]
 
-    A span leaks when every input value and the answer appear in it (in any of their
-    renderings) and either one of them is specific (a non-empty collection, a quoted string)
-    or the span reads like an example (``->``, ``==``, "Input", "returns 3", ``f(...) =``...).
-    Specific values are looked for within 3 lines (one blank line may separate two); numbers and
-    flags alone within 2 adjacent lines.
-    """
+
+def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
     lines = text.splitlines()
-    spans: list[tuple[int, int, str]] = []
+    spans: list[_Span] = []
     for inst in instances:
         values = _example_values(inst)
         forms = [_forms(v) for v in values]
-        label = ", ".join(json.dumps(to_plain(v), ensure_ascii=False)[:40] for v in values[:-1])
-        label += " -> " + json.dumps(to_plain(values[-1]), ensure_ascii=False)[:40]
+        # an answer equal to an input (or two equal inputs) must show as often as it is repeated
+        keys = [json.dumps(to_plain(v), sort_keys=True, ensure_ascii=False) for v in values]
+        need = {k: keys.count(k) for k in keys}
+        label = ", ".join(k[:40] for k in keys[:-1]) + " -> " + keys[-1][:40]
         for size, gap in ((2, 1), (3, 2)):
             for start, end in _windows(lines, size, gap=gap):
                 window = "\n".join(lines[start : end + 1])
                 squashed = _squash(window)
                 found = [_find(f, window, squashed) for f in forms]
-                if any(m is None for m in found):
+                if any(m is None or m.count < need[k] for m, k in zip(found, keys, strict=True)):
                     continue
                 strong = any(m is not None and m.strong for m in found)
                 if (size == 3 and not strong) or not (strong or _EXAMPLE_HINT.search(window)):
                     continue
-                spans.append((start, end, label))
-    return sorted(set(spans))
+                spans.append(_Span(start, end, label, forms))
+    return spans
+
+
+def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[int, int, str]]:
+    """Line spans ``(first, last, instance_summary)`` of ``text`` that show an instance's input and answer.
+
+    A span leaks when every input value and the answer appear in it (in any of their
+    renderings; a value repeated in the instance, as many times) and either one of them is
+    specific (a non-empty collection, a quoted string of 3+ characters) or the span reads like
+    an example ("Input", "returns 3", ``f(...) ==``, ``=>``...). Specific values are looked for
+    within 3 lines (one blank line may separate two); numbers and flags alone within 2 adjacent
+    lines.
+    """
+    return sorted({(s.start, s.end, s.label) for s in _spans(text, instances)})
+
+
+def leaking_lines(text: str, instances: Iterable[HasInputAndAnswer]) -> set[int]:
+    """Indices of lines whose removal stops the leaks :func:`leak_spans` finds, one per span:
+    the span's last line that shows one of the instance's values (usually the answer's line)."""
+    lines = text.splitlines()
+    out: set[int] = set()
+    for span in _spans(text, instances):
+        chosen = span.end
+        for i in range(span.end, span.start - 1, -1):
+            if any(_find(f, lines[i], _squash(lines[i])) for f in span.forms):
+                chosen = i
+                break
+        out.add(chosen)
+    return out
 
 
 def statement_leaks(text: str, instances: Iterable[HasInputAndAnswer]) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..schemas import ObservationPolicy, ToolSpec, decode, describe_schema, to_plain
 from ._goal_text import drop_dangling, goal_text, strip_examples
-from ._leaks import HasInputAndAnswer, leak_spans, solution_lines_in, statement_leaks
+from ._leaks import HasInputAndAnswer, leaking_lines, solution_lines_in, statement_leaks
 from ._worked_example import WorkedExample
 
 __all__ = ["Statement", "compose_statement", "redact_values", "strip_examples", "task_statement"]
@@ -188,13 +188,14 @@ class Statement:
 def _clean_goal(goal: str, instances: Sequence[HasInputAndAnswer], solution: str) -> tuple[str, int]:
     """The goal minus the lines that leak an instance or a solution line; and how many lines went.
 
-    Of a leaking span (an input line, then its answer line) the last line goes first: what is
-    left shows no answer, and fewer of the problem's words are lost.
+    Of a leaking span (an input line, then its answer line) the last line that shows one of the
+    instance's values goes first: what is left shows no answer, and fewer of the problem's words
+    are lost.
     """
     lines = goal.splitlines()
     dropped = 0
     while True:
-        bad = {end for _start, end, _label in leak_spans("\n".join(lines), instances)}
+        bad = leaking_lines("\n".join(lines), instances)
         if solution:
             code = set(solution_lines_in("\n".join(lines), solution))
             bad |= {i for i, line in enumerate(lines) if code & set(solution_lines_in(line, solution))}

@@ -27,7 +27,7 @@ from ._verify import SyncWorker
 
 __all__ = ["WorkedExample", "worked_examples"]
 
-_MAX_TRIES = 12
+_MAX_TRIES = 16
 _MAX_CHARS = 240
 
 
@@ -78,21 +78,41 @@ def _question_inputs(question: str, entry_point: str, params: Sequence[str]) -> 
     return out
 
 
-def _recombined(inputs: list[dict[str, JsonValue]], params: Sequence[str]) -> list[dict[str, JsonValue]]:
-    """Inputs made of recorded parts: parameters taken from different instances, and a single
-    list or string parameter halved or reversed. They keep the formats the reference expects
-    ("1/5"-like strings, pairs of lists) where a random mutation would not."""
+def _crossed(inputs: list[dict[str, JsonValue]], params: Sequence[str]) -> list[dict[str, JsonValue]]:
+    """Parameters taken from different recorded inputs: they keep the formats the reference
+    expects ("1/5"-like strings, pairs of lists) where a random mutation may not."""
     out: list[dict[str, JsonValue]] = []
     if len(params) > 1:
         for a in inputs[:6]:
             for b in inputs[:6]:
                 if a is not b and all(p in a and p in b for p in params):
                     out.append({p: (a if n == 0 else b)[p] for n, p in enumerate(params)})
+    return out
+
+
+def _parts(inputs: list[dict[str, JsonValue]]) -> list[dict[str, JsonValue]]:
+    """A recorded list or string parameter reversed, halved, spliced with another recorded one
+    of the same length, or with each string item reversed."""
+    out: list[dict[str, JsonValue]] = []
     for one in inputs[:6]:
         for p, value in one.items():
-            if isinstance(value, (list, str)) and len(value) >= 2:
-                for part in (value[::-1], value[: len(value) // 2], value[len(value) // 2 :]):
-                    out.append({**one, p: part})
+            if not isinstance(value, (list, str)) or len(value) < 2:
+                continue
+            half = len(value) // 2
+            for other in inputs[:6]:
+                mate = other.get(p)
+                if other is not one and isinstance(mate, type(value)) and len(mate) == len(value):
+                    out.append({**one, p: value[:half] + mate[half:]})  # type: ignore[operator]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                out.append({**one, p: [str(v)[::-1] for v in value]})
+            out.extend({**one, p: part} for part in (value[::-1], value[:half], value[half:]))
+    return out
+
+
+def _round_robin(*pools: list[dict[str, JsonValue]]) -> list[dict[str, JsonValue]]:
+    out: list[dict[str, JsonValue]] = []
+    for n in range(max((len(p) for p in pools), default=0)):
+        out.extend(pool[n] for pool in pools if n < len(pool))
     return out
 
 
@@ -138,10 +158,11 @@ def worked_examples(
             derived.append({k: encode(v) for k, v in mutant.input.items()})
         except UnsupportedValue:
             continue
-    if not recorded.is_class:
-        derived.extend(_recombined([dict(c.input) for c in recorded.candidates], recorded.params))
-    by_size = sorted(derived, key=lambda w: len(canonical_json(w)))
-    for wire in by_size[: _MAX_TRIES // 2] + by_size[_MAX_TRIES // 2 :: 3]:
+    recorded_inputs = [dict(c.input) for c in recorded.candidates]
+    crossed = [] if recorded.is_class else _crossed(recorded_inputs, recorded.params)
+    parts = [] if recorded.is_class else _parts(recorded_inputs)
+    derived.sort(key=lambda w: len(canonical_json(w)))
+    for wire in _round_robin(crossed, derived, parts):
         offer(wire, "derived")
     tried = tried[:_MAX_TRIES]
     if not tried:
@@ -166,13 +187,12 @@ def worked_examples(
     return examples or "the reference rejected every example input tried"
 
 
-def _empty(wire: JsonValue) -> bool:
-    return wire in ([], "", {}, None) or (
-        isinstance(wire, dict) and any(v in ([], "") for v in wire.values())
-    )
+def _trivial(wire: JsonValue) -> bool:
+    return not isinstance(wire, bool) and wire in ([], "", {}, None, 0)
 
 
 def _plainness(example: WorkedExample) -> tuple[int, int, int]:
-    """Sort key: the question's own examples first, then examples without empty values, smaller first."""
-    trivial = any(_empty(v) for v in example.input.values()) + _empty(example.expected)
-    return (example.origin != "question", trivial, len(canonical_json(example.input)))
+    """Sort key: examples without empty or zero values first (they show little), then the
+    question's own examples, then smaller first."""
+    trivial = sum(_trivial(v) for v in example.input.values()) + _trivial(example.expected)
+    return (trivial, example.origin != "question", len(canonical_json(example.input)))
