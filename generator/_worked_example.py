@@ -188,7 +188,10 @@ def worked_examples(
 
 
 def _trivial(wire: JsonValue) -> bool:
-    return not isinstance(wire, bool) and wire in ([], "", {}, None, 0)
+    """Empty, zero, a single item, or only nulls: an example that shows little."""
+    if isinstance(wire, list):
+        return len(wire) <= 1 or all(v is None for v in wire[1:])
+    return not isinstance(wire, bool) and wire in ("", {}, None, 0)
 
 
 def _plainness(example: WorkedExample) -> tuple[int, int, int]:

@@ -167,6 +167,8 @@ def test_a_line_of_the_reference_solution_is_detected_but_not_its_docstring() ->
     assert found == ["for value in nums:", "acc = acc + value"]
     text = statement("Sum the numbers.\nfor value in nums:\n", solution=solution)
     assert solution_lines_in(text, solution) == []
+    late_docstring = 'def total(nums):\n    import math\n    """Sum the numbers (each = a value)."""\n'
+    assert solution_lines_in("Sum the numbers (each = a value).", late_docstring) == []
 
 
 def test_the_worked_example_shown_is_the_first_that_leaks_nothing() -> None:
