@@ -95,7 +95,7 @@ def _forms(value: Any) -> _Forms:
         if len(value) >= 3:
             return _Forms((quoted,), weak)
         exact = re.compile(
-            r"(?<![\"'])(" + re.escape(quoted) + "|" + re.escape(quoted.replace('"', "'")) + r")(?![\"'])"
+            r"(?<![\"'§])(" + re.escape(quoted) + "|" + re.escape(quoted.replace('"', "'")) + r")(?![\"'§])"
         )
         return _Forms((), (exact, *weak))
     texts: set[str] = set()
@@ -130,7 +130,7 @@ def _find(forms: _Forms, window: str, squashed: str) -> _Match | None:
     if strong:
         return _Match(strong=True, count=strong)
     # a word inside a longer quoted string is not the value (its exact quoted form is strong)
-    unquoted = _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 2 else " ", window)
+    unquoted = _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 2 else "§", window)
     weak = max((len(p.findall(unquoted)) for p in forms.weak), default=0)
     return _Match(strong=False, count=weak) if weak else None
 
