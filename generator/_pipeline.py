@@ -346,7 +346,9 @@ def _render(
         step_budget=step_budget_for(max(steps)),
         seed=settings.seed,
     )
-    statement = _statement(problem, settings, worker, recorded, manifest, instances, verified.instances)
+    statement = _statement(
+        problem, settings, worker, recorded, manifest, instances, verified.instances, design
+    )
     manifest = manifest.model_copy(update={"task": statement.text})
     summary = GymSummary(
         task_id=problem.task_id,
@@ -379,6 +381,7 @@ def _statement(
     manifest: GymManifest,
     instances: list[Instance],
     verified: list[Instance],
+    design: bool,
 ) -> Statement:
     """The task statement of a gym: the goal, a worked example on an input that is no instance
     (the reference's answer, computed in the sandbox), how to play under the manifest's policy.
@@ -401,7 +404,7 @@ def _statement(
         examples=examples,
         observation=manifest.observation,
         batch_size=manifest.batch_size,
-        design=recorded.is_class,
+        design=design,
         answer_is_argument=recorded.raw.answer_is_argument,
     )
 
