@@ -206,7 +206,7 @@ def _drop_sections(lines: list[str], entry_point: str) -> list[str]:
 _VERBS = r"(?:write|implement|create|complete|define|design|develop|build|code|provide)"
 _KIND = r"(?:function|method|program|script|routine|procedure)"
 _LEAD = (
-    r"(?:(?:your\s+(?:task|job)\s+is|you\s+(?:need|are\s+(?:required|asked|tasked))|you\s+have(?:\s+been\s+tasked)?|please)\s+"
+    r"(?:(?:your\s+(?:task|job)\s+is|you\s+(?:need|are\s+(?:required|asked|tasked))|you\s+have(?:\s+been\s+tasked)?|you\s+will|please)\s+"
     r"(?:to\s+|with\s+)?)?"
 )
 _NAME = r"(?:\s*(?:named|called))?(?:\s*`[^`]*`|\s+[a-z_]\w*(?:\([^)]*\))?(?=\s+(?:that|which|to)\b))?"
@@ -253,6 +253,13 @@ def _base_verb(word: str) -> str:
     return word
 
 
+_VERBS_3RD = (
+    r"returns|counts|determines|deletes|checks|computes|finds|calculates|removes|sorts|outputs|prints|"
+    r"converts|produces|generates|gives|creates|filters|replaces|evaluates|validates|decides|tells|"
+    r"reports|builds|joins|splits|merges|encodes|decodes|reverses|rounds|compares"
+)
+
+
 def _as_goal(rest: str) -> str:
     """ "takes a list and returns its sum" -> "given a list, return its sum"; "finds X" -> "find X"."""
     m = re.match(r"(\w+)(.*)", rest, re.S)
@@ -264,8 +271,10 @@ def _as_goal(rest: str) -> str:
     verb = _base_verb(first)
     if verb == "given":
         tail = re.sub(
-            r"\s+(?:as\s+(?:an?\s+)?(?:input|arguments?|parameters?)\s+)?and\s+returns\s+",
-            ", return ",
+            r"(?:\s+as\s+(?:an?\s+)?(?:input|arguments?|parameters?))?(?:,\s*(?:and\s+)?|\s+and\s+)("
+            + _VERBS_3RD
+            + r")\b",
+            lambda g: ", " + _base_verb(g.group(1)),
             tail,
             count=1,
         )
@@ -284,7 +293,11 @@ def _rewrite_instructions(line: str) -> str:
     original = line
     line = _CLASS_INSTRUCTION.sub(lambda m: f"consider a data structure `{m.group(1) or m.group(2)}`", line)
     line = _FUNCTION_RETURNS.sub("the answer is", line)
-    line = _FUNCTION_TAKES.sub("the input is", line)
+    takes = _FUNCTION_TAKES.search(line)
+    if takes:  # "This function takes a list and returns its sum" -> "Given a list, return its sum"
+        goal = _as_goal("takes" + line[takes.end() :])
+        at_start = not line[: takes.start()].strip() or line[: takes.start()].rstrip().endswith((".", ":"))
+        line = line[: takes.start()] + (goal[:1].upper() + goal[1:] if at_start else goal)
     given = _GIVEN_FUNCTION.search(line)
     if given:
         line = line[: given.start()] + "The goal: " + _as_goal(line[given.end() :])
