@@ -52,8 +52,9 @@ from ._llm_decompose import Proposal, ProposalRejected
 from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
 from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, inferred_input_schema, record
-from ._task_text import task_statement
+from ._task_text import Statement, compose_statement
 from ._verify import Candidate, SyncWorker, Verification, VerifyFailed, verify_gym
+from ._worked_example import worked_examples
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
 
@@ -340,6 +341,8 @@ def _verified(
         output_schema,
         dict(dropped),
         design=recorded.is_class,
+        worker=worker,
+        recorded=recorded,
     )
 
 
@@ -363,6 +366,8 @@ def _render(
     dropped: dict[str, int],
     *,
     design: bool,
+    worker: SyncWorker,
+    recorded: Recorded,
 ) -> Generated | Rejected:
     for reason, count in verified.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
@@ -379,21 +384,11 @@ def _render(
     used = {c.tool for inst in instances for c in inst.oracle_trace}
     tools = [t for t in verified.tools if t.function is None or t.name in used]
     entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
-    statement = task_statement(
-        question=problem.question,
-        entry_point=entry,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        tools=tools,
-        hidden_values=_hidden_values(instances),
-        design=design,
-        batch_size=batches.size,
-    )
     manifest = GymManifest(
         task_id=problem.task_id,
         problem_id=problem.problem_id,
         source=problem.source,
-        task=statement,
+        task="",
         entry_point=entry,
         input_schema=input_schema,
         output_schema=output_schema,
@@ -408,6 +403,10 @@ def _render(
         observation=settings.observe,
         batch_size=batches.size,
     )
+    statement = _statement(
+        problem, settings, worker, recorded, manifest, instances, verified.instances, design
+    )
+    manifest = manifest.model_copy(update={"task": statement.text})
     summary = GymSummary(
         task_id=problem.task_id,
         problem_id=problem.problem_id,
@@ -422,6 +421,7 @@ def _render(
         batch_size=batches.size,
         answer_mode_share=batches.answer_share,
         episode_mode_share=batches.episode_share,
+        statement_notes=statement.notes,
     )
     files = GymFiles(
         manifest=manifest,
@@ -433,12 +433,40 @@ def _render(
     return Generated(files=files, summary=summary)
 
 
-def _hidden_values(instances: list[Instance]) -> list[Any]:
-    values: list[Any] = []
-    for inst in instances:
-        values.extend(decode(v) for v in inst.input.values())
-        values.append(decode(inst.expected))
-    return values
+def _statement(
+    problem: Problem,
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    recorded: Recorded,
+    manifest: GymManifest,
+    instances: list[Instance],
+    verified: list[Instance],
+    design: bool,
+) -> Statement:
+    """The task statement of a gym: the goal, a worked example on an input that is no instance
+    (the reference's answer, computed in the sandbox), how to play under the manifest's policy.
+
+    Raises:
+        SandboxUnavailable: the sandbox cannot start.
+    """
+    known = [dict(i.input) for i in verified] + [dict(c.input) for c in recorded.candidates]
+    examples = worked_examples(
+        problem, recorded, known=known, input_schema=manifest.input_schema, settings=settings, worker=worker
+    )
+    return compose_statement(
+        question=problem.question,
+        entry_point=manifest.entry_point,
+        input_schema=manifest.input_schema,
+        output_schema=manifest.output_schema,
+        tools=manifest.tools,
+        instances=instances,
+        solution=problem.solution,
+        examples=examples,
+        observation=manifest.observation,
+        batch_size=manifest.batch_size,
+        design=design,
+        answer_is_argument=recorded.raw.answer_is_argument,
+    )
 
 
 def internal_error(problem: Problem, stage: Stage, exc: BaseException) -> Rejected:

@@ -51,6 +51,10 @@ class GymSummary(BaseModel):
             "memorising the most common answer pays per episode"
         ),
     )
+    statement_notes: list[str] = Field(
+        default_factory=list,
+        description="How the task statement was made, when worth saying: a derived goal, no worked example...",
+    )
 
 
 class LlmUsage(BaseModel):
