@@ -34,7 +34,8 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
         problems,
         catalog=out,
         dataset="fixtures",
-        settings=GenerateSettings(),
+        # full observation shows the dict whole; one instance per episode (no `case` argument)
+        settings=GenerateSettings(observe="full", batch=1),
         sandbox=SandboxConfig(isolation=isolation()),
     )
     return Catalog(out)
