@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from ..runtime import Gym
-from ..runtime._batch import BATCH_ID_SEPARATOR, CASE_ARG, episode_instances
+from ..runtime import BATCH_ID_SEPARATOR, CASE_ARG, Gym, episode_instances
 from ..schemas import Instance, TraceCall, canonical_json
 from ._env import Observation, ToolCall
-from ._policies import EpisodeContext, PolicyError
+from ._policy_types import EpisodeContext, PolicyError
 
 __all__ = ["BatchOracleAgent"]
 

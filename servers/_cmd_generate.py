@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from .cli import UsageError
 
 if TYPE_CHECKING:
-    from ..generator._results import Generated, Rejected
+    from ..generator import Generated, Rejected
     from ..schemas import GenerationReport, GymSummary, Problem
 
 __all__ = ["add_arguments", "run", "select_problems"]
@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run untrusted code WITHOUT nsjail (loudly warned; throwaway machines)",
     )
-    from ..generator._llm_client import add_llm_arguments  # argparse only: cheap
+    from ..generator import add_llm_arguments
 
     add_llm_arguments(parser)
 
@@ -173,7 +173,7 @@ class _Bar:
             self.stream.flush()
 
     def __call__(self, done: int, total: int, result: Generated | Rejected | None) -> None:
-        from ..generator._results import Generated
+        from ..generator import Generated
 
         if result is not None:
             if isinstance(result, Generated):
@@ -256,11 +256,15 @@ def _batch_lines(gyms: list[GymSummary]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generator._catalog_write import CatalogConflict
-    from ..generator._llm_client import LlmNotInstalled, llm_settings_from_args
-    from ..generator._loaders import DatasetError, load_dataset
-    from ..generator._results import GenerateSettings
-    from ..generator._run import generate
+    from ..generator import (
+        CatalogConflict,
+        DatasetError,
+        GenerateSettings,
+        LlmNotInstalled,
+        generate,
+        llm_settings_from_args,
+        load_dataset,
+    )
     from ..runtime import SandboxConfig, SandboxUnavailable, default_catalog_dir, default_isolation
 
     if args.min_steps is not None and args.max_steps is not None and args.min_steps > args.max_steps:

@@ -195,7 +195,7 @@ async def _main(
     import secrets
     from contextlib import AsyncExitStack
 
-    from ..runtime._batch import episode_count
+    from ..runtime import episode_count
     from ..schemas import EpisodeRecord
     from ._connectors import (
         catalog_inprocess,

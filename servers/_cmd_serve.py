@@ -20,8 +20,7 @@ from .cli import UsageError
 if TYPE_CHECKING:
     from anyio import CancelScope
 
-    from ..runtime import Catalog, Gym, SandboxConfig, SandboxError, WorkerPool
-    from ..runtime._recorder import Recorder
+    from ..runtime import Catalog, Gym, Recorder, SandboxConfig, SandboxError, WorkerPool
     from ..schemas import EndReason, EpisodeRecord
     from ._server import ServeOptions
 
@@ -114,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         else:
             gym = catalog.load(args.task)
-            from ..runtime._batch import episode_count
+            from ..runtime import episode_count
 
             n = episode_count(gym)  # a batched gym numbers its episodes (batches of instances)
             if args.instance is not None and not 0 <= args.instance < n:
@@ -171,7 +170,7 @@ def _options(args: argparse.Namespace) -> ServeOptions:
 def _recorder(args: argparse.Namespace) -> Recorder | None:
     if args.record is None:
         return None
-    from ..runtime._recorder import Recorder
+    from ..runtime import Recorder
 
     try:
         return Recorder(args.record)

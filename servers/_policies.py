@@ -19,13 +19,14 @@ import random
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
 from ..runtime import Gym
 from ..schemas import Instance, TraceCall, canonical_json
 from ._env import Observation, ToolCall, ToolInfo
+from ._policy_types import Agent, EpisodeContext, Policy, PolicyError, PolicyName, PolicyUnavailable
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -42,48 +43,6 @@ __all__ = [
     "RandomPolicy",
     "random_value",
 ]
-
-PolicyName = Literal["oracle", "random", "openai"]
-
-
-class PolicyError(RuntimeError):
-    """The policy could not choose an action (an LLM endpoint failed, no plan for the instance)."""
-
-
-class PolicyUnavailable(PolicyError):
-    """An optional dependency of the policy is not installed."""
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeContext:
-    """What a policy may know about the episode it plays."""
-
-    task_id: str
-    task_text: str
-    tools: tuple[ToolInfo, ...] = field(repr=False)
-    seed: int = 0
-    gym: Gym | None = field(default=None, repr=False)
-    instance_id: str | None = None
-    instance_index: int | None = None
-    step_budget: int | None = None
-
-
-class Agent(Protocol):
-    async def act(self, obs: Observation) -> ToolCall | None:
-        """The next tool call, given the last observation (the task text first); None = stop."""
-        ...
-
-
-class Policy(Protocol):
-    @property
-    def name(self) -> str:
-        """Shown in summaries and records."""
-        ...
-
-    def agent(self, ctx: EpisodeContext) -> Agent:
-        """A fresh agent for one episode."""
-        ...
-
 
 # --------------------------------------------------------------------------- oracle
 

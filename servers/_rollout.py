@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..runtime import Catalog, Gym
-from ..runtime._batch import episode_expected, episode_instance_id, episode_instances
+from ..runtime import Catalog, Gym, episode_expected, episode_instance_id, episode_instances
 from ..schemas import EpisodeRecord, Instance
 from ._env import CodeGymEnv, EnvError, ServerFailure
 from ._policies import EpisodeContext, Policy, PolicyError

@@ -45,17 +45,18 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import JsonValue
 
-from ..runtime._batch import episode_count, published_tools
-from ..runtime._catalog import Gym
-from ..runtime._episode import (
+from ..runtime import (
     EPISODE_META_KEY,
     BadReset,
     Episode,
+    Gym,
     InstancePicker,
     StepOutcome,
     ToolFailed,
     ToolOk,
     ToolRunner,
+    episode_count,
+    published_tools,
 )
 from ..schemas import EndReason, EpisodeRecord, plain_schema
 

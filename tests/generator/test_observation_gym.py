@@ -32,7 +32,9 @@ def _generate(root: Path, observe: ObservationPolicy) -> Catalog:
         problems,
         catalog=root,
         dataset="humaneval",
-        settings=GenerateSettings(observe=observe, batch=1),  # one instance per episode: the traces replay as they are
+        settings=GenerateSettings(
+            observe=observe, batch=1
+        ),  # one instance per episode: the traces replay as they are
         sandbox=SandboxConfig(isolation="nsjail"),
         workers=1,
     )
