@@ -21,6 +21,7 @@ from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
+from ._describe import function_description
 from ._getters import getters_carving
 from ._segments import SegmentContext, opaque_names, suite_statements
 from ._type_hints import annotation_schema
@@ -273,7 +274,7 @@ def _nested_tools(
             fbody = f.node.body.visit(_Recursion(name, fname, free))
             node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
         assert isinstance(node, cst.FunctionDef)
-        desc = f.doc or f"Helper `{name}({', '.join(p.name for p in f.params)})` of the reference solution."
+        desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
         out[name] = PendingTool(
             namer.claim(name),
             "helper",

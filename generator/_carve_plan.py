@@ -9,13 +9,24 @@ hidden binding of their parameters is decided afterwards from all call sites.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar, cast
 
 import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
-from ._carve_common import PendingTool, slug, snippet
+from ._carve_common import PendingTool
+from ._describe import (
+    MAX_NAME,
+    expr_description,
+    expr_name,
+    function_description,
+    name_words,
+    read_expr,
+    segment_description,
+)
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
 
 __all__ = ["PlanRewriter"]
@@ -75,6 +86,7 @@ class PlanRewriter:
         self.segments = segments
         self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
         self.tools: dict[str, PendingTool] = {}
+        self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
         self._code = facts.module.code_for_node
 
     # ------------------------------------------------------------------ tool registry
@@ -82,7 +94,20 @@ class PlanRewriter:
     def call_tool(
         self, tool: PendingTool, args: list[tuple[str, cst.BaseExpression, str | None]]
     ) -> cst.Call:
-        """``tools.<name>(p=expr, ..)``; ``args`` = (param, value, entry param it stands for)."""
+        """``tools.<name>(p=expr, ..)``; ``args`` = (param, value, entry param it stands for).
+
+        A generated tool whose body (parameters renamed by position) is already a tool's is not
+        offered twice: the call goes to the first one.
+        """
+        if tool.node is not None and tool.kind == "segment" and tool.name not in self.tools:
+            key = body_key(tool.node)
+            same = self._bodies.get(key)
+            if same is not None and len(same.params) == len(tool.params):
+                by_pos = dict(zip(tool.params, same.params, strict=True))
+                args = [(by_pos.get(p, p), value, hidden) for p, value, hidden in args]
+                tool = same
+            else:
+                self._bodies.setdefault(key, tool)
         self.tools.setdefault(tool.name, tool)
         tool.sites.append({p: hidden for p, _, hidden in args})
         return cst.Call(
@@ -117,6 +142,8 @@ class PlanRewriter:
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
             return None
+        if single_operation(expr) or self._calls_entry(expr):
+            return None  # ``i + 1``, ``n <= 1``: plan code; a call of the entry itself answers
         params = expression_interface(self.ctx, expr, bound=bound)
         return None if isinstance(params, str) else params
 
@@ -127,12 +154,20 @@ class PlanRewriter:
         if params is None:
             return None
         code = self._code(expr)
-        name = self.unique(f"{prefix}_{slug(code)}")
+        name = self.unique(expr_name(code, prefix, params))
         fn = self._segment_fn(name, params, [cst.SimpleStatementLine([cst.Return(value=expr)])])
-        tool = PendingTool(name, "segment", f"{what} `{snippet(code)}`.", name, params, node=fn)
+        desc = expr_description(code, params, check=prefix == "check")
+        tool = PendingTool(name, "segment", desc, name, params, node=fn)
         local = self.facts.index.local_names
         comp = [p for p in params if p not in local or _shadowed(self.facts, expr, p)]
         return self.call_tool(tool, self.name_args(params, comp)).with_changes(lpar=expr.lpar, rpar=expr.rpar)
+
+    def _calls_entry(self, node: cst.CSTNode) -> bool:
+        entry = self.facts.entry.name
+        return any(
+            isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == entry
+            for n in walk(node)
+        )
 
     def calls_tool(self, node: cst.CSTNode) -> bool:
         for n in walk(node):
@@ -176,6 +211,14 @@ class PlanRewriter:
             steps = self._decomposed_return(stmt, bound)
             if steps is None and self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
                 whole = self._statement_segment([stmt], bound, in_loop, None, whole=stmt)
+                steps = [whole] if whole is not None else None
+            if steps is None and in_loop and self.segments and isinstance(stmt, (cst.For, cst.While)):
+                # an inner loop scans a collection for one step of the outer loop: one tool
+                whole = (
+                    None
+                    if self.calls_tool(stmt)
+                    else self._statement_segment([stmt], bound, True, None, whole=stmt)
+                )
                 steps = [whole] if whole is not None else None
             if steps is None and isinstance(stmt, cst.For):
                 pre, new_iter = self._decomposed_iter(stmt, bound)
@@ -237,19 +280,7 @@ class PlanRewriter:
         if isinstance(iface, str):
             return None
         rets = iface.returns
-        if isinstance(whole, cst.For):
-            base = f"run_loop_over_{slug(self._code(whole.target))}"
-        elif isinstance(whole, cst.While):
-            base = f"run_loop_while_{slug(self._code(whole.test), limit=3)}"
-        elif len(rets) == 1:
-            base = f"update_{rets[0]}"
-        elif isinstance(loop, cst.For):
-            base = f"loop_step_over_{slug(self._code(loop.target))}"
-        elif isinstance(loop, cst.While):
-            base = f"loop_step_while_{slug(self._code(loop.test), limit=3)}"
-        else:
-            base = "update_" + "_".join(rets[:3])
-        name = self.unique(base)
+        name = self.unique(self._segment_name(rets, loop, whole))
         ret_value: cst.BaseExpression = (
             cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
         )
@@ -257,18 +288,15 @@ class PlanRewriter:
             name, iface.params, [*body, cst.SimpleStatementLine([cst.Return(value=ret_value)])]
         )
         if whole is not None:
-            head = f"Run the whole loop `{snippet(self._code(whole).splitlines()[0], 60)}`"
+            head = "run the whole loop"
         elif isinstance(loop, cst.For):
-            head = f"One iteration of `for {snippet(self._code(loop.target), 20)} in {snippet(self._code(loop.iter), 40)}`"
+            head = f"one step of the loop over {_read(self._code(loop.iter))} with {self._code(loop.target)}"
         elif isinstance(loop, cst.While):
-            head = f"One iteration of `while {snippet(self._code(loop.test), 50)}`"
+            head = f"one step of the loop while {_read(self._code(loop.test))}"
         else:
-            head = f"Run `{snippet(self._code(body[0]), 60)}`" + (
-                " and what follows" if len(body) > 1 else ""
-            )
-        tool = PendingTool(
-            name, "segment", f"{head}; returns {', '.join(rets)}.", name, iface.params, rets, node=fn
-        )
+            head = f"update {', '.join(rets)}"
+        desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head)
+        tool = PendingTool(name, "segment", desc, name, iface.params, rets, node=fn)
         call = self.call_tool(tool, self.name_args(iface.params))
         target: cst.BaseAssignTargetExpression = (
             cst.Name(rets[0])
@@ -276,6 +304,31 @@ class PlanRewriter:
             else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
         )
         return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
+
+    def _segment_name(
+        self, rets: list[str], loop: cst.For | cst.While | None, whole: cst.For | cst.While | None
+    ) -> str:
+        """``run_loop_over_x``, ``loop_step_over_x``, ``update_total``: every returned name kept."""
+        code = self._code
+        if isinstance(whole, cst.For):
+            base = "run_loop_over_" + _words(code(whole.target))
+        elif isinstance(whole, cst.While):
+            base = "run_loop_while_" + _words(code(whole.test))
+        elif len(rets) == 1:
+            base = f"update_{rets[0]}"
+        elif isinstance(loop, cst.For):
+            base = "loop_step_over_" + _words(code(loop.target))
+        elif isinstance(loop, cst.While):
+            base = "loop_step_while_" + _words(code(loop.test))
+        else:
+            base = "update_" + "_and_".join(rets)
+        if len(base) <= MAX_NAME:
+            return base
+        return (
+            "run_whole_loop"
+            if whole is not None
+            else ("run_loop_step" if loop is not None else "update_values")
+        )
 
     def _statement(
         self,
@@ -345,7 +398,9 @@ class PlanRewriter:
         if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
             return None
         body = loop.body.body
-        if any(isinstance(s, cst.BaseCompoundStatement) for s in body) or self.calls_tool(loop.body):
+        if self.calls_tool(loop.body) or any(
+            isinstance(s, cst.BaseCompoundStatement) and not _plain_if(s) for s in body
+        ):
             return None  # atomic pieces instead: conditions, runs, inner loops
         if not any(_nontrivial(s) for s in body):
             return None
@@ -408,7 +463,9 @@ class PlanRewriter:
                 self.claim(facts.name),
                 "helper",
                 facts.doc
-                or f"Helper `{facts.name}({', '.join(p.name for p in facts.params)})` of the reference solution.",
+                or function_description(
+                    cst.Module(body=[facts.node]).code, facts.name, [p.name for p in facts.params]
+                ),
                 facts.name,
                 [p.name for p in facts.params],
                 helper=facts,
@@ -467,3 +524,72 @@ def _shadowed(facts: SolutionFacts, expr: cst.BaseExpression, name: str) -> bool
         for n in walk(expr)
         if isinstance(n, cst.Name)
     )
+
+
+def _plain_if(stmt: cst.BaseStatement) -> bool:
+    """An ``if`` whose branches hold only simple statements: fused with the condition it tests."""
+    if not isinstance(stmt, cst.If):
+        return False
+    branches: list[cst.BaseSuite] = [stmt.body]
+    orelse = stmt.orelse
+    while orelse is not None:
+        branches.append(orelse.body)
+        orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+    return all(
+        isinstance(b, cst.SimpleStatementSuite) or all(isinstance(s, cst.SimpleStatementLine) for s in b.body)  # type: ignore[attr-defined]
+        for b in branches
+    )
+
+
+def _read(code: str) -> str:
+    try:
+        return read_expr(ast.parse(code.strip(), mode="eval").body)
+    except SyntaxError:
+        return f"`{' '.join(code.split())}`"
+
+
+def _words(code: str) -> str:
+    try:
+        words = name_words(ast.parse(code.strip(), mode="eval").body)
+    except SyntaxError:
+        words = ["value"]
+    return re.sub(r"_+", "_", re.sub(r"[^0-9a-z_]+", "_", "_".join(words).lower())).strip("_")
+
+
+_OPERATIONS = (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.Subscript, cst.Call)
+WHOLE_COLLECTION = frozenset({"sum", "sorted", "min", "max", "len", "any", "all", "set", "Counter"})
+
+
+def single_operation(expr: cst.BaseExpression) -> bool:
+    """One operation (``i + 1``, ``n <= 1``, ``lst[0]``, one call) and no loop: not worth a tool, unless
+    the one operation is a whole-collection builtin (``len(xs)``, ``sorted(xs)``)."""
+    count = 0
+    for n in walk(expr):
+        if isinstance(n, cst.Comparison):
+            count += len(n.comparisons)
+        elif isinstance(n, cst.UnaryOperation) and isinstance(n.expression, (cst.Integer, cst.Float)):
+            continue  # ``-1`` is a constant
+        elif isinstance(n, _OPERATIONS):
+            count += 1
+        elif isinstance(n, (*_COMPS, cst.Lambda)):
+            return False
+    if count != 1:
+        return count == 0
+    calls = [n for n in walk(expr) if isinstance(n, cst.Call)]
+    return not (calls and isinstance(calls[0].func, cst.Name) and calls[0].func.value in WHOLE_COLLECTION)
+
+
+def body_key(fn: cst.FunctionDef) -> str:
+    """The function's body with its parameters renamed by position: equal keys, same tool."""
+    names = {p.name.value: f"_p{k}" for k, p in enumerate(fn.params.params)}
+
+    class _Rename(cst.CSTTransformer):
+        def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+            return updated_node.with_changes(value=names.get(updated_node.value, updated_node.value))
+
+    renamed = fn.body.visit(_Rename())
+    code = cst.Module(body=list(renamed.body)).code  # type: ignore[arg-type]
+    try:
+        return ast.dump(ast.parse(code))
+    except SyntaxError:
+        return " ".join(code.split())

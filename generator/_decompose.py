@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFacts, callee_name, walk
-from ._carve_common import PendingTool, slug
+from ._carve_common import PendingTool
+from ._describe import expr_description, expr_name, temp_name
 from ._segments import SegmentContext
 
 __all__ = ["Step", "decompose_iter", "decompose_value"]
@@ -51,10 +52,16 @@ class _State:
 
 
 def _is_point(node: cst.CSTNode) -> bool:
+    """A step of its own: a call, or an operator or subscript over a call's value. A bare ``n + 1``,
+    ``xs[0]`` or ``len(xs)`` is not worth a tool: it stays inside the step that uses it, or in the plan."""
     if isinstance(node, cst.Call):
         name = callee_name(node)
+        if name == "len" and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name):
+            return False  # the length of a named value: observe shows an input's, the agent holds the rest
         return name not in OPAQUE_CALLS and name not in MUTATOR_METHODS and name not in MUTATING_FUNCS
-    return isinstance(node, (cst.BinaryOperation, cst.Subscript))
+    if isinstance(node, (cst.BinaryOperation, cst.Subscript)):
+        return any(isinstance(n, cst.Call) and _is_point(n) for n in walk(node))
+    return False
 
 
 def decompose_value(
@@ -170,7 +177,7 @@ def _split(
                 comp: cst.BaseExpression = original_node
                 if isinstance(comp, cst.GeneratorExp):  # its list crosses JSON; a generator would not
                     comp = cst.ListComp(elt=comp.elt, for_in=comp.for_in)
-                temp = unique(slug(facts.module.code_for_node(original_node), limit=3))
+                temp = unique(temp_name(facts.module.code_for_node(comp)))
                 # the plan's expression pass (its element and filter -> tools) runs in call order
                 state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[]), rewrite=True))
                 temps.append(temp)
@@ -212,9 +219,8 @@ def _split(
         state.failed = "reads a name that is unbound or cannot cross JSON"
         return None
     params = [p for p in params if p not in ctx.available] + temps
-    code = facts.module.code_for_node(node)
     short = facts.module.code_for_node(rewritten)
-    name = unique(f"compute_{slug(short)}")
+    name = unique(expr_name(short, "compute", params))
     fn = cst.FunctionDef(
         name=cst.Name(name),
         params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
@@ -222,10 +228,8 @@ def _split(
             body=[cst.SimpleStatementLine([cst.Return(value=rewritten.with_changes(lpar=[], rpar=[]))])]
         ),
     )
-    text = " ".join(code.split())
-    text = text if len(text) <= 70 else text[:67] + "..."
-    tool = PendingTool(name, "segment", f"Compute `{text}` (one step of the result).", name, params, node=fn)
-    target = None if root else unique(slug(short, limit=3))
+    tool = PendingTool(name, "segment", expr_description(short, params, check=False), name, params, node=fn)
+    target = None if root else unique(temp_name(short))
     state.steps.append(Step(tool, params, target))
     return cst.Name(target) if target else rewritten
 
