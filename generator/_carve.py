@@ -11,6 +11,7 @@ hidden input instead of passed by the agent. Nothing extractable -> getters over
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -347,10 +348,18 @@ def _carved_tool(
     fields = tool.returns if tool.returns and len(tool.returns) > 1 else None
     if tool.returns and len(tool.returns) == 1 and tool.returns[0] in stable:
         returns = entry_schema(schemas, tool.returns[0])
+    description = tool.description
+    for p in params:
+        if p.source == "hidden":  # not an argument: say where its value comes from
+            description = re.sub(
+                rf"(?m)^    {re.escape(p.name)}: .*$",
+                f"    {p.name}: not passed; the runtime binds the hidden input `{p.hidden_key}`.",
+                description,
+            )
     return CarvedTool(
         name=tool.name,
         kind=tool.kind,
-        description=tool.description,
+        description=description,
         function=tool.function,
         params=params,
         result_fields=list(fields) if fields else None,

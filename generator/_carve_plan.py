@@ -26,6 +26,7 @@ from ._describe import (
     name_words,
     read_expr,
     segment_description,
+    statement_name,
 )
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
 
@@ -276,11 +277,13 @@ class PlanRewriter:
         *,
         whole: cst.For | cst.While | None = None,
     ) -> cst.SimpleStatementLine | None:
-        iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop)
+        own = frozenset(self.facts.index.writes(whole.target)) if isinstance(whole, cst.For) else frozenset()
+        iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop, own=own)
         if isinstance(iface, str):
             return None
         rets = iface.returns
-        name = self.unique(self._segment_name(rets, loop, whole))
+        reading = None if loop or whole else statement_name(cst.Module(body=list(body)).code)
+        name = self.unique(reading or self._segment_name(rets, loop, whole))
         ret_value: cst.BaseExpression = (
             cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
         )

@@ -8,7 +8,9 @@ variable that the next step takes as a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -34,6 +36,19 @@ _BARRIERS = (
 )
 
 
+_INPUTS: ContextVar[frozenset[str]] = ContextVar("_INPUTS", default=frozenset())
+"""The entry's parameters, while a value is decomposed (``len`` of one of them is no step)."""
+
+
+@contextmanager
+def _inputs(facts: SolutionFacts) -> Iterator[None]:
+    token = _INPUTS.set(frozenset(p.name for p in facts.entry.params))
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
 @dataclass
 class Step:
     """One carved step: the tool, its parameters (plan names) and the plan variable it fills."""
@@ -53,11 +68,12 @@ class _State:
 
 def _is_point(node: cst.CSTNode) -> bool:
     """A step of its own: a call, or an operator or subscript over a call's value. A bare ``n + 1``,
-    ``xs[0]`` or ``len(xs)`` is not worth a tool: it stays inside the step that uses it, or in the plan."""
+    ``xs[0]`` or ``len(xs)`` of an input is not worth a tool: it stays inside the step that uses it, or in the plan."""
     if isinstance(node, cst.Call):
         name = callee_name(node)
-        if name == "len" and len(node.args) == 1 and isinstance(node.args[0].value, cst.Name):
-            return False  # the length of a named value: observe shows an input's, the agent holds the rest
+        arg = node.args[0].value if len(node.args) == 1 else None
+        if name == "len" and isinstance(arg, cst.Name) and arg.value in _INPUTS.get():
+            return False  # the length of an input: observe shows it
         return name not in OPAQUE_CALLS and name not in MUTATOR_METHODS and name not in MUTATING_FUNCS
     if isinstance(node, (cst.BinaryOperation, cst.Subscript)):
         return any(isinstance(n, cst.Call) and _is_point(n) for n in walk(node))
@@ -65,6 +81,24 @@ def _is_point(node: cst.CSTNode) -> bool:
 
 
 def decompose_value(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    value: cst.BaseExpression,
+    *,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    is_tool_call: Callable[[cst.CSTNode], bool],
+) -> list[Step] | None:
+    """The steps of ``value`` (at least two), or None when it is not a pure chain worth splitting.
+
+    A comprehension passed as an argument stays in the plan (the plan's expression pass rewrites it, so its
+    element and filter become tools); its list then feeds the step that consumes it.
+    """
+    with _inputs(facts):
+        return _decompose_value(facts, ctx, value, bound=bound, unique=unique, is_tool_call=is_tool_call)
+
+
+def _decompose_value(
     facts: SolutionFacts,
     ctx: SegmentContext,
     value: cst.BaseExpression,
@@ -102,7 +136,20 @@ def decompose_iter(
     unique: Callable[[str], str],
     is_tool_call: Callable[[cst.CSTNode], bool],
 ) -> tuple[list[Step], cst.BaseExpression] | None:
-    """Steps computing a loop's iterable (``range(len(s))`` -> ``len_s = tools.compute_len_s()``)."""
+    """Steps computing a loop's iterable (``range(len(s.split()))`` -> ``parts = tools.compute_split_s()``)."""
+    with _inputs(facts):
+        return _decompose_iter(facts, ctx, value, bound=bound, unique=unique, is_tool_call=is_tool_call)
+
+
+def _decompose_iter(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    value: cst.BaseExpression,
+    *,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    is_tool_call: Callable[[cst.CSTNode], bool],
+) -> tuple[list[Step], cst.BaseExpression] | None:
     if any(isinstance(n, _BARRIERS) for n in walk(value)) or is_tool_call(value) or ctx.index.mutated(value):
         return None
     if not any(_is_point(n) for n in walk(value)):

@@ -29,7 +29,7 @@ __all__ = [
     "truncation_marks",
 ]
 
-MAX_NAME = 60
+MAX_NAME = 64
 """Longest tool name the full reading may give; longer readings get an abstract name."""
 
 _BIN_WORDS: dict[type[ast.operator], tuple[str, str]] = {
@@ -60,7 +60,7 @@ _CMP_WORDS: dict[type[ast.cmpop], tuple[str, str]] = {
     ast.IsNot: ("is not", "is_not"),
 }
 _BIN_NOUNS: dict[type[ast.operator], str] = {
-    ast.Add: "sum",
+    ast.Add: "combined",  # numbers or strings or lists: not "sum"
     ast.Sub: "difference",
     ast.Mult: "product",
     ast.Div: "quotient",
@@ -191,11 +191,29 @@ def _read_call(node: ast.Call) -> str:
         return f"{node.func.id}({listed})"
     if isinstance(node.func, ast.Attribute):
         obj = _group(node.func.value, read_expr(node.func.value))
+        if node.func.attr == "join" and len(args) == 1:
+            return f"the items of {args[0]} joined with {obj}"
         return f"{node.func.attr}({listed}) applied to {obj}"
     return f"`{ast.unparse(node)}`"
 
 
 # ---------------------------------------------------------------------------------------- names
+
+
+_CHAR_WORDS = {
+    "": "empty_str",
+    " ": "space",
+    ",": "comma",
+    ".": "dot",
+    "\n": "newline",
+    "-": "dash",
+    "_": "underscore",
+    "(": "open_paren",
+    ")": "close_paren",
+    "[": "open_bracket",
+    "]": "close_bracket",
+    "#": "hash_sign",
+}
 
 
 def _const_words(value: object) -> list[str]:
@@ -208,7 +226,7 @@ def _const_words(value: object) -> list[str]:
     if isinstance(value, str):
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,11}", value):
             return [value.lower(), "str"] if value.lower() != value or len(value) == 1 else [value]
-        return ["empty_str"] if value == "" else ["str"]
+        return [_CHAR_WORDS.get(value, "str")]
     return ["value"]
 
 
@@ -336,6 +354,48 @@ def expr_name(code: str, prefix: str, params: Sequence[str]) -> str:
     return full if len(full) <= MAX_NAME else _abstract(node, prefix, params)
 
 
+def statement_name(code: str) -> str | None:
+    """A name for a run of simple statements that reads each one (``add_1_to_depth_then_append_c_to_path``),
+    or None when a statement has no short reading or the name would be too long."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return None
+    parts: list[list[str]] = []
+    for stmt in body:
+        words = _statement_words(stmt)
+        if words is None:
+            return None
+        parts.append(words)
+    if not parts:
+        return None
+    name = _join([w for k, p in enumerate(parts) for w in ([*(["then"] if k else []), *p])])
+    return name if len(name) <= MAX_NAME else None
+
+
+def _statement_words(stmt: ast.stmt) -> list[str] | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return ["set", stmt.targets[0].id, "to", *name_words(stmt.value)]
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        target, value = stmt.target.id, name_words(stmt.value)
+        if isinstance(stmt.op, ast.Add):
+            return ["add", *value, "to", target]
+        if isinstance(stmt.op, ast.Sub):
+            return ["subtract", *value, "from", target]
+        if isinstance(stmt.op, ast.Mult):
+            return ["multiply", target, "by", *value]
+        return ["set", target, _BIN_WORDS.get(type(stmt.op), ("", "op"))[1], *value]
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        if isinstance(call.func, ast.Attribute) and not call.keywords:
+            obj = name_words(call.func.value)
+            args = [w for a in call.args for w in name_words(a)]
+            if call.func.attr in ("append", "add") and len(call.args) == 1:
+                return [call.func.attr, *args, "to", *obj]
+            return [call.func.attr, *obj, *(["with", *args] if args else [])]
+    return None
+
+
 def temp_name(code: str) -> str:
     """A role name for a plan variable holding the value of ``code`` (``len(xs)`` -> ``length``)."""
     node = _parse(code)
@@ -372,7 +432,7 @@ def expr_description(code: str, params: Sequence[str], *, check: bool) -> str:
         returns = "True when it holds, else False."
     else:
         head = f"Compute {reading}."
-        returns = "that value."
+        returns = "the computed value."
     role = "a value the expression reads."
     return f"{head}{_args_block(params, role)}\n\nReturns:\n    {returns}"
 
