@@ -22,7 +22,7 @@ from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
-from ._describe import function_description
+from ._describe_text import function_description
 from ._getters import getters_carving
 from ._segments import SegmentContext, opaque_names, suite_statements
 from ._type_hints import annotation_schema

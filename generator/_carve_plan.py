@@ -9,8 +9,6 @@ hidden binding of their parameters is decided afterwards from all call sites.
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar, cast
 
@@ -18,16 +16,9 @@ import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
 from ._carve_common import PendingTool
-from ._describe import (
-    MAX_NAME,
-    expr_description,
-    expr_name,
-    function_description,
-    name_words,
-    read_expr,
-    segment_description,
-    statement_name,
-)
+from ._carve_rules import body_key, plain_if, read_code, segment_name, single_operation
+from ._describe import expr_name, statement_name
+from ._describe_text import expr_description, function_description, segment_description
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
 
 __all__ = ["PlanRewriter"]
@@ -283,7 +274,7 @@ class PlanRewriter:
             return None
         rets = iface.returns
         reading = None if loop or whole else statement_name(cst.Module(body=list(body)).code)
-        name = self.unique(reading or self._segment_name(rets, loop, whole))
+        name = self.unique(reading or segment_name(self._code, rets, loop, whole))
         ret_value: cst.BaseExpression = (
             cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
         )
@@ -293,9 +284,11 @@ class PlanRewriter:
         if whole is not None:
             head = "run the whole loop"
         elif isinstance(loop, cst.For):
-            head = f"one step of the loop over {_read(self._code(loop.iter))} with {self._code(loop.target)}"
+            head = (
+                f"one step of the loop over {read_code(self._code(loop.iter))} with {self._code(loop.target)}"
+            )
         elif isinstance(loop, cst.While):
-            head = f"one step of the loop while {_read(self._code(loop.test))}"
+            head = f"one step of the loop while {read_code(self._code(loop.test))}"
         else:
             head = f"update {', '.join(rets)}"
         desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head)
@@ -307,31 +300,6 @@ class PlanRewriter:
             else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
         )
         return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
-
-    def _segment_name(
-        self, rets: list[str], loop: cst.For | cst.While | None, whole: cst.For | cst.While | None
-    ) -> str:
-        """``run_loop_over_x``, ``loop_step_over_x``, ``update_total``: every returned name kept."""
-        code = self._code
-        if isinstance(whole, cst.For):
-            base = "run_loop_over_" + _words(code(whole.target))
-        elif isinstance(whole, cst.While):
-            base = "run_loop_while_" + _words(code(whole.test))
-        elif len(rets) == 1:
-            base = f"update_{rets[0]}"
-        elif isinstance(loop, cst.For):
-            base = "loop_step_over_" + _words(code(loop.target))
-        elif isinstance(loop, cst.While):
-            base = "loop_step_while_" + _words(code(loop.test))
-        else:
-            base = "update_" + "_and_".join(rets)
-        if len(base) <= MAX_NAME:
-            return base
-        return (
-            "run_whole_loop"
-            if whole is not None
-            else ("run_loop_step" if loop is not None else "update_values")
-        )
 
     def _statement(
         self,
@@ -402,7 +370,7 @@ class PlanRewriter:
             return None
         body = loop.body.body
         if self.calls_tool(loop.body) or any(
-            isinstance(s, cst.BaseCompoundStatement) and not _plain_if(s) for s in body
+            isinstance(s, cst.BaseCompoundStatement) and not plain_if(s) for s in body
         ):
             return None  # atomic pieces instead: conditions, runs, inner loops
         if not any(_nontrivial(s) for s in body):
@@ -527,72 +495,3 @@ def _shadowed(facts: SolutionFacts, expr: cst.BaseExpression, name: str) -> bool
         for n in walk(expr)
         if isinstance(n, cst.Name)
     )
-
-
-def _plain_if(stmt: cst.BaseStatement) -> bool:
-    """An ``if`` whose branches hold only simple statements: fused with the condition it tests."""
-    if not isinstance(stmt, cst.If):
-        return False
-    branches: list[cst.BaseSuite] = [stmt.body]
-    orelse = stmt.orelse
-    while orelse is not None:
-        branches.append(orelse.body)
-        orelse = orelse.orelse if isinstance(orelse, cst.If) else None
-    return all(
-        isinstance(b, cst.SimpleStatementSuite) or all(isinstance(s, cst.SimpleStatementLine) for s in b.body)  # type: ignore[attr-defined]
-        for b in branches
-    )
-
-
-def _read(code: str) -> str:
-    try:
-        return read_expr(ast.parse(code.strip(), mode="eval").body)
-    except SyntaxError:
-        return f"`{' '.join(code.split())}`"
-
-
-def _words(code: str) -> str:
-    try:
-        words = name_words(ast.parse(code.strip(), mode="eval").body)
-    except SyntaxError:
-        words = ["value"]
-    return re.sub(r"_+", "_", re.sub(r"[^0-9a-z_]+", "_", "_".join(words).lower())).strip("_")
-
-
-_OPERATIONS = (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.Subscript, cst.Call)
-WHOLE_COLLECTION = frozenset({"sum", "sorted", "min", "max", "len", "any", "all", "set", "Counter"})
-
-
-def single_operation(expr: cst.BaseExpression) -> bool:
-    """One operation (``i + 1``, ``n <= 1``, ``lst[0]``, one call) and no loop: not worth a tool, unless
-    the one operation is a whole-collection builtin (``len(xs)``, ``sorted(xs)``)."""
-    count = 0
-    for n in walk(expr):
-        if isinstance(n, cst.Comparison):
-            count += len(n.comparisons)
-        elif isinstance(n, cst.UnaryOperation) and isinstance(n.expression, (cst.Integer, cst.Float)):
-            continue  # ``-1`` is a constant
-        elif isinstance(n, _OPERATIONS):
-            count += 1
-        elif isinstance(n, (*_COMPS, cst.Lambda)):
-            return False
-    if count != 1:
-        return count == 0
-    calls = [n for n in walk(expr) if isinstance(n, cst.Call)]
-    return not (calls and isinstance(calls[0].func, cst.Name) and calls[0].func.value in WHOLE_COLLECTION)
-
-
-def body_key(fn: cst.FunctionDef) -> str:
-    """The function's body with its parameters renamed by position: equal keys, same tool."""
-    names = {p.name.value: f"_p{k}" for k, p in enumerate(fn.params.params)}
-
-    class _Rename(cst.CSTTransformer):
-        def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
-            return updated_node.with_changes(value=names.get(updated_node.value, updated_node.value))
-
-    renamed = fn.body.visit(_Rename())
-    code = cst.Module(body=list(renamed.body)).code  # type: ignore[arg-type]
-    try:
-        return ast.dump(ast.parse(code))
-    except SyntaxError:
-        return " ".join(code.split())

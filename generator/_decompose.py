@@ -17,7 +17,8 @@ import libcst as cst
 
 from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFacts, callee_name, walk
 from ._carve_common import PendingTool
-from ._describe import expr_description, expr_name, temp_name
+from ._describe import expr_name, temp_name
+from ._describe_text import expr_description
 from ._segments import SegmentContext
 
 __all__ = ["Step", "decompose_iter", "decompose_value"]
@@ -40,12 +41,17 @@ _INPUTS: ContextVar[frozenset[str]] = ContextVar("_INPUTS", default=frozenset())
 """The entry's parameters, while a value is decomposed (``len`` of one of them is no step)."""
 
 
+_ENTRY: ContextVar[str] = ContextVar("_ENTRY", default="")
+
+
 @contextmanager
 def _inputs(facts: SolutionFacts) -> Iterator[None]:
     token = _INPUTS.set(frozenset(p.name for p in facts.entry.params))
+    entry = _ENTRY.set(facts.entry.name)
     try:
         yield
     finally:
+        _ENTRY.reset(entry)
         _INPUTS.reset(token)
 
 
@@ -71,6 +77,8 @@ def _is_point(node: cst.CSTNode) -> bool:
     ``xs[0]`` or ``len(xs)`` of an input is not worth a tool: it stays inside the step that uses it, or in the plan."""
     if isinstance(node, cst.Call):
         name = callee_name(node)
+        if name == _ENTRY.get():
+            return False  # a call of the entry itself: a tool would answer for any input
         arg = node.args[0].value if len(node.args) == 1 else None
         if name == "len" and isinstance(arg, cst.Name) and arg.value in _INPUTS.get():
             return False  # the length of an input: observe shows it

@@ -1,4 +1,4 @@
-"""Names and descriptions of carved tools, derived from the tool's own code (read with ``ast``).
+"""Names of carved tools (and the English reading of expressions), derived from the tool's own code (read with ``ast``).
 
 A name never drops an operator, constant or clause of the code it names: it is either a full
 compact reading of the expression (``check_idx_is_even_and_x_is_odd``) or, when that reading is
@@ -16,18 +16,7 @@ import ast
 import re
 from collections.abc import Sequence
 
-__all__ = [
-    "MAX_NAME",
-    "expr_description",
-    "expr_name",
-    "function_description",
-    "name_words",
-    "read_expr",
-    "read_statements",
-    "segment_description",
-    "temp_name",
-    "truncation_marks",
-]
+__all__ = ["MAX_NAME", "expr_name", "name_words", "read_expr", "statement_name", "temp_name"]
 
 MAX_NAME = 64
 """Longest tool name the full reading may give; longer readings get an abstract name."""
@@ -411,134 +400,3 @@ def temp_name(code: str) -> str:
     if isinstance(node, ast.DictComp):
         return "mapping"
     return "value"
-
-
-# --------------------------------------------------------------------------------- descriptions
-
-
-def _args_block(params: Sequence[str], what: str) -> str:
-    if not params:
-        return ""
-    lines = "\n".join(f"    {p}: {what}" for p in params)
-    return f"\n\nArgs:\n{lines}"
-
-
-def expr_description(code: str, params: Sequence[str], *, check: bool) -> str:
-    """What an expression tool computes, in words, with Args and Returns."""
-    node = _parse(code)
-    reading = read_expr(node) if node is not None else f"`{' '.join(code.split())}`"
-    if check or isinstance(node, ast.Compare | ast.BoolOp):
-        head = f"Check whether {reading}."
-        returns = "True when it holds, else False."
-    else:
-        head = f"Compute {reading}."
-        returns = "the computed value."
-    role = "a value the expression reads."
-    return f"{head}{_args_block(params, role)}\n\nReturns:\n    {returns}"
-
-
-def _read_target(node: ast.expr) -> str:
-    return ast.unparse(node)
-
-
-def read_statements(body: Sequence[ast.stmt], depth: int = 0) -> list[str]:
-    """One English clause per statement, nested blocks inline (returns are left to the caller)."""
-    out: list[str] = []
-    for stmt in body:
-        if isinstance(stmt, ast.Assign):
-            targets = " and ".join(_read_target(t) for t in stmt.targets)
-            out.append(f"set {targets} to {read_expr(stmt.value)}")
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            out.append(f"set {_read_target(stmt.target)} to {read_expr(stmt.value)}")
-        elif isinstance(stmt, ast.AugAssign):
-            target, value = _read_target(stmt.target), _group(stmt.value, read_expr(stmt.value))
-            if isinstance(stmt.op, ast.Add):
-                out.append(f"add {value} to {target}")
-            elif isinstance(stmt.op, ast.Sub):
-                out.append(f"subtract {value} from {target}")
-            elif isinstance(stmt.op, ast.Mult):
-                out.append(f"multiply {target} by {value}")
-            else:
-                word = _BIN_WORDS.get(type(stmt.op), ("combined with", ""))[0]
-                out.append(f"set {target} to {target} {word} {value}")
-        elif isinstance(stmt, ast.Expr):
-            out.append(_read_effect(stmt.value))
-        elif isinstance(stmt, ast.If):
-            text = f"if {read_expr(stmt.test)}: " + "; ".join(read_statements(stmt.body, depth + 1))
-            if stmt.orelse:
-                text += "; otherwise: " + "; ".join(read_statements(stmt.orelse, depth + 1))
-            out.append(f"({text})" if depth else text)
-        elif isinstance(stmt, ast.For):
-            text = f"for each {_read_target(stmt.target)} in {read_expr(stmt.iter)}: " + "; ".join(
-                read_statements(stmt.body, depth + 1)
-            )
-            out.append(f"({text})" if depth else text)
-        elif isinstance(stmt, ast.While):
-            text = f"while {read_expr(stmt.test)}: " + "; ".join(read_statements(stmt.body, depth + 1))
-            out.append(f"({text})" if depth else text)
-        elif isinstance(stmt, ast.Return):
-            out.append(f"return {read_expr(stmt.value)}" if stmt.value is not None else "return None")
-        elif isinstance(stmt, ast.Break):
-            out.append("stop the loop")
-        elif isinstance(stmt, ast.Continue):
-            out.append("go on with the next item")
-        elif isinstance(stmt, ast.Pass):
-            out.append("do nothing")
-        else:
-            out.append(f"run `{ast.unparse(stmt).splitlines()[0]}`")
-    return out
-
-
-def _read_effect(value: ast.expr) -> str:
-    """A call made for its effect: ``xs.append(v)`` -> ``append v to xs``."""
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and not value.keywords:
-        obj = read_expr(value.func.value)
-        args = [read_expr(a) for a in value.args]
-        method = value.func.attr
-        if method in ("append", "add") and len(args) == 1:
-            return f"{method} {args[0]} to {obj}"
-        if method == "extend" and len(args) == 1:
-            return f"extend {obj} with {args[0]}"
-        return f"call {method} on {obj}" + (f" with {', '.join(args)}" if args else "")
-    return f"evaluate {read_expr(value)}"
-
-
-def segment_description(code: str, params: Sequence[str], returns: Sequence[str], head: str) -> str:
-    """A statement tool (loop body, run, whole loop): ``head`` then every statement in words."""
-    try:
-        fn = ast.parse(code).body[0]
-    except (SyntaxError, IndexError):
-        fn = None
-    body = fn.body[:-1] if isinstance(fn, ast.FunctionDef) else []
-    steps = "; then ".join(read_statements(body))
-    text = f"{head}: {steps}." if steps else f"{head}."
-    text = text[0].upper() + text[1:]
-    rets = ", ".join(returns)
-    what = "the new value of" if len(returns) == 1 else "the new values of"
-    return f"{text}{_args_block(params, 'the current value.')}\n\nReturns:\n    {what} {rets}."
-
-
-def function_description(fn_code: str, name: str, params: Sequence[str]) -> str:
-    """A helper without a docstring: what its body does, statement by statement, in words."""
-    try:
-        fn = ast.parse(fn_code).body[0]
-    except (SyntaxError, IndexError):
-        fn = None
-    if not isinstance(fn, ast.FunctionDef):
-        return f"Compute {name}({', '.join(params)}).{_args_block(params, 'an argument.')}"
-    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    steps = "; then ".join(read_statements(body))
-    own = f"{name}({', '.join(params)})"
-    returns = "the value it returns."
-    last = body[-1] if body else None
-    if isinstance(last, ast.Return) and last.value is not None and len(body) == 1:
-        returns = f"{read_expr(last.value)}."
-    return f"Compute {own}: {steps}.{_args_block(params, 'an argument.')}\n\nReturns:\n    {returns}"
-
-
-_MARKS = re.compile(r"\.\.\.|…|and what follows")
-
-
-def truncation_marks(text: str) -> list[str]:
-    """Truncation marks in a name or description ("...", "and what follows")."""
-    return _MARKS.findall(text)

@@ -285,8 +285,9 @@ def test_a_solution_using_the_name_tools_still_gets_a_working_oracle() -> None:
 
 
 def test_a_recursive_entry_binds_no_parameter_to_the_hidden_input() -> None:
-    source = "def solve(n):\n    if n < 2:\n        return n\n    return solve(n - 1) + solve(n - 2)\n"
+    source = "def solve(n):\n    if n < 2 or n % 5 == 0:\n        return n\n    return solve(n - 1) + solve(n - 2)\n"
     carving = _carve(source, ["n"])
+    assert carving.granularity == "fine"
     assert all(p.source == "agent" for t in carving.tools for p in t.params)
     assert _run(carving, {"n": 7})[0] == 13
 
