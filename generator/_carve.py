@@ -121,19 +121,23 @@ def _carve(
         for name, f in facts.helpers.items()
         if f.simple_params and not f.is_generator and not f.mutated_params and set(f.decorators) <= _CACHES
     }
-    plan = PlanRewriter(
-        facts,
-        ctx,
-        helper_tools=helper_tools,
-        nested_tools=nested_tools,
-        unique=namer.unique,
-        claim=namer.claim,
-        tools_var=tools_var,
-        segments=granularity in ("fine", "coarse") and not facts.has_global,
-        coarse=granularity == "coarse",
-    )
-    new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
-    if not plan.tools:
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = PlanRewriter(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            nested_tools=nested_tools,
+            unique=namer.unique,
+            claim=namer.claim,
+            tools_var=tools_var,
+            segments=granularity in ("fine", "coarse") and not facts.has_global,
+            coarse=granularity == "coarse",
+            single_ops=single_ops,
+        )
+        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
+        if plan.tools:
+            break
+    else:
         return None
     eligible = _hidden_eligible(facts, entry_params)
     hidden: dict[str, dict[str, str]] = {}

@@ -66,6 +66,7 @@ class PlanRewriter:
         tools_var: str,
         segments: bool,
         coarse: bool = False,
+        single_ops: bool = False,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -77,6 +78,7 @@ class PlanRewriter:
         self.tools_var = tools_var
         self.segments = segments
         self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
+        self.single_ops = single_ops  # ``x > 0`` as a tool: only when nothing else would be one
         self.tools: dict[str, PendingTool] = {}
         self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
         self._code = facts.module.code_for_node
@@ -134,7 +136,7 @@ class PlanRewriter:
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
             return None
-        if single_operation(expr) or self._calls_entry(expr):
+        if (single_operation(expr) and not self.single_ops) or self._calls_entry(expr):
             return None  # ``i + 1``, ``n <= 1``: plan code; a call of the entry itself answers
         params = expression_interface(self.ctx, expr, bound=bound)
         return None if isinstance(params, str) else params
