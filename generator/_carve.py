@@ -353,11 +353,11 @@ def _carved_tool(
     if tool.returns and len(tool.returns) == 1 and tool.returns[0] in stable:
         returns = entry_schema(schemas, tool.returns[0])
     description = tool.description
-    for p in params:
-        if p.source == "hidden":  # not an argument: say where its value comes from
+    for carved in params:
+        if carved.source == "hidden":  # not an argument: say where its value comes from
             description = re.sub(
-                rf"(?m)^    {re.escape(p.name)}: .*$",
-                f"    {p.name}: not passed; the runtime binds the hidden input `{p.hidden_key}`.",
+                rf"(?m)^    {re.escape(carved.name)}: .*$",
+                f"    {carved.name}: not passed; the runtime binds the hidden input `{carved.hidden_key}`.",
                 description,
             )
     return CarvedTool(

@@ -275,7 +275,7 @@ class PlanRewriter:
         if isinstance(iface, str):
             return None
         rets = iface.returns
-        reading = None if loop or whole else statement_name(cst.Module(body=list(body)).code)
+        reading = None if loop or whole else statement_name("".join(self._code(s) for s in body))
         name = self.unique(reading or segment_name(self._code, rets, loop, whole))
         ret_value: cst.BaseExpression = (
             cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])

@@ -34,7 +34,8 @@ def plain_if(stmt: cst.BaseStatement) -> bool:
         branches.append(orelse.body)
         orelse = orelse.orelse if isinstance(orelse, cst.If) else None
     return all(
-        isinstance(b, cst.SimpleStatementSuite) or all(isinstance(s, cst.SimpleStatementLine) for s in b.body)  # type: ignore[attr-defined]
+        isinstance(b, cst.SimpleStatementSuite)
+        or (isinstance(b, cst.IndentedBlock) and all(isinstance(s, cst.SimpleStatementLine) for s in b.body))
         for b in branches
     )
 
@@ -86,7 +87,8 @@ def body_key(fn: cst.FunctionDef) -> str:
             return updated_node.with_changes(value=names.get(updated_node.value, updated_node.value))
 
     renamed = fn.body.visit(_Rename())
-    code = cst.Module(body=list(renamed.body)).code  # type: ignore[arg-type]
+    assert isinstance(renamed, cst.IndentedBlock)
+    code = "".join(cst.Module(body=[]).code_for_node(s) for s in renamed.body)
     try:
         return ast.dump(ast.parse(code))
     except SyntaxError:

@@ -166,8 +166,8 @@ def _read_subscript(node: ast.Subscript) -> str:
             return f"every item of {value} with step {read_expr(sl.step)}"
         lower = f"from index {read_expr(sl.lower)}" if sl.lower is not None else "from the start"
         upper = f"up to index {read_expr(sl.upper)} (excluded)" if sl.upper is not None else "to the end"
-        step = f" with step {read_expr(sl.step)}" if sl.step is not None else ""
-        return f"the slice of {value} {lower} {upper}{step}"
+        stride = f" with step {read_expr(sl.step)}" if sl.step is not None else ""
+        return f"the slice of {value} {lower} {upper}{stride}"
     return f"item {read_expr(sl)} of {value}"
 
 

@@ -122,7 +122,9 @@ def test_every_carved_name_and_description_is_faithful_to_the_tool_body(
         assert not re.search(r"_\d+$", tool.name) or tool.name.split("_")[-1] in _function_code(
             carving, tool.function
         )
-        assert faithfulness_problems(tool.name, tool.description, _function_code(carving, tool.function)) == []
+        assert (
+            faithfulness_problems(tool.name, tool.description, _function_code(carving, tool.function)) == []
+        )
         assert "Returns:" in tool.description
         assert "of the reference solution" not in tool.description
 
@@ -159,7 +161,9 @@ def test_two_expressions_with_the_same_body_become_one_tool() -> None:
 
 
 def test_a_single_operator_is_left_to_the_plan_and_not_offered_as_a_tool() -> None:
-    source = "def solve(n, xs):\n    if n <= 1:\n        return 0\n    return sum(x * x for x in xs) + xs[0]\n"
+    source = (
+        "def solve(n, xs):\n    if n <= 1:\n        return 0\n    return sum(x * x for x in xs) + xs[0]\n"
+    )
     carving = _carve(source, ["n", "xs"])
     assert "if n <= 1:" in carving.oracle_source
     assert all("n <= 1" not in _function_code(carving, t.function) for t in carving.tools)
@@ -185,7 +189,9 @@ def _tool(name: str, params: list[ParamSpec]) -> ToolSpec:
 
 
 def _instance(n: int, expected: int, calls: list[TraceCall]) -> Instance:
-    return Instance(instance_id=f"i{n}", input={"n": n}, expected=expected, oracle_steps=len(calls), oracle_trace=calls)
+    return Instance(
+        instance_id=f"i{n}", input={"n": n}, expected=expected, oracle_steps=len(calls), oracle_trace=calls
+    )
 
 
 def test_a_recursive_helper_whose_one_call_answers_on_the_hidden_input_is_found() -> None:
