@@ -344,6 +344,9 @@ def _carved_tool(
     stable = _hidden_eligible(facts, list(schemas))
     params = []
     for p in tool.params:
+        if p == tool.state_param:
+            params.append(CarvedParam(p, "state"))
+            continue
         schema = declared.get(p)
         key = hidden.get(p)
         if schema is None and (key or (p in stable and p not in declared)):
@@ -366,6 +369,7 @@ def _carved_tool(
         description=description,
         function=tool.function,
         params=params,
+        stateful=tool.state_param is not None,
         result_fields=list(fields) if fields else None,
         returns_schema=returns,
     )

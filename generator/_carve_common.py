@@ -133,6 +133,7 @@ class PendingTool:
     helper: FunctionFacts | None = None
     free: list[str] = field(default_factory=list)  # closure variables of a nested helper
     sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
+    state_param: str | None = None  # stateful: the parameter the runtime fills with the episode state
 
 
 def snippet(code: str, limit: int = 70) -> str:

@@ -16,7 +16,7 @@ import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
 from ._carve_common import PendingTool
-from ._carve_rules import body_key, plain_if, read_code, segment_name, single_operation
+from ._carve_rules import body_key, literal_starts, plain_if, read_code, segment_name, single_operation
 from ._describe import expr_name, statement_name
 from ._describe_text import expr_description, function_description, segment_description
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
@@ -80,6 +80,7 @@ class PlanRewriter:
         self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
         self.single_ops = single_ops  # ``x > 0`` as a tool: only when nothing else would be one
         self.tools: dict[str, PendingTool] = {}
+        self._inits: dict[str, cst.BaseExpression] | None = None  # literal starts of the next loop's values
         self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
         self._code = facts.module.code_for_node
 
@@ -202,6 +203,8 @@ class PlanRewriter:
                 bound = bound | definitely_assigned(self.facts.index, stmts[i:j])
                 i = j
                 continue
+            if not in_loop and isinstance(stmt, (cst.For, cst.While)):
+                self._inits = literal_starts(self.facts.index, stmts[:i])
             steps = self._decomposed_return(stmt, bound)
             if steps is None and self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
                 whole = self._statement_segment([stmt], bound, in_loop, None, whole=stmt)
@@ -218,6 +221,7 @@ class PlanRewriter:
                 pre, new_iter = self._decomposed_iter(stmt, bound)
                 steps = [*pre, self._statement(stmt, bound, in_loop, iter_override=new_iter)]
             out.extend(steps if steps is not None else [self._statement(stmt, bound, in_loop)])
+            self._inits = None
             bound = bound | definitely_assigned(self.facts.index, [stmt])
             i += 1
         return out
@@ -269,6 +273,7 @@ class PlanRewriter:
         loop: cst.For | cst.While | None,
         *,
         whole: cst.For | cst.While | None = None,
+        inits: dict[str, cst.BaseExpression] | None = None,
     ) -> cst.SimpleStatementLine | None:
         own = frozenset(self.facts.index.writes(whole.target)) if isinstance(whole, cst.For) else frozenset()
         iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop, own=own)
@@ -280,6 +285,9 @@ class PlanRewriter:
         ret_value: cst.BaseExpression = (
             cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
         )
+        kept = self._kept_state(rets, inits)
+        if kept is not None:  # the loop's values live in the episode state, not in the arguments
+            return self._stateful_segment(name, body, iface.params, rets, kept, loop)
         fn = self._segment_fn(
             name, iface.params, [*body, cst.SimpleStatementLine([cst.Return(value=ret_value)])]
         )
@@ -296,6 +304,41 @@ class PlanRewriter:
         desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head)
         tool = PendingTool(name, "segment", desc, name, iface.params, rets, node=fn)
         call = self.call_tool(tool, self.name_args(iface.params))
+        target: cst.BaseAssignTargetExpression = (
+            cst.Name(rets[0])
+            if len(rets) == 1
+            else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
+        )
+        return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
+
+    def _kept_state(
+        self, rets: list[str], inits: dict[str, cst.BaseExpression] | None
+    ) -> dict[str, cst.BaseExpression] | None:
+        """The loop-carried values a stateful step keeps, when each starts from a literal just before a
+        loop that runs once per episode (not in another loop, not in a recursive entry)."""
+        if (
+            not inits
+            or not rets
+            or any(r not in inits for r in rets)
+            or self.facts.entry.name
+            in {n.value for n in walk(self.facts.entry.node.body) if isinstance(n, cst.Name)}
+        ):
+            return None
+        return {r: inits[r] for r in rets}
+
+    def _stateful_segment(
+        self,
+        name: str,
+        body: Sequence[cst.BaseStatement],
+        params: list[str],
+        rets: list[str],
+        kept: dict[str, cst.BaseExpression],
+        loop: cst.For | cst.While | None,
+    ) -> cst.SimpleStatementLine:
+        from ._carve_state import stateful_step  # imports this module
+
+        tool, args = stateful_step(self, name, body, params, rets, kept, loop)
+        call = self.call_tool(tool, args)
         target: cst.BaseAssignTargetExpression = (
             cst.Name(rets[0])
             if len(rets) == 1
@@ -368,6 +411,7 @@ class PlanRewriter:
         return stmt  # try, def, class, match: kept as written
 
     def _loop_body(self, loop: cst.For | cst.While, bound: frozenset[str]) -> cst.SimpleStatementLine | None:
+        inits, self._inits = self._inits, None  # for this loop only, not the loops inside it
         if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
             return None
         body = loop.body.body
@@ -377,7 +421,7 @@ class PlanRewriter:
             return None  # atomic pieces instead: conditions, runs, inner loops
         if not any(_nontrivial(s) for s in body):
             return None
-        return self._statement_segment(body, bound, True, loop)
+        return self._statement_segment(body, bound, True, loop, inits=inits)
 
     def _simple(
         self, stmt: cst.SimpleStatementLine, bound: frozenset[str], in_loop: bool

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import libcst as cst
 
-from ._analysis import walk
+from ._analysis import NameIndex, walk
 from ._describe import MAX_NAME, name_words, read_expr
 
 __all__ = [
@@ -119,3 +119,48 @@ def segment_name(
     return (
         "run_whole_loop" if whole is not None else ("run_loop_step" if loop is not None else "update_values")
     )
+
+
+_LITERALS = (cst.Integer, cst.Float, cst.SimpleString)
+
+
+def _literal(value: cst.BaseExpression) -> bool:
+    if isinstance(value, _LITERALS):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in ("True", "False", "None")
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.expression, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(value, (cst.List, cst.Dict, cst.Set, cst.Tuple)):
+        return (
+            not value.elements
+            if not isinstance(value, cst.Tuple)
+            else all(isinstance(e, cst.Element) and _literal(e.value) for e in value.elements)
+        )
+    return False
+
+
+def literal_starts(index: NameIndex, before: Sequence[cst.BaseStatement]) -> dict[str, cst.BaseExpression]:
+    """Names a block sets to a literal (``total = 0``, ``best, seen = 0, []``) and leaves alone until
+    its end: the start value of a loop that follows."""
+    starts: dict[str, cst.BaseExpression] = {}
+    for stmt in before:
+        for name in index.writes(stmt) | set(index.mutated(stmt)):
+            starts.pop(name, None)
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        small = stmt.body[0]
+        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+            continue
+        target, value = small.targets[0].target, small.value
+        if isinstance(target, cst.Name) and _literal(value):
+            starts[target.value] = value
+        elif (
+            isinstance(target, cst.Tuple)
+            and isinstance(value, cst.Tuple)
+            and len(target.elements) == len(value.elements)
+        ):
+            for t, v in zip(target.elements, value.elements, strict=True):
+                if isinstance(t.value, cst.Name) and _literal(v.value):
+                    starts[t.value.value] = v.value
+    return starts
