@@ -182,13 +182,41 @@ def _body_ops(fn: ast.FunctionDef) -> set[str]:
     return ops
 
 
-def faithfulness_problems(name: str, description: str, fn_code: str) -> list[str]:
+def _without_state(fn: ast.FunctionDef, state: str) -> ast.FunctionDef:
+    """A stateful step without its state plumbing (reading and storing the kept values)."""
+    body = fn.body[2:]  # ``state = state if ..``, ``own = state.get(name, {})``
+    reads = 0
+    while reads < len(body) and isinstance(body[reads], ast.Assign):
+        value = body[reads].value  # type: ignore[attr-defined]
+        if not (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get"
+        ):
+            break
+        reads += 1
+    body = body[reads:]
+    last = body[-1] if body else None
+    if isinstance(last, ast.Return) and isinstance(last.value, ast.List) and len(last.value.elts) == 2:
+        body = [*body[:-1], ast.Return(value=last.value.elts[1])]
+    args = [a for a in fn.args.args if a.arg != state]
+    return ast.FunctionDef(
+        name=fn.name,
+        args=ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=body or [ast.Pass()],
+        decorator_list=[],
+        type_params=[],
+    )
+
+
+def faithfulness_problems(
+    name: str, description: str, fn_code: str, *, state: str | None = None
+) -> list[str]:
     """What a generated tool's name or description says that its code does not, or leaves out.
 
     - no truncation marks in either;
     - a name that reads operators (``lt``, ``mod``, ``and``...) reads every operator of the body and
       none that is not there (``even``/``odd``/``divisible`` stand for ``% .. ==``/``!=``);
-    - the description mentions every parameter, name, attribute and constant the body uses.
+    - the description mentions every parameter, name, attribute and constant the body uses
+      (a stateful step's ``state`` plumbing aside).
     """
     problems = [f"truncation mark {m!r}" for m in truncation_marks(name) + truncation_marks(description)]
     try:
@@ -197,6 +225,8 @@ def faithfulness_problems(name: str, description: str, fn_code: str) -> list[str
         return [*problems, "the code does not parse"]
     if not isinstance(fn, ast.FunctionDef):
         return [*problems, "not a function"]
+    if state is not None:
+        fn = _without_state(fn, state)
     words = set(name.split("_"))
     named = {w for w in words if w in _NAME_OPS}
     if words & _EVEN_ODD:

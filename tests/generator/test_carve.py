@@ -57,6 +57,7 @@ class _Proxy:
         self.specs = {t.name: t for t in carving.tools}
         self.inputs = inputs
         self.calls: list[str] = []
+        self.state: Any = None  # the episode state of stateful tools, kept as plain JSON
 
     def observe(self) -> dict[str, Any]:
         self.calls.append("observe")
@@ -75,10 +76,14 @@ class _Proxy:
             args = [
                 copy.deepcopy(self.inputs[p.hidden_key])
                 if p.hidden_key
+                else copy.deepcopy(self.state)
+                if p.source == "state"
                 else _cross(kw[p.name], p.type_schema)
                 for p in spec.params
             ]
             result = self.ns[spec.function](*args)
+            if spec.stateful:
+                self.state, result = to_plain(result[0]), result[1]
             if spec.result_fields:
                 return tuple(_cross(v, None) for v in result)
             return _cross(result, spec.returns_schema)

@@ -122,9 +122,9 @@ def test_every_carved_name_and_description_is_faithful_to_the_tool_body(
         assert not re.search(r"_\d+$", tool.name) or tool.name.split("_")[-1] in _function_code(
             carving, tool.function
         )
-        assert (
-            faithfulness_problems(tool.name, tool.description, _function_code(carving, tool.function)) == []
-        )
+        state = next((p.name for p in tool.params if p.source == "state"), None)
+        code = _function_code(carving, tool.function)
+        assert faithfulness_problems(tool.name, tool.description, code, state=state) == []
         assert "Returns:" in tool.description
         assert "of the reference solution" not in tool.description
 
@@ -209,3 +209,35 @@ def test_a_recursive_helper_whose_one_call_answers_on_the_hidden_input_is_found(
         _instance(4, 9, [TraceCall(tool="step", arguments={"k": 7}, result={"result": 9})]),
     ]
     assert one_call_answers(tools, coincidence) == []
+
+
+STATEFUL = """
+def solve(xs):
+    total, seen = 0, []
+    for x in xs:
+        if x % 3 == 0:
+            total += x * x
+        seen.append(x)
+    return total * len(seen)
+"""
+
+
+def test_a_loop_whose_values_start_from_literals_keeps_them_in_the_episode_state() -> None:
+    carving = _carve(STATEFUL, ["xs"])
+    step = next(t for t in carving.tools if t.name == "loop_step_over_x")
+    assert step.stateful
+    assert [(p.name, p.source) for p in step.params] == [("state", "state"), ("x", "agent")]
+    assert "keeps total, seen between calls (starting total from 0, seen from [] in each episode)" in (
+        step.description
+    )
+    answer, calls = _run(carving, {"xs": [3, 1, 6]})
+    assert answer == (9 + 36) * 3
+    assert calls.count("loop_step_over_x") == 3
+
+
+def test_a_loop_whose_values_start_from_computed_values_passes_them_as_arguments() -> None:
+    carving = _carve(STATEFUL.replace("total, seen = 0, []", "total, seen = len(xs), []"), ["xs"])
+    step = next(t for t in carving.tools if t.name == "loop_step_over_x")
+    assert not step.stateful
+    assert {p.name for p in step.params if p.source == "agent"} == {"x", "total", "seen"}
+    assert _run(carving, {"xs": [3, 1, 6]})[0] == (3 + 9 + 36) * 3
