@@ -301,7 +301,8 @@ class PlanRewriter:
             head = f"one step of the loop while {read_code(self._code(loop.test))}"
         else:
             head = f"update {', '.join(rets)}"
-        desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head)
+        items = self.facts.index.writes(loop.target) if isinstance(loop, cst.For) else set()
+        desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head, items=sorted(items))
         tool = PendingTool(name, "segment", desc, name, iface.params, rets, node=fn)
         call = self.call_tool(tool, self.name_args(iface.params))
         target: cst.BaseAssignTargetExpression = (

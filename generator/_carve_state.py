@@ -66,7 +66,8 @@ def stateful_step(
         params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in agent]),
         body=cst.IndentedBlock(body=[*body, cst.parse_statement(f"return {result}")]),
     )
-    desc = segment_description(cst.Module(body=[step_only]).code, agent, rets, head)
+    items = plan.facts.index.writes(loop.target) if isinstance(loop, cst.For) else set()
+    desc = segment_description(cst.Module(body=[step_only]).code, agent, rets, head, items=sorted(items))
     desc = desc.replace(
         "\n\nReturns:",
         f"\n\nState:\n    keeps {', '.join(rets)} between calls (starting {starts} in each episode)."

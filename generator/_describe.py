@@ -181,7 +181,7 @@ def _read_call(node: ast.Call) -> str:
     if isinstance(node.func, ast.Attribute):
         obj = _group(node.func.value, read_expr(node.func.value))
         if node.func.attr == "join" and len(args) == 1:
-            return f"the items of {args[0]} joined with {obj}"
+            return f"the items of {args[0]} joined with {obj} (join)"
         return f"{node.func.attr}({listed}) applied to {obj}"
     return f"`{ast.unparse(node)}`"
 
@@ -209,7 +209,7 @@ def _const_words(value: object) -> list[str]:
     if isinstance(value, bool) or value is None:
         return [str(value).lower()]
     if isinstance(value, int):
-        return ["minus", str(-value)] if value < 0 else [str(value)]
+        return ["neg", str(-value)] if value < 0 else [str(value)]
     if isinstance(value, float):
         return [str(value).replace(".", "_point_").replace("-", "minus_")]
     if isinstance(value, str):
@@ -256,7 +256,7 @@ def name_words(node: ast.expr) -> list[str]:
             *name_words(node.right),
         ]
     if isinstance(node, ast.UnaryOp):
-        word = {ast.Not: ["not"], ast.USub: ["minus"], ast.Invert: ["bitnot"]}.get(type(node.op), [])
+        word = {ast.Not: ["not"], ast.USub: ["neg"], ast.Invert: ["bitnot"]}.get(type(node.op), [])
         return [*word, *name_words(node.operand)]
     if isinstance(node, ast.BoolOp):
         joiner = "and" if isinstance(node.op, ast.And) else "or"
@@ -296,6 +296,8 @@ def name_words(node: ast.expr) -> list[str]:
         return [node.attr.lower(), "of", *name_words(node.value)]
     if isinstance(node, ast.IfExp):
         return [*name_words(node.body), "if", *name_words(node.test), "else", *name_words(node.orelse)]
+    if isinstance(node, (ast.Tuple, ast.List)) and node.elts:
+        return [w for e in node.elts for w in name_words(e)]  # no "and": that word means the operator
     return ["expression"]
 
 

@@ -109,8 +109,14 @@ def _read_effect(value: ast.expr) -> str:
     return f"evaluate {read_expr(value)}"
 
 
-def segment_description(code: str, params: Sequence[str], returns: Sequence[str], head: str) -> str:
-    """A statement tool (loop body, run, whole loop): ``head`` then every statement in words."""
+def segment_description(
+    code: str, params: Sequence[str], returns: Sequence[str], head: str, *, items: Sequence[str] = ()
+) -> str:
+    """A statement tool (loop body, run, whole loop): ``head`` then every statement in words.
+
+    ``items``: the loop's own variables (described as the current item); a parameter that is also
+    returned is described as its value before the step.
+    """
     try:
         fn = ast.parse(code).body[0]
     except (SyntaxError, IndexError):
@@ -121,7 +127,19 @@ def segment_description(code: str, params: Sequence[str], returns: Sequence[str]
     text = text[0].upper() + text[1:]
     rets = ", ".join(returns)
     what = "the new value of" if len(returns) == 1 else "the new values of"
-    return f"{text}{_args_block(params, 'the current value.')}\n\nReturns:\n    {what} {rets}."
+    lines = "\n".join(
+        f"    {p}: "
+        + (
+            "the loop's current item."
+            if p in items
+            else "its value before this step."
+            if p in returns
+            else "a value the step reads."
+        )
+        for p in params
+    )
+    args = f"\n\nArgs:\n{lines}" if params else ""
+    return f"{text}{args}\n\nReturns:\n    {what} {rets}."
 
 
 def function_description(fn_code: str, name: str, params: Sequence[str]) -> str:
@@ -166,6 +184,8 @@ _NAME_OPS = {
     "pow": {"pow"},
     "and": {"and"},
     "or": {"or"},
+    "in": {"in"},
+    "not_in": {"not_in"},
 }
 _EVEN_ODD = {"even", "odd", "divisible"}
 
@@ -228,10 +248,12 @@ def faithfulness_problems(
     if state is not None:
         fn = _without_state(fn, state)
     words = set(name.split("_"))
+    if "_not_in_" in f"_{name}_":
+        words = (words - {"in"}) | {"not_in"} if f"_{name}_".count("_in_") == 1 else words | {"not_in"}
     named = {w for w in words if w in _NAME_OPS}
     if words & _EVEN_ODD:
         named |= {"mod", "eq", "ne"} & _body_ops(fn)
-    body = _body_ops(fn)
+    body = _body_ops(fn) - {"is", "is_not"}  # no name word for identity tests
     statement_name = re.match(r"(update|loop_step|run_loop|set|add|subtract|multiply|append)_", name)
     if named and not statement_name:
         problems += [f"name {name!r} leaves out operator {op!r}" for op in sorted(body - named)]
