@@ -11,6 +11,7 @@ hidden input instead of passed by the agent. Nothing extractable -> getters over
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
+from ._describe_text import function_description
 from ._getters import getters_carving
 from ._oracle_reads import read_function_source, read_kinds, read_lines
 from ._segments import SegmentContext, opaque_names, suite_statements
@@ -132,19 +134,23 @@ def _carve(
         for name, f in facts.helpers.items()
         if f.simple_params and not f.is_generator and not f.mutated_params and set(f.decorators) <= _CACHES
     }
-    plan = PlanRewriter(
-        facts,
-        ctx,
-        helper_tools=helper_tools,
-        nested_tools=nested_tools,
-        unique=namer.unique,
-        claim=namer.claim,
-        tools_var=tools_var,
-        segments=granularity in ("fine", "coarse") and not facts.has_global,
-        coarse=granularity == "coarse",
-    )
-    new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
-    if not plan.tools:
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = PlanRewriter(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            nested_tools=nested_tools,
+            unique=namer.unique,
+            claim=namer.claim,
+            tools_var=tools_var,
+            segments=granularity in ("fine", "coarse") and not facts.has_global,
+            coarse=granularity == "coarse",
+            single_ops=single_ops,
+        )
+        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
+        if plan.tools:
+            break
+    else:
         return None
     eligible = _hidden_eligible(facts, entry_params)
     hidden: dict[str, dict[str, str]] = {}
@@ -293,7 +299,7 @@ def _nested_tools(
             fbody = f.node.body.visit(_Recursion(name, fname, free))
             node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
         assert isinstance(node, cst.FunctionDef)
-        desc = f.doc or f"Helper `{name}({', '.join(p.name for p in f.params)})` of the reference solution."
+        desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
         out[name] = PendingTool(
             namer.claim(name),
             "helper",
@@ -358,6 +364,9 @@ def _carved_tool(
     stable = _hidden_eligible(facts, list(schemas))
     params = []
     for p in tool.params:
+        if p == tool.state_param:
+            params.append(CarvedParam(p, "state"))
+            continue
         schema = declared.get(p)
         key = hidden.get(p)
         if schema is None and (key or (p in stable and p not in declared)):
@@ -366,12 +375,21 @@ def _carved_tool(
     fields = tool.returns if tool.returns and len(tool.returns) > 1 else None
     if tool.returns and len(tool.returns) == 1 and tool.returns[0] in stable:
         returns = entry_schema(schemas, tool.returns[0])
+    description = tool.description
+    for carved in params:
+        if carved.source == "hidden":  # not an argument: say where its value comes from
+            description = re.sub(
+                rf"(?m)^    {re.escape(carved.name)}: .*$",
+                f"    {carved.name}: not passed; the runtime binds the hidden input `{carved.hidden_key}`.",
+                description,
+            )
     return CarvedTool(
         name=tool.name,
         kind=tool.kind,
-        description=tool.description,
+        description=description,
         function=tool.function,
         params=params,
+        stateful=tool.state_param is not None,
         result_fields=list(fields) if fields else None,
         returns_schema=returns,
     )

@@ -49,6 +49,7 @@ from ._batching import plan_batches
 from ._carving_types import Carving
 from ._filters import apply_filters
 from ._llm_decompose import Proposal, ProposalRejected
+from ._one_call import one_call_answers
 from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
 from ._stages import GRANULARITIES, Recorded, augment_candidates, carve, inferred_input_schema, record
@@ -260,6 +261,16 @@ class _Attempt:
                 continue  # the carver fell back to a rung already verified
             tried.add(carving.granularity)
             result = self.verify(carving)
+            answers = (
+                one_call_answers(result.files.manifest.tools, result.files.instances)
+                if isinstance(result, Generated)
+                else []
+            )
+            if answers:  # not offered: the next rung, and the reason in the report
+                failures.append(
+                    f"{carving.granularity}: tool {answers[0]} returns the answer in one call on the hidden input"
+                )
+                continue
             if isinstance(result, Generated) or result.rejection.stage == "filter":
                 return result
             stage = result.rejection.stage
@@ -285,6 +296,14 @@ class _Attempt:
             if carving.granularity == "getters":
                 continue
             result = self.verify(carving)
+            answers = (
+                one_call_answers(result.files.manifest.tools, result.files.instances)
+                if isinstance(result, Generated)
+                else []
+            )
+            if answers:
+                why = f"verify: tool {answers[0]} returns the answer in one call on the hidden input"
+                continue
             if isinstance(result, Generated):
                 break
             why = f"{result.rejection.stage}: {result.rejection.reason}"
