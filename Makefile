@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -n 1)
 
-.PHONY: demo test lint typecheck unit bench bootstrap clean
+.PHONY: demo test lint typecheck imports unit bench bootstrap clean
 
 bootstrap: $(STAMP)
 
@@ -35,10 +35,15 @@ lint: $(STAMP)
 typecheck: $(STAMP) .typecheck/codegym_mcp
 	$(BIN)/mypy .typecheck/codegym_mcp tests benchmarks
 
+# Import contracts (.importlinter): one-way layers, public names across packages, no cycles, and
+# the in-jail modules importing only the standard library. Run from the installed-layout view.
+imports: $(STAMP) .typecheck/codegym_mcp
+	cd .typecheck && ../$(BIN)/lint-imports --no-cache ../.importlinter
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck unit
+test: lint typecheck imports unit
 
 demo: $(STAMP)
 	$(BIN)/codegym-mcp doctor

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -26,10 +27,11 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from mcp import Client
+from mcp_types import RequestParamsMeta
 from pydantic import BaseModel, JsonValue
 
 from codegym_mcp.runtime import (
@@ -51,6 +53,7 @@ from codegym_mcp.servers._connectors import (
 )
 from codegym_mcp.servers._policies import OraclePolicy
 from codegym_mcp.servers._rollout import RolloutSummary, plan_episodes, run_rollouts
+from codegym_mcp.servers._server import HARNESS_KEY_META
 
 from ._floor_server import build as build_floor
 
@@ -170,13 +173,14 @@ class _Caller:
         self, client: Client, tool: str, arguments: dict[str, Any], reset: dict[str, Any] | None
     ) -> None:
         self.client, self.tool, self.arguments, self.reset = client, tool, arguments, reset
+        self.harness: RequestParamsMeta | None = None
         self.samples: list[float] = []
         self._used, self._budget = 0, 1 << 30
 
     async def batch(self, calls: int, *, keep: bool = True) -> None:
         for _ in range(calls):
             if self.reset is not None and self._used >= self._budget - 1:
-                await self.client.call_tool("reset", self.reset)  # untimed
+                await self.client.call_tool("reset", self.reset, meta=self.harness)  # untimed
                 self._used = 0
             started = time.perf_counter()
             result = await self.client.call_tool(self.tool, self.arguments)
@@ -204,9 +208,10 @@ async def bench_tool_call(catalog: Catalog, *, no_sandbox: bool, calls: int) -> 
     bare = _bare_call_us()
     sandbox = await _sandbox_call_ms(gym, tool, arguments, isolation=isolation, calls=calls)
     floor_cmd = [sys.executable, "-m", "benchmarks._floor_server"]
+    key = secrets.token_urlsafe(24)
     async with (
         server_subprocess(floor_cmd) as floor_base,
-        catalog_subprocess(catalog.path, no_sandbox=no_sandbox) as ours_base,
+        catalog_subprocess(catalog.path, no_sandbox=no_sandbox, harness_key=key) as ours_base,
         Client(f"{floor_base}/mcp", mode="legacy", cache=None) as floor_client,
         Client(
             catalog_task_url(ours_base, gym.task_id, instance=index), mode="legacy", cache=None
@@ -214,6 +219,7 @@ async def bench_tool_call(catalog: Catalog, *, no_sandbox: bool, calls: int) -> 
     ):
         floor_caller = _Caller(floor_client, "add", {"a": 1, "b": 2}, None)
         ours_caller = _Caller(ours_client, tool, arguments, {"instance": index})
+        ours_caller.harness = cast(RequestParamsMeta, {HARNESS_KEY_META: key})
         for caller in (floor_caller, ours_caller):
             await caller.client.list_tools()
             await caller.batch(20, keep=False)  # warm-up

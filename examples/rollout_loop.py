@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 from pathlib import Path
 
 import anyio
@@ -27,13 +28,15 @@ async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_t
     catalog = Catalog(catalog_dir)
     policy = OraclePolicy()
     total = solved = 0
-    async with catalog_inprocess(catalog_dir) as base_url:
+    # The harness key lets this loop (and no agent) start the next episode of a session.
+    harness_key = secrets.token_urlsafe(24)
+    async with catalog_inprocess(catalog_dir, harness_key=harness_key) as base_url:
         with out.open("w", encoding="utf-8") as sink:
             for task_id in catalog.task_ids()[:max_tasks]:
                 gym = catalog.load(task_id)
                 # One MCP session per task; reset(seed=...) moves it to the next instance.
                 async with await CodeGymEnv.connect(
-                    catalog_task_url(base_url, task_id), task_id=task_id
+                    catalog_task_url(base_url, task_id), task_id=task_id, harness_key=harness_key
                 ) as env:
                     for seed in range(episodes_per_task):
                         obs, info = await env.reset(seed=seed)

@@ -7,8 +7,10 @@ Stages (DESIGN.md, "The data path"): load (``load_dataset``), record instances i
 ``check_gym``. Every per-problem result is a value: ``Generated | Rejected(stage, reason)``.
 """
 
+from ._audit import NoCatalog, audit_catalog, render_audit, write_audit
 from ._carve import carve_function_problem
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving
+from ._catalog_write import CatalogConflict
 from ._check import check_gym
 from ._classes import carve_class_problem
 from ._instances import RecordedInstances, RecordingFailed, compute_outputs, record_instances
@@ -33,6 +35,7 @@ __all__ = [
     "CarvedParam",
     "CarvedTool",
     "Carving",
+    "CatalogConflict",
     "DatasetError",
     "GenerateSettings",
     "Generated",
@@ -43,6 +46,7 @@ __all__ = [
     "LlmSettings",
     "LlmTimeout",
     "LoadResult",
+    "NoCatalog",
     "Proposal",
     "ProposalRejected",
     "RecordedInstances",
@@ -50,6 +54,7 @@ __all__ = [
     "Rejected",
     "RunResult",
     "add_llm_arguments",
+    "audit_catalog",
     "build_gym",
     "carve_class_problem",
     "carve_function_problem",
@@ -61,4 +66,6 @@ __all__ = [
     "llm_settings_from_args",
     "load_dataset",
     "record_instances",
+    "render_audit",
+    "write_audit",
 ]

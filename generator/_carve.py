@@ -11,17 +11,20 @@ hidden input instead of passed by the agent. Nothing extractable -> getters over
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import libcst as cst
 
-from ..schemas import Problem
+from ..schemas import ObservationPolicy, Problem, read_tool_name
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
+from ._describe_text import function_description
 from ._getters import getters_carving
+from ._oracle_reads import read_function_source, read_kinds, read_lines
 from ._segments import SegmentContext, opaque_names, suite_statements
 from ._type_hints import annotation_schema
 
@@ -36,6 +39,7 @@ def carve_function_problem(
     entry_params: Sequence[str],
     input_schema: Mapping[str, Any] | None = None,
     granularity: Granularity = "fine",
+    observation: ObservationPolicy = "full",
 ) -> Carving | CarveRejected:
     """Carve ``problem.solution`` into tools.py, oracle.py and the tool specs.
 
@@ -44,6 +48,8 @@ def carve_function_problem(
     ``granularity`` picks how much is carved: "fine" (atomic pieces), "coarse" (whole top-level
     loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
     rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
+    ``observation`` is how the oracle learns the hidden input: "full" (one ``observe()``) or
+    "partial" (``observe()`` then each collection through its ``read_<p>`` tool).
 
     Returns a :class:`Carving`, or :class:`CarveRejected` with the reason (never raises for a
     bad solution).
@@ -74,16 +80,23 @@ def carve_function_problem(
     schemas = {p.name: props.get(p.name) or annotation_schema(p.annotation) for p in entry.params}
     if granularity != "getters":
         try:
-            carved = _carve(facts, list(entry_params), schemas, granularity=granularity)
+            carved = _carve(
+                facts, list(entry_params), schemas, granularity=granularity, observation=observation
+            )
         except cst.CSTValidationError:  # a rewrite libcst refuses: fall back to the getters
             carved = None
         if carved is not None:
             return carved
-    return getters_carving(facts, list(entry_params), schemas)
+    return getters_carving(facts, list(entry_params), schemas, observation=observation)
 
 
 def _carve(
-    facts: SolutionFacts, entry_params: list[str], schemas: dict[str, Any], *, granularity: Granularity
+    facts: SolutionFacts,
+    entry_params: list[str],
+    schemas: dict[str, Any],
+    *,
+    granularity: Granularity,
+    observation: ObservationPolicy,
 ) -> Carving | None:
     index = facts.index
     entry = facts.entry
@@ -91,6 +104,8 @@ def _carve(
     tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
     in_var = "_in" if "_in" not in facts.all_names else "_cg_in"
     namer = Namer(facts.all_names | facts.module_names)
+    for p in read_kinds(entry_params, schemas, observation):
+        namer.claimed.add(read_tool_name(p))  # the generic read tools own these names
     local_import_names = {
         (
             alias.asname.name.value
@@ -119,19 +134,23 @@ def _carve(
         for name, f in facts.helpers.items()
         if f.simple_params and not f.is_generator and not f.mutated_params and set(f.decorators) <= _CACHES
     }
-    plan = PlanRewriter(
-        facts,
-        ctx,
-        helper_tools=helper_tools,
-        nested_tools=nested_tools,
-        unique=namer.unique,
-        claim=namer.claim,
-        tools_var=tools_var,
-        segments=granularity in ("fine", "coarse") and not facts.has_global,
-        coarse=granularity == "coarse",
-    )
-    new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
-    if not plan.tools:
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = PlanRewriter(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            nested_tools=nested_tools,
+            unique=namer.unique,
+            claim=namer.claim,
+            tools_var=tools_var,
+            segments=granularity in ("fine", "coarse") and not facts.has_global,
+            coarse=granularity == "coarse",
+            single_ops=single_ops,
+        )
+        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
+        if plan.tools:
+            break
+    else:
         return None
     eligible = _hidden_eligible(facts, entry_params)
     hidden: dict[str, dict[str, str]] = {}
@@ -147,12 +166,16 @@ def _carve(
     dropped = plan_fn.visit(_DropHidden(tools_var, hidden))
     assert isinstance(dropped, cst.FunctionDef)
     plan_fn = dropped
+    kinds = read_kinds(entry_params, schemas, observation)
+    reader = namer.unique("read_whole") if kinds else ""
+    reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
     oracle_fn = cst.FunctionDef(
         name=cst.Name("oracle"),
         params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
         body=cst.IndentedBlock(
             body=[
                 cst.parse_statement(f"{in_var} = {tools_var}.observe()"),
+                *(cst.parse_statement(line) for line in reads),
                 plan_fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
                 cst.parse_statement(
                     f"return {tools_var}.submit(answer={entry.name}(**{in_var}))"
@@ -168,7 +191,10 @@ def _carve(
             generated.append(tool.node)
         carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
     tools_source = render(facts, generated, "Tools carved from the reference solution (codegym-mcp).")
-    oracle_source = render(facts, [oracle_fn], "The oracle plan: the reference solution as tool calls.")
+    prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
+    oracle_source = render(
+        facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
+    )
     return Carving(
         tools_source=tools_source,
         oracle_source=oracle_source,
@@ -273,7 +299,7 @@ def _nested_tools(
             fbody = f.node.body.visit(_Recursion(name, fname, free))
             node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
         assert isinstance(node, cst.FunctionDef)
-        desc = f.doc or f"Helper `{name}({', '.join(p.name for p in f.params)})` of the reference solution."
+        desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
         out[name] = PendingTool(
             namer.claim(name),
             "helper",
@@ -338,6 +364,9 @@ def _carved_tool(
     stable = _hidden_eligible(facts, list(schemas))
     params = []
     for p in tool.params:
+        if p == tool.state_param:
+            params.append(CarvedParam(p, "state"))
+            continue
         schema = declared.get(p)
         key = hidden.get(p)
         if schema is None and (key or (p in stable and p not in declared)):
@@ -346,12 +375,21 @@ def _carved_tool(
     fields = tool.returns if tool.returns and len(tool.returns) > 1 else None
     if tool.returns and len(tool.returns) == 1 and tool.returns[0] in stable:
         returns = entry_schema(schemas, tool.returns[0])
+    description = tool.description
+    for carved in params:
+        if carved.source == "hidden":  # not an argument: say where its value comes from
+            description = re.sub(
+                rf"(?m)^    {re.escape(carved.name)}: .*$",
+                f"    {carved.name}: not passed; the runtime binds the hidden input `{carved.hidden_key}`.",
+                description,
+            )
     return CarvedTool(
         name=tool.name,
         kind=tool.kind,
-        description=tool.description,
+        description=description,
         function=tool.function,
         params=params,
+        stateful=tool.state_param is not None,
         result_fields=list(fields) if fields else None,
         returns_schema=returns,
     )

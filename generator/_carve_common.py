@@ -32,15 +32,27 @@ class Namer:
         return name
 
     def unique(self, base: str) -> str:
+        """``base``, else ``base`` with a variant letter (``_b``, ``_c``..): never a numeric suffix,
+        which would read as a constant of the code."""
         base = re.sub(r"[^0-9a-zA-Z_]+", "_", base).strip("_").lower() or "tool"
         if base[0].isdigit():
             base = "t_" + base
-        candidate, k = base, 1
-        while candidate in self.claimed or candidate in self.reserved or candidate in self.taken:
-            k += 1
-            candidate = f"{base}_{k}"
+        candidate = base
+        for k in range(1, 10_000):
+            if not (candidate in self.claimed or candidate in self.reserved or candidate in self.taken):
+                break
+            candidate = f"{base}_{_letters(k)}"
         self.claimed.add(candidate)
         return candidate
+
+
+def _letters(k: int) -> str:
+    """1 -> "b", 24 -> "z", 25 -> "ab"...: a variant mark without digits."""
+    out, n = "", k + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(ord("a") + r) + out
+    return out
 
 
 def entry_schema(schemas: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -121,6 +133,7 @@ class PendingTool:
     helper: FunctionFacts | None = None
     free: list[str] = field(default_factory=list)  # closure variables of a nested helper
     sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
+    state_param: str | None = None  # stateful: the parameter the runtime fills with the episode state
 
 
 def snippet(code: str, limit: int = 70) -> str:

@@ -15,7 +15,10 @@ from typing import TypeVar, cast
 import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
-from ._carve_common import PendingTool, slug, snippet
+from ._carve_common import PendingTool
+from ._carve_rules import body_key, literal_starts, plain_if, read_code, segment_name, single_operation
+from ._describe import expr_name, statement_name
+from ._describe_text import expr_description, function_description, segment_description
 from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
 
 __all__ = ["PlanRewriter"]
@@ -63,6 +66,7 @@ class PlanRewriter:
         tools_var: str,
         segments: bool,
         coarse: bool = False,
+        single_ops: bool = False,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -74,7 +78,10 @@ class PlanRewriter:
         self.tools_var = tools_var
         self.segments = segments
         self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
+        self.single_ops = single_ops  # ``x > 0`` as a tool: only when nothing else would be one
         self.tools: dict[str, PendingTool] = {}
+        self._inits: dict[str, cst.BaseExpression] | None = None  # literal starts of the next loop's values
+        self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
         self._code = facts.module.code_for_node
 
     # ------------------------------------------------------------------ tool registry
@@ -82,7 +89,20 @@ class PlanRewriter:
     def call_tool(
         self, tool: PendingTool, args: list[tuple[str, cst.BaseExpression, str | None]]
     ) -> cst.Call:
-        """``tools.<name>(p=expr, ..)``; ``args`` = (param, value, entry param it stands for)."""
+        """``tools.<name>(p=expr, ..)``; ``args`` = (param, value, entry param it stands for).
+
+        A generated tool whose body (parameters renamed by position) is already a tool's is not
+        offered twice: the call goes to the first one.
+        """
+        if tool.node is not None and tool.kind == "segment" and tool.name not in self.tools:
+            key = body_key(tool.node)
+            same = self._bodies.get(key)
+            if same is not None and len(same.params) == len(tool.params):
+                by_pos = dict(zip(tool.params, same.params, strict=True))
+                args = [(by_pos.get(p, p), value, hidden) for p, value, hidden in args]
+                tool = same
+            else:
+                self._bodies.setdefault(key, tool)
         self.tools.setdefault(tool.name, tool)
         tool.sites.append({p: hidden for p, _, hidden in args})
         return cst.Call(
@@ -117,6 +137,8 @@ class PlanRewriter:
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
             return None
+        if (single_operation(expr) and not self.single_ops) or self._calls_entry(expr):
+            return None  # ``i + 1``, ``n <= 1``: plan code; a call of the entry itself answers
         params = expression_interface(self.ctx, expr, bound=bound)
         return None if isinstance(params, str) else params
 
@@ -127,12 +149,20 @@ class PlanRewriter:
         if params is None:
             return None
         code = self._code(expr)
-        name = self.unique(f"{prefix}_{slug(code)}")
+        name = self.unique(expr_name(code, prefix, params))
         fn = self._segment_fn(name, params, [cst.SimpleStatementLine([cst.Return(value=expr)])])
-        tool = PendingTool(name, "segment", f"{what} `{snippet(code)}`.", name, params, node=fn)
+        desc = expr_description(code, params, check=prefix == "check")
+        tool = PendingTool(name, "segment", desc, name, params, node=fn)
         local = self.facts.index.local_names
         comp = [p for p in params if p not in local or _shadowed(self.facts, expr, p)]
         return self.call_tool(tool, self.name_args(params, comp)).with_changes(lpar=expr.lpar, rpar=expr.rpar)
+
+    def _calls_entry(self, node: cst.CSTNode) -> bool:
+        entry = self.facts.entry.name
+        return any(
+            isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == entry
+            for n in walk(node)
+        )
 
     def calls_tool(self, node: cst.CSTNode) -> bool:
         for n in walk(node):
@@ -173,14 +203,25 @@ class PlanRewriter:
                 bound = bound | definitely_assigned(self.facts.index, stmts[i:j])
                 i = j
                 continue
+            if not in_loop and isinstance(stmt, (cst.For, cst.While)):
+                self._inits = literal_starts(self.facts.index, stmts[:i])
             steps = self._decomposed_return(stmt, bound)
             if steps is None and self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
                 whole = self._statement_segment([stmt], bound, in_loop, None, whole=stmt)
+                steps = [whole] if whole is not None else None
+            if steps is None and in_loop and self.segments and isinstance(stmt, (cst.For, cst.While)):
+                # an inner loop scans a collection for one step of the outer loop: one tool
+                whole = (
+                    None
+                    if self.calls_tool(stmt)
+                    else self._statement_segment([stmt], bound, True, None, whole=stmt)
+                )
                 steps = [whole] if whole is not None else None
             if steps is None and isinstance(stmt, cst.For):
                 pre, new_iter = self._decomposed_iter(stmt, bound)
                 steps = [*pre, self._statement(stmt, bound, in_loop, iter_override=new_iter)]
             out.extend(steps if steps is not None else [self._statement(stmt, bound, in_loop)])
+            self._inits = None
             bound = bound | definitely_assigned(self.facts.index, [stmt])
             i += 1
         return out
@@ -232,44 +273,73 @@ class PlanRewriter:
         loop: cst.For | cst.While | None,
         *,
         whole: cst.For | cst.While | None = None,
+        inits: dict[str, cst.BaseExpression] | None = None,
     ) -> cst.SimpleStatementLine | None:
-        iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop)
+        own = frozenset(self.facts.index.writes(whole.target)) if isinstance(whole, cst.For) else frozenset()
+        iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop, own=own)
         if isinstance(iface, str):
             return None
         rets = iface.returns
-        if isinstance(whole, cst.For):
-            base = f"run_loop_over_{slug(self._code(whole.target))}"
-        elif isinstance(whole, cst.While):
-            base = f"run_loop_while_{slug(self._code(whole.test), limit=3)}"
-        elif len(rets) == 1:
-            base = f"update_{rets[0]}"
-        elif isinstance(loop, cst.For):
-            base = f"loop_step_over_{slug(self._code(loop.target))}"
-        elif isinstance(loop, cst.While):
-            base = f"loop_step_while_{slug(self._code(loop.test), limit=3)}"
-        else:
-            base = "update_" + "_".join(rets[:3])
-        name = self.unique(base)
+        reading = None if loop or whole else statement_name("".join(self._code(s) for s in body))
+        name = self.unique(reading or segment_name(self._code, rets, loop, whole))
         ret_value: cst.BaseExpression = (
             cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
         )
+        kept = self._kept_state(rets, inits)
+        if kept is not None:  # the loop's values live in the episode state, not in the arguments
+            return self._stateful_segment(name, body, iface.params, rets, kept, loop)
         fn = self._segment_fn(
             name, iface.params, [*body, cst.SimpleStatementLine([cst.Return(value=ret_value)])]
         )
         if whole is not None:
-            head = f"Run the whole loop `{snippet(self._code(whole).splitlines()[0], 60)}`"
+            head = "run the whole loop"
         elif isinstance(loop, cst.For):
-            head = f"One iteration of `for {snippet(self._code(loop.target), 20)} in {snippet(self._code(loop.iter), 40)}`"
-        elif isinstance(loop, cst.While):
-            head = f"One iteration of `while {snippet(self._code(loop.test), 50)}`"
-        else:
-            head = f"Run `{snippet(self._code(body[0]), 60)}`" + (
-                " and what follows" if len(body) > 1 else ""
+            head = (
+                f"one step of the loop over {read_code(self._code(loop.iter))} with {self._code(loop.target)}"
             )
-        tool = PendingTool(
-            name, "segment", f"{head}; returns {', '.join(rets)}.", name, iface.params, rets, node=fn
-        )
+        elif isinstance(loop, cst.While):
+            head = f"one step of the loop while {read_code(self._code(loop.test))}"
+        else:
+            head = f"update {', '.join(rets)}"
+        items = self.facts.index.writes(loop.target) if isinstance(loop, cst.For) else set()
+        desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head, items=sorted(items))
+        tool = PendingTool(name, "segment", desc, name, iface.params, rets, node=fn)
         call = self.call_tool(tool, self.name_args(iface.params))
+        target: cst.BaseAssignTargetExpression = (
+            cst.Name(rets[0])
+            if len(rets) == 1
+            else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
+        )
+        return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
+
+    def _kept_state(
+        self, rets: list[str], inits: dict[str, cst.BaseExpression] | None
+    ) -> dict[str, cst.BaseExpression] | None:
+        """The loop-carried values a stateful step keeps, when each starts from a literal just before a
+        loop that runs once per episode (not in another loop, not in a recursive entry)."""
+        if (
+            not inits
+            or not rets
+            or any(r not in inits for r in rets)
+            or self.facts.entry.name
+            in {n.value for n in walk(self.facts.entry.node.body) if isinstance(n, cst.Name)}
+        ):
+            return None
+        return {r: inits[r] for r in rets}
+
+    def _stateful_segment(
+        self,
+        name: str,
+        body: Sequence[cst.BaseStatement],
+        params: list[str],
+        rets: list[str],
+        kept: dict[str, cst.BaseExpression],
+        loop: cst.For | cst.While | None,
+    ) -> cst.SimpleStatementLine:
+        from ._carve_state import stateful_step  # imports this module
+
+        tool, args = stateful_step(self, name, body, params, rets, kept, loop)
+        call = self.call_tool(tool, args)
         target: cst.BaseAssignTargetExpression = (
             cst.Name(rets[0])
             if len(rets) == 1
@@ -342,14 +412,17 @@ class PlanRewriter:
         return stmt  # try, def, class, match: kept as written
 
     def _loop_body(self, loop: cst.For | cst.While, bound: frozenset[str]) -> cst.SimpleStatementLine | None:
+        inits, self._inits = self._inits, None  # for this loop only, not the loops inside it
         if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
             return None
         body = loop.body.body
-        if any(isinstance(s, cst.BaseCompoundStatement) for s in body) or self.calls_tool(loop.body):
+        if self.calls_tool(loop.body) or any(
+            isinstance(s, cst.BaseCompoundStatement) and not plain_if(s) for s in body
+        ):
             return None  # atomic pieces instead: conditions, runs, inner loops
         if not any(_nontrivial(s) for s in body):
             return None
-        return self._statement_segment(body, bound, True, loop)
+        return self._statement_segment(body, bound, True, loop, inits=inits)
 
     def _simple(
         self, stmt: cst.SimpleStatementLine, bound: frozenset[str], in_loop: bool
@@ -408,7 +481,9 @@ class PlanRewriter:
                 self.claim(facts.name),
                 "helper",
                 facts.doc
-                or f"Helper `{facts.name}({', '.join(p.name for p in facts.params)})` of the reference solution.",
+                or function_description(
+                    cst.Module(body=[facts.node]).code, facts.name, [p.name for p in facts.params]
+                ),
                 facts.name,
                 [p.name for p in facts.params],
                 helper=facts,

@@ -178,6 +178,7 @@ def _check_contract(gym_dir: Path, worker: SyncWorker, *, timeout: float) -> lis
         output_schema=manifest.output_schema,
         timeout=timeout,
         drop_augmented=False,
+        observation=manifest.observation,
     )
     if not isinstance(result, Verification):
         return [f"the oracle does not reproduce the outputs: {result.reason}"]

@@ -7,7 +7,9 @@ constructor). The gym gets one STATEFUL tool per public method plus one for the 
 ``tool(state, *args) -> [new_state, result]``, where the state is the object's ``__dict__``
 packed by ``_harness_state.py`` (deques, defaultdicts, OrderedDicts and Counters survive the
 wire). The oracle observes the operations, calls each one's tool with keyword arguments, and
-submits the list of results.
+submits the list of results. Under the partial observation policy ``operations`` and
+``arguments`` are collections like any other: ``observe`` gives their lengths and the oracle
+reads both through ``read_operations``/``read_arguments`` (5 entries a call) before replaying.
 
 A class whose objects hold values without a JSON form (node objects, functions, ``__slots__``)
 is rejected with the reason the recording harness found.
@@ -22,10 +24,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..schemas import Problem, canonical_json, decode, encode, infer_schema
+from ..schemas import ObservationPolicy, Problem, canonical_json, decode, encode, infer_schema, read_tool_name
 from ._augment import TIERS, Mutant
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._instances import ParamInfo, RecordedInstances
+from ._oracle_reads import read_function_source, read_kinds, read_lines
 
 __all__ = ["DESIGN_INPUT_SCHEMA", "carve_class_problem", "mutate_operations"]
 
@@ -114,6 +117,7 @@ def carve_class_problem(
     *,
     input_schema: Mapping[str, Any] | None = None,
     granularity: Granularity = "fine",
+    observation: ObservationPolicy = "full",
 ) -> Carving | CarveRejected:
     """Tools (one stateful tool per public method + the constructor) and the operations oracle.
 
@@ -133,7 +137,9 @@ def carve_class_problem(
     cls = target.name
     docs = _docs(problem.solution, cls)
     arg_schemas, result_schemas = _schemas(recorded)
-    taken: set[str] = set()
+    schema = dict(input_schema) if input_schema else dict(DESIGN_INPUT_SCHEMA)
+    kinds = read_kinds(["operations", "arguments"], schema.get("properties") or {}, observation)
+    taken: set[str] = {read_tool_name(p) for p in kinds}  # the generic read tools own these names
     operations: dict[str, tuple[str, list[str]]] = {}
     tools: list[CarvedTool] = []
     functions: list[str] = []
@@ -197,11 +203,11 @@ def carve_class_problem(
         )
     return Carving(
         tools_source=_tools_source(problem, cls, functions, operations),
-        oracle_source=_oracle_source(problem, cls, operations),
+        oracle_source=_oracle_source(problem, cls, operations, kinds),
         tools=tools,
         entry_point=cls,
         granularity=granularity,
-        input_schema=dict(input_schema) if input_schema else dict(DESIGN_INPUT_SCHEMA),
+        input_schema=schema,
         output_schema=None,
     )
 
@@ -230,7 +236,12 @@ def _tools_source(problem: Problem, cls: str, functions: list[str], operations: 
     return problem.solution.rstrip() + "\n" + header + "\n\n".join(functions)
 
 
-def _oracle_source(problem: Problem, cls: str, operations: Mapping[str, tuple[str, list[str]]]) -> str:
+def _oracle_source(
+    problem: Problem, cls: str, operations: Mapping[str, tuple[str, list[str]]], kinds: dict[str, str]
+) -> str:
+    reads = "".join(
+        f"    {line}\n" for line in read_lines(kinds, reader="read_whole", tools_var="tools", in_var="_in")
+    )
     table = (
         "{\n"
         + "".join(f"    {op!r}: ({tool!r}, {names!r}),\n" for op, (tool, names) in operations.items())
@@ -239,9 +250,9 @@ def _oracle_source(problem: Problem, cls: str, operations: Mapping[str, tuple[st
     return (
         f'"""Oracle of {problem.task_id}: replay the hidden operations on one {cls} object through the tools."""\n\n'
         f"_TOOLS = {table}\n\n\n"
-        "def oracle(tools):\n"
-        "    _in = tools.observe()\n"
-        "    results = []\n"
+        + (read_function_source("read_whole") + "\n\n" if kinds else "")
+        + "def oracle(tools):\n"
+        "    _in = tools.observe()\n" + reads + "    results = []\n"
         '    for op, args in zip(_in["operations"], _in["arguments"]):\n'
         "        tool, names = _TOOLS[op]\n"
         "        results.append(getattr(tools, tool)(**dict(zip(names, args))))\n"

@@ -8,13 +8,17 @@ variable that the next step takes as a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFacts, callee_name, walk
-from ._carve_common import PendingTool, slug
+from ._carve_common import PendingTool
+from ._describe import expr_name, temp_name
+from ._describe_text import expr_description
 from ._segments import SegmentContext
 
 __all__ = ["Step", "decompose_iter", "decompose_value"]
@@ -31,6 +35,24 @@ _BARRIERS = (
     cst.StarredElement,
     cst.StarredDictElement,
 )
+
+
+_INPUTS: ContextVar[frozenset[str]] = ContextVar("_INPUTS", default=frozenset())
+"""The entry's parameters, while a value is decomposed (``len`` of one of them is no step)."""
+
+
+_ENTRY: ContextVar[str] = ContextVar("_ENTRY", default="")
+
+
+@contextmanager
+def _inputs(facts: SolutionFacts) -> Iterator[None]:
+    token = _INPUTS.set(frozenset(p.name for p in facts.entry.params))
+    entry = _ENTRY.set(facts.entry.name)
+    try:
+        yield
+    finally:
+        _ENTRY.reset(entry)
+        _INPUTS.reset(token)
 
 
 @dataclass
@@ -51,13 +73,40 @@ class _State:
 
 
 def _is_point(node: cst.CSTNode) -> bool:
+    """A step of its own: a call, or an operator or subscript over a call's value. A bare ``n + 1``,
+    ``xs[0]`` or ``len(xs)`` of an input is not worth a tool: it stays inside the step that uses it, or in the plan."""
     if isinstance(node, cst.Call):
         name = callee_name(node)
+        if name == _ENTRY.get():
+            return False  # a call of the entry itself: a tool would answer for any input
+        arg = node.args[0].value if len(node.args) == 1 else None
+        if name == "len" and isinstance(arg, cst.Name) and arg.value in _INPUTS.get():
+            return False  # the length of an input: observe shows it
         return name not in OPAQUE_CALLS and name not in MUTATOR_METHODS and name not in MUTATING_FUNCS
-    return isinstance(node, (cst.BinaryOperation, cst.Subscript))
+    if isinstance(node, (cst.BinaryOperation, cst.Subscript)):
+        return any(isinstance(n, cst.Call) and _is_point(n) for n in walk(node))
+    return False
 
 
 def decompose_value(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    value: cst.BaseExpression,
+    *,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    is_tool_call: Callable[[cst.CSTNode], bool],
+) -> list[Step] | None:
+    """The steps of ``value`` (at least two), or None when it is not a pure chain worth splitting.
+
+    A comprehension passed as an argument stays in the plan (the plan's expression pass rewrites it, so its
+    element and filter become tools); its list then feeds the step that consumes it.
+    """
+    with _inputs(facts):
+        return _decompose_value(facts, ctx, value, bound=bound, unique=unique, is_tool_call=is_tool_call)
+
+
+def _decompose_value(
     facts: SolutionFacts,
     ctx: SegmentContext,
     value: cst.BaseExpression,
@@ -95,7 +144,20 @@ def decompose_iter(
     unique: Callable[[str], str],
     is_tool_call: Callable[[cst.CSTNode], bool],
 ) -> tuple[list[Step], cst.BaseExpression] | None:
-    """Steps computing a loop's iterable (``range(len(s))`` -> ``len_s = tools.compute_len_s()``)."""
+    """Steps computing a loop's iterable (``range(len(s.split()))`` -> ``parts = tools.compute_split_s()``)."""
+    with _inputs(facts):
+        return _decompose_iter(facts, ctx, value, bound=bound, unique=unique, is_tool_call=is_tool_call)
+
+
+def _decompose_iter(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    value: cst.BaseExpression,
+    *,
+    bound: frozenset[str],
+    unique: Callable[[str], str],
+    is_tool_call: Callable[[cst.CSTNode], bool],
+) -> tuple[list[Step], cst.BaseExpression] | None:
     if any(isinstance(n, _BARRIERS) for n in walk(value)) or is_tool_call(value) or ctx.index.mutated(value):
         return None
     if not any(_is_point(n) for n in walk(value)):
@@ -170,7 +232,7 @@ def _split(
                 comp: cst.BaseExpression = original_node
                 if isinstance(comp, cst.GeneratorExp):  # its list crosses JSON; a generator would not
                     comp = cst.ListComp(elt=comp.elt, for_in=comp.for_in)
-                temp = unique(slug(facts.module.code_for_node(original_node), limit=3))
+                temp = unique(temp_name(facts.module.code_for_node(comp)))
                 # the plan's expression pass (its element and filter -> tools) runs in call order
                 state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[]), rewrite=True))
                 temps.append(temp)
@@ -212,9 +274,8 @@ def _split(
         state.failed = "reads a name that is unbound or cannot cross JSON"
         return None
     params = [p for p in params if p not in ctx.available] + temps
-    code = facts.module.code_for_node(node)
     short = facts.module.code_for_node(rewritten)
-    name = unique(f"compute_{slug(short)}")
+    name = unique(expr_name(short, "compute", params))
     fn = cst.FunctionDef(
         name=cst.Name(name),
         params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
@@ -222,10 +283,8 @@ def _split(
             body=[cst.SimpleStatementLine([cst.Return(value=rewritten.with_changes(lpar=[], rpar=[]))])]
         ),
     )
-    text = " ".join(code.split())
-    text = text if len(text) <= 70 else text[:67] + "..."
-    tool = PendingTool(name, "segment", f"Compute `{text}` (one step of the result).", name, params, node=fn)
-    target = None if root else unique(slug(short, limit=3))
+    tool = PendingTool(name, "segment", expr_description(short, params, check=False), name, params, node=fn)
+    target = None if root else unique(temp_name(short))
     state.steps.append(Step(tool, params, target))
     return cst.Name(target) if target else rewritten
 

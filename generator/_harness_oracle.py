@@ -5,7 +5,12 @@ jailed worker (``Worker.load``), beside the gym's tools and oracle modules, and 
 :func:`run_oracle` once per instance. The proxy handed to the oracle does exactly what the MCP
 path does (runtime/server), so a verified trace is one an agent can replay:
 
-- ``observe()`` -> the hidden input as plain JSON, coerced back with the input schema;
+- ``observe()`` -> what the gym's observation policy shows of the hidden input (``full``: every
+  value; ``partial``: scalars and ``{"length": N}`` per collection; codegym_observation), as
+  plain JSON coerced back by observe's output schema;
+- ``read_<p>(start=, count=)`` (partial) -> the window codegym_observation computes, as an
+  agent would see it, recorded in the trace; the proxy returns its ``items`` (coerced by the
+  read tool's output schema) or its ``text``; bad arguments raise ``ToolCallError``;
 - a problem tool -> agent kwargs to plain, coerced by each param's type schema; hidden params
   from the instance (a fresh copy per call); the episode state kept for stateful tools; the
   result to plain (``{"result": v}`` or ``{field: v}``), coerced back by the output schema;
@@ -31,11 +36,14 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from codegym_mcp.schemas import _observation as _obs
     from codegym_mcp.schemas import _values as _cv
 else:
     try:
+        import codegym_observation as _obs
         import codegym_values as _cv
     except ImportError:  # imported on the host (tests)
+        from codegym_mcp.schemas import _observation as _obs
         from codegym_mcp.schemas import _values as _cv
 
 __all__ = ["HarnessError", "ToolCallError", "run_oracle"]
@@ -75,9 +83,37 @@ class _Episode:
 
     def observe(self) -> Any:
         self._check_open("observe")
-        plain = _cv.to_plain(self.input)
+        policy = self.spec.get("observation") or "full"
+        schema = self.spec["input_schema"]
+        plain = _obs.observe_values(self.input, schema, policy)
         self.trace.append({"tool": self.spec["observe_name"], "arguments": {}, "result": plain})
-        return _cv.coerce(plain, self.spec["input_schema"])
+        return _cv.coerce(plain, _obs.observe_output_schema(schema, policy))
+
+    def bind_read(self, tool: dict[str, Any]) -> Any:
+        def read(**kwargs: Any) -> Any:
+            return self._read(tool, kwargs)
+
+        read.__name__ = tool["name"]
+        return read
+
+    def _read(self, tool: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        name = tool["name"]
+        self._check_open(name)
+        hidden = next((p for p in tool.get("params", []) if p["source"] == "hidden"), None)
+        if hidden is None:
+            raise HarnessError(f"read tool {name} names no hidden collection")
+        key = hidden["hidden_key"]
+        kind = _obs.collection_kind(hidden.get("type_schema") or {})
+        if kind is None:
+            raise HarnessError(f"read tool {name}: `{key}` is not a collection under its type schema")
+        arguments = {k: _cv.to_plain(v) for k, v in kwargs.items()}
+        try:
+            plain = _obs.read_window(key, kind, self.input[key], arguments)
+        except _obs.ReadError as exc:
+            raise ToolCallError(f"{name}: {exc}") from exc
+        self.trace.append({"tool": name, "arguments": arguments, "result": plain})
+        ((field, value),) = plain.items()
+        return _cv.coerce(value, _result_schema(tool, field), path=f"{name}.{field}")
 
     def submit(self, answer: Any = None, **extra: Any) -> dict[str, Any]:
         self._check_open("submit")
@@ -182,6 +218,8 @@ def _proxy(episode: _Episode, tools: list[dict[str, Any]]) -> types.SimpleNamesp
             members[tool["name"]] = episode.observe
         elif kind == "submit":
             members[tool["name"]] = episode.submit
+        elif kind == "read":
+            members[tool["name"]] = episode.bind_read(tool)
         elif tool.get("function"):
             members[tool["name"]] = episode.bind(tool)
     # the oracle always speaks of observe/submit, whatever the manifest names them
@@ -207,7 +245,8 @@ def run_oracle(spec: dict[str, Any]) -> dict[str, Any]:
 
     ``spec`` keys: tools_module, oracle_module (names loaded in this worker), tools (ToolSpec
     dicts), observe_name, submit_name, input (python values by param), input_schema,
-    expected (python value), output_schema, infer (bool), max_calls (0 = no limit).
+    expected (python value), output_schema, infer (bool), max_calls (0 = no limit),
+    observation ("partial" or "full"; default full).
 
     Returns a dict: ok, error (str or None), reward, trace (TraceCall dicts), schemas
     (tool -> "param:NAME"/"result:FIELD" -> inferred type schema; only with infer).

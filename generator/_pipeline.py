@@ -11,7 +11,8 @@ value (it runs in a local process pool, and could run as a Ray task):
    _verify.py) and the first one that reproduces every instance wins: fine -> helpers -> getters;
 5. quality filters per instance and per gym, the degenerate cap, a spread of at most
    ``settings.max_instances`` instances (_filters.py);
-6. rendering: manifest, task statement, instances, summary.
+6. batching: the batch size K against blind guesses, and the episode order (_batching.py);
+7. rendering: manifest, task statement, instances, summary.
 
 Every outcome is a value; a stage's failure becomes ``Rejected(Rejection(stage, reason))``.
 Only :class:`~codegym_mcp.runtime.SandboxUnavailable` (no sandbox at all) propagates: no
@@ -27,20 +28,31 @@ from typing import Any
 
 from ..runtime import SandboxError, SandboxUnavailable
 from ..schemas import (
+    ITEMS_CAP,
+    TEXT_CAP,
     GymManifest,
     GymSummary,
     Instance,
+    ObservationPolicy,
     OracleSummary,
+    ParamSpec,
     Problem,
     Rejection,
     Stage,
     ToolSpec,
+    collection_params,
     decode,
+    observe_output_schema,
+    read_input_schema,
+    read_output_schema,
+    read_tool_name,
 )
+from ._batching import plan_batches
 from ._carving_types import Carving
 from ._filters import apply_filters
 from ._ladder import Refill, verify_by_rungs
 from ._llm_decompose import Proposal, ProposalRejected
+from ._one_call import one_call_answers
 from ._results import Generated, GenerateSettings, GymFiles, Rejected
 from ._schemas_pick import input_schema_for, pick_schema
 from ._stages import (
@@ -52,8 +64,9 @@ from ._stages import (
     inferred_input_schema,
     record,
 )
-from ._task_text import task_statement
+from ._task_text import Statement, compose_statement
 from ._verify import Candidate, SyncWorker, Verification, VerifyFailed
+from ._worked_example import worked_examples
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
 
@@ -66,17 +79,27 @@ def step_budget_for(max_steps: int) -> int:
 
 
 def generic_tools(
-    input_schema: dict[str, Any], output_schema: dict[str, Any]
-) -> tuple[ToolSpec, ToolSpec, ToolSpec]:
-    """observe, submit and task, with the result shapes the server returns."""
+    input_schema: dict[str, Any], output_schema: dict[str, Any], *, observation: ObservationPolicy = "full"
+) -> list[ToolSpec]:
+    """observe, the read tools (``partial`` only: one per collection parameter), submit and task,
+    in that order, with the result shapes the server returns."""
     empty: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+    kinds = collection_params(input_schema) if observation == "partial" else {}
     observe = ToolSpec(
         name="observe",
         kind="observe",
-        description="Show the hidden input: the value of every parameter of the problem.",
+        description=(
+            "Show the hidden input: the value of every parameter of the problem."
+            if not kinds
+            else "Show the hidden input's shape: the value of every scalar parameter and the length of "
+            f"every collection ({', '.join(f'`{p}`' for p in kinds)}); read a collection's contents "
+            "with its read tool."
+        ),
         input_schema=empty,
-        output_schema=input_schema,
+        output_schema=observe_output_schema(input_schema, observation),
     )
+    props = input_schema.get("properties") or {}
+    reads = [_read_tool(p, kind, props.get(p) or {}) for p, kind in kinds.items()]
     submit = ToolSpec(
         name="submit",
         kind="submit",
@@ -100,7 +123,37 @@ def generic_tools(
         input_schema=empty,
         output_schema={"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
     )
-    return observe, submit, task
+    return [observe, *reads, submit, task]
+
+
+def _read_tool(param: str, kind: str, schema: dict[str, Any]) -> ToolSpec:
+    cap = ITEMS_CAP if kind != "text" else TEXT_CAP
+    what = {
+        "text": f"Return `count` characters (1 to {cap}) of the hidden string `{param}` from position `start` "
+        '(0-based) as {"text": ...}',
+        "dict": f"Return `count` entries (1 to {cap}) of the hidden dict `{param}` from position `start` "
+        '(0-based, insertion order) as {"items": [[key, value], ...]}',
+        "set": f"Return `count` items (1 to {cap}) of the hidden set `{param}` from position `start` "
+        '(0-based, in sorted order) as {"items": [...]}',
+    }.get(
+        kind,
+        f"Return `count` items (1 to {cap}) of the hidden {kind} `{param}` from position `start` (0-based) "
+        'as {"items": [...]}',
+    )
+    return ToolSpec(
+        name=read_tool_name(param),
+        kind="read",
+        description=f"{what}; a window past the end is cut short. observe gives its length.",
+        params=[
+            ParamSpec(name=param, source="hidden", hidden_key=param, type_schema=schema),
+            ParamSpec(name="start", source="agent", type_schema={"type": "integer", "minimum": 0}),
+            ParamSpec(
+                name="count", source="agent", type_schema={"type": "integer", "minimum": 1, "maximum": cap}
+            ),
+        ],
+        input_schema=read_input_schema(kind),
+        output_schema=read_output_schema(kind, schema),
+    )
 
 
 def _reject(problem: Problem, stage: Stage, reason: str, detail: str | None = None) -> Rejected:
@@ -208,7 +261,7 @@ class _Attempt:
         for granularity in GRANULARITIES[:1] if self.recorded.is_class else GRANULARITIES:
             # trees / linked lists: the recorder adapted the entry point to JSON lists; carve that
             source = self.recorded.raw.adapted or self.problem
-            carving = carve(source, self.recorded, granularity, self.inferred)
+            carving = carve(source, self.recorded, granularity, self.inferred, self.settings.observe)
             if isinstance(carving, Rejected):
                 why = carving.rejection
                 failures.append(
@@ -219,6 +272,16 @@ class _Attempt:
                 continue  # the carver fell back to a rung already verified
             tried.add(carving.granularity)
             result = self.verify(carving)
+            answers = (
+                one_call_answers(result.files.manifest.tools, result.files.instances)
+                if isinstance(result, Generated)
+                else []
+            )
+            if answers:  # not offered: the next rung, and the reason in the report
+                failures.append(
+                    f"{carving.granularity}: tool {answers[0]} returns the answer in one call on the hidden input"
+                )
+                continue
             if isinstance(result, Generated) or result.rejection.stage == "filter":
                 return result
             stage = result.rejection.stage
@@ -237,13 +300,21 @@ class _Attempt:
         proposed = self.problem.model_copy(update={"solution": proposal.source})
         why = "analyse: no helper of the proposal became a tool"
         for granularity in ("fine", "helpers"):  # the proposal's helpers, plus its segments if they verify
-            carving = carve(proposed, self.recorded, granularity, self.inferred)
+            carving = carve(proposed, self.recorded, granularity, self.inferred, self.settings.observe)
             if isinstance(carving, Rejected):
                 why = f"analyse: {carving.rejection.reason}"
                 continue
             if carving.granularity == "getters":
                 continue
             result = self.verify(carving)
+            answers = (
+                one_call_answers(result.files.manifest.tools, result.files.instances)
+                if isinstance(result, Generated)
+                else []
+            )
+            if answers:
+                why = f"verify: tool {answers[0]} returns the answer in one call on the hidden input"
+                continue
             if isinstance(result, Generated):
                 break
             why = f"{result.rejection.stage}: {result.rejection.reason}"
@@ -263,18 +334,20 @@ def _verified(
     candidates: list[Candidate],
     dropped: dict[str, int],
 ) -> Generated | Rejected:
-    names = [t.name for t in carving.tools]
-    clash = sorted(set(names) & GENERIC_TOOL_NAMES)
-    if clash or len(set(names)) != len(names):
-        return _reject(problem, "render", f"tool names clash with the generic tools or repeat: {names}")
     params = ["operations", "arguments"] if recorded.is_class else recorded.params
     inputs = [{k: decode(v) for k, v in c.input.items()} for c in candidates]
     input_schema = input_schema_for(params, carving.input_schema, inputs)
     output_schema = pick_schema(carving.output_schema, [decode(c.expected) for c in candidates])
+    generic = generic_tools(input_schema, output_schema, observation=settings.observe)
+    names = [t.name for t in carving.tools]
+    clash = sorted(set(names) & (GENERIC_TOOL_NAMES | {t.name for t in generic}))
+    if clash or len(set(names)) != len(names):
+        return _reject(problem, "render", f"tool names clash with the generic tools or repeat: {names}")
     props = input_schema["properties"]
     problem_tools = [_with_hidden_schemas(t.to_tool_spec(), props) for t in carving.tools]
-    observe, submit, task = generic_tools(input_schema, output_schema)
-    tools = [observe, *problem_tools, submit, task]
+    # observe and the read tools first, then the problem's tools, submit and task
+    first = [t for t in generic if t.kind in ("observe", "read")]
+    tools = [*first, *problem_tools, *(t for t in generic if t not in first)]
     result = verify_by_rungs(
         worker=worker,
         tools_source=carving.tools_source,
@@ -285,6 +358,7 @@ def _verified(
         output_schema=output_schema,
         settings=settings,
         refill=_refill(problem, recorded, settings, worker),
+        observation=settings.observe,
     )
     if isinstance(result, VerifyFailed):
         return _reject(problem, result.stage, result.reason, result.detail)
@@ -297,6 +371,8 @@ def _verified(
         output_schema,
         dict(dropped),
         design=recorded.is_class,
+        worker=worker,
+        recorded=recorded,
     )
 
 
@@ -334,6 +410,8 @@ def _render(
     dropped: dict[str, int],
     *,
     design: bool,
+    worker: SyncWorker,
+    recorded: Recorded,
 ) -> Generated | Rejected:
     for reason, count in verified.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
@@ -342,27 +420,19 @@ def _render(
         dropped[reason] = dropped.get(reason, 0) + count
     if kept.rejection is not None:
         return _reject(problem, "filter", kept.rejection)
-    instances: list[Instance] = kept.instances
+    batches = plan_batches(kept.instances, batch=settings.batch, seed=settings.seed, key=problem.task_id)
+    instances: list[Instance] = batches.instances
     steps = [i.oracle_steps for i in instances]
     # a problem tool the oracle never calls on a kept instance was never verified (and its
     # types never inferred): it is not offered
     used = {c.tool for inst in instances for c in inst.oracle_trace}
     tools = [t for t in verified.tools if t.function is None or t.name in used]
     entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
-    statement = task_statement(
-        question=problem.question,
-        entry_point=entry,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        tools=tools,
-        hidden_values=_hidden_values(instances),
-        design=design,
-    )
     manifest = GymManifest(
         task_id=problem.task_id,
         problem_id=problem.problem_id,
         source=problem.source,
-        task=statement,
+        task="",
         entry_point=entry,
         input_schema=input_schema,
         output_schema=output_schema,
@@ -372,9 +442,15 @@ def _render(
         oracle=OracleSummary(
             steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)
         ),
-        step_budget=step_budget_for(max(steps)),
+        step_budget=batches.size * step_budget_for(max(steps)),  # a budget per case, for K cases
         seed=settings.seed,
+        observation=settings.observe,
+        batch_size=batches.size,
     )
+    statement = _statement(
+        problem, settings, worker, recorded, manifest, instances, verified.instances, design
+    )
+    manifest = manifest.model_copy(update={"task": statement.text})
     summary = GymSummary(
         task_id=problem.task_id,
         problem_id=problem.problem_id,
@@ -386,6 +462,10 @@ def _render(
         oracle_steps_max=manifest.oracle.steps_max,
         oracle_steps_mean=manifest.oracle.steps_mean,
         oracle_steps=steps,
+        batch_size=batches.size,
+        answer_mode_share=batches.answer_share,
+        episode_mode_share=batches.episode_share,
+        statement_notes=statement.notes,
     )
     files = GymFiles(
         manifest=manifest,
@@ -397,12 +477,40 @@ def _render(
     return Generated(files=files, summary=summary)
 
 
-def _hidden_values(instances: list[Instance]) -> list[Any]:
-    values: list[Any] = []
-    for inst in instances:
-        values.extend(decode(v) for v in inst.input.values())
-        values.append(decode(inst.expected))
-    return values
+def _statement(
+    problem: Problem,
+    settings: GenerateSettings,
+    worker: SyncWorker,
+    recorded: Recorded,
+    manifest: GymManifest,
+    instances: list[Instance],
+    verified: list[Instance],
+    design: bool,
+) -> Statement:
+    """The task statement of a gym: the goal, a worked example on an input that is no instance
+    (the reference's answer, computed in the sandbox), how to play under the manifest's policy.
+
+    Raises:
+        SandboxUnavailable: the sandbox cannot start.
+    """
+    known = [dict(i.input) for i in verified] + [dict(c.input) for c in recorded.candidates]
+    examples = worked_examples(
+        problem, recorded, known=known, input_schema=manifest.input_schema, settings=settings, worker=worker
+    )
+    return compose_statement(
+        question=problem.question,
+        entry_point=manifest.entry_point,
+        input_schema=manifest.input_schema,
+        output_schema=manifest.output_schema,
+        tools=manifest.tools,
+        instances=instances,
+        solution=problem.solution,
+        examples=examples,
+        observation=manifest.observation,
+        batch_size=manifest.batch_size,
+        design=design,
+        answer_is_argument=recorded.raw.answer_is_argument,
+    )
 
 
 def internal_error(problem: Problem, stage: Stage, exc: BaseException) -> Rejected:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import GymManifest, GymSummary, Instance, Problem, Rejection
+from ..schemas import GymManifest, GymSummary, Instance, ObservationPolicy, Problem, Rejection
 
 __all__ = [
     "DEFAULT_AUGMENT",
@@ -48,6 +48,10 @@ class GenerateSettings:
         llm_model: the model that proposed decompositions (None: the deterministic path only).
         max_oracle_steps: a carving whose oracle makes more tool calls on an instance is not kept
             (the next, coarser carving is tried).
+        observe: the observation policy of every gym: "partial" (observe shows scalars and
+            lengths, collections are read through bounded ``read_<p>`` windows) or "full".
+        batch: instances per episode (``batch_size``); None = auto, chosen per gym so the best
+            constant answer is right on at most 5% of episodes (see _batching.py).
     """
 
     seed: int = 0
@@ -60,6 +64,8 @@ class GenerateSettings:
     max_instances: int = DEFAULT_MAX_INSTANCES
     max_oracle_steps: int = 1000
     llm_model: str | None = None
+    observe: ObservationPolicy = "partial"
+    batch: int | None = None
 
     @classmethod
     def unfiltered(cls, **changes: Any) -> GenerateSettings:
@@ -86,6 +92,8 @@ class GenerateSettings:
             "max_instances": self.max_instances,
             "max_oracle_steps": self.max_oracle_steps,
             "llm_model": self.llm_model,
+            "observe": self.observe,
+            "batch": "auto" if self.batch is None else self.batch,
         }
 
 

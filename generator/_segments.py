@@ -194,9 +194,18 @@ def _add(out: list[str], names: list[str], defined: set[str]) -> None:
 
 
 def segment_interface(
-    ctx: SegmentContext, stmts: Sequence[cst.BaseStatement], *, bound: frozenset[str], in_loop: bool
+    ctx: SegmentContext,
+    stmts: Sequence[cst.BaseStatement],
+    *,
+    bound: frozenset[str],
+    in_loop: bool,
+    own: frozenset[str] = frozenset(),
 ) -> SegmentInterface | str:
-    """Parameters and results of a statement segment, or why it cannot be carved."""
+    """Parameters and results of a statement segment, or why it cannot be carved.
+
+    ``own``: names the segment binds afresh each time it runs (a whole loop's target): returned
+    only when read outside the segment.
+    """
     reason = statement_escapes(stmts)
     if reason:
         return reason
@@ -222,7 +231,9 @@ def segment_interface(
     for s in stmts:
         _add(read_inside, index.reads(s), set())
     returns = [
-        w for w in written if w not in ctx.available and (w in read_outside or (in_loop and w in read_inside))
+        w
+        for w in written
+        if w not in ctx.available and (w in read_outside or (in_loop and w in read_inside and w not in own))
     ]
     if not returns:
         return "assigns nothing that is used afterwards"

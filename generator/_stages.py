@@ -13,7 +13,16 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import Problem, Rejection, Stage, UnsupportedValue, decode, encode, infer_schema
+from ..schemas import (
+    ObservationPolicy,
+    Problem,
+    Rejection,
+    Stage,
+    UnsupportedValue,
+    decode,
+    encode,
+    infer_schema,
+)
 from ._augment import Mutant, mutate_inputs, rng_for
 from ._carving_types import CarveRejected, Carving, Granularity
 from ._instances import ComputeError, RecordedInstances, RecordingFailed, compute_outputs, record_instances
@@ -112,15 +121,24 @@ def inferred_input_schema(recorded: Recorded) -> dict[str, Any]:
 
 
 def carve(
-    problem: Problem, recorded: Recorded, granularity: Granularity, input_schema: dict[str, Any]
+    problem: Problem,
+    recorded: Recorded,
+    granularity: Granularity,
+    input_schema: dict[str, Any],
+    observation: ObservationPolicy = "full",
 ) -> Carving | Rejected:
-    """Carve tools + oracle out of the reference at ``granularity`` (libcst, on the host)."""
+    """Carve tools + oracle out of the reference at ``granularity`` (libcst, on the host); the
+    oracle learns the hidden input as ``observation`` allows (partial: through the read tools)."""
     try:
         if recorded.is_class:
             from ._classes import carve_class_problem
 
             out: Carving | CarveRejected = carve_class_problem(
-                problem, recorded.raw, input_schema=input_schema, granularity=granularity
+                problem,
+                recorded.raw,
+                input_schema=input_schema,
+                granularity=granularity,
+                observation=observation,
             )
         else:
             from ._carve import carve_function_problem
@@ -132,6 +150,7 @@ def carve(
                 entry_params=recorded.params,
                 input_schema=input_schema,
                 granularity=granularity,
+                observation=observation,
             )
     except Exception as exc:  # a bug in carving must cost one problem, not the run
         return _internal(problem, "analyse", exc)

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from pydantic import JsonValue
 
 from ..runtime import CallFailed, SandboxError
-from ..schemas import Instance, ToolSpec, TraceCall, merge_schemas
+from ..schemas import Instance, ObservationPolicy, ToolSpec, TraceCall, merge_schemas
 from ._instances import WorkerLike, instance_id_for
 
 __all__ = [
@@ -163,6 +163,7 @@ def _spec(
     output_schema: dict[str, Any],
     infer: bool,
     max_calls: int,
+    observation: ObservationPolicy,
 ) -> dict[str, Any]:
     observe = next((t.name for t in tools if t.kind == "observe"), "observe")
     submit = next((t.name for t in tools if t.kind == "submit"), "submit")
@@ -178,6 +179,7 @@ def _spec(
         "output_schema": output_schema,
         "infer": infer,
         "max_calls": max_calls,
+        "observation": observation,
     }
 
 
@@ -225,6 +227,7 @@ def verify_gym(
     timeout: float = 10.0,
     max_calls: int = 1000,
     drop_augmented: bool = True,
+    observation: ObservationPolicy = "full",
 ) -> Verification | VerifyFailed:
     """Infer missing tool schemas, then replay the oracle on every candidate through the MCP path.
 
@@ -233,6 +236,8 @@ def verify_gym(
     failing instance's id and the harness's reason. With ``drop_augmented`` an augmented candidate
     that fails, or any candidate whose oracle goes over ``max_calls`` tool calls, is dropped
     (counted in ``Verification.dropped``) instead of failing the gym; at least one must remain.
+    ``observation`` is what the harness's ``observe`` shows (the gym's policy; partial: the
+    read tools among ``tools`` serve the collections).
     """
     names = _module_names(tools_source, oracle_source)
     failed = _load(worker, names, tools_source, oracle_source)
@@ -249,6 +254,7 @@ def verify_gym(
             timeout=timeout,
             max_calls=max_calls,
             drop_augmented=drop_augmented,
+            observation=observation,
         )
     finally:
         for name in names:
@@ -267,6 +273,7 @@ def _verify_loaded(
     timeout: float,
     max_calls: int,
     drop_augmented: bool,
+    observation: ObservationPolicy,
 ) -> Verification | VerifyFailed:
     def spec(tools: list[ToolSpec], cand: Candidate, infer: bool) -> dict[str, Any]:
         return _spec(
@@ -277,6 +284,7 @@ def _verify_loaded(
             output_schema=output_schema,
             infer=infer,
             max_calls=max_calls,
+            observation=observation,
         )
 
     dropped: dict[str, int] = {}

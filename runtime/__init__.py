@@ -1,9 +1,19 @@
-"""placeholder"""
+"""The sandbox runtime: nsjail workers and pools, catalogs of gyms, episodes and their scoring, batches, records."""
 
+from ._batch import (
+    BATCH_ID_SEPARATOR,
+    CASE_ARG,
+    episode_count,
+    episode_expected,
+    episode_instance_id,
+    episode_instances,
+    published_tools,
+)
 from ._catalog import BrokenGym, Catalog, CatalogError, CatalogNotFound, Gym, UnknownTask, default_catalog_dir
 from ._config import Isolation, SandboxConfig, default_isolation, module_name_for, warn_no_sandbox
 from ._doctor import Check, DoctorReport, diagnose, isolation_summary
 from ._episode import (
+    EPISODE_META_KEY,
     BadReset,
     Episode,
     EpisodeStatus,
@@ -28,6 +38,9 @@ from ._recorder import Recorder
 from ._worker import Worker
 
 __all__: list[str] = [
+    "BATCH_ID_SEPARATOR",
+    "CASE_ARG",
+    "EPISODE_META_KEY",
     "BadReset",
     "BrokenGym",
     "CallFailed",
@@ -61,7 +74,12 @@ __all__: list[str] = [
     "default_catalog_dir",
     "default_isolation",
     "diagnose",
+    "episode_count",
+    "episode_expected",
+    "episode_instance_id",
+    "episode_instances",
     "isolation_summary",
     "module_name_for",
+    "published_tools",
     "warn_no_sandbox",
 ]

@@ -188,6 +188,10 @@ def load_gym(folder: Path) -> Gym:
             raise BrokenGym(folder, f"{manifest.instances_file} line {number}: {_first_error(exc)}") from exc
     if not instances:
         raise BrokenGym(folder, f"{manifest.instances_file} holds no instance")
+    if len(instances) < manifest.batch_size:
+        raise BrokenGym(
+            folder, f"batch_size {manifest.batch_size} is above its {len(instances)} instances (no episode)"
+        )
     return Gym(path=folder, manifest=manifest, tools_source=source, instances=tuple(instances))
 
 

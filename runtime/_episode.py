@@ -7,14 +7,19 @@ steps taken, the state value of stateful tools, and how (and whether) the episod
 Two outcomes per step, never an exception for the agent's mistakes:
 
 - :class:`ToolOk`: the structured result (what the tool's output schema describes);
-- :class:`ToolFailed`: an error the agent sees as ``isError`` text. ``infra=True`` marks a
-  sandbox failure (timeout, crash) or a broken gym (a tool result that does not fit its
-  manifest): the episode then ends as ``infra_error``, reward None, never a score of 0.
+- :class:`ToolFailed`: an error the agent sees as ``isError`` text. A failure caused by the
+  call (bad arguments, the tool's code raised, the call hit the per-call time, memory or
+  output limit, a result outside the tool's output schema or one that cannot be shown) costs
+  a step and has no effect: the episode goes on, its state unchanged. ``infra=True`` marks a
+  fault of the infrastructure itself (nsjail cannot start a worker, a worker broke its
+  protocol, a gym whose hidden input is missing): the episode then ends as ``infra_error``,
+  reward None, never a score of 0.
 
 Counting: every call of a manifest tool costs a step (bad arguments and unknown tools too),
 except ``task``, which only repeats the statement. When the step budget is used up without
 a submission the episode ends with reward 0 (``step_budget``). Calls after the end cost
-nothing and say the episode is over.
+nothing and say the episode is over. Who starts the next episode is the server's business
+(``reset_offered``: whether the agent has a ``reset`` tool); the messages say it either way.
 
 Exceptions::
 
@@ -39,16 +44,21 @@ from ..schemas import (
     EndReason,
     EpisodeRecord,
     Instance,
+    ReadError,
     StepRecord,
     ToolSpec,
     UnsupportedValue,
     coerce,
+    collection_kind,
     decode,
     describe_schema,
     encode,
+    observe_values,
+    read_window,
     to_plain,
     values_equal,
 )
+from ._batch import Batch, episode_count, episode_instances
 from ._catalog import Gym
 from ._errors import CallFailed, SandboxError
 
@@ -181,6 +191,8 @@ class Episode:
         max_steps: step budget; default the manifest's ``step_budget``.
         on_end: called with the record of every episode that ends (``--record``); episodes that
             end by reset, disconnection or shutdown before any step are not reported.
+        reset_offered: whether the agent itself has a ``reset`` tool (manual play); the
+            messages after an episode's end say how the next one starts accordingly.
 
     Raises:
         ValueError: ``max_steps`` is below 1.
@@ -194,14 +206,16 @@ class Episode:
         picker: InstancePicker | None = None,
         max_steps: int | None = None,
         on_end: Callable[[EpisodeRecord], None] | None = None,
+        reset_offered: bool = False,
     ) -> None:
         if max_steps is not None and max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         self.gym = gym
         self.budget = max_steps if max_steps is not None else gym.manifest.step_budget
         self._runner = runner
-        self._picker = picker or InstancePicker(len(gym.instances))
+        self._picker = picker or InstancePicker(episode_count(gym))
         self._on_end = on_end
+        self.reset_offered = reset_offered
         self._tools: dict[str, ToolSpec] = {t.name: t for t in gym.manifest.tools}
         self.lock = anyio.Lock()
         """Held by :meth:`step`; hold it around :meth:`reset` when calls may be in flight."""
@@ -211,7 +225,10 @@ class Episode:
 
     def _start(self, index: int) -> None:
         self.index = index
-        self.instance: Instance = self.gym.instances[index]
+        # a batched gym (batch_size K > 1) plays K instances per episode: see _batch.py
+        cases = episode_instances(self.gym, index)
+        self.batch: Batch | None = Batch(cases) if len(cases) > 1 else None
+        self.instance: Instance = cases[0]
         self.episode_id = uuid.uuid4().hex[:16]
         self.started_at = time.time()
         self.steps: list[StepRecord] = []
@@ -235,7 +252,7 @@ class Episode:
             task_id=self.gym.task_id,
             episode_id=self.episode_id,
             instance=self.index,
-            instance_id=self.instance.instance_id,
+            instance_id=self.batch.instance_id if self.batch else self.instance.instance_id,
             step=len(self.steps),
             step_budget=self.budget,
             done=self.done,
@@ -250,7 +267,7 @@ class Episode:
         Raises:
             BadReset: ``instance`` is not an index of this gym's instances.
         """
-        n = len(self.gym.instances)
+        n = episode_count(self.gym)
         if instance is not None and not 0 <= instance < n:
             raise BadReset(f"instance {instance} does not exist: this gym has instances 0..{n - 1}")
         self.close("reset")
@@ -277,12 +294,12 @@ class Episode:
         self.record = EpisodeRecord(
             episode_id=self.episode_id,
             task_id=self.gym.task_id,
-            instance_id=self.instance.instance_id,
+            instance_id=self.batch.instance_id if self.batch else self.instance.instance_id,
             started_at=self.started_at,
             ended_at=time.time(),
             steps=list(self.steps),
             submission=self.submission,
-            expected=self.instance.expected,
+            expected=self.batch.expected if self.batch else self.instance.expected,
             reward=reward,
             end_reason=reason,
             detail=detail,
@@ -312,8 +329,10 @@ class Episode:
             started = time.perf_counter()
             if spec is None:
                 outcome: StepOutcome = ToolFailed(
-                    f"unknown tool {tool!r}: this gym's tools are {', '.join(sorted(self._tools))}, and reset"
+                    f"unknown tool {tool!r}: this gym's tools are {', '.join(sorted(self._tools))}"
                 )
+            elif self.batch is not None:
+                outcome = await self._dispatch_case(self.batch, spec, dict(arguments))
             else:
                 outcome = await self._dispatch(spec, dict(arguments))
             latency_ms = (time.perf_counter() - started) * 1000.0
@@ -335,14 +354,14 @@ class Episode:
                 self._end("infra_error", None, outcome.message)
                 return ToolFailed(
                     f"{outcome.message}. This is a failure of the sandbox or the gym, not your mistake: "
-                    "the episode ended unscored; call reset to start the next one.",
+                    f"the episode ended unscored. {self._next_episode()}",
                     infra=True,
                 )
             if not self.done and len(self.steps) >= self.budget:
                 self._end("step_budget", 0, f"step budget of {self.budget} used up without a submission")
                 notice = (
                     f"The step budget of {self.budget} calls is used up: the episode ended with reward 0. "
-                    "Call reset to start the next one."
+                    f"{self._next_episode()}"
                 )
                 if isinstance(outcome, ToolOk):
                     return ToolOk(outcome.structured, notice=notice)
@@ -355,17 +374,63 @@ class Episode:
             "step_budget": f"the step budget of {self.budget} calls was used up (reward 0)",
             "infra_error": "a sandbox failure ended it unscored",
         }.get(self.end_reason or "", f"it ended ({self.end_reason})")
-        return f"The episode is over: {why}. Call reset to start the next one."
+        return f"The episode is over: {why}. {self._next_episode()}"
+
+    def _next_episode(self) -> str:
+        if self.reset_offered:
+            return "Call reset to start the next one."
+        return "No call counts any more: the next episode is started for you, not by a tool."
+
+    async def _dispatch_case(
+        self, batch: Batch, spec: ToolSpec, arguments: dict[str, JsonValue]
+    ) -> StepOutcome:
+        """A call of a batched episode: submit scores all K answers; any other tool runs on the
+        case its ``case`` argument names, with that case's input and state."""
+        if spec.kind == "submit":
+            scored = batch.score(arguments, self.gym.manifest.output_schema)
+            if isinstance(scored, str):
+                return ToolFailed(scored)
+            self.submission = arguments["answer"]
+            self._scored = scored  # the episode ends once this step is recorded
+            return ToolOk({"reward": scored})
+        routed = batch.route(spec, arguments)
+        if isinstance(routed, str):
+            return ToolFailed(routed)
+        case, rest = routed
+        self.instance, self.state = batch.cases[case], batch.states[case]
+        try:
+            return await self._dispatch(spec, rest)
+        finally:
+            batch.states[case] = self.state
 
     async def _dispatch(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
         if spec.kind == "observe":
             unexpected = _unexpected(spec, arguments, set())
             if unexpected:
                 return ToolFailed(unexpected)
-            return ToolOk({k: to_plain(decode(v)) for k, v in self.instance.input.items()})
+            values = {k: decode(v) for k, v in self.instance.input.items()}
+            manifest = self.gym.manifest
+            return ToolOk(observe_values(values, manifest.input_schema, manifest.observation))
+        if spec.kind == "read":
+            return self._read(spec, arguments)
         if spec.kind == "submit":
             return self._submit(spec, arguments)
         return await self._call(spec, arguments)
+
+    def _read(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
+        """A window of one hidden collection (partial observation); bad arguments are tool errors."""
+        hidden = next((p for p in spec.params if p.source == "hidden"), None)
+        key = (hidden.hidden_key or hidden.name) if hidden is not None else None
+        kind = collection_kind(hidden.type_schema) if hidden is not None else None
+        if key is None or kind is None or key not in self.instance.input:
+            return ToolFailed(
+                f"gym bug: read tool {spec.name} names no collection of instance {self.instance.instance_id}",
+                infra=True,
+            )
+        try:
+            return ToolOk(read_window(key, kind, decode(self.instance.input[key]), dict(arguments)))
+        except ReadError as exc:
+            return ToolFailed(f"{spec.name}: {exc}")
 
     def _submit(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
         unexpected = _unexpected(spec, arguments, {"answer"})
@@ -417,53 +482,75 @@ class Episode:
         except CallFailed as exc:
             return ToolFailed(str(exc))
         except SandboxError as exc:
+            if exc.caused_by_call:  # the worker was killed and is replaced; the state is kept here
+                return ToolFailed(_stopped(spec.name, exc))
             return ToolFailed(f"sandbox failure in {spec.name}: {exc}", infra=True)
         return self._shape(spec, decode(wire))
 
     def _shape(self, spec: ToolSpec, value: Any) -> StepOutcome:
+        """The structured result of a call; the new state of a stateful tool is kept only when
+        the whole result is well formed. Arguments the oracle never used can take a tool's code
+        down a path its inferred types do not cover: that is the call's failure (a tool error
+        that costs a step), not the end of the episode."""
+        new_state: Any = self.state
         try:
             if spec.stateful:
                 if not isinstance(value, (list, tuple)) or len(value) != 2:
                     return ToolFailed(
-                        f"gym bug: stateful tool {spec.name} must return [new_state, result], "
-                        f"got {type(value).__name__}",
-                        infra=True,
+                        f"{spec.name} returned {type(value).__name__} for these arguments instead of its "
+                        f"[new_state, result] pair{_NO_EFFECT}"
                     )
-                self.state = encode(value[0])
+                new_state = encode(value[0])
                 value = value[1]
             if spec.result_fields:
                 fields = spec.result_fields
                 if not isinstance(value, (list, tuple)) or len(value) != len(fields):
                     return ToolFailed(
-                        f"gym bug: tool {spec.name} must return {len(fields)} values ({', '.join(fields)}), "
-                        f"got {type(value).__name__}",
-                        infra=True,
+                        f"{spec.name} returned {type(value).__name__} for these arguments instead of its "
+                        f"{len(fields)} values ({', '.join(fields)}){_NO_EFFECT}"
                     )
                 structured = {f: to_plain(v) for f, v in zip(fields, value, strict=True)}
             else:
                 structured = {"result": to_plain(value)}
         except UnsupportedValue as exc:
-            return ToolFailed(
-                f"gym bug: tool {spec.name} returned a value that cannot be shown: {exc}", infra=True
-            )
-        return self._fits_output(spec, structured)
+            return ToolFailed(f"{spec.name} returned a value that cannot be shown ({exc}){_NO_EFFECT}")
+        outcome = self._fits_output(spec, structured)
+        if isinstance(outcome, ToolOk):
+            self.state = new_state
+        return outcome
 
     @staticmethod
     def _fits_output(spec: ToolSpec, structured: dict[str, JsonValue]) -> StepOutcome:
         """A result outside the tool's published output schema would make MCP clients reject the
-        whole response; it is a defect of the gym (its types were inferred from the oracle's calls),
-        so it ends the episode unscored instead of reaching the agent."""
+        whole response. The types were inferred from the oracle's calls, so arguments the oracle
+        never used can leave them (10 ** -3 from an integer tool): a tool error for this call.
+        The message names the types only, never the value."""
         if not spec.output_schema:
             return ToolOk(structured)
         try:
             coerce(structured, spec.output_schema, path="result")
         except CoercionError as exc:
             return ToolFailed(
-                f"gym bug: tool {spec.name} returned a value outside its output schema "
-                f"({exc}); the gym's declared types are narrower than its code",
-                infra=True,
+                f"{spec.name} returned a result outside its declared output type for these arguments "
+                f"({exc.path}: expected {exc.expected}, got {_type_name(exc.got)}){_NO_EFFECT}"
             )
         return ToolOk(structured)
+
+
+_NO_EFFECT = (
+    ". The call had no effect and cost one step; the episode goes on: try arguments in the range "
+    "the task's input can lead to."
+)
+
+
+def _stopped(tool: str, exc: SandboxError) -> str:
+    """The agent's message for a call the sandbox stopped because of its own work."""
+    return f"{tool} was stopped by the sandbox with these arguments: {exc.call_reason()}{_NO_EFFECT}"
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "object"}
+    return "None" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _unexpected(spec: ToolSpec, arguments: Mapping[str, JsonValue], allowed: set[str]) -> str | None:

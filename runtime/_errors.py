@@ -8,6 +8,11 @@ Two channels, never mixed:
   too much output, a dead worker, no nsjail). The worker was killed and is replaced on the
   next call, so the next call works.
 
+Who caused a SandboxError: ``caused_by_call`` is True when the call's own work hit a limit
+(time, memory, output, a signal such as SIGSEGV from a deep recursion): another call with other
+arguments works. It is False when the infrastructure failed (nsjail cannot start, the worker
+exited or broke its protocol): no call can be trusted until that is fixed.
+
 Exceptions::
 
     Exception
@@ -56,10 +61,16 @@ class SandboxError(RuntimeError):
     """The sandbox stopped or lost the worker; the worker is replaced before the next call."""
 
     kind: str = "sandbox"
+    caused_by_call: bool = False
+    """True when the call's own work hit a limit (time, memory, output, a fatal signal)."""
 
     def __init__(self, message: str, *, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+    def call_reason(self) -> str:
+        """Why the call was stopped, in words for whoever made the call (no sandbox internals)."""
+        return str(self)
 
 
 class SandboxUnavailable(SandboxError):
@@ -76,6 +87,7 @@ class CallTimeout(SandboxError):
     """A call ran past its wall-clock limit (host timer) or its CPU-seconds limit (SIGXCPU)."""
 
     kind = "timeout"
+    caused_by_call = True
 
     def __init__(self, seconds: float, *, limit: Literal["wall", "cpu"] = "wall", detail: str = "") -> None:
         what = "wall-clock" if limit == "wall" else "CPU-time"
@@ -86,22 +98,33 @@ class CallTimeout(SandboxError):
         self.seconds = seconds
         self.limit = limit
 
+    def call_reason(self) -> str:
+        """Why the call was stopped, in words for whoever made the call."""
+        what = "time" if self.limit == "wall" else "CPU-time"
+        return f"it ran past the per-call {what} limit of {self.seconds:g} s"
+
 
 class MemoryLimitExceeded(SandboxError):
     """The code ran out of memory: MemoryError under the address-space limit, or an OOM kill."""
 
     kind = "memory"
+    caused_by_call = True
 
     def __init__(self, limit_mb: int, *, how: str, detail: str = "") -> None:
         super().__init__(f"memory: the call went over the {limit_mb} MB memory limit ({how})", detail=detail)
         self.limit_mb = limit_mb
         self.how = how
 
+    def call_reason(self) -> str:
+        """Why the call was stopped, in words for whoever made the call."""
+        return f"it went over the per-call memory limit of {self.limit_mb} MB"
+
 
 class KilledBySignal(SandboxError):
     """The worker process died by a signal (SIGSEGV from a C-stack overflow, SIGKILL...)."""
 
     kind = "signal"
+    caused_by_call = True
 
     def __init__(self, signum: int, *, detail: str = "") -> None:
         try:
@@ -111,16 +134,25 @@ class KilledBySignal(SandboxError):
         super().__init__(f"killed by signal {signum} ({name})", detail=detail)
         self.signum = signum
 
+    def call_reason(self) -> str:
+        """Why the call was stopped, in words for whoever made the call."""
+        return f"its process died ({self}), as a too deep recursion or a wild allocation does"
+
 
 class OutputTooLarge(SandboxError):
     """The code printed, or returned, more bytes than the cap allows."""
 
     kind = "output"
+    caused_by_call = True
 
     def __init__(self, what: str, limit: int, *, detail: str = "") -> None:
         super().__init__(f"output too large: {what} went over the cap of {limit} bytes", detail=detail)
         self.what = what
         self.limit = limit
+
+    def call_reason(self) -> str:
+        """Why the call was stopped, in words for whoever made the call."""
+        return f"{self.what} went over the per-call cap of {self.limit} bytes"
 
 
 class WorkerCrashed(SandboxError):

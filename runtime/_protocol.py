@@ -31,6 +31,7 @@ __all__ = [
     "call_encoder",
     "classify_exit",
     "encode_request",
+    "observation_source",
     "parse_reply",
     "reply_outcome",
     "request_encoder",
@@ -54,6 +55,12 @@ def worker_source() -> str:
 def values_source() -> str:
     """The source of schemas/_values.py, loaded in the jail as module ``codegym_values``."""
     return resources.files("codegym_mcp.schemas").joinpath("_values.py").read_text(encoding="utf-8")
+
+
+@cache
+def observation_source() -> str:
+    """The source of schemas/_observation.py, loaded in the jail as module ``codegym_observation``."""
+    return resources.files("codegym_mcp.schemas").joinpath("_observation.py").read_text(encoding="utf-8")
 
 
 def encode_request(msg: dict[str, Any]) -> memoryview:

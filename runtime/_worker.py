@@ -38,6 +38,7 @@ from ._protocol import (
     READ_CHUNK,
     call_encoder,
     classify_exit,
+    observation_source,
     parse_reply,
     reply_outcome,
     request_encoder,
@@ -176,6 +177,7 @@ class Worker:
         init = {
             "op": "init",
             "values_source": values_source(),
+            "observation_source": observation_source(),
             "cpu_seconds": cfg.cpu_seconds,
             "max_output": cfg.max_output_bytes,
             "recursion_limit": cfg.recursion_limit,

@@ -19,7 +19,8 @@ Replies: ``{"ok": true, "result": wire}`` or ``{"ok": false, "kind": "exception"
 is ``{"ok": true, "result": {"pid": int, "python": str}}``.
 
 The module ``codegym_values`` (the shared wire codec, schemas/_values.py) is created from the
-source the host sends in ``init``, so loaded code can ``import codegym_values``.
+source the host sends in ``init``, so loaded code can ``import codegym_values``; likewise
+``codegym_observation`` (the partial observation rules, schemas/_observation.py).
 """
 
 from __future__ import annotations
@@ -201,6 +202,11 @@ class _Worker:
         sys.modules["codegym_values"] = values
         exec(compile(msg["values_source"], "codegym_values.py", "exec"), values.__dict__)
         self.values = values
+        if msg.get("observation_source"):  # the partial observation rules; imports codegym_values
+            observation = types.ModuleType("codegym_observation")
+            observation.__file__ = "codegym_observation.py"
+            sys.modules["codegym_observation"] = observation
+            exec(compile(msg["observation_source"], "codegym_observation.py", "exec"), observation.__dict__)
         return {"ok": True, "result": {"pid": os.getpid(), "python": sys.version.split()[0]}}
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:

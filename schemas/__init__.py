@@ -27,6 +27,19 @@ from ._gym import (
     ToolSpec,
     TraceCall,
 )
+from ._observation import (
+    ITEMS_CAP,
+    TEXT_CAP,
+    ReadError,
+    collection_kind,
+    collection_params,
+    observe_output_schema,
+    observe_values,
+    read_input_schema,
+    read_output_schema,
+    read_tool_name,
+    read_window,
+)
 from ._problem import LoadIssue, Problem, TestStyle, task_id_for
 from ._report import GenerationReport, GymSummary, LlmUsage, Rejection, Stage
 from ._values import (
@@ -47,6 +60,8 @@ from ._values import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "ITEMS_CAP",
+    "TEXT_CAP",
     "AuditReport",
     "BlindGuess",
     "CoercionError",
@@ -67,6 +82,7 @@ __all__ = [
     "OracleSummary",
     "ParamSpec",
     "Problem",
+    "ReadError",
     "Rejection",
     "Stage",
     "StepRecord",
@@ -80,12 +96,20 @@ __all__ = [
     "as_hashable",
     "canonical_json",
     "coerce",
+    "collection_kind",
+    "collection_params",
     "decode",
     "describe_schema",
     "encode",
     "infer_schema",
     "merge_schemas",
+    "observe_output_schema",
+    "observe_values",
     "plain_schema",
+    "read_input_schema",
+    "read_output_schema",
+    "read_tool_name",
+    "read_window",
     "task_id_for",
     "to_plain",
     "values_equal",

@@ -44,6 +44,21 @@ class GymSummary(BaseModel):
     )
     llm: bool = False
     llm_fallback_reason: str | None = None
+    batch_size: int = Field(default=1, ge=1, description="Instances (cases) per episode, as in the manifest")
+    answer_mode_share: float | None = Field(
+        default=None, description="Share of instances whose expected answer is the gym's most common one"
+    )
+    episode_mode_share: float | None = Field(
+        default=None,
+        description=(
+            "Share of episodes whose list of expected answers is the gym's most common list: what "
+            "memorising the most common answer pays per episode"
+        ),
+    )
+    statement_notes: list[str] = Field(
+        default_factory=list,
+        description="How the task statement was made, when worth saying: a derived goal, no worked example...",
+    )
 
 
 class LlmUsage(BaseModel):

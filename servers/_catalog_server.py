@@ -36,8 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..runtime._catalog import Catalog, CatalogError, Gym, UnknownTask
-from ..runtime._episode import ToolRunner
+from ..runtime import Catalog, CatalogError, Gym, ToolRunner, UnknownTask
 from ..schemas import EndReason, EpisodeRecord
 from ._server import GymServer, ServeOptions
 

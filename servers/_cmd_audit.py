@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generator._audit import NoCatalog, audit_catalog, render_audit, write_audit
+    from ..generator import NoCatalog, audit_catalog, render_audit, write_audit
     from ..runtime import default_catalog_dir
 
     catalog: Path = args.catalog if args.catalog is not None else default_catalog_dir()

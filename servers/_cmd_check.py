@@ -57,7 +57,7 @@ def _gym_dirs(catalog: Path, tasks: list[str] | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generator._check import check_gym
+    from ..generator import check_gym
     from ..runtime import SandboxConfig, SandboxUnavailable, Worker, default_catalog_dir, default_isolation
 
     catalog: Path = args.catalog if args.catalog is not None else default_catalog_dir()

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, TextIO
 from .cli import UsageError
 
 if TYPE_CHECKING:
-    from ..generator._results import Generated, Rejected
-    from ..schemas import GenerationReport, Problem
+    from ..generator import Generated, Rejected
+    from ..schemas import GenerationReport, GymSummary, Problem
 
 __all__ = ["add_arguments", "run", "select_problems"]
 
@@ -32,6 +32,15 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+def _batch(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        return _at_least_one(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +115,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"at most N instances per gym, a spread over oracle steps (default {defaults.max_instances})",
     )
     parser.add_argument(
+        "--observe",
+        choices=("partial", "full"),
+        default="partial",
+        help=(
+            "observation policy (default partial): observe shows scalars and each collection's length, "
+            "contents are read through read_<param>(start, count) windows; full: observe shows every value"
+        ),
+    )
+    parser.add_argument(
+        "--batch",
+        type=_batch,
+        default=None,
+        metavar="auto|K",
+        help=(
+            "instances (cases) per episode: auto (default) picks per gym the smallest K <= 8 with which "
+            "the best constant answer is right on <= 5%% of episodes; 1 = one instance per episode; "
+            "K is capped at n_instances // 2 so every gym keeps 2 episodes"
+        ),
+    )
+    parser.add_argument(
         "--no-resume",
         action="store_true",
         help="generate every selected problem again, even those the catalog's report already holds",
@@ -115,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run untrusted code WITHOUT nsjail (loudly warned; throwaway machines)",
     )
-    from ..generator._llm_client import add_llm_arguments  # argparse only: cheap
+    from ..generator import add_llm_arguments
 
     add_llm_arguments(parser)
 
@@ -163,7 +192,7 @@ class _Bar:
             self.stream.flush()
 
     def __call__(self, done: int, total: int, result: Generated | Rejected | None) -> None:
-        from ..generator._results import Generated
+        from ..generator import Generated
 
         if result is not None:
             if isinstance(result, Generated):
@@ -226,6 +255,7 @@ def _summary(
     if filtered or any(r.stage == "filter" for r in rejections):
         gone = sum(r.stage == "filter" for r in rejections)
         lines.append(f"filters: {filtered} instances dropped from kept gyms, {gone} gyms rejected")
+    lines.extend(_batch_lines(gyms))
     stages = Counter(r.stage for r in rejections)
     if stages:
         lines.append("rejections by stage: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
@@ -236,12 +266,39 @@ def _summary(
     return "\n".join(lines)
 
 
+def _batch_lines(gyms: list[GymSummary]) -> list[str]:
+    """Batch sizes and what memorising each gym's most common answer (list) pays, pooled over
+    the instances (one per episode, unbatched) and over the episodes as generated."""
+    measured = [g for g in gyms if g.answer_mode_share is not None and g.episode_mode_share is not None]
+    if not measured:
+        return []
+    from collections import Counter
+
+    sizes = Counter(g.batch_size for g in measured)
+    instances = sum(g.n_instances for g in measured)
+    before = sum((g.answer_mode_share or 0.0) * g.n_instances for g in measured) / instances
+    episodes = [g.n_instances // g.batch_size for g in measured]
+    after = sum((g.episode_mode_share or 0.0) * e for g, e in zip(measured, episodes, strict=True)) / sum(
+        episodes
+    )
+    return [
+        f"batches: {sum(g.batch_size > 1 for g in measured)} gyms with K > 1 ("
+        + ", ".join(f"K={k}: {n}" for k, n in sorted(sizes.items()))
+        + f")   each gym's most common answer right on {after:.1%} of episodes "
+        f"({before:.1%} of single instances)"
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..generator._catalog_write import CatalogConflict
-    from ..generator._llm_client import LlmNotInstalled, llm_settings_from_args
-    from ..generator._loaders import DatasetError, load_dataset
-    from ..generator._results import GenerateSettings
-    from ..generator._run import generate
+    from ..generator import (
+        CatalogConflict,
+        DatasetError,
+        GenerateSettings,
+        LlmNotInstalled,
+        generate,
+        llm_settings_from_args,
+        load_dataset,
+    )
     from ..runtime import SandboxConfig, SandboxUnavailable, default_catalog_dir, default_isolation
 
     min_steps, max_steps, min_tools = (
@@ -285,6 +342,8 @@ def run(args: argparse.Namespace) -> int:
         cap_degenerate=not args.no_filters,
         max_instances=args.max_instances,
         llm_model=llm.model if llm is not None else None,
+        observe="full" if args.observe == "full" else "partial",
+        batch=args.batch,
     )
     sandbox = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
     workers = args.workers or os.cpu_count() or 1

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         UsageError: the spec names no loader, the path does not exist, the file is not a dataset,
             or a parquet file needs pyarrow.
     """
-    from ..generator._loaders import DatasetError, load_dataset
+    from ..generator import DatasetError, load_dataset
 
     try:
         result = load_dataset(args.dataset)

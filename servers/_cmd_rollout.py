@@ -83,7 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the HTTP catalog server runs (default: subprocess, a child process)",
     )
     parser.add_argument(
-        "--url", metavar="URL", help="use the catalog server already listening at this base URL"
+        "--url",
+        metavar="URL",
+        help="use the catalog server already listening at this base URL (groups of episodes need the "
+        "harness key it was started with in $CODEGYM_HARNESS_KEY)",
     )
     parser.add_argument(
         "--min-success",
@@ -188,8 +191,11 @@ def run(args: argparse.Namespace) -> int:
 async def _main(
     args: argparse.Namespace, catalog: Catalog, task_ids: list[str], policy: Policy, infra_details: list[str]
 ) -> RolloutSummary:
+    import os
+    import secrets
     from contextlib import AsyncExitStack
 
+    from ..runtime import episode_count
     from ..schemas import EpisodeRecord
     from ._connectors import (
         catalog_inprocess,
@@ -199,22 +205,29 @@ async def _main(
         stdio_connector,
     )
     from ._rollout import Connector, plan_episodes, run_rollouts
+    from ._server import HARNESS_KEY_ENV
 
-    gyms = [(t, len(catalog.load(t).instances)) for t in task_ids]
+    # The servers this run starts get a fresh harness key; a running one (--url), $CODEGYM_HARNESS_KEY.
+    key = os.environ.get(HARNESS_KEY_ENV) if args.url is not None else secrets.token_urlsafe(24)
+    gyms = [(t, episode_count(catalog.load(t))) for t in task_ids]  # a batch of K instances is one episode
     episodes = args.episodes or len(gyms) * args.group_size
     specs = plan_episodes(gyms, episodes=episodes, seed=args.seed, group_size=args.group_size)
     async with AsyncExitStack() as stack:
         connect: Connector
         where: str
         if args.transport == "stdio":
-            connect, where = stdio_connector(catalog.path, no_sandbox=args.no_sandbox), "stdio servers"
+            connect = stdio_connector(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
+            where = "stdio servers"
         else:
             base = args.url
             if base is None:
                 start = catalog_subprocess if args.server == "subprocess" else catalog_inprocess
-                base = await stack.enter_async_context(start(catalog.path, no_sandbox=args.no_sandbox))
+                base = await stack.enter_async_context(
+                    start(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
+                )
             http = await stack.enter_async_context(shared_http_client())
-            connect, where = http_connector(base, http_client=http), f"catalog server {base}"
+            connect = http_connector(base, http_client=http, harness_key=key)
+            where = f"catalog server {base}"
         out = None
         if args.out is not None:
             args.out.parent.mkdir(parents=True, exist_ok=True)

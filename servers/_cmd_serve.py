@@ -20,8 +20,7 @@ from .cli import UsageError
 if TYPE_CHECKING:
     from anyio import CancelScope
 
-    from ..runtime import Catalog, Gym, SandboxConfig, SandboxError, WorkerPool
-    from ..runtime._recorder import Recorder
+    from ..runtime import Catalog, Gym, Recorder, SandboxConfig, SandboxError, WorkerPool
     from ..schemas import EndReason, EpisodeRecord
     from ._server import ServeOptions
 
@@ -60,6 +59,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-sandbox", action="store_true", help="run tool code WITHOUT nsjail (unsafe; warns every time)"
+    )
+    parser.add_argument(
+        "--allow-reset",
+        action="store_true",
+        help="manual play: list a `reset` tool any client may call to end the episode and start the next "
+        "one (off by default: an agent must not abandon a losing episode unscored)",
+    )
+    parser.add_argument(
+        "--harness-key",
+        metavar="KEY",
+        help="secret a harness puts in a reset request's _meta['codegym/harness-key'] to start the next "
+        "episode in the same session (default: $CODEGYM_HARNESS_KEY, which other local users cannot read "
+        "in the process list; with no key no client can reset: each new session is a new episode)",
     )
 
 
@@ -101,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
                 )
         else:
             gym = catalog.load(args.task)
-            n = len(gym.instances)
+            from ..runtime import episode_count
+
+            n = episode_count(gym)  # a batched gym numbers its episodes (batches of instances)
             if args.instance is not None and not 0 <= args.instance < n:
                 raise UsageError(
                     f"--instance {args.instance} does not exist: {gym.task_id} has instances 0..{n - 1}"
@@ -141,15 +155,22 @@ def _warn_if_edited(gym: Gym) -> None:
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
-    from ._server import ServeOptions
+    from ._server import HARNESS_KEY_ENV, ServeOptions
 
-    return ServeOptions(instance=args.instance, seed=args.seed, max_steps=args.max_steps)
+    key = args.harness_key if args.harness_key is not None else os.environ.get(HARNESS_KEY_ENV)
+    return ServeOptions(
+        instance=args.instance,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        harness_key=key or None,
+        allow_reset=args.allow_reset,
+    )
 
 
 def _recorder(args: argparse.Namespace) -> Recorder | None:
     if args.record is None:
         return None
-    from ..runtime._recorder import Recorder
+    from ..runtime import Recorder
 
     try:
         return Recorder(args.record)

@@ -9,6 +9,10 @@
 - :func:`memory_connector` serves a gym in-process through the MCP SDK's memory transport
   (tests and the benchmark's breakdown).
 
+Servers are started with a harness key (``$CODEGYM_HARNESS_KEY`` in the child's environment, or
+``ServeOptions.harness_key``) that the connectors hand to each ``CodeGymEnv``: only the harness
+can start a session's next episode (a GRPO group), never the agent.
+
 Exceptions::
 
     RuntimeError
@@ -18,7 +22,9 @@ Exceptions::
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import subprocess
 import sys
 from collections import deque
@@ -35,6 +41,7 @@ from ..runtime import Catalog, WorkerPool
 from ._catalog_server import catalog_task_url
 from ._env import CodeGymEnv, EnvError
 from ._rollout import Connector, EpisodeSpec
+from ._server import HARNESS_KEY_ENV
 
 __all__ = [
     "ServerStartFailed",
@@ -89,20 +96,28 @@ async def catalog_subprocess(
     startup_timeout: float = 60.0,
     extra_args: Sequence[str] = (),
     echo: bool = False,
+    harness_key: str | None = None,
 ) -> AsyncIterator[str]:
     """Run a catalog server as a child process; yield its base URL (``http://HOST:PORT``).
+
+    ``harness_key`` reaches the child as ``$CODEGYM_HARNESS_KEY`` (not on its command line).
 
     Raises:
         ServerStartFailed: the process exited, or printed no URL within ``startup_timeout``.
     """
     command = _serve_command(catalog, no_sandbox=no_sandbox, host=host, extra=extra_args)
-    async with server_subprocess(command, startup_timeout=startup_timeout, echo=echo) as url:
+    env = None if harness_key is None else {**os.environ, HARNESS_KEY_ENV: harness_key}
+    async with server_subprocess(command, startup_timeout=startup_timeout, echo=echo, env=env) as url:
         yield url
 
 
 @asynccontextmanager
 async def server_subprocess(
-    command: Sequence[str], *, startup_timeout: float = 60.0, echo: bool = False
+    command: Sequence[str],
+    *,
+    startup_timeout: float = 60.0,
+    echo: bool = False,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[str]:
     """Run an HTTP server command; yield the first ``http://HOST:PORT`` it prints (stdout or stderr).
 
@@ -116,7 +131,9 @@ async def server_subprocess(
     output: deque[str] = deque(maxlen=200)
     found: list[str] = []
     ready = anyio.Event()
-    process: Process = await anyio.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process: Process = await anyio.open_process(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
 
     async def drain(stream: ByteReceiveStream | None) -> None:
         if stream is None:
@@ -170,7 +187,12 @@ async def server_subprocess(
 
 @asynccontextmanager
 async def catalog_inprocess(
-    catalog: Path, *, no_sandbox: bool = False, host: str = "127.0.0.1", workers: int | None = None
+    catalog: Path,
+    *,
+    no_sandbox: bool = False,
+    host: str = "127.0.0.1",
+    workers: int | None = None,
+    harness_key: str | None = None,
 ) -> AsyncIterator[str]:
     """Run the catalog server inside this process (same event loop); yield its base URL.
 
@@ -178,32 +200,41 @@ async def catalog_inprocess(
         OSError: the address cannot be bound.
         SandboxError: the sandbox workers could not start.
     """
-    import os
-
     from ..runtime import SandboxConfig, default_isolation
     from ._catalog_server import running_http_server
+    from ._server import ServeOptions
 
     config = SandboxConfig(isolation=default_isolation(no_sandbox=no_sandbox))
+    options = ServeOptions(harness_key=harness_key)
     async with (
         WorkerPool(config, size=workers or max(1, min(4, os.cpu_count() or 1))) as pool,
-        running_http_server(Catalog(catalog), pool, host=host, port=0) as base,
+        running_http_server(Catalog(catalog), pool, host=host, port=0, options=options) as base,
     ):
         yield base
 
 
 def http_connector(
-    base_url: str, *, http_client: httpx2.AsyncClient | None = None, read_timeout: float = 120.0
+    base_url: str,
+    *,
+    http_client: httpx2.AsyncClient | None = None,
+    read_timeout: float = 120.0,
+    harness_key: str | None = None,
 ) -> Connector:
     """Connector opening one MCP session per episode on a catalog server.
 
     Pass one ``http_client`` (see :func:`shared_http_client`) for the whole run: sessions then
     reuse its connection pool instead of building an HTTP client (and a TLS context) each.
+    ``harness_key``: the server's (default ``$CODEGYM_HARNESS_KEY``), for groups of episodes.
     """
 
     async def connect(spec: EpisodeSpec) -> CodeGymEnv:
         url = catalog_task_url(base_url, spec.task_id, instance=spec.instance)
         return await CodeGymEnv.connect(
-            url, task_id=spec.task_id, read_timeout=read_timeout, http_client=http_client
+            url,
+            task_id=spec.task_id,
+            read_timeout=read_timeout,
+            http_client=http_client,
+            harness_key=harness_key,
         )
 
     return connect
@@ -216,16 +247,24 @@ def shared_http_client(*, max_connections: int = 256) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(timeout=timeout, limits=limits)
 
 
-def stdio_connector(catalog: Path, *, no_sandbox: bool = False, read_timeout: float = 120.0) -> Connector:
-    """Connector launching one stdio server process per episode (what desktop agents do)."""
+def stdio_connector(
+    catalog: Path, *, no_sandbox: bool = False, read_timeout: float = 120.0, harness_key: str | None = None
+) -> Connector:
+    """Connector launching one stdio server process per episode (what desktop agents do).
+
+    Each server gets ``harness_key`` (a random one by default) in its environment.
+    """
+    key = harness_key or secrets.token_urlsafe(24)
 
     async def connect(spec: EpisodeSpec) -> CodeGymEnv:
         args = ["-m", "codegym_mcp.servers", "serve", spec.task_id, "--catalog", str(catalog)]
         args += ["--instance", str(spec.instance), "--transport", "stdio"]
         if no_sandbox:
             args.append("--no-sandbox")
-        params = StdioServerParameters(command=sys.executable, args=args)
-        return await CodeGymEnv.connect(params, task_id=spec.task_id, read_timeout=read_timeout)
+        params = StdioServerParameters(command=sys.executable, args=args, env={HARNESS_KEY_ENV: key})
+        return await CodeGymEnv.connect(
+            params, task_id=spec.task_id, read_timeout=read_timeout, harness_key=key
+        )
 
     return connect
 
@@ -236,6 +275,6 @@ def memory_connector(catalog: Catalog, pool: WorkerPool) -> Connector:
 
     async def connect(spec: EpisodeSpec) -> CodeGymEnv:
         server = GymServer(catalog.load(spec.task_id), pool, options=ServeOptions(instance=spec.instance))
-        return await CodeGymEnv.connect(server.server, task_id=spec.task_id)
+        return await CodeGymEnv.connect(server.server, task_id=spec.task_id, harness_key=server.harness_key)
 
     return connect

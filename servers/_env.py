@@ -20,6 +20,7 @@ EnvClosed, EpisodeOver, ServerFailure) live in :mod:`._env_types` and are re-exp
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ import httpx2
 from mcp import Client
 from mcp.client import Transport
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, RequestParamsMeta, TextContent
 from pydantic import JsonValue
 
 from ..schemas import EndReason, EpisodeRecord, StepRecord
@@ -57,6 +58,7 @@ from ._env_types import (
     task_text,
     transport_failure,
 )
+from ._server import HARNESS_KEY_ENV, HARNESS_KEY_META
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -131,7 +133,7 @@ class CodeGymEnv:
     Build it with :meth:`connect` (or ``async with await CodeGymEnv.connect(...) as env``).
     One env = one MCP session = a sequence of episodes: the server starts the first one with
     the session, ``reset`` reuses it while untouched and otherwise calls the server's
-    ``reset`` tool.
+    ``reset`` with the harness key (agents never see that tool nor the key).
     """
 
     def __init__(
@@ -142,8 +144,10 @@ class CodeGymEnv:
         task_id: str | None,
         tools: Sequence[ToolInfo],
         instructions: str | None = None,
+        harness_key: str | None = None,
     ) -> None:
         self._client = client
+        self._harness_key = harness_key
         self._stack = stack
         self._instructions = instructions
         self.task_id = task_id
@@ -164,6 +168,7 @@ class CodeGymEnv:
         read_timeout: float = 120.0,
         connect_timeout: float = 60.0,
         http_client: httpx2.AsyncClient | None = None,
+        harness_key: str | None = None,
     ) -> Self:
         """Open an MCP session with the gym server and list its tools.
 
@@ -177,10 +182,14 @@ class CodeGymEnv:
             connect_timeout: seconds to wait for the session to open and list its tools.
             http_client: an HTTP client shared by many envs (connection pooling, and no TLS
                 context built per session: ~25 ms each); the caller closes it.
+            harness_key: the server's harness key (``serve --harness-key``, ``GymServer.harness_key``),
+                needed to start a second episode in this session; default ``$CODEGYM_HARNESS_KEY``.
 
         Raises:
             ServerFailure: the server could not be reached, or did not answer in time.
         """
+        if harness_key is None:
+            harness_key = os.environ.get(HARNESS_KEY_ENV) or None
         stack = AsyncExitStack()
         # Episodes live in a stateful MCP session: the legacy handshake gives one (Mcp-Session-Id).
         server: EnvTarget | Transport = target
@@ -192,7 +201,7 @@ class CodeGymEnv:
             # the handshake is bounded by read_timeout, the listing by connect_timeout.
             await stack.enter_async_context(client)
             with anyio.fail_after(connect_timeout):
-                listed = await client.list_tools()
+                listed = await client.list_tools(meta=_harness_meta(harness_key))
         except Exception as exc:
             await stack.aclose()
             cause = transport_failure(exc)
@@ -215,7 +224,14 @@ class CodeGymEnv:
             )
             for t in listed.tools
         ]
-        return cls(client, stack, task_id=task_id, tools=tools, instructions=client.instructions)
+        return cls(
+            client,
+            stack,
+            task_id=task_id,
+            tools=tools,
+            instructions=client.instructions,
+            harness_key=harness_key,
+        )
 
     async def close(self) -> None:
         """End the MCP session (the server records an unfinished episode as disconnected)."""
@@ -271,10 +287,17 @@ class CodeGymEnv:
                 arguments["seed"] = seed
             if instance is not None:
                 arguments["instance"] = instance
-            result = await self._call("reset", arguments)
+            result = await self._call("reset", arguments, meta=_harness_meta(self._harness_key))
             if result.is_error:
+                hint = (
+                    ""
+                    if self._harness_key
+                    else ": only the harness may reset; give the env the server's harness key "
+                    "(CodeGymEnv.connect(..., harness_key=KEY) or $CODEGYM_HARNESS_KEY, as the server got it), "
+                    "or open a new session per episode"
+                )
                 raise ServerFailure(
-                    f"the server refused to reset: {result_text(result)}", task_id=self.task_id
+                    f"the server refused to reset ({result_text(result)}){hint}", task_id=self.task_id
                 )
             meta = _episode_meta(result)
             text = task_text(result) or text
@@ -499,9 +522,11 @@ class CodeGymEnv:
         if self._closed:
             raise EnvClosed("the env is closed: connect a new one", task_id=self.task_id)
 
-    async def _call(self, name: str, arguments: Mapping[str, JsonValue]) -> CallToolResult:
+    async def _call(
+        self, name: str, arguments: Mapping[str, JsonValue], *, meta: RequestParamsMeta | None = None
+    ) -> CallToolResult:
         try:
-            return await self._client.call_tool(name, dict(arguments))
+            return await self._client.call_tool(name, dict(arguments), meta=meta)
         except RuntimeError as exc:
             if not any(words in str(exc) for words in _SCHEMA_VIOLATIONS):
                 raise
@@ -526,6 +551,11 @@ class CodeGymEnv:
         # The task tool is free to read, but some servers count it as a step: only used as a fallback.
         result = await self._call("task", {})
         return task_text(result) or result_text(result)
+
+
+def _harness_meta(key: str | None) -> RequestParamsMeta | None:
+    """The ``_meta`` of a request that only the harness may make (reset, and a listing that shows it)."""
+    return None if not key else cast(RequestParamsMeta, {HARNESS_KEY_META: key})
 
 
 def _opt_str(value: object) -> str | None:

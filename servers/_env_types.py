@@ -24,7 +24,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 from pydantic import JsonValue
 
-from ..runtime._episode import EPISODE_META_KEY
+from ..runtime import EPISODE_META_KEY
 from ..schemas import EndReason
 
 __all__ = [

@@ -19,13 +19,14 @@ import random
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
 from ..runtime import Gym
 from ..schemas import Instance, TraceCall, canonical_json
 from ._env import Observation, ToolCall, ToolInfo
+from ._policy_types import Agent, EpisodeContext, Policy, PolicyError, PolicyName, PolicyUnavailable
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -43,48 +44,6 @@ __all__ = [
     "random_value",
 ]
 
-PolicyName = Literal["oracle", "random", "openai"]
-
-
-class PolicyError(RuntimeError):
-    """The policy could not choose an action (an LLM endpoint failed, no plan for the instance)."""
-
-
-class PolicyUnavailable(PolicyError):
-    """An optional dependency of the policy is not installed."""
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeContext:
-    """What a policy may know about the episode it plays."""
-
-    task_id: str
-    task_text: str
-    tools: tuple[ToolInfo, ...] = field(repr=False)
-    seed: int = 0
-    gym: Gym | None = field(default=None, repr=False)
-    instance_id: str | None = None
-    instance_index: int | None = None
-    step_budget: int | None = None
-
-
-class Agent(Protocol):
-    async def act(self, obs: Observation) -> ToolCall | None:
-        """The next tool call, given the last observation (the task text first); None = stop."""
-        ...
-
-
-class Policy(Protocol):
-    @property
-    def name(self) -> str:
-        """Shown in summaries and records."""
-        ...
-
-    def agent(self, ctx: EpisodeContext) -> Agent:
-        """A fresh agent for one episode."""
-        ...
-
-
 # --------------------------------------------------------------------------- oracle
 
 
@@ -100,19 +59,29 @@ def _find_instance(gym: Gym, ctx: EpisodeContext) -> Instance | None:
 
 @dataclass
 class OracleAgent:
-    """Replays an instance's ``oracle_trace``; finds the instance by its observation if not told."""
+    """Replays an instance's ``oracle_trace``.
+
+    The instance is the one the harness knows (``EpisodeContext.instance_id``, from the episode
+    status the server publishes, or the index the rollout asked for). When not told, the agent
+    narrows the gym's instances down by what it observes: under partial observation ``observe``
+    shows only sizes and scalars, so several instances may share it; the oracle is deterministic,
+    so their traces agree call for call until a result tells them apart, and the agent replays
+    the common calls meanwhile.
+    """
 
     gym: Gym
     instance: Instance | None
     position: int = 0
     divergences: int = 0
     _last: TraceCall | None = None
+    _candidates: list[Instance] | None = None
 
     async def act(self, obs: Observation) -> ToolCall | None:
         """The trace's next call.
 
         Raises:
-            PolicyError: the observed input matches no instance of the gym.
+            PolicyError: the observed results match no instance of the gym, or two instances
+                that look alike so far would call different tools next.
         """
         if (
             self._last is not None
@@ -121,30 +90,47 @@ class OracleAgent:
             and canonical_json(obs.structured) != canonical_json(self._last.result)
         ):
             self.divergences += 1
-        if self.instance is None:
-            if self.position == 0:
-                # Not told which instance: observe first (every oracle starts with observe), then match.
-                self.position = 1
-                self._last = None
-                return ToolCall("observe", {}, call_id="oracle_0")
-            self.instance = self._match(obs)
-        trace = self.instance.oracle_trace
-        if self.position >= len(trace):
-            return None
-        step = trace[self.position]
+        step = self._narrow(obs) if self.instance is None else None
+        if self.instance is not None:
+            trace = self.instance.oracle_trace
+            if self.position >= len(trace):
+                return None
+            step = trace[self.position]
+        assert step is not None
         self._last = step
         self.position += 1
         return ToolCall(step.tool, dict(step.arguments), call_id=f"oracle_{self.position - 1}")
 
-    def _match(self, obs: Observation) -> Instance:
-        seen = canonical_json(obs.structured) if obs.structured is not None else None
-        for inst in self.gym.instances:
-            if inst.oracle_trace and canonical_json(inst.oracle_trace[0].result) == seen:
-                return inst
-        raise PolicyError(
-            f"oracle: the observed input of {self.gym.task_id} matches none of its {len(self.gym.instances)} "
-            f"instances (observed {obs.text[:80]!r}); is the catalog the server's?"
-        )
+    def _narrow(self, obs: Observation) -> TraceCall | None:
+        """The next call common to every instance still consistent with the results seen (None
+        once one instance is left: it is then ``self.instance``)."""
+        if self._candidates is None:
+            self._candidates = [inst for inst in self.gym.instances if inst.oracle_trace]
+        else:
+            seen = canonical_json(obs.structured) if obs.structured is not None else None
+            at = self.position - 1
+            self._candidates = [
+                inst for inst in self._candidates if canonical_json(inst.oracle_trace[at].result) == seen
+            ]
+        if not self._candidates:
+            raise PolicyError(
+                f"oracle: the observed results of {self.gym.task_id} match none of its "
+                f"{len(self.gym.instances)} instances (last seen {obs.text[:80]!r}); is the catalog the server's?"
+            )
+        if len(self._candidates) == 1:
+            self.instance = self._candidates[0]
+            return None
+        nexts = {
+            canonical_json(inst.oracle_trace[self.position].model_dump(include={"tool", "arguments"}))
+            for inst in self._candidates
+            if self.position < len(inst.oracle_trace)
+        }
+        if len(nexts) != 1 or any(self.position >= len(i.oracle_trace) for i in self._candidates):
+            raise PolicyError(
+                f"oracle: {len(self._candidates)} instances of {self.gym.task_id} look alike so far but call "
+                "different tools next; pass the episode's instance id (EpisodeContext.instance_id)"
+            )
+        return self._candidates[0].oracle_trace[self.position]
 
 
 @dataclass(frozen=True)
@@ -163,6 +149,10 @@ class OraclePolicy:
             raise PolicyError(
                 f"oracle: no catalog entry for {ctx.task_id}; pass the catalog the server serves"
             )
+        if ctx.gym.manifest.batch_size > 1:
+            from ._batch_oracle import BatchOracleAgent
+
+            return BatchOracleAgent.for_episode(ctx.gym, ctx)
         return OracleAgent(gym=ctx.gym, instance=_find_instance(ctx.gym, ctx))
 
 
@@ -199,9 +189,11 @@ def random_value(schema: dict[str, Any], rng: random.Random, *, depth: int = 0) 
     if kind == "array":
         if "prefixItems" in schema:
             return [random_value(s, rng, depth=depth + 1) for s in schema["prefixItems"]]
-        size = rng.randint(
-            int(schema.get("minItems", 0)), max(int(schema.get("minItems", 0)), 4 if depth < 2 else 1)
-        )
+        low = int(schema.get("minItems", 0))
+        high = max(low, 4 if depth < 2 else 1)
+        if "maxItems" in schema:  # a batch's answer list has exactly K items
+            high = max(low, min(high, int(schema["maxItems"])))
+        size = rng.randint(low, high)
         items = [random_value(schema.get("items", {}), rng, depth=depth + 1) for _ in range(size)]
         if schema.get("uniqueItems") or schema.get("x-python") == "set":
             unique: dict[str, JsonValue] = {canonical_json(v): v for v in items}

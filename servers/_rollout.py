@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..runtime import Catalog, Gym
+from ..runtime import Catalog, Gym, episode_expected, episode_instance_id, episode_instances
 from ..schemas import EpisodeRecord, Instance
 from ._env import CodeGymEnv, EnvError, ServerFailure
 from ._policies import EpisodeContext, Policy, PolicyError
@@ -43,7 +43,8 @@ _STEP_SLACK = 4
 
 @dataclass(frozen=True, slots=True)
 class EpisodeSpec:
-    """One planned episode: which gym, which instance (0-based line of instances.jsonl), which seed.
+    """One planned episode: which gym, which instance (0-based line of instances.jsonl; in a gym
+    with batch_size K, the 0-based episode, a batch of K lines), which seed.
 
     Episodes of one ``group`` (same gym and instance, e.g. a GRPO group) are played one after
     the other in a single MCP session.
@@ -115,10 +116,13 @@ async def play_episode(
     the server's reset starts the episode on ``spec.instance``.
     """
     started = time.time()
-    instance = _instance(gym, spec)
-    expected = instance.expected if instance is not None else None
+    cases = _cases(gym, spec)
+    expected = episode_expected(cases) if cases else None
+    instance_id = episode_instance_id(cases) if cases else None
+    reset = False
     try:
         obs, info = await (env.reset() if fresh else env.reset(options={"instance": spec.instance}))
+        reset = True
         budget = info["step_budget"] or (gym.manifest.step_budget if gym is not None else None)
         ctx = EpisodeContext(
             task_id=spec.task_id,
@@ -126,7 +130,7 @@ async def play_episode(
             tools=env.agent_tools,
             seed=spec.seed,
             gym=gym,
-            instance_id=info["instance_id"] or (instance.instance_id if instance else None),
+            instance_id=info["instance_id"] or instance_id,
             instance_index=spec.instance,
             step_budget=budget,
         )
@@ -144,34 +148,38 @@ async def play_episode(
             env.end_episode("step_budget", detail=f"client cap of {hard_cap} steps reached")
         record = env.episode_record(expected=expected)
     except (ServerFailure, PolicyError) as exc:
-        if not env.started:
+        if not reset:  # the session's previous episode (if any) must not be recorded again
             return _failed(spec, gym, started, f"reset: {exc}")
         env.end_episode("infra_error", detail=str(exc))
         record = env.episode_record(expected=expected)
     updates: dict[str, str] = {}
-    if not record.instance_id and instance is not None:
-        updates["instance_id"] = instance.instance_id
+    if not record.instance_id and instance_id is not None:
+        updates["instance_id"] = instance_id
     if not record.task_id:
         updates["task_id"] = spec.task_id
     return record.model_copy(update=updates) if updates else record
 
 
-def _instance(gym: Gym | None, spec: EpisodeSpec) -> Instance | None:
-    if gym is not None and 0 <= spec.instance < len(gym.instances):
-        return gym.instances[spec.instance]
-    return None
+def _cases(gym: Gym | None, spec: EpisodeSpec) -> list[Instance]:
+    """The instances the episode plays: one, or the K of a batched gym's episode."""
+    if gym is None:
+        return []
+    try:
+        return episode_instances(gym, spec.instance)
+    except (IndexError, ValueError):
+        return []
 
 
 def _failed(spec: EpisodeSpec, gym: Gym | None, started: float, detail: str) -> EpisodeRecord:
-    instance = _instance(gym, spec)
+    cases = _cases(gym, spec)
     return EpisodeRecord(
         episode_id=f"failed-{spec.index}",
         task_id=spec.task_id,
-        instance_id=instance.instance_id if instance is not None else "",
+        instance_id=episode_instance_id(cases),
         started_at=started,
         ended_at=time.time(),
         steps=[],
-        expected=instance.expected if instance is not None else None,
+        expected=episode_expected(cases) if cases else None,
         reward=None,
         end_reason="infra_error",
         detail=detail,

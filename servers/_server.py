@@ -1,9 +1,17 @@
 """One gym as an MCP server: a low-level ``mcp.server.lowlevel.Server`` built from its manifest.
 
 Every ToolSpec becomes an MCP tool with the manifest's exact input and output JSON Schemas; the
-server adds ``reset`` (and ``task`` when the manifest has none). Results are structured content
-(with the same JSON as text for clients that only read text) and carry the episode's
-bookkeeping in ``_meta["codegym/episode"]``. The task statement is the server's instructions.
+server adds ``task`` when the manifest has none. Results are structured content (with the same
+JSON as text for clients that only read text) and carry the episode's bookkeeping in
+``_meta["codegym/episode"]``. The task statement is the server's instructions.
+
+Episode control belongs to the harness: ``reset`` (end the episode, start the next one) is not
+listed in tools/list and a call to it is an unknown tool, unless the request's ``_meta`` carries
+``"codegym/harness-key"`` equal to the server's harness key. The key is a secret of whoever
+starts the server (``ServeOptions.harness_key``, ``serve --harness-key`` or
+``$CODEGYM_HARNESS_KEY``; a random one otherwise, readable as ``GymServer.harness_key``); an
+agent connected to the same server never sees it. ``ServeOptions(allow_reset=True)`` (``serve
+--allow-reset``) lists ``reset`` and accepts it from anyone, for manual play.
 
 Episodes follow the MCP session:
 
@@ -22,10 +30,12 @@ is an ``isError`` result; a sandbox failure is also ``isError`` text, flagged ``
 
 from __future__ import annotations
 
+import hmac
 import json
-from collections.abc import AsyncIterator, Callable
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mcp_types as types
@@ -35,22 +45,37 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import JsonValue
 
-from ..runtime._catalog import Gym
-from ..runtime._episode import (
+from ..runtime import (
     EPISODE_META_KEY,
     BadReset,
     Episode,
+    Gym,
     InstancePicker,
     StepOutcome,
     ToolFailed,
     ToolOk,
     ToolRunner,
+    episode_count,
+    published_tools,
 )
 from ..schemas import EndReason, EpisodeRecord, plain_schema
 
-__all__ = ["EPISODE_META_KEY", "EpisodeSlot", "GymServer", "ServeOptions", "json_safe_schema"]
+__all__ = [
+    "EPISODE_META_KEY",
+    "HARNESS_KEY_ENV",
+    "HARNESS_KEY_META",
+    "EpisodeSlot",
+    "GymServer",
+    "ServeOptions",
+    "json_safe_schema",
+]
 
 _STATE_KEY = "codegym.episode"
+
+HARNESS_KEY_META = "codegym/harness-key"
+"""Key of the harness key in a ``reset`` request's ``_meta``."""
+HARNESS_KEY_ENV = "CODEGYM_HARNESS_KEY"
+"""Environment variable holding the harness key (read by ``serve`` and by ``CodeGymEnv``)."""
 
 _RESET_INPUT: dict[str, Any] = {
     "type": "object",
@@ -58,6 +83,7 @@ _RESET_INPUT: dict[str, Any] = {
         "instance": {"type": "integer", "minimum": 0, "description": "Index of the instance to play next"},
         "seed": {"type": "integer", "description": "Pick the next instance at random from this seed"},
     },
+    "required": [],
     "additionalProperties": False,
 }
 _RESET_OUTPUT: dict[str, Any] = {
@@ -71,6 +97,12 @@ _RESET_OUTPUT: dict[str, Any] = {
     },
     "required": ["task", "instance", "instance_id", "episode_id", "step_budget"],
 }
+_RESET_TOOL = types.Tool(
+    name="reset",
+    description="End the current episode and start the next one (optionally on a chosen instance or seed).",
+    input_schema=_RESET_INPUT,
+    output_schema=_RESET_OUTPUT,
+)
 _TASK_SCHEMAS: tuple[dict[str, Any], dict[str, Any]] = (
     {"type": "object", "properties": {}, "additionalProperties": False},
     {"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
@@ -79,11 +111,19 @@ _TASK_SCHEMAS: tuple[dict[str, Any], dict[str, Any]] = (
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServeOptions:
-    """How episodes start and end: first instance (index or seed) and the step budget."""
+    """How episodes start and end: first instance (index or seed), the step budget, who may reset.
+
+    ``harness_key``: the secret a ``reset`` request must carry in ``_meta["codegym/harness-key"]``
+    (None: a random key per server, see ``GymServer.harness_key``). ``allow_reset``: list
+    ``reset`` as a tool and accept it without the key (manual play only: an agent could then
+    abandon a losing episode unscored).
+    """
 
     instance: int | None = None
     seed: int | None = None
     max_steps: int | None = None
+    harness_key: str | None = field(default=None, repr=False)
+    allow_reset: bool = False
 
 
 class EpisodeSlot:
@@ -124,6 +164,8 @@ class GymServer:
         self._runner = runner
         self._on_end = on_end
         self._closing_reason = closing_reason
+        self.harness_key = self.options.harness_key or secrets.token_urlsafe(24)
+        """The secret that lets a ``reset`` request through (give it to the harness only)."""
         self.tools = self._build_tools()
         self.server: Server[EpisodeSlot] = Server(
             f"codegym-{gym.task_id}",
@@ -139,10 +181,11 @@ class GymServer:
         """The server instructions: the task statement, then the episode's rules in one paragraph."""
         manifest = self.gym.manifest
         budget = self.options.max_steps or manifest.step_budget
+        reset = "; `reset` starts the next instance" if self.options.allow_reset else ""
         return (
             f"{manifest.task}\n\n"
             f"Episode rules: you have {budget} tool calls. `submit` ends the episode (reward 1 if the "
-            "answer is correct, else 0). `task` repeats this statement; `reset` starts the next instance."
+            f"answer is correct, else 0). `task` repeats this statement{reset}."
         )
 
     def _build_tools(self) -> list[types.Tool]:
@@ -157,7 +200,8 @@ class GymServer:
                 input_schema=spec.input_schema,
                 output_schema=json_safe_schema(plain_schema(spec.output_schema)),
             )
-            for spec in self.gym.manifest.tools
+            # a batched gym's tools take `case` (submit a list of answers): see runtime/_batch.py
+            for spec in published_tools(self.gym.manifest.tools, self.gym.manifest.batch_size)
         ]
         names = {t.name for t in tools}
         if not any(spec.kind == "task" for spec in self.gym.manifest.tools) and "task" not in names:
@@ -169,14 +213,8 @@ class GymServer:
                     output_schema=_TASK_SCHEMAS[1],
                 )
             )
-        tools.append(
-            types.Tool(
-                name="reset",
-                description="End the current episode and start the next one (optionally on a chosen instance or seed).",
-                input_schema=_RESET_INPUT,
-                output_schema=_RESET_OUTPUT,
-            )
-        )
+        if self.options.allow_reset:
+            tools.append(_RESET_TOOL)
         return [t.model_copy(update={"input_schema": strict_input_schema(t.input_schema)}) for t in tools]
 
     # ------------------------------------------------------------------ episodes
@@ -197,9 +235,14 @@ class GymServer:
         """
         if instance is None and seed is None:
             instance, seed = self.options.instance, self.options.seed
-        picker = InstancePicker(len(self.gym.instances), start=instance, seed=seed)
+        picker = InstancePicker(episode_count(self.gym), start=instance, seed=seed)
         return Episode(
-            self.gym, self._runner, picker=picker, max_steps=self.options.max_steps, on_end=self._on_end
+            self.gym,
+            self._runner,
+            picker=picker,
+            max_steps=self.options.max_steps,
+            on_end=self._on_end,
+            reset_offered=self.options.allow_reset,
         )
 
     def _episode_for(self, ctx: ServerRequestContext[EpisodeSlot, Any]) -> Episode:
@@ -247,6 +290,9 @@ class GymServer:
     async def _list_tools(
         self, ctx: ServerRequestContext[EpisodeSlot, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        if not self.options.allow_reset and self._from_harness(params.meta if params else None):
+            # The harness sees reset too, so that its client can check reset's results.
+            return types.ListToolsResult(tools=[*self.tools, _RESET_TOOL])
         return types.ListToolsResult(tools=self.tools)
 
     async def _call_tool(
@@ -254,12 +300,22 @@ class GymServer:
     ) -> types.CallToolResult:
         episode = self._episode_for(ctx)
         arguments: dict[str, JsonValue] = dict(params.arguments or {})
-        if params.name == "reset":
+        if params.name == "reset" and (self.options.allow_reset or self._from_harness(params.meta)):
             return await self._reset(episode, arguments)
         if params.name == "task" and "task" not in {t.name for t in self.gym.manifest.tools}:
             return _result(ToolOk(episode.task_result()), episode)
         outcome = await episode.step(params.name, arguments)
         return _result(outcome, episode)
+
+    def _from_harness(self, meta: Mapping[str, Any] | None) -> bool:
+        """Whether a request carries the harness key in its ``_meta``.
+
+        Without it a ``reset`` call goes on as an unknown tool (an agent's step like any other).
+        """
+        given = (meta or {}).get(HARNESS_KEY_META)
+        return isinstance(given, str) and hmac.compare_digest(
+            given.encode("utf-8"), self.harness_key.encode("utf-8")
+        )
 
     async def _reset(self, episode: Episode, arguments: dict[str, JsonValue]) -> types.CallToolResult:
         values: dict[str, int | None] = {"instance": None, "seed": None}

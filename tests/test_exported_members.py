@@ -32,17 +32,3 @@ def test_public_modules_are_private_files(name: str) -> None:
     files = {p.stem for p in Path(package.__file__ or "").parent.glob("*.py")}
     public = {f for f in files if not f.startswith("_")}
     assert public <= {"cli"}, f"{name} has public modules {sorted(public - {'cli'})}"
-
-
-def test_the_package_layers_import_one_way() -> None:
-    """schemas <- runtime <- generator <- servers: a lower layer never imports a higher one."""
-    order = ["schemas", "runtime", "generator", "servers"]
-    root = Path(importlib.import_module("codegym_mcp.schemas").__file__ or "").parent.parent
-    offenders = []
-    for i, layer in enumerate(order):
-        for path in (root / layer).glob("*.py"):
-            text = path.read_text(encoding="utf-8")
-            for higher in order[i + 1 :]:
-                if f"from ..{higher}" in text or f"codegym_mcp.{higher}" in text:
-                    offenders.append(f"{layer}/{path.name} imports {higher}")
-    assert not offenders, offenders

@@ -53,9 +53,10 @@ def toy_problem(name: str = "toy/0", *, tests: str | None = None) -> Problem:
 
 
 def getters_carving(
-    problem: Problem, recorded: Recorded, granularity: str, input_schema: object
+    problem: Problem, recorded: Recorded, granularity: str, input_schema: object, observation: str = "full"
 ) -> Carving | Rejected:
-    """A carving with one getter per input field (what the real carver's last rung does)."""
+    """A carving with one getter per input field (what the real carver's last rung does under the
+    full observation policy; its oracle never calls observe, so it verifies under either)."""
     params = recorded.params
     tools_source = "".join(f"def get_{p}({p}):\n    return {p}\n\n\n" for p in params)
     calls = ", ".join(f"{p}=tools.get_{p}()" for p in params)

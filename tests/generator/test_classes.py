@@ -19,7 +19,7 @@ from codegym_mcp.generator._instances import (
 from codegym_mcp.generator._pipeline import build_gym
 from codegym_mcp.generator._results import Generated, GenerateSettings
 from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import Problem, encode
+from codegym_mcp.schemas import ITEMS_CAP, Problem, encode
 
 from ._recording import kodcode_problems, sandbox_worker
 
@@ -116,7 +116,15 @@ def test_every_kodcode_design_problem_becomes_a_verified_gym(
         assert isinstance(out, Generated), (p.problem_id, out)
         assert out.summary.n_problem_tools >= 2
         first = out.files.instances[0]
-        assert first.oracle_steps == len(first.input["operations"]) + 2  # type: ignore[arg-type]
+        n = len(first.input["operations"])  # type: ignore[arg-type]
+        reads = 2 * -(-n // ITEMS_CAP)  # partial observation: operations and arguments, 5 a read
+        assert first.oracle_steps == n + reads + 2  # observe, reads, one call per operation, submit
+        assert [c.tool for c in first.oracle_trace[1 : 1 + reads]] == ["read_operations"] * (reads // 2) + [
+            "read_arguments"
+        ] * (reads // 2)
+        full = build_gym(p, GenerateSettings.unfiltered(observe="full"), worker)
+        assert isinstance(full, Generated)
+        assert full.files.instances[0].oracle_steps == n + 2
 
 
 def test_operation_sequences_are_augmented_in_tiers_and_computed_by_the_reference(

@@ -11,7 +11,7 @@ from codegym_mcp.generator._results import Generated, GenerateSettings
 from codegym_mcp.runtime import Worker
 from codegym_mcp.schemas import Problem, decode
 
-from ._pipeline_fakes import sandbox_worker, toy_problem
+from ._pipeline_fakes import sandbox_worker
 
 __all__ = ["sandbox_worker"]
 
@@ -58,9 +58,37 @@ def test_by_default_a_gym_keeps_instances_of_every_tier_inside_the_step_window(
     assert len({c.tool for i in instances for c in i.oracle_trace}) >= 4
 
 
+ZERO_PAIRS = Problem(
+    problem_id="zero_pairs/0",
+    task_id="zero_pairs_0",
+    source="jsonl",
+    question="Count the pairs i < j with nums[i] + nums[j] == 0.",
+    solution=(
+        "def pair_ok(a: int, b: int) -> bool:\n"
+        "    return a + b == 0\n\n\n"
+        "def count_zero_pairs(nums: list[int]) -> int:\n"
+        "    total = 0\n"
+        "    for i in range(len(nums)):\n"
+        "        for j in range(i + 1, len(nums)):\n"
+        "            if pair_ok(nums[i], nums[j]):\n"
+        "                total += 1\n"
+        "    return total\n"
+    ),
+    tests=(
+        "def check(candidate):\n"
+        "    assert candidate([1, -1, 2]) == 1\n"
+        "    assert candidate([3, -3, -3, 0, 0]) == 3\n"
+        "    assert candidate([4, 5, -4, 1]) == 1\n\n"
+        "check(count_zero_pairs)\n"
+    ),
+    test_style="humaneval",
+    entry_point="count_zero_pairs",
+)
+
+
 def test_the_climb_stops_where_steps_leave_the_window_and_fills_the_gap_below(sandbox_worker: Worker) -> None:
-    # counting pairs costs about n * n / 2 oracle calls: 32 elements are already over 256
-    result = build_gym(toy_problem(), GenerateSettings(), sandbox_worker)
+    # one pair_ok call per pair: about n * n / 2 oracle calls, so 32 elements are already over 256
+    result = build_gym(ZERO_PAIRS, GenerateSettings(), sandbox_worker)
     assert isinstance(result, Generated), result
     dropped = result.summary.instances_dropped
     assert dropped[UNTRIED] > 0

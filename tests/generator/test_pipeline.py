@@ -34,14 +34,16 @@ def _getters_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_problem_becomes_a_verified_gym_with_a_budget_and_a_summary(sandbox_worker: Worker) -> None:
-    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(), sandbox_worker)
+    result = _pipeline.build_gym(toy_problem(), GenerateSettings.unfiltered(observe="full"), sandbox_worker)
     assert isinstance(result, Generated), result
     manifest = GymManifest.model_validate_json(result.files.manifest.model_dump_json())
     assert [t.name for t in manifest.tools] == ["observe", "get_nums", "get_target", "submit", "task"]
     assert manifest.n_instances == 4 == len(result.files.instances)
     steps = [i.oracle_steps for i in result.files.instances]
     assert steps == [3, 3, 3, 3]  # get_nums, get_target, submit
-    assert manifest.step_budget == 2 * max(steps) + 4
+    # 4 instances, a constant right on more than 5% of them: batches of 2 (the cap keeping 2 episodes)
+    assert manifest.batch_size == result.summary.batch_size == 2
+    assert manifest.step_budget == 2 * (2 * max(steps) + 4)  # K times the per-case budget
     assert result.summary.n_problem_tools == 2
     assert result.summary.n_tools == 5
     assert result.summary.oracle_steps_max == 3
@@ -112,7 +114,9 @@ def test_the_carving_ladder_falls_back_to_a_coarser_granularity(
 ) -> None:
     tried: list[str] = []
 
-    def ladder(problem: Problem, recorded: Recorded, granularity: str, schema: object) -> object:
+    def ladder(
+        problem: Problem, recorded: Recorded, granularity: str, schema: object, observation: str = "full"
+    ) -> object:
         tried.append(granularity)
         if granularity != "getters":
             return Rejected(
@@ -284,7 +288,9 @@ def test_the_generate_and_check_commands_run_end_to_end(
     out = tmp_path / "catalog"
     old = ["--augment", "0", "--no-filters"]  # the toy is too short for the paper's filters
     assert main(["generate", "--dataset", f"jsonl:{data}", "--out", str(out), "--workers", "1", *old]) == 0
-    assert "gyms verified: 1 of 1 (100.0%)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "gyms verified: 1 of 1 (100.0%)" in printed
+    assert "batches: 1 gyms with K > 1 (K=2: 1)" in printed  # 4 instances: batches of 2 against blind guesses
     # the honesty checks have their own tests (tests/generator/test_audit_honesty.py)
     assert main(["check", "--catalog", str(out), "--no-honesty"]) == 0
     assert "1 pass, 0 fail" in capsys.readouterr().out
@@ -405,7 +411,13 @@ def test_a_verified_proposal_with_fewer_tools_loses_to_the_deterministic_carving
     )
     assert isinstance(result, Generated)
     assert result.summary.llm is False
-    assert (result.summary.llm_fallback_reason or "").startswith("deterministic carving had more tools")
+    # the lumped helper is also the whole answer in one call: refused before the tool count is compared
+    assert (result.summary.llm_fallback_reason or "").startswith(
+        (
+            "deterministic carving had more tools",
+            "verify: tool pairs_summing_to returns the answer in one call",
+        )
+    )
 
 
 def test_an_annotation_is_kept_only_when_every_recorded_value_survives_it() -> None:
@@ -423,7 +435,9 @@ def test_an_annotation_is_kept_only_when_every_recorded_value_survives_it() -> N
 def test_a_problem_tool_the_oracle_never_calls_is_not_offered(
     sandbox_worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def with_unused(problem: Problem, recorded: Recorded, granularity: str, schema: object) -> object:
+    def with_unused(
+        problem: Problem, recorded: Recorded, granularity: str, schema: object, observation: str = "full"
+    ) -> object:
         carving = getters_carving(problem, recorded, granularity, schema)
         assert isinstance(carving, Carving)
         unused = CarvedTool(

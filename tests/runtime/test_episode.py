@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import types
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegym_mcp.runtime import CallFailed, Catalog, Gym, SandboxConfig, WorkerCrashed, WorkerPool
+from codegym_mcp.runtime import (
+    CallFailed,
+    CallTimeout,
+    Catalog,
+    Gym,
+    KilledBySignal,
+    MemoryLimitExceeded,
+    OutputTooLarge,
+    SandboxConfig,
+    SandboxError,
+    SandboxUnavailable,
+    WorkerCrashed,
+    WorkerPool,
+)
 from codegym_mcp.runtime._episode import BadReset, Episode, InstancePicker, ToolFailed, ToolOk
 from codegym_mcp.runtime._recorder import Recorder
-from codegym_mcp.schemas import EpisodeRecord, decode, encode
+from codegym_mcp.schemas import EpisodeRecord, ParamSpec, ToolSpec, decode, encode
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog"
 pytestmark = pytest.mark.anyio
@@ -151,11 +165,31 @@ async def test_calls_after_the_end_say_the_episode_is_over_and_cost_nothing() ->
     episode = Episode(maxsub(), InProcessRunner())
     await episode.step("submit", {"answer": 0})
     message = failed(await episode.step("observe", {}))
-    assert (
-        message
-        == "The episode is over: an answer was submitted (reward 0). Call reset to start the next one."
+    assert message == (
+        "The episode is over: an answer was submitted (reward 0). "
+        "No call counts any more: the next episode is started for you, not by a tool."
     )
     assert len(episode.steps) == 1
+
+
+async def test_the_end_of_an_episode_points_to_reset_only_when_the_agent_has_it() -> None:
+    offered = Episode(maxsub(), InProcessRunner(), max_steps=1, reset_offered=True)
+    outcome = await offered.step("observe", {})
+    assert isinstance(outcome, ToolOk) and outcome.notice is not None
+    assert outcome.notice.endswith("Call reset to start the next one.")
+    assert failed(await offered.step("observe", {})).endswith("Call reset to start the next one.")
+    hidden = Episode(maxsub(), InProcessRunner(), max_steps=1)
+    outcome = await hidden.step("observe", {})
+    assert isinstance(outcome, ToolOk) and outcome.notice is not None
+    assert "reset" not in outcome.notice and "reset" not in failed(await hidden.step("observe", {}))
+
+
+async def test_an_unknown_tool_costs_a_step_and_reset_is_one_of_them() -> None:
+    episode = Episode(maxsub(), InProcessRunner())
+    message = failed(await episode.step("reset", {}))
+    assert message.startswith("unknown tool 'reset': this gym's tools are ")
+    assert "reset" not in message.removeprefix("unknown tool 'reset'")
+    assert len(episode.steps) == 1 and not episode.done
 
 
 async def test_the_step_budget_ends_the_episode_with_reward_0_and_says_so() -> None:
@@ -188,7 +222,7 @@ async def test_a_sandbox_failure_ends_the_episode_unscored_never_as_reward_0() -
     assert record.detail is not None and "worker crashed" in record.detail
 
 
-async def test_a_tool_result_that_does_not_fit_the_manifest_ends_the_episode_unscored() -> None:
+async def test_a_tool_result_that_does_not_fit_the_manifest_is_a_tool_error_and_the_episode_goes_on() -> None:
     gym = maxsub()
     broken = [
         t.model_copy(update={"result_fields": ["best", "current", "extra"]}) if t.name == "kadane_step" else t
@@ -198,17 +232,42 @@ async def test_a_tool_result_that_does_not_fit_the_manifest_ends_the_episode_uns
     ended: list[EpisodeRecord] = []
     episode = Episode(gym, InProcessRunner(), on_end=ended.append)
     outcome = await episode.step("kadane_step", {"best": 1, "current": 1, "x": 2})
-    assert isinstance(outcome, ToolFailed) and outcome.infra
-    assert (
-        "gym bug: tool kadane_step must return 3 values (best, current, extra), got tuple" in outcome.message
+    assert isinstance(outcome, ToolFailed) and not outcome.infra
+    assert outcome.message.startswith(
+        "kadane_step returned tuple for these arguments instead of its 3 values (best, current, extra). "
+        "The call had no effect and cost one step; the episode goes on"
     )
-    (record,) = ended
-    assert record.end_reason == "infra_error" and record.reward is None
+    assert ended == [] and not episode.done and len(episode.steps) == 1
+    assert ok(await episode.step("submit", {"answer": 6})) == {"reward": 1}
 
 
-async def test_a_result_outside_the_published_output_schema_ends_the_episode_unscored() -> None:
+class ScriptedRunner:
+    """Returns the given results in turn, whatever is called."""
+
+    def __init__(self, *results: Any) -> None:
+        self.results = list(results)
+
+    async def call(self, *, source: str, function: str, args: list[Any]) -> Any:
+        return encode(self.results.pop(0))
+
+
+async def test_a_stateful_result_that_does_not_fit_keeps_the_previous_state() -> None:
+    episode = Episode(maxsub(), ScriptedRunner([-5, -5], [7.5, 7.5], 3))
+    assert ok(await episode.step("track_best", {"value": -5})) == {"result": -5}
+    outcome = await episode.step("track_best", {"value": 7})  # a float where the schema says int
+    assert isinstance(outcome, ToolFailed) and not outcome.infra
+    assert "outside its declared output type" in outcome.message
+    assert decode(episode.state) == -5 and not episode.done
+    outcome = await episode.step("track_best", {"value": 1})  # a result that is not a pair
+    assert isinstance(outcome, ToolFailed) and not outcome.infra
+    assert "instead of its [new_state, result] pair" in outcome.message
+    assert decode(episode.state) == -5 and len(episode.steps) == 3
+
+
+async def test_a_result_outside_the_published_output_schema_is_a_tool_error_naming_types_not_values() -> None:
     """A type inferred from the oracle's calls can be narrower than what the code returns for other
-    arguments; MCP clients reject such a response whole, so it must never reach them."""
+    arguments (10 ** -3 from an integer tool); MCP clients reject such a response whole, so it never
+    reaches them: the call fails, costs a step, and the episode goes on."""
     gym = maxsub()
     narrowed = [
         t.model_copy(
@@ -229,11 +288,81 @@ async def test_a_result_outside_the_published_output_schema_ends_the_episode_uns
     ended: list[EpisodeRecord] = []
     episode = Episode(gym, InProcessRunner(), on_end=ended.append)
     outcome = await episode.step("get_length", {})
+    assert isinstance(outcome, ToolFailed) and not outcome.infra
+    assert outcome.message.startswith(
+        "get_length returned a result outside its declared output type for these arguments "
+        "(result.result: expected str, got int). The call had no effect and cost one step"
+    )
+    assert "9" not in outcome.message  # the value itself is not shown
+    assert ended == [] and not episode.done and len(episode.steps) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (CallTimeout(0.5), "it ran past the per-call time limit of 0.5 s"),
+        (CallTimeout(1.0, limit="cpu"), "it ran past the per-call CPU-time limit of 1 s"),
+        (MemoryLimitExceeded(512, how="MemoryError"), "it went over the per-call memory limit of 512 MB"),
+        (OutputTooLarge("what the call printed", 1024), "what the call printed went over the per-call cap"),
+        (KilledBySignal(11), "its process died (killed by signal 11 (SIGSEGV))"),
+    ],
+)
+async def test_a_call_stopped_by_a_per_call_limit_is_a_tool_error_and_the_episode_goes_on(
+    error: SandboxError, reason: str
+) -> None:
+    ended: list[EpisodeRecord] = []
+    runner = InProcessRunner()
+    episode = Episode(maxsub(), runner, on_end=ended.append)
+    assert ok(await episode.step("track_best", {"value": 4})) == {"result": 4}
+    runner.fail_with = error
+    message = failed(await episode.step("track_best", {"value": 10**9}))
+    assert message.startswith(f"track_best was stopped by the sandbox with these arguments: {reason}")
+    assert "The call had no effect and cost one step; the episode goes on" in message
+    assert not episode.done and not episode.status().infra and ended == []
+    runner.fail_with = None
+    assert ok(await episode.step("track_best", {"value": 1})) == {"result": 4}  # the state was kept
+    assert ok(await episode.step("submit", {"answer": 6}))["reward"] == 1
+
+
+async def test_a_sandbox_that_cannot_start_still_ends_the_episode_unscored() -> None:
+    runner = InProcessRunner(fail_with=SandboxUnavailable("nsjail cannot start: no user namespaces"))
+    episode = Episode(maxsub(), runner)
+    outcome = await episode.step("get_length", {})
     assert isinstance(outcome, ToolFailed) and outcome.infra
-    assert "gym bug: tool get_length returned a value outside its output schema" in outcome.message
-    assert "expected str" in outcome.message
-    (record,) = ended
-    assert record.end_reason == "infra_error" and record.reward is None
+    assert episode.status().end_reason == "infra_error" and episode.reward is None
+
+
+async def test_a_worker_killed_at_the_time_limit_is_replaced_and_the_episode_keeps_its_state(
+    tmp_path: Path,
+) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(FIXTURE, catalog)
+    folder = catalog / "Fixture_maxsub"
+    with (folder / "tools.py").open("a", encoding="utf-8") as f:
+        f.write("\n\ndef spin(n: int) -> int:\n    while n > 0:\n        pass\n    return n\n")
+    gym = Catalog(catalog).load("Fixture_maxsub")
+    spin = ToolSpec(
+        name="spin",
+        kind="helper",
+        description="Loops forever for a positive n.",
+        function="spin",
+        params=[ParamSpec(name="n", source="agent", type_schema={"type": "integer"})],
+        input_schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+        output_schema={"type": "object", "properties": {"result": {"type": "integer"}}},
+    )
+    gym = dataclasses.replace(
+        gym, manifest=gym.manifest.model_copy(update={"tools": [*gym.manifest.tools, spin]})
+    )
+    async with WorkerPool(SandboxConfig(isolation="none", call_timeout=0.5), size=1) as pool:
+        episode = Episode(gym, pool)
+        assert ok(await episode.step("track_best", {"value": 5})) == {"result": 5}
+        (pid,) = pool.pids
+        message = failed(await episode.step("spin", {"n": 1}))
+        assert "per-call time limit of 0.5 s" in message and not episode.done
+        assert ok(await episode.step("spin", {"n": 0})) == {"result": 0}  # a new worker answers
+        assert pool.pids != [pid]
+        assert ok(await episode.step("track_best", {"value": 2})) == {"result": 5}
+        assert ok(await episode.step("submit", {"answer": 6}))["reward"] == 1
 
 
 async def test_a_tool_reading_a_hidden_input_the_instance_lacks_ends_the_episode_unscored() -> None:

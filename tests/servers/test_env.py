@@ -158,11 +158,14 @@ async def test_an_unreachable_server_is_a_server_failure() -> None:
 
 
 async def test_the_env_drives_the_real_catalog_server_over_http() -> None:
-    async with catalog_inprocess(FIXTURE_CATALOG) as base:
+    async with catalog_inprocess(FIXTURE_CATALOG, harness_key="the-harness-key") as base:
         url = catalog_task_url(base, "Fixture_vowels", instance=1)
-        async with await CodeGymEnv.connect(url, task_id="Fixture_vowels") as env:
+        async with await CodeGymEnv.connect(
+            url, task_id="Fixture_vowels", harness_key="the-harness-key"
+        ) as env:
             obs, info = await env.reset()
-            assert "submit" in obs.text
+            assert "submit" in obs.text and "reset" not in obs.text
+            assert "reset" not in {t.name for t in env.agent_tools}
             obs, *_ = await env.step(ToolCall("observe"))
             assert not obs.is_error
             _, _, _, _, step_info = await env.step(ToolCall("submit", {"answer": -1}))
@@ -170,6 +173,27 @@ async def test_the_env_drives_the_real_catalog_server_over_http() -> None:
             assert step_info["instance_id"] is not None
             _, info = await env.reset(seed=5)
             assert info["instance_id"] is not None and info["step_budget"] is not None
+
+
+async def test_an_env_without_the_harness_key_plays_one_episode_and_says_why_it_cannot_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CODEGYM_HARNESS_KEY", raising=False)
+    async with catalog_inprocess(FIXTURE_CATALOG, harness_key="the-harness-key") as base:
+        url = catalog_task_url(base, "Fixture_vowels", instance=1)
+        async with await CodeGymEnv.connect(url, task_id="Fixture_vowels") as env:
+            await env.reset()
+            _, _, terminated, _, _ = await env.step(ToolCall("submit", {"answer": -1}))
+            assert terminated
+            with pytest.raises(
+                ServerFailure, match=r"refused to reset \(The episode is over.*\): only the harness may reset"
+            ):
+                await env.reset(seed=5)
+        monkeypatch.setenv("CODEGYM_HARNESS_KEY", "the-harness-key")  # the env's default
+        async with await CodeGymEnv.connect(url, task_id="Fixture_vowels") as env:
+            await env.reset()
+            _, info = await env.reset(options={"instance": 0})
+            assert info["instance_id"] is not None
 
 
 async def test_the_rollout_loop_example_runs_and_writes_chat_trajectories(tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
         problems,
         catalog=out,
         dataset="fixtures",
-        settings=GenerateSettings.unfiltered(),  # a short gym: the default filters would drop it
+        # full observation shows the dict whole; one instance per episode (no `case` argument);
+        # a short gym: unfiltered
+        settings=GenerateSettings.unfiltered(observe="full", batch=1),
         sandbox=SandboxConfig(isolation=isolation()),
     )
     return Catalog(out)

@@ -377,3 +377,25 @@ def test_make_bench_runs_end_to_end_on_the_fixture_catalog(tmp_path: Path) -> No
     assert all(p.success_rate == 1.0 for p in result.throughput)
     table = (tmp_path / "bench.md").read_text(encoding="utf-8")
     assert "protocol floor" in table and "not run (--gen-limit 0)" in table
+
+
+@pytest.mark.anyio
+async def test_groups_over_a_real_server_reset_with_the_harness_key_and_never_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from codegym_mcp.servers._connectors import catalog_inprocess, http_connector
+
+    monkeypatch.delenv("CODEGYM_HARNESS_KEY", raising=False)
+    catalog = Catalog(FIXTURE_CATALOG)
+    gyms = [(t, len(catalog.load(t).instances)) for t in catalog.task_ids()]
+    specs = plan_episodes(gyms, episodes=4, group_size=2)
+    async with catalog_inprocess(FIXTURE_CATALOG, no_sandbox=True, harness_key="the-key") as base:
+        keyed = http_connector(base, harness_key="the-key")
+        records, _ = await run_rollouts(specs, connect=keyed, policy=OraclePolicy(), catalog=catalog)
+        assert [r.reward for r in records] == [1, 1, 1, 1]
+        records, _ = await run_rollouts(
+            specs, connect=http_connector(base), policy=OraclePolicy(), catalog=catalog
+        )
+    # Without the key each group's first episode (its own session) plays; the second cannot start.
+    assert [r.reward for r in records] == [1, None, 1, None]
+    assert all(r.detail is not None and "only the harness may reset" in r.detail for r in records[1::2])

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from mcp import Client
+from mcp_types import RequestParamsMeta
 
 from codegym_mcp.runtime import Catalog, SandboxConfig, WorkerPool
 from codegym_mcp.schemas import EpisodeRecord
-from codegym_mcp.servers._server import EPISODE_META_KEY, GymServer, ServeOptions
+from codegym_mcp.servers._server import EPISODE_META_KEY, HARNESS_KEY_META, GymServer, ServeOptions
 
 from ._serve_helpers import FIXTURE, crashing_catalog, text_of
 
@@ -29,6 +30,11 @@ async def pool() -> AsyncIterator[WorkerPool]:
         yield pool
 
 
+def harness(server: GymServer) -> RequestParamsMeta:
+    """The ``_meta`` with which the harness (and only it) may reset."""
+    return cast(RequestParamsMeta, {HARNESS_KEY_META: server.harness_key})
+
+
 def meta(result: Any) -> dict[str, Any]:
     value = result.meta[EPISODE_META_KEY]
     assert isinstance(value, dict)
@@ -42,12 +48,52 @@ async def test_tools_are_listed_with_the_manifests_schemas_and_the_task_as_instr
     async with Client(GymServer(gym, pool).server) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
         assert client.instructions is not None and gym.manifest.task in client.instructions
-    assert set(listed) == {t.name for t in gym.manifest.tools} | {"reset"}
+        assert "reset" not in client.instructions
+    assert set(listed) == {t.name for t in gym.manifest.tools}
     for spec in gym.manifest.tools:
         assert listed[spec.name].input_schema == spec.input_schema
         assert listed[spec.name].output_schema == spec.output_schema
         assert listed[spec.name].description == spec.description
-    assert listed["reset"].output_schema is not None
+
+
+async def test_an_agent_cannot_reset_without_the_harness_key(pool: WorkerPool) -> None:
+    gym = Catalog(FIXTURE).load("Fixture_maxsub")
+    records: list[EpisodeRecord] = []
+    server = GymServer(gym, pool, options=ServeOptions(harness_key="k" * 32), on_end=records.append)
+    async with Client(server.server) as agent:
+        await agent.call_tool("observe", {})
+        guesses: list[dict[str, Any] | None] = [None, {HARNESS_KEY_META: "guess"}, {HARNESS_KEY_META: 42}]
+        for guess in guesses:
+            refused = await agent.call_tool("reset", {"instance": 1}, meta=cast(RequestParamsMeta, guess))
+            assert refused.is_error and text_of(refused).startswith("unknown tool 'reset'")
+        assert meta(refused)["step"] == 4 and meta(refused)["instance"] == 0 and not meta(refused)["done"]
+        listed = await agent.list_tools(meta=cast(RequestParamsMeta, {HARNESS_KEY_META: "guess"}))
+        assert "reset" not in {t.name for t in listed.tools}
+    assert [(r.end_reason, len(r.steps)) for r in records] == [("disconnected", 4)]
+
+
+async def test_the_harness_key_in_meta_lists_reset_and_starts_the_next_episode(pool: WorkerPool) -> None:
+    gym = Catalog(FIXTURE).load("Fixture_maxsub")
+    server = GymServer(gym, pool)
+    assert len(server.harness_key) >= 32  # a random secret when none is given
+    async with Client(server.server) as client:
+        listed = await client.list_tools(meta=harness(server))
+        assert "reset" in {t.name for t in listed.tools}
+        reset = await client.call_tool("reset", {"instance": 2}, meta=harness(server))
+        assert not reset.is_error and meta(reset)["instance"] == 2 and meta(reset)["step"] == 0
+
+
+async def test_allow_reset_lists_reset_for_manual_play_and_says_so(pool: WorkerPool) -> None:
+    gym = Catalog(FIXTURE).load("Fixture_maxsub")
+    async with Client(GymServer(gym, pool, options=ServeOptions(allow_reset=True)).server) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        assert listed["reset"].output_schema is not None
+        assert client.instructions is not None and "`reset` starts the next instance" in client.instructions
+        await client.call_tool("submit", {"answer": 0})
+        after = await client.call_tool("observe", {})
+        assert text_of(after).endswith("Call reset to start the next one.")
+        reset = await client.call_tool("reset", {})
+        assert not reset.is_error and meta(reset)["instance"] == 1
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -56,9 +102,10 @@ async def test_the_oracle_trace_replays_to_reward_1_on_every_instance(
     pool: WorkerPool, mode: str, task_id: str
 ) -> None:
     gym = Catalog(FIXTURE).load(task_id)
-    async with Client(GymServer(gym, pool).server, mode=mode) as client:
+    server = GymServer(gym, pool)
+    async with Client(server.server, mode=mode) as client:
         for index, instance in enumerate(gym.instances):
-            reset = await client.call_tool("reset", {"instance": index})
+            reset = await client.call_tool("reset", {"instance": index}, meta=harness(server))
             assert reset.structured_content is not None
             assert reset.structured_content["instance_id"] == instance.instance_id
             for call in instance.oracle_trace:
@@ -86,13 +133,14 @@ async def test_a_bad_argument_is_a_tool_error_that_costs_a_step_and_the_server_c
 
 async def test_submit_scores_1_or_0_and_later_calls_say_the_episode_is_over(pool: WorkerPool) -> None:
     gym = Catalog(FIXTURE).load("Fixture_vowels")
-    async with Client(GymServer(gym, pool, options=ServeOptions(instance=0)).server) as client:
+    server = GymServer(gym, pool, options=ServeOptions(instance=0))
+    async with Client(server.server) as client:
         right = await client.call_tool("submit", {"answer": 3})
         assert right.structured_content == {"reward": 1}
         assert meta(right)["end_reason"] == "submitted"
         after = await client.call_tool("get_length", {})
-        assert after.is_error and "The episode is over" in text_of(after) and "reset" in text_of(after)
-        await client.call_tool("reset", {})
+        assert after.is_error and "The episode is over" in text_of(after) and "reset" not in text_of(after)
+        await client.call_tool("reset", {}, meta=harness(server))
         wrong = await client.call_tool("submit", {"answer": 3})
         assert wrong.structured_content == {"reward": 0}
         assert meta(wrong)["instance"] == 1 and meta(wrong)["reward"] == 0
@@ -100,7 +148,7 @@ async def test_submit_scores_1_or_0_and_later_calls_say_the_episode_is_over(pool
 
 async def test_reset_starts_a_chosen_or_seeded_instance_and_rejects_bad_ones(pool: WorkerPool) -> None:
     gym = Catalog(FIXTURE).load("Fixture_maxsub")
-    async with Client(GymServer(gym, pool).server) as client:
+    async with Client(GymServer(gym, pool, options=ServeOptions(allow_reset=True)).server) as client:
         first = await client.call_tool("observe", {})
         assert first.structured_content == {"nums": [-2, 1, -3, 4, -1, 2, 1, -5, 4]}
         reset = await client.call_tool("reset", {"instance": 3})
@@ -141,12 +189,13 @@ async def test_the_task_tool_returns_the_statement(pool: WorkerPool) -> None:
 async def test_a_dead_worker_is_an_infra_error_never_a_reward_of_0(pool: WorkerPool, tmp_path: Path) -> None:
     gym = Catalog(crashing_catalog(tmp_path)).load("Fixture_maxsub")
     records: list[EpisodeRecord] = []
-    async with Client(GymServer(gym, pool, on_end=records.append).server) as client:
+    server = GymServer(gym, pool, on_end=records.append)
+    async with Client(server.server) as client:
         await client.call_tool("observe", {})
         boom = await client.call_tool("explode", {})
         assert boom.is_error and meta(boom)["infra"] and meta(boom)["end_reason"] == "infra_error"
-        assert "sandbox failure" in text_of(boom)
-        await client.call_tool("reset", {})
+        assert "sandbox failure" in text_of(boom) and "reset" not in text_of(boom)
+        await client.call_tool("reset", {}, meta=harness(server))
         healthy = await client.call_tool("get_length", {})  # the pool replaced the worker
         assert healthy.structured_content == {"result": 1}
     assert [(r.end_reason, r.reward) for r in records] == [("infra_error", None), ("disconnected", None)]

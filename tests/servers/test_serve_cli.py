@@ -8,12 +8,13 @@ import signal
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp_types import RequestParamsMeta
 
 from codegym_mcp.schemas import EpisodeRecord
 
@@ -37,17 +38,20 @@ async def test_a_stdio_server_plays_episodes_and_records_them(tmp_path: Path) ->
     params = StdioServerParameters(
         command=SERVE[0],
         args=[*SERVE[1:], "Fixture/maxsub", *options, "--max-steps", "5"],
-        env=serve_env(),
+        env={**serve_env(), "CODEGYM_HARNESS_KEY": "the-harness-key"},
     )
+    harness = cast(RequestParamsMeta, {"codegym/harness-key": "the-harness-key"})
     with anyio.fail_after(60):
         async with Client(params) as client:
             listed = await client.list_tools()
-            assert "kadane_step" in {t.name for t in listed.tools}
+            assert "kadane_step" in {t.name for t in listed.tools} and "reset" not in {
+                t.name for t in listed.tools
+            }
             assert (await client.call_tool("observe", {})).structured_content == {"nums": [1]}
             bad = await client.call_tool("kadane_step", {"best": 1, "current": [], "x": 1})
             assert bad.is_error and text_of(bad) == "invalid argument current: expected int, got []"
             assert (await client.call_tool("submit", {"answer": 1})).structured_content == {"reward": 1}
-            await client.call_tool("reset", {})
+            await client.call_tool("reset", {}, meta=harness)
             for _ in range(5):
                 last = await client.call_tool("get_length", {})
             assert "step budget of 5 calls is used up" in last.content[-1].text  # type: ignore[union-attr]
@@ -55,6 +59,22 @@ async def test_a_stdio_server_plays_episodes_and_records_them(tmp_path: Path) ->
     assert [(r.end_reason, r.reward) for r in got] == [("submitted", 1), ("step_budget", 0)]
     assert [s.tool for s in got[0].steps] == ["observe", "kadane_step", "submit"]
     assert got[0].steps[1].error is not None and got[0].submission == 1 and got[0].expected == 1
+
+
+async def test_serve_allow_reset_offers_reset_to_any_client_and_the_help_says_so() -> None:
+    help_text = run_cli("--help").stdout
+    assert "--allow-reset" in help_text and "--harness-key" in help_text
+    params = StdioServerParameters(
+        command=SERVE[0],
+        args=[*SERVE[1:], "Fixture_vowels", "--catalog", str(FIXTURE), "--no-sandbox", "--allow-reset"],
+        env=serve_env(),
+    )
+    with anyio.fail_after(60):
+        async with Client(params) as client:
+            assert "reset" in {t.name for t in (await client.list_tools()).tools}
+            reset = await client.call_tool("reset", {"instance": 2})
+            assert not reset.is_error and reset.structured_content is not None
+            assert reset.structured_content["instance"] == 2
 
 
 def test_an_unknown_task_id_exits_2_suggesting_the_nearest() -> None:

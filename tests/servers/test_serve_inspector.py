@@ -43,12 +43,22 @@ def call_tool(name: str, **arguments: str) -> Any:
 
 def test_inspector_lists_the_tools_with_input_and_output_schemas() -> None:
     listed = {t["name"]: t for t in inspector("--method", "tools/list")["tools"]}
-    assert {"observe", "submit", "task", "reset", "subarray_sum", "kadane_step"} <= set(listed)
+    assert {"observe", "submit", "task", "subarray_sum", "kadane_step"} <= set(listed)
+    assert "reset" not in listed  # episodes are the harness's to start
     assert listed["kadane_step"]["outputSchema"]["properties"] == {
         "best": {"type": "integer"},
         "current": {"type": "integer"},
     }
     assert set(listed["subarray_sum"]["inputSchema"]["properties"]) == {"start", "end"}
+
+
+def test_inspector_with_allow_reset_lists_and_calls_reset_for_manual_play() -> None:
+    listed = {t["name"] for t in inspector("--method", "tools/list", "--allow-reset")["tools"]}
+    assert "reset" in listed
+    result = inspector(
+        "--method", "tools/call", "--tool-name", "reset", "--tool-arg", "instance=2", "--allow-reset"
+    )
+    assert result["structuredContent"]["instance"] == 2
 
 
 def test_inspector_calls_a_problem_tool_and_gets_structured_content() -> None:

@@ -1,0 +1,341 @@
+"""Checks on the text an agent reads: leaked instances, solution lines, code framing, dangling headers.
+
+Every check is a pure function of the text (a task statement, a tool description) and returns
+one message per finding (empty list: clean), so ``codegym-mcp check``/``audit`` and the
+generator share them:
+
+- :func:`statement_leaks` - an instance's input shown together with its answer, in any
+  formatting (``[1,2,3]``, ``[1, 2, 3]``, ``(1, 2)``, quoted strings with either quote,
+  ``True``/``true``, numbers as whole tokens);
+- :func:`solution_lines_in` - lines of the reference solution's code in the text;
+- :func:`code_framing_in` - coding-task framing ("write a function", ``def``, ``>>>``, fences);
+- :func:`dangling_headers_in` - a header ("Example:") with nothing under it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..schemas import decode, to_plain
+
+__all__ = [
+    "HasInputAndAnswer",
+    "code_framing_in",
+    "dangling_headers_in",
+    "leak_spans",
+    "leaking_lines",
+    "solution_lines_in",
+    "statement_leaks",
+]
+
+
+class HasInputAndAnswer(Protocol):
+    """An instance or candidate: the hidden input (wire values by parameter) and its answer (wire)."""
+
+    @property
+    def input(self) -> Mapping[str, Any]: ...
+
+    @property
+    def expected(self) -> Any: ...
+
+
+# --------------------------------------------------------------------------- value renderings
+
+_EXAMPLE_HINT = re.compile(
+    r"=>|==>|→|➞|>>>|\binputs?\b|\boutputs?\b|\bexamples?\b|e\.g\.|\bfor\s+instance\b|\bresult\s+is\b|"
+    r"\banswer\s+is\b|\breturns\s+(?:[-\d\[(\"'{]|true\b|false\b|none\b|null\b)|\bshould\s+(?:be|return)\b|"
+    r"\bgives\b|(?<![.\w])[a-z_]\w*\([^()]*\)\s*(?:==|=|->|is\b)",
+    re.IGNORECASE,
+)
+"""Words and marks of an example ("Input:", "f(3) == 9", "returns 4", "=>"). Code operators alone
+(``n == 1`` in a tool description) are not: a number beside one is no example."""
+
+
+@dataclass(frozen=True)
+class _Forms:
+    """How one value may be written: ``strong`` forms are specific enough alone (a non-empty list,
+    a quoted string); ``weak`` forms (numbers, flags, short words) count only beside an example hint."""
+
+    strong: tuple[str, ...]
+    weak: tuple[re.Pattern[str], ...]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("'", '"')
+
+
+def _token(form: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.\-])" + re.escape(form) + r"(?![\w]|\.\d)")
+
+
+def _forms(value: Any) -> _Forms:
+    plain = to_plain(value)
+    if isinstance(value, bool):
+        return _Forms((), (_token(str(value)), _token(json.dumps(value))))
+    if value is None:
+        return _Forms((), (_token("None"), _token("null")))
+    if isinstance(value, int):
+        return _Forms((), (_token(str(value)),))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return _Forms((), (_token(repr(value)),))
+        numbers = {repr(value), f"{value:g}"}
+        if value.is_integer():
+            numbers.add(str(int(value)))
+        return _Forms((), tuple(_token(t) for t in sorted(numbers)))
+    if isinstance(value, str):
+        quoted = _squash(json.dumps(value, ensure_ascii=False))
+        weak = (_token(value),) if len(value.strip()) >= 3 and value.strip() == value else ()
+        if len(value) >= 3:
+            return _Forms((quoted,), weak)
+        exact = re.compile(
+            r"(?<![\"'§])(" + re.escape(quoted) + "|" + re.escape(quoted.replace('"', "'")) + r")(?![\"'§])"
+        )
+        return _Forms((), (exact, *weak))
+    texts: set[str] = set()
+    for form in (repr(value), json.dumps(plain, ensure_ascii=False)):
+        squashed = _squash(form)
+        texts.add(squashed)
+        if squashed[:1] in "[(" and squashed[-1:] in "])":
+            inner = squashed[1:-1].rstrip(",")
+            texts.update({f"[{inner}]", f"({inner})"})
+    if not plain:  # [], {}, (): too common to count alone
+        return _Forms((), tuple(re.compile(re.escape(t)) for t in sorted(texts)))
+    return _Forms(tuple(sorted(texts)), ())
+
+
+_QUOTED = re.compile(r'"[^"\n]*"|\'[^\'\n]*\'')
+
+
+@dataclass(frozen=True)
+class _Match:
+    strong: bool
+    count: int
+
+
+def _strong_count(form: str, squashed: str) -> int:
+    if form.startswith('"'):
+        return squashed.count(form)  # a quoted string delimits itself
+    return len(re.findall(r"(?<![\w\])\"])" + re.escape(form), squashed))  # not arr[1]
+
+
+def _find(forms: _Forms, window: str, squashed: str) -> _Match | None:
+    strong = max((_strong_count(f, squashed) for f in forms.strong), default=0)
+    if strong:
+        return _Match(strong=True, count=strong)
+    # a word inside a longer quoted string is not the value (its exact quoted form is strong)
+    unquoted = _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 2 else "§", window)
+    weak = max((len(p.findall(unquoted)) for p in forms.weak), default=0)
+    return _Match(strong=False, count=weak) if weak else None
+
+
+def _example_values(inst: HasInputAndAnswer) -> list[Any]:
+    values = [decode(v) for v in inst.input.values()]
+    values.append(decode(inst.expected))
+    return values
+
+
+def _windows(lines: list[str], size: int, *, gap: int) -> Iterable[tuple[int, int]]:
+    """Runs of up to ``size`` non-blank lines, with at most ``gap`` - 1 blank lines between two."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    for n, start in enumerate(filled):
+        end = start
+        for nxt in filled[n + 1 : n + size]:
+            if nxt - end > gap:
+                break
+            end = nxt
+        yield start, end
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    label: str
+    forms: list[_Forms]
+
+
+def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
+    lines = text.splitlines()
+    spans: list[_Span] = []
+    for inst in instances:
+        values = _example_values(inst)
+        forms = [_forms(v) for v in values]
+        # an answer equal to an input (or two equal inputs) must show as often as it is repeated
+        keys = [json.dumps(to_plain(v), sort_keys=True, ensure_ascii=False) for v in values]
+        need = {k: keys.count(k) for k in keys}
+        label = ", ".join(k[:40] for k in keys[:-1]) + " -> " + keys[-1][:40]
+        for size, gap in ((2, 1), (3, 2)):
+            for start, end in _windows(lines, size, gap=gap):
+                window = "\n".join(lines[start : end + 1])
+                squashed = _squash(window)
+                found = [_find(f, window, squashed) for f in forms]
+                if any(m is None or m.count < need[k] for m, k in zip(found, keys, strict=True)):
+                    continue
+                strong = any(m is not None and m.strong for m in found)
+                if (size == 3 and not strong) or not (strong or _EXAMPLE_HINT.search(window)):
+                    continue
+                spans.append(_Span(start, end, label, forms))
+    return spans
+
+
+def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[int, int, str]]:
+    """Line spans ``(first, last, instance_summary)`` of ``text`` that show an instance's input and answer.
+
+    A span leaks when every input value and the answer appear in it (in any of their
+    renderings; a value repeated in the instance, as many times) and either one of them is
+    specific (a non-empty collection, a quoted string of 3+ characters) or the span reads like
+    an example ("Input", "returns 3", ``f(...) ==``, ``=>``...). Specific values are looked for
+    within 3 lines (one blank line may separate two); numbers and flags alone within 2 adjacent
+    lines.
+    """
+    return sorted({(s.start, s.end, s.label) for s in _spans(text, instances)})
+
+
+def leaking_lines(text: str, instances: Iterable[HasInputAndAnswer]) -> set[int]:
+    """Indices of lines whose removal stops the leaks :func:`leak_spans` finds, one per span:
+    the span's last line that shows one of the instance's values (usually the answer's line)."""
+    lines = text.splitlines()
+    out: set[int] = set()
+    for span in _spans(text, instances):
+        chosen = span.end
+        for i in range(span.end, span.start - 1, -1):
+            if any(_find(f, lines[i], _squash(lines[i])) for f in span.forms):
+                chosen = i
+                break
+        out.add(chosen)
+    return out
+
+
+def statement_leaks(text: str, instances: Iterable[HasInputAndAnswer]) -> list[str]:
+    """Messages for every place in ``text`` that shows one of ``instances``' input together with its answer.
+
+    ``instances``: objects with ``input`` (parameter -> wire value) and ``expected`` (wire), such
+    as :class:`~codegym_mcp.schemas.Instance` or the pipeline's candidates. Any formatting
+    counts: ``[1,2,3]`` and ``[1, 2, 3]``, tuples or lists, either quote, ``True``/``true``,
+    numbers as whole tokens (a number or flag only beside an example hint, see :func:`leak_spans`).
+    Returns an empty list when nothing leaks.
+    """
+    lines = text.splitlines()
+    out = []
+    for start, end, label in leak_spans(text, instances):
+        excerpt = " / ".join(line.strip() for line in lines[start : end + 1] if line.strip())[:160]
+        out.append(f"lines {start + 1}-{end + 1} show the instance ({label}): {excerpt!r}")
+    return out
+
+
+# --------------------------------------------------------------------------- solution lines
+
+_CODE_CHARS = re.compile(r"[=()\[\]:+\-*/%<>{}.]")
+
+
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    """Lines of string statements: docstrings, also one placed after ``import math``."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _code_lines(solution: str) -> list[str]:
+    """The solution's code lines (no docstrings, comments, blank or trivial lines), whitespace collapsed."""
+    try:
+        skip = _docstring_lines(ast.parse(solution))
+    except SyntaxError:
+        skip = set()
+    out = []
+    for n, raw in enumerate(solution.splitlines(), start=1):
+        if n in skip:
+            continue
+        line = raw.split("  #")[0].strip()
+        if not line or line.startswith(("#", "import ", "from ", "@")):
+            continue
+        key = " ".join(line.split())
+        if len(key.replace(" ", "")) >= 8 and _CODE_CHARS.search(key):
+            out.append(key)
+    return out
+
+
+def solution_lines_in(text: str, solution: str) -> list[str]:
+    """The lines of the reference ``solution``'s code that appear in ``text`` (empty: none).
+
+    Code lines exclude docstrings (they are the problem's own words), comments, imports and
+    lines shorter than 8 characters or without an operator/bracket (``else:``-like lines
+    would match prose). A line counts when a line of ``text`` equals it (spaces collapsed,
+    backticks ignored), or, for lines of 24+ characters, when it occurs anywhere in the text.
+    """
+    text_lines = {" ".join(t.replace("`", "").split()) for t in text.splitlines()}
+    flat = " ".join(text.replace("`", "").split())
+    found = []
+    for key in dict.fromkeys(_code_lines(solution)):
+        if key in text_lines or (len(key) >= 24 and key in flat):
+            found.append(key)
+    return found
+
+
+# --------------------------------------------------------------------------- framing and headers
+
+_FRAMING = [
+    (re.compile(r"^\s*(async\s+)?def\s+\w+\s*\(|^\s*class\s+\w+\s*[(:]", re.M), "a def/class line"),
+    (re.compile(r"^\s*(>>>|\.\.\.\s)", re.M), "a doctest line"),
+    (re.compile(r"```"), "a code fence"),
+    (re.compile(r"\bdef\s+\w+\s*\("), "a function signature"),
+    (re.compile(r"\bfunction\s+signature\b", re.I), "a function signature"),
+    (
+        re.compile(
+            r"\b(write|implement|create|complete|define|design|code|develop|build)\s+"
+            r"(a|an|the|this|your|two|these)?\s*(\w+\s+){0,2}(function|method|program|class|script|code)s?\b",
+            re.I,
+        ),
+        "a coding instruction",
+    ),
+    (re.compile(r"\byour\s+(code|solution|function|implementation)\b", re.I), "a coding instruction"),
+]
+
+
+def code_framing_in(text: str) -> list[str]:
+    """Coding-task framing in ``text``: ``def``/``class`` lines, doctest prompts, code fences,
+    function signatures, instructions like "write a function". One message per finding."""
+    out = []
+    for pattern, what in _FRAMING:
+        for m in pattern.finditer(text):
+            line = text[text.rfind("\n", 0, m.start()) + 1 : text.find("\n", m.end()) % (len(text) + 1)]
+            out.append(f"{what}: {line.strip()[:120]!r}")
+    return out
+
+
+_HEADER = re.compile(
+    r"^\s*(#{1,6}\s+.+|\*\*[^*]+\*\*\s*:?|[A-Z][\w /()-]{0,40}:|(for\s+)?examples?\s*\d*\s*:?)\s*$", re.I
+)
+
+
+def dangling_headers_in(text: str) -> list[str]:
+    """Headers ("Example:", "**Output**:", "## Notes") followed by nothing or by another header
+    of the same or a higher level. One message per dangling header."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    out = []
+    for n, line in enumerate(lines):
+        if not _HEADER.match(line):
+            continue
+        rest = lines[n + 1 :]
+        if not rest or (_HEADER.match(rest[0]) and _level(rest[0]) <= _level(line)):
+            out.append(f"a header with nothing under it: {line.strip()!r}")
+    return out
+
+
+def _level(line: str) -> int:
+    stripped = line.strip()
+    if stripped.startswith("#"):
+        return len(stripped) - len(stripped.lstrip("#"))
+    return 7
