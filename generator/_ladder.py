@@ -5,7 +5,8 @@ rung). Each group is verified in turn (:func:`~._verify.verify_gym`, which measu
 instance's oracle steps); the climb goes on while the last rung still verified an instance in
 the lower half of the step window, since oracle steps grow with size and the rungs above would
 only be filtered out at a high price (big inputs, long replays that may reach the sandbox's time
-limit). Where the climb stops, the candidates it did not spend are spent between the last rung
+limit). It also stops when steps do not grow from one rung to the next while still under the
+window (the work is inside the tools), and when a replay reaches the sandbox's limits. Where the climb stops, the candidates it did not spend are spent between the last rung
 that fit and the first that did not (a *fill*: sizes at 1/4, 1/2, 3/4 of the gap), so the gym gets
 instances near the top of the window instead of none. No assumption is made on how many calls
 an element costs (partial observation adds reads): only measured steps decide.
@@ -28,6 +29,8 @@ Refill = Callable[[tuple[int, ...], int], tuple[list[Candidate], dict[str, int]]
 """(sizes, n) -> n more candidates of those sizes with outputs by the reference, and what was lost."""
 
 UNTRIED = "augment: rungs above the step window, not tried"
+FLAT = "augment: steps do not grow with size, rungs above not tried"
+SLOW = "augment: replays reach the sandbox's limits, rungs above not tried"
 
 
 def _rung(candidate: Candidate) -> int:
@@ -77,6 +80,7 @@ def verify_by_rungs(
     gap: tuple[int, int] | None = None  # (the last rung that fit, the first that did not)
     last_fit = 0
     untried = 0
+    steps_before = 0
 
     def run(group: list[Candidate], first: bool) -> Verification | VerifyFailed:
         calls = settings.max_oracle_steps if first else min(settings.max_oracle_steps, top + 1)
@@ -109,9 +113,20 @@ def verify_by_rungs(
         sized = [inst for inst in out.instances if inst.origin == "augmented"] or out.instances
         if any(inst.oracle_steps <= top for inst in sized):
             last_fit = size
+        longest = max((inst.oracle_steps for inst in sized), default=0)
+        above = sum(len(r) for r in rungs[i + 1 :])
         if i + 1 < len(rungs) and not any(inst.oracle_steps <= top // 2 for inst in sized):
-            gap, untried = (size, _rung(rungs[i + 1][0])), sum(len(r) for r in rungs[i + 1 :])
+            gap, untried = (size, _rung(rungs[i + 1][0])), above
             break
+        if i > 0 and longest <= steps_before and longest < (settings.min_steps or 0):
+            # steps do not grow with size (the work is inside the tools) and stay under the
+            # window: the rungs above would only be filtered out, after the longest replays
+            _add(dropped, FLAT, above)
+            break
+        if any("sandbox stopped" in reason for reason in out.dropped):
+            _add(dropped, SLOW, above)  # replays reach the sandbox's limits: bigger ones would too
+            break
+        steps_before = max(steps_before, longest)
     _add(dropped, UNTRIED, untried)
     if refill is not None and gap is not None and untried > 0:
         more = _fill(refill, gap, min(untried, settings.augment // 2), candidates, run, dropped)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
+import pytest
+
+from codegym_mcp.generator import _ladder
+from codegym_mcp.generator._augment import LADDER, tier_for
 from codegym_mcp.generator._filters import degenerate_allowance, is_degenerate
 from codegym_mcp.generator._ladder import UNTRIED, fill_sizes
 from codegym_mcp.generator._pipeline import build_gym
 from codegym_mcp.generator._results import Generated, GenerateSettings
+from codegym_mcp.generator._stages import SizedCandidate
+from codegym_mcp.generator._verify import Candidate, SyncWorker, Verification
 from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import Problem, decode
+from codegym_mcp.schemas import Instance, Problem, decode
 
 from ._pipeline_fakes import sandbox_worker
 
@@ -129,3 +136,68 @@ def test_sizes_above_one_the_reference_cannot_finish_at_all_are_not_even_compute
     assert isinstance(result, Generated), result
     assert result.summary.instances_dropped["augment: not computed, a smaller size went over the limits"] > 0
     assert max(len(decode(i.expected)) for i in result.files.instances) >= 256  # the small rungs stay
+
+
+def _fake_verify(steps_for: Callable[[int], int], calls: list[int]) -> Callable[..., Verification]:
+    def verify_gym(*, candidates: list[Candidate], **_: object) -> Verification:
+        size = max((c.size for c in candidates if isinstance(c, SizedCandidate)), default=0)
+        calls.append(size)
+        instances = [
+            Instance(
+                instance_id=f"{size}-{k}",
+                input=c.input,
+                expected=c.expected,
+                origin=c.origin,
+                tier=c.tier,
+                oracle_steps=steps_for(size),
+            )
+            for k, c in enumerate(candidates)
+        ]
+        return Verification(tools=[], instances=instances)
+
+    return verify_gym
+
+
+def _rungs() -> list[Candidate]:
+    tests: list[Candidate] = [Candidate(input={"n": 3}, expected=1)]
+    derived: list[Candidate] = [
+        SizedCandidate(input={"n": size + k}, expected=0, origin="augmented", tier=tier_for(size), size=size)
+        for size in LADDER
+        for k in range(2)
+    ]
+    return tests + derived
+
+
+def _climb(
+    monkeypatch: pytest.MonkeyPatch, steps_for: Callable[[int], int]
+) -> tuple[list[int], dict[str, int]]:
+    calls: list[int] = []
+    monkeypatch.setattr(_ladder, "verify_gym", _fake_verify(steps_for, calls))
+    out = _ladder.verify_by_rungs(
+        worker=cast(SyncWorker, None),
+        tools_source="",
+        oracle_source="",
+        tools=[],
+        candidates=_rungs(),
+        input_schema={},
+        output_schema={},
+        settings=GenerateSettings(),
+    )
+    assert isinstance(out, Verification)
+    return calls, out.dropped
+
+
+def test_the_climb_stops_when_steps_do_not_grow_and_stay_under_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls, dropped = _climb(monkeypatch, lambda size: 5)
+    assert calls == [8, 16]
+    assert dropped == {_ladder.FLAT: 8}
+
+
+def test_the_climb_goes_on_while_steps_grow_and_stops_above_half_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls, dropped = _climb(monkeypatch, lambda size: 2 * size)
+    assert calls == [8, 16, 32, 64, 128]  # 128 elements: 256 steps, over half the window
+    assert dropped == {UNTRIED: 2}
