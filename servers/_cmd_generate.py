@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_positive, default=None, metavar="N", help="parallel processes (default: CPU count)"
     )
-    from ..generator._results import GenerateSettings  # its defaults are the CLI's
+    from ..generator import GenerateSettings  # its defaults are the CLI's
 
     defaults = GenerateSettings()
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of augmentation (default 0)")
