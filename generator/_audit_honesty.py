@@ -157,8 +157,10 @@ def _code_spans(text: str, solution_ids: set[str]) -> list[str]:
 def _span_vocabulary(span: str) -> Vocabulary:
     try:
         tree = ast.parse(span.strip(), mode="exec")
-    except SyntaxError:
-        return Vocabulary(names=set(re.findall(r"[A-Za-z_]\w*", span)) - _KEYWORDS)
+    except SyntaxError:  # code read aloud, `abs(elem minus elem2)`: operator words stand for operators
+        words = set(re.findall(r"[A-Za-z_]\w*", span)) - _KEYWORDS
+        spoken = {w for ws in OP_WORDS.values() for w in ws}
+        return Vocabulary(names=words - spoken, op_words=words & spoken)
     func = ast.FunctionDef(
         name="_", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
         body=tree.body, decorator_list=[], type_params=[],

@@ -214,3 +214,20 @@ def test_a_description_in_words_with_a_call_passes_and_a_wrong_call_fails(tmp_pa
         tools=[tool("count_items", "How many items: sum(values).", [("values", "agent")])],
     )
     assert {f.check for f in _findings(wrong, tmp_path)} == {"misdescribed_description"}
+
+
+def test_code_read_aloud_counts_its_operator_words_as_operators(tmp_path: Path) -> None:
+    description = "Set distance to abs(elem minus elem2)."
+    params = [("elem", "agent"), ("elem2", "agent")]
+    honest = FakeGym(
+        task_id="Aloud",
+        tools_py="def dist(elem, elem2):\n    return abs(elem - elem2)\n",
+        tools=[tool("dist", description, params)],
+    )
+    assert _findings(honest, tmp_path) == []
+    wrong = FakeGym(
+        task_id="AloudWrong",
+        tools_py="def dist(elem, elem2):\n    return abs(elem + elem2)\n",
+        tools=[tool("dist", description, params)],
+    )
+    assert {f.check for f in _findings(wrong, tmp_path)} == {"misdescribed_description"}
