@@ -231,3 +231,27 @@ def test_code_read_aloud_counts_its_operator_words_as_operators(tmp_path: Path) 
         tools=[tool("dist", description, params)],
     )
     assert {f.check for f in _findings(wrong, tmp_path)} == {"misdescribed_description"}
+
+
+def test_a_loop_step_named_and_described_by_its_loop_header_is_not_misdescribing(tmp_path: Path) -> None:
+    gym = FakeGym(
+        task_id="Loop",
+        tools_py="def loop_step_while_i_lt_len_of_arr(i):\n    i += 1\n    return i\n",
+        tools=[
+            tool(
+                "loop_step_while_i_lt_len_of_arr",
+                "One step of the loop while i is less than len(arr): add 1 to i.",
+                [("i", "agent")],
+            )
+        ],
+    )
+    assert _findings(gym, tmp_path) == []
+
+
+def test_a_spelled_out_float_constant_is_not_a_numeric_suffix(tmp_path: Path) -> None:
+    gym = FakeGym(
+        task_id="Float",
+        tools_py="def set_center_to_half_point_0(x):\n    return x / 2.0\n",
+        tools=[tool("set_center_to_half_point_0", "Set center to x divided by 2.0.", [("x", "agent")])],
+    )
+    assert "numeric_suffix" not in {f.check for f in _findings(gym, tmp_path)}
