@@ -108,6 +108,10 @@ def numeric_suffix(tool: ToolSpec, vocab: Vocabulary, names: set[str]) -> str | 
     twins = {n for n in names - {tool.name} if n == stem or re.fullmatch(re.escape(stem) + r"_\d+", n)}
     if stem.rsplit("_", 1)[-1] in SLUG_OP_WORDS:  # `n_minus_2`: the 2 is an operand, not a suffix
         return None
+    if stem.endswith(
+        ("_point", "eminus", "eplus")
+    ):  # `2_point_0`, `1eminus_10`: a float constant spelled out
+        return None
     if twins or number not in vocab.constants:
         return f"_{number}"
     return None
@@ -116,6 +120,8 @@ def numeric_suffix(tool: ToolSpec, vocab: Vocabulary, names: set[str]) -> str | 
 def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suffix: str | None) -> list[str]:
     """What the tool's name mentions that the body does not hold, or what a slug name drops."""
     name = tool.name[: -len(suffix)] if suffix else tool.name
+    if name.startswith(("loop_step_over_", "loop_step_while_")):
+        return []  # names the loop the step belongs to (its header is context, not the body's work)
     tokens = [t for t in name.split("_") if t]
     words = _body_words(vocab, tool.function)
     found = []
@@ -145,7 +151,14 @@ def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suf
     return found
 
 
+_LOOP_CONTEXT = re.compile(
+    r"^One step of the loop (?:over .*? with [A-Za-z_]\w*(?:, [A-Za-z_]\w*)*|while .*?):", re.M
+)
+"""The carver's opening clause naming the loop a step belongs to: context, not what the body computes."""
+
+
 def _code_spans(text: str, solution_ids: set[str]) -> list[str]:
+    text = _LOOP_CONTEXT.sub(" ", text)
     spans = re.findall(r"`([^`]+)`", text)
     prose = re.sub(r"`[^`]*`", " ", text)
     calls = re.finditer(r"\b([A-Za-z_]\w*)\([^()]*\)", prose)  # `len(x)`; not English "value(s)"
@@ -154,11 +167,16 @@ def _code_spans(text: str, solution_ids: set[str]) -> list[str]:
     return spans
 
 
-def _span_vocabulary(span: str) -> Vocabulary:
+def _span_vocabulary(span: str, solution_ids: set[str]) -> Vocabulary:
     try:
         tree = ast.parse(span.strip(), mode="exec")
     except SyntaxError:
-        return Vocabulary(names=set(re.findall(r"[A-Za-z_]\w*", span)) - _KEYWORDS)
+        # code read aloud, `abs(elem minus elem2)`, `len(item 0 of lst)`: operator words stand for
+        # operators, and of the other words only the solution's identifiers and builtins are code
+        words = set(re.findall(r"[A-Za-z_]\w*", span)) - _KEYWORDS
+        spoken = {w for ws in OP_WORDS.values() for w in ws}
+        code = {w for w in words - spoken if w in solution_ids or w in _BUILTINS}
+        return Vocabulary(names=code, op_words=words & spoken)
     func = ast.FunctionDef(
         name="_", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
         body=tree.body, decorator_list=[], type_params=[],
@@ -172,7 +190,7 @@ def description_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[st
     """What code the description mentions that the body does not hold."""
     found = []
     for span in _code_spans(tool.description, solution_ids):
-        said = _span_vocabulary(span)
+        said = _span_vocabulary(span, solution_ids)
         extra = sorted(said.names - vocab.names)
         extra += sorted(
             w

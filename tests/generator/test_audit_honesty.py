@@ -214,3 +214,44 @@ def test_a_description_in_words_with_a_call_passes_and_a_wrong_call_fails(tmp_pa
         tools=[tool("count_items", "How many items: sum(values).", [("values", "agent")])],
     )
     assert {f.check for f in _findings(wrong, tmp_path)} == {"misdescribed_description"}
+
+
+def test_code_read_aloud_counts_its_operator_words_as_operators(tmp_path: Path) -> None:
+    description = "Set distance to abs(elem minus elem2)."
+    params = [("elem", "agent"), ("elem2", "agent")]
+    honest = FakeGym(
+        task_id="Aloud",
+        tools_py="def dist(elem, elem2):\n    return abs(elem - elem2)\n",
+        tools=[tool("dist", description, params)],
+    )
+    assert _findings(honest, tmp_path) == []
+    wrong = FakeGym(
+        task_id="AloudWrong",
+        tools_py="def dist(elem, elem2):\n    return abs(elem + elem2)\n",
+        tools=[tool("dist", description, params)],
+    )
+    assert {f.check for f in _findings(wrong, tmp_path)} == {"misdescribed_description"}
+
+
+def test_a_loop_step_named_and_described_by_its_loop_header_is_not_misdescribing(tmp_path: Path) -> None:
+    gym = FakeGym(
+        task_id="Loop",
+        tools_py="def loop_step_while_i_lt_len_of_arr(i):\n    i += 1\n    return i\n",
+        tools=[
+            tool(
+                "loop_step_while_i_lt_len_of_arr",
+                "One step of the loop while i is less than len(arr): add 1 to i.",
+                [("i", "agent")],
+            )
+        ],
+    )
+    assert _findings(gym, tmp_path) == []
+
+
+def test_a_spelled_out_float_constant_is_not_a_numeric_suffix(tmp_path: Path) -> None:
+    gym = FakeGym(
+        task_id="Float",
+        tools_py="def set_center_to_half_point_0(x):\n    return x / 2.0\n",
+        tools=[tool("set_center_to_half_point_0", "Set center to x divided by 2.0.", [("x", "agent")])],
+    )
+    assert "numeric_suffix" not in {f.check for f in _findings(gym, tmp_path)}

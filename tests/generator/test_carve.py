@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from codegym_mcp.generator._analysis import SolutionFacts, analyse_solution
 from codegym_mcp.generator._carve import carve_function_problem
 from codegym_mcp.generator._carving_types import CarvedTool, CarveRejected, Carving
-from codegym_mcp.schemas import Problem, coerce, infer_schema, to_plain, values_equal
+from codegym_mcp.schemas import Problem, coerce, decode, encode, infer_schema, to_plain, values_equal
 
 
 def _problem(solution: str, entry: str | None = "solve") -> Problem:
@@ -57,7 +57,7 @@ class _Proxy:
         self.specs = {t.name: t for t in carving.tools}
         self.inputs = inputs
         self.calls: list[str] = []
-        self.state: Any = None  # the episode state of stateful tools, kept as plain JSON
+        self.state: Any = None  # the episode state of stateful tools, kept in wire form
 
     def observe(self) -> dict[str, Any]:
         self.calls.append("observe")
@@ -83,7 +83,8 @@ class _Proxy:
             ]
             result = self.ns[spec.function](*args)
             if spec.stateful:
-                self.state, result = to_plain(result[0]), result[1]
+                # the runtime keeps the state in wire form, as the harness does
+                self.state, result = decode(encode(result[0])), result[1]
             if spec.result_fields:
                 return tuple(_cross(v, None) for v in result)
             return _cross(result, spec.returns_schema)

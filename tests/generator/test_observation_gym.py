@@ -22,8 +22,8 @@ from codegym_mcp.servers._server import EPISODE_META_KEY, GymServer, ServeOption
 from codegym_mcp.servers.cli import main
 
 # a list of floats and a float; a string; a string whose reference carves into no tool
-IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/23"]
-TASKS = ["HumanEval_0", "HumanEval_1", "HumanEval_23"]
+IDS = ["HumanEval/0", "HumanEval/1", "HumanEval/27"]
+TASKS = ["HumanEval_0", "HumanEval_1", "HumanEval_27"]
 
 
 def _generate(root: Path, observe: ObservationPolicy) -> Catalog:
@@ -107,7 +107,7 @@ def test_a_string_is_read_ten_characters_at_a_time_by_the_oracle(partial: Catalo
 
 
 def test_a_problem_with_no_carved_tool_offers_no_whole_input_getter(partial: Catalog) -> None:
-    gym = partial.load("HumanEval_23")
+    gym = partial.load("HumanEval_27")
     assert [t.name for t in gym.manifest.tools] == ["observe", "read_string", "submit", "task"]
 
 
@@ -127,7 +127,7 @@ def test_full_keeps_observe_revealing_everything_and_offers_no_read_tool(full: C
                 assert json.dumps(first.result, sort_keys=True) == json.dumps(inst.input, sort_keys=True)
     oracle = (full.path / "HumanEval_0" / "oracle.py").read_text(encoding="utf-8")
     assert "_in = tools.observe()" in oracle and "read_whole" not in oracle
-    tools = [t.name for t in full.load("HumanEval_23").manifest.tools]
+    tools = [t.name for t in full.load("HumanEval_27").manifest.tools]
     assert "get_string_length" in tools  # the getters carving keeps its item getters under full
 
 
@@ -206,7 +206,7 @@ def test_the_observe_flag_sets_the_policy_and_resume_refuses_another_one(
         "--dataset",
         "humaneval",
         "--tasks",
-        "HumanEval/23",
+        "HumanEval/27",
         "--out",
         str(out),
         "--workers",
@@ -216,9 +216,9 @@ def test_the_observe_flag_sets_the_policy_and_resume_refuses_another_one(
         "--no-filters",  # strlen is too short for the paper's filters
     ]
     assert main([*args, "--observe", "full"]) == 0
-    assert Catalog(out).load("HumanEval_23").manifest.observation == "full"
+    assert Catalog(out).load("HumanEval_27").manifest.observation == "full"
     capsys.readouterr()
     assert main(args) == 2  # the default, partial, differs from the catalog's policy
     assert "observe 'full' (now 'partial')" in capsys.readouterr().err
     assert main([*args, "--no-resume"]) == 0
-    assert Catalog(out).load("HumanEval_23").manifest.observation == "partial"
+    assert Catalog(out).load("HumanEval_27").manifest.observation == "partial"
