@@ -213,7 +213,7 @@ def test_the_observe_flag_sets_the_policy_and_resume_refuses_another_one(
         "1",
         "--augment",
         "0",
-        "--no-filters",  # strlen is too short for the paper's filters
+        "--no-filters",  # the tests' instances only, unfiltered: the flag under test is --observe
     ]
     assert main([*args, "--observe", "full"]) == 0
     assert Catalog(out).load("HumanEval_27").manifest.observation == "full"
