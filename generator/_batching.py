@@ -171,14 +171,21 @@ def mix_answers(instances: Sequence[Instance], k: int, *, seed: int, key: str) -
     return order
 
 
-def plan_batches(instances: Sequence[Instance], *, batch: int | None, seed: int, key: str) -> BatchPlan:
+def plan_batches(
+    instances: Sequence[Instance], *, batch: int | None, seed: int, key: str, min_size: int = 1
+) -> BatchPlan:
     """The batch size and episode order of one gym's kept instances (``batch`` None = auto).
+
+    ``min_size``: with auto, K is at least this (short instances batched up to the episode's
+    minimum length, see ``_filters.batch_to_reach``), under the same cap of ``n // 2``.
 
     Raises:
         ValueError: no instance given, or ``batch`` is below 1.
     """
     p = answer_mode_share(instances)
     k = choose_batch_size(p, len(instances), fixed=batch)
+    if batch is None:
+        k = max(k, min(min_size, len(instances) // 2))
     ordered = mix_answers(instances, k, seed=seed, key=key)
     return BatchPlan(
         size=k,

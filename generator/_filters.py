@@ -12,7 +12,11 @@
   when sorted by steps), in their original order.
 
 Instances that fail are dropped and counted by reason; a gym left with no instance, or whose
-oracle uses too few distinct tools overall, is rejected at stage ``filter``. Deterministic: every
+oracle uses too few distinct tools overall, is rejected at stage ``filter``. One exception: when
+every instance is short of ``min_steps`` but passes the other filters, the gym is kept if batching
+K of them per episode (``Kept.min_batch``, at most ``MAX_AUTO_BATCH`` and with at least two
+episodes) makes every episode reach ``min_steps``: the minimum is the episode's, as the paper's
+window is its episodes'. Deterministic: every
 choice is a function of the instances and their order.
 """
 
@@ -24,9 +28,10 @@ from typing import Any
 from pydantic import JsonValue
 
 from ..schemas import Instance, UnsupportedValue, decode
+from ._batching import MAX_AUTO_BATCH
 from ._results import GenerateSettings
 
-__all__ = ["Kept", "apply_filters", "degenerate_allowance", "is_degenerate", "spread"]
+__all__ = ["Kept", "apply_filters", "batch_to_reach", "degenerate_allowance", "is_degenerate", "spread"]
 
 MAX_DEGENERATE = 2
 """A gym keeps at most this many degenerate instances (and about 10% of its instances)."""
@@ -89,11 +94,13 @@ class Kept:
     instances: list[Instance]
     dropped: dict[str, int] = field(default_factory=dict)
     rejection: str | None = None
+    min_batch: int = 1
+    """Episodes must hold at least this many instances to reach ``min_steps`` (see below)."""
 
 
-def _why(instance: Instance, settings: GenerateSettings) -> str | None:
+def _why(instance: Instance, settings: GenerateSettings, *, short_ok: bool = False) -> str | None:
     steps = instance.oracle_steps
-    if settings.min_steps is not None and steps < settings.min_steps:
+    if settings.min_steps is not None and steps < settings.min_steps and not short_ok:
         return f"filter: oracle steps < {settings.min_steps}"
     if settings.max_steps is not None and steps > settings.max_steps:
         return f"filter: oracle steps > {settings.max_steps}"
@@ -143,9 +150,16 @@ def apply_filters(instances: list[Instance], settings: GenerateSettings) -> Kept
             passing.append(inst)
         else:
             dropped[why] = dropped.get(why, 0) + 1
+    min_batch = 1
     if not passing:
-        reasons = ", ".join(f"{k} ({v})" for k, v in sorted(dropped.items()))
-        return Kept(instances=[], dropped=dropped, rejection=f"no instance passes the filters: {reasons}")
+        short = [i for i in instances if _why(i, settings, short_ok=True) is None]
+        min_batch = batch_to_reach(settings.min_steps, [i.oracle_steps for i in short])
+        if not short or min_batch > MAX_AUTO_BATCH or len(short) < 2 * min_batch:
+            reasons = ", ".join(f"{k} ({v})" for k, v in sorted(dropped.items()))
+            return Kept(instances=[], dropped=dropped, rejection=f"no instance passes the filters: {reasons}")
+        # every instance is short, but K of them per episode make every episode long enough
+        dropped.pop(f"filter: oracle steps < {settings.min_steps}", None)
+        passing = short
     kept = _pick(passing, settings, dropped)
     if settings.min_tools is not None:
         used = {c.tool for inst in kept for c in inst.oracle_trace}
@@ -155,4 +169,22 @@ def apply_filters(instances: list[Instance], settings: GenerateSettings) -> Kept
                 dropped=dropped,
                 rejection=f"the oracle uses {len(used)} distinct tools, fewer than --min-tools {settings.min_tools}",
             )
-    return Kept(instances=kept, dropped=dropped)
+    return Kept(instances=kept, dropped=dropped, min_batch=min_batch)
+
+
+def batch_to_reach(min_steps: int | None, steps: list[int]) -> int:
+    """The fewest instances per episode with which every episode makes at least ``min_steps`` calls.
+
+    A batched episode of K instances makes the sum of their oracle calls minus the K-1 submits it
+    saves; with every instance at least ``min(steps)`` calls, K*(s-1)+1 >= min_steps suffices.
+    Returns 1 when no minimum is set, and a number above any batch size when ``steps`` is empty or
+    its shortest instance makes one call.
+    """
+    if min_steps is None or not steps:
+        return 1 if min_steps is None else MAX_AUTO_BATCH + 1
+    shortest = min(steps)
+    if shortest >= min_steps:
+        return 1
+    if shortest <= 1:
+        return MAX_AUTO_BATCH + 1
+    return -(-(min_steps - 1) // (shortest - 1))

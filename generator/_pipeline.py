@@ -420,7 +420,9 @@ def _render(
         dropped[reason] = dropped.get(reason, 0) + count
     if kept.rejection is not None:
         return _reject(problem, "filter", kept.rejection)
-    batches = plan_batches(kept.instances, batch=settings.batch, seed=settings.seed, key=problem.task_id)
+    batches = plan_batches(
+        kept.instances, batch=settings.batch, seed=settings.seed, key=problem.task_id, min_size=kept.min_batch
+    )
     instances: list[Instance] = batches.instances
     steps = [i.oracle_steps for i in instances]
     # a problem tool the oracle never calls on a kept instance was never verified (and its

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from codegym_mcp.generator._filters import apply_filters, degenerate_allowance, is_degenerate, spread
+from codegym_mcp.generator._batching import MAX_AUTO_BATCH, plan_batches
+from codegym_mcp.generator._filters import (
+    apply_filters,
+    batch_to_reach,
+    degenerate_allowance,
+    is_degenerate,
+    spread,
+)
 from codegym_mcp.generator._results import GenerateSettings
 from codegym_mcp.schemas import Instance, TraceCall, encode
 
@@ -108,3 +115,23 @@ def test_observe_and_submit_count_as_tools_for_the_gym_as_a_whole() -> None:
     assert len(kept.instances) == 1
     refused = apply_filters([_instance(12, tools=3)], GenerateSettings())
     assert refused.rejection is not None and "distinct tools < 4" in refused.rejection
+
+
+def test_batch_to_reach_is_the_fewest_instances_per_episode_that_reach_the_minimum() -> None:
+    assert batch_to_reach(None, [3]) == 1
+    assert batch_to_reach(10, [12, 10]) == 1
+    assert batch_to_reach(10, [4, 6]) == 3  # 3 * (4 - 1) + 1 = 10 calls
+    assert batch_to_reach(10, [5]) == 3  # 2 * 4 + 1 = 9 is short, 3 * 4 + 1 = 13
+    assert batch_to_reach(10, [1]) > MAX_AUTO_BATCH  # an instance of one call can never add up
+    assert batch_to_reach(10, []) > MAX_AUTO_BATCH
+
+
+def test_a_gym_of_short_instances_is_kept_when_batching_makes_every_episode_long_enough() -> None:
+    kept = apply_filters([_instance(4, name=str(k)) for k in range(6)], GenerateSettings())
+    assert kept.rejection is None and kept.min_batch == 3 and len(kept.instances) == 6
+    plan = plan_batches(kept.instances, batch=None, seed=0, key="t", min_size=kept.min_batch)
+    assert plan.size == 3  # two episodes of 3 * 4 - 2 = 10 calls each
+    # too few instances for two such episodes: rejected as before
+    assert apply_filters([_instance(4, name=str(k)) for k in range(5)], GenerateSettings()).rejection
+    # short and with too few distinct tools: batching does not add tools
+    assert apply_filters([_instance(5, tools=3, name=str(k)) for k in range(8)], GenerateSettings()).rejection
