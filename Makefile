@@ -48,8 +48,9 @@ test: lint typecheck imports unit
 demo: $(STAMP)
 	$(BIN)/codegym-mcp doctor
 	$(BIN)/codegym-mcp generate --dataset humaneval
-	$(BIN)/codegym-mcp rollout --policy oracle --episodes 164 --concurrency 8 --out demo-out/oracle.jsonl
-	$(BIN)/codegym-mcp rollout --policy random --episodes 164 --concurrency 8 --out demo-out/random.jsonl
+	$(BIN)/codegym-mcp audit
+	$(BIN)/codegym-mcp rollout --policy oracle --concurrency 8 --min-success 1.0 --out demo-out/oracle.jsonl
+	$(BIN)/codegym-mcp rollout --policy random --concurrency 8 --out demo-out/random.jsonl
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sandbox

@@ -151,7 +151,7 @@ def _step_measures(gyms: list[GymFiles]) -> OracleStepMeasures:
 def _tool_measures(gyms: list[GymFiles]) -> ToolMeasures:
     from ._audit_code import vocabulary
 
-    total = single = zero = collection = stateful = rich_gyms = 0
+    total = single = scalar_single = zero = collection = stateful = rich_gyms = 0
     per_gym: list[int] = []
     suffixes: list[ToolRef] = []
     for gym in gyms:
@@ -164,6 +164,7 @@ def _tool_measures(gyms: list[GymFiles]) -> ToolMeasures:
             coll = is_collection_level(func)
             total += 1
             single += ops == 1 and not loop
+            scalar_single += ops == 1 and not loop and not coll
             zero += ops == 0 and not loop
             collection += coll
             stateful += tool.stateful
@@ -176,6 +177,7 @@ def _tool_measures(gyms: list[GymFiles]) -> ToolMeasures:
         problem_tools=total,
         single_operator=single,
         single_operator_share=_share(single, total),
+        single_scalar_operator=scalar_single,
         zero_operator=zero,
         collection_level=collection,
         stateful=stateful,
@@ -223,12 +225,17 @@ def _duplicate_gyms(gyms: list[GymFiles]) -> list[DuplicateGym]:
 
 
 def _problems_read(catalog: Path) -> int | None:
-    """report.json's problems_read (None without a readable report)."""
+    """The distinct problems report.json read: problems_read less the duplicates of another
+    problem (stage ``dedup``), which become no gym by design. None without a readable report."""
     try:
-        value = json.loads((catalog / "report.json").read_text(encoding="utf-8")).get("problems_read")
+        report = json.loads((catalog / "report.json").read_text(encoding="utf-8"))
+        value = report.get("problems_read")
+        dups = sum(
+            1 for r in report.get("rejections") or [] if isinstance(r, dict) and r.get("stage") == "dedup"
+        )
     except (OSError, ValueError, AttributeError):
         return None
-    return value if isinstance(value, int) else None
+    return value - dups if isinstance(value, int) else None
 
 
 def audit_catalog(catalog: Path) -> AuditReport:
@@ -293,7 +300,11 @@ def render_audit(report: AuditReport) -> str:
     h = report.honesty
     rows = [
         ("gyms / instances / episodes", f"{report.gyms} / {i.instances} / {s.episodes}", ""),
-        ("gyms kept of the problems read", f"{_pct(report.kept_share)} of {report.problems_read}", ">= 80%"),
+        (
+            "gyms kept of the distinct problems",
+            f"{_pct(report.kept_share)} of {report.problems_read}",
+            ">= 80%",
+        ),
         ("observation policies", ", ".join(f"{k}: {v}" for k, v in report.observation.items()), ""),
         ("batch sizes", ", ".join(f"{k}: {v}" for k, v in report.batch_sizes.items()), ""),
         ("solvable by one revealing call + submit", _pct(i.revealed_small_share), "<= 20%"),
@@ -304,6 +315,11 @@ def render_audit(report: AuditReport) -> str:
         ("episodes inside 10-256 steps", _pct(s.in_paper_window_share), ""),
         ("gyms whose oracle uses >= 4 distinct tools", _pct(s.gyms_with_4_distinct_tools_share), ""),
         ("single-operator problem tools", f"{_pct(t.single_operator_share)} of {t.problem_tools}", "<= 35%"),
+        (
+            "  of which not a whole-collection call",
+            f"{_pct(_share(t.single_scalar_operator, t.problem_tools))} of {t.problem_tools}",
+            "",
+        ),
         ("zero-operator problem tools (return an input)", str(t.zero_operator), ""),
         ("problem tools per gym: median", _num(t.problem_tools_per_gym_median), ""),
         (

@@ -98,6 +98,13 @@ class ToolMeasures(BaseModel):
     )
     single_operator: int
     single_operator_share: float | None
+    single_scalar_operator: int = Field(
+        default=0,
+        description=(
+            "Single-operator tools that are not collection-level: one operation on scalars or one item "
+            "(`n <= 1`, `i + 1`, `lst[0]`), not a whole-collection call such as `sum(xs)`"
+        ),
+    )
     zero_operator: int = Field(description="Problem tools whose body holds no operation (returns an input)")
     collection_level: int
     stateful: int
@@ -133,7 +140,9 @@ class AuditReport(BaseModel):
     unreadable_gyms: list[str] = Field(
         default_factory=list, description="Gym folders that could not be read, why"
     )
-    problems_read: int | None = Field(default=None, description="From report.json, when the catalog has one")
+    problems_read: int | None = Field(
+        default=None, description="Distinct problems: report.json's problems_read less its dedup rejections"
+    )
     kept_share: float | None = Field(default=None, description="Gyms / problems read (report.json)")
     observation: dict[str, int] = Field(description="Observation policy -> gyms")
     batch_sizes: dict[str, int] = Field(description="batch_size -> gyms")

@@ -222,3 +222,16 @@ def test_check_fails_a_gym_on_honesty_and_passes_it_without(
     assert "honesty [statement_code_framing] Fixture_vowels: task statement: code framing" in out
     main(["check", "--catalog", str(catalog), "--tasks", "Fixture_vowels", "--no-honesty"])
     assert "honesty [" not in capsys.readouterr().out
+
+
+def test_a_whole_collection_call_is_single_operator_but_not_a_scalar_one(tmp_path: Path) -> None:
+    gym = FakeGym(
+        tools_py="def total(xs):\n    return sum(xs)\n\ndef step(i):\n    return i + 1\n",
+        tools=[
+            tool("total", "Sum of xs: sum(xs).", [("xs", "agent")]),
+            tool("step", "i plus one: i + 1.", [("i", "agent")]),
+        ],
+    )
+    gym.write(tmp_path / "cat")
+    tools = audit_catalog(tmp_path / "cat").tools
+    assert (tools.problem_tools, tools.single_operator, tools.single_scalar_operator) == (2, 2, 1)
