@@ -23,8 +23,8 @@ Per text the agent reads (the task statement; each tool description):
 - ``statement_code_framing``: "write a (python) function" and the like, a ``def `` signature, ``>>>``;
 - ``statement_empty`` and ``statement_dangling_header`` (a header such as ``Example:`` with nothing
   after it but another header, a closing docstring quote, the play instructions, or the end);
-- ``instance_leak``: an instance's input together with its answer (``_audit_leaks.statement_leaks``);
-- ``solution_line``: a code line of the reference solution (``_audit_leaks.solution_lines_in``),
+- ``instance_leak``: an instance's input together with its answer (``_leaks.statement_leaks``, the composer's detector);
+- ``solution_line``: a code line of the reference solution (``_leaks.solution_lines_in``),
   a tool's own line included: a description says in words what the tool computes (issue 11.1).
 """
 
@@ -38,7 +38,7 @@ import re
 from ..schemas import HonestyCheck, HonestyFinding, ToolSpec
 from ._audit_code import OP_WORDS, SLUG_OP_WORDS, Vocabulary, vocabulary
 from ._audit_gym import GymFiles
-from ._audit_leaks import solution_lines_in, statement_leaks
+from ._leaks import solution_lines_in, statement_leaks
 
 __all__ = [
     "description_problems",

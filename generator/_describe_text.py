@@ -70,9 +70,10 @@ def read_statements(body: Sequence[ast.stmt], depth: int = 0) -> list[str]:
         elif isinstance(stmt, ast.Expr):
             out.append(_read_effect(stmt.value))
         elif isinstance(stmt, ast.If):
-            text = f"if {read_expr(stmt.test)}: " + "; ".join(read_statements(stmt.body, depth + 1))
+            # "if x is None, ..." not "if x is None:": a condition read aloud must not be the code line
+            text = f"if {read_expr(stmt.test)}, " + "; ".join(read_statements(stmt.body, depth + 1))
             if stmt.orelse:
-                text += "; otherwise: " + "; ".join(read_statements(stmt.orelse, depth + 1))
+                text += "; otherwise, " + "; ".join(read_statements(stmt.orelse, depth + 1))
             out.append(f"({text})" if depth else text)
         elif isinstance(stmt, ast.For):
             text = f"for each {_read_target(stmt.target)} in {read_expr(stmt.iter)}: " + "; ".join(
@@ -80,10 +81,13 @@ def read_statements(body: Sequence[ast.stmt], depth: int = 0) -> list[str]:
             )
             out.append(f"({text})" if depth else text)
         elif isinstance(stmt, ast.While):
-            text = f"while {read_expr(stmt.test)}: " + "; ".join(read_statements(stmt.body, depth + 1))
+            text = f"as long as {read_expr(stmt.test)}, repeat: " + "; ".join(
+                read_statements(stmt.body, depth + 1)
+            )
             out.append(f"({text})" if depth else text)
         elif isinstance(stmt, ast.Return):
-            out.append(f"return {read_expr(stmt.value)}" if stmt.value is not None else "return None")
+            # "the result is x", not the solution's own line "return x"
+            out.append(f"the result is {read_expr(stmt.value) if stmt.value is not None else 'None'}")
         elif isinstance(stmt, ast.Break):
             out.append("stop the loop")
         elif isinstance(stmt, ast.Continue):

@@ -6,8 +6,13 @@ generator share them:
 
 - :func:`statement_leaks` - an instance's input shown together with its answer, in any
   formatting (``[1,2,3]``, ``[1, 2, 3]``, ``(1, 2)``, quoted strings with either quote,
-  ``True``/``true``, numbers as whole tokens);
+  ``True``/``true``, numbers as whole tokens), found by two rules (a leak by either counts):
+  every value within a few lines (:func:`leak_spans`), or every input value followed within
+  :data:`GAP` characters by the answer, the whole within :data:`SPAN` characters;
 - :func:`solution_lines_in` - lines of the reference solution's code in the text;
+
+This is the one leak detector: the statement composer (``_task_text``) and ``check``/``audit``
+(``_audit_honesty``) both call it.
 - :func:`code_framing_in` - coding-task framing ("write a function", ``def``, ``>>>``, fences);
 - :func:`dangling_headers_in` - a header ("Example:") with nothing under it.
 """
@@ -15,21 +20,27 @@ generator share them:
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import re
+import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..schemas import decode, to_plain
+from ..schemas import canonical_json, decode, to_plain
 
 __all__ = [
+    "GAP",
+    "MIN_LINE",
+    "SPAN",
     "HasInputAndAnswer",
     "code_framing_in",
     "dangling_headers_in",
     "leak_spans",
     "leaking_lines",
+    "renderings",
     "solution_lines_in",
     "statement_leaks",
 ]
@@ -161,6 +172,12 @@ class _Span:
     forms: list[_Forms]
 
 
+def _label(inst: HasInputAndAnswer) -> str:
+    return (
+        f"input {canonical_json(dict(inst.input))[:80]} with its answer {canonical_json(inst.expected)[:40]}"
+    )
+
+
 def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
     lines = text.splitlines()
     spans: list[_Span] = []
@@ -170,7 +187,7 @@ def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
         # an answer equal to an input (or two equal inputs) must show as often as it is repeated
         keys = [json.dumps(to_plain(v), sort_keys=True, ensure_ascii=False) for v in values]
         need = {k: keys.count(k) for k in keys}
-        label = ", ".join(k[:40] for k in keys[:-1]) + " -> " + keys[-1][:40]
+        label = _label(inst)
         for size, gap in ((2, 1), (3, 2)):
             for start, end in _windows(lines, size, gap=gap):
                 window = "\n".join(lines[start : end + 1])
@@ -182,7 +199,140 @@ def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
                 if (size == 3 and not strong) or not (strong or _EXAMPLE_HINT.search(window)):
                     continue
                 spans.append(_Span(start, end, label, forms))
+        ordered = _ordered_leak(text, inst)
+        if ordered is not None:
+            first, last = (text.count("\n", 0, i) for i in ordered)
+            spans.append(_Span(first, last, label, forms))
     return spans
+
+
+# --------------------------------------------------------------------------- ordered rule
+
+GAP = 80
+"""Characters at most between the last input value and the answer (ordered rule)."""
+SPAN = 300
+"""Characters at most from an input value to the answer (ordered rule)."""
+
+
+def _py(value: Any, quote: str) -> str:
+    """A Python-literal rendering with the given string quote and ``, `` separators."""
+    if isinstance(value, str):
+        return quote + value.replace(quote, "\\" + quote) + quote
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(_py(v, quote) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_py(v, quote) for v in value) + "]"
+    if isinstance(value, set | frozenset):
+        items = sorted(_py(v, quote) for v in value)
+        return "{" + ", ".join(items) + "}" if items else "set()"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k, quote)}: {_py(v, quote)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _json_forms(value: Any) -> set[str]:
+    try:
+        plain = json.loads(
+            json.dumps(value, default=lambda o: sorted(o) if isinstance(o, set | frozenset) else list(o))
+        )
+    except (TypeError, ValueError):
+        return set()
+    return {json.dumps(plain), json.dumps(plain, separators=(",", ":"))}
+
+
+def renderings(value: Any) -> set[str]:
+    """The ways a (decoded) value may be written in text: JSON and Python forms, spaced and compact."""
+    forms = _json_forms(value)
+    shapes = [value, tuple(value), list(value)] if isinstance(value, list | tuple) else [value]
+    for shape in shapes:  # a list may be written as a tuple and the other way round
+        for quote in ("'", '"'):
+            rendered = _py(shape, quote)
+            forms |= {rendered, re.sub(r"(?<=[,:])\s+", "", rendered)}
+    if isinstance(value, float) and value.is_integer():
+        forms.add(str(int(value)))
+    return {f for f in forms if f}
+
+
+def _occurrences(text: str, forms: set[str]) -> set[tuple[int, int]]:
+    found: set[tuple[int, int]] = set()
+    for form in forms:
+        if re.fullmatch(r"[\w.+-]+", form):  # a number, a bool, a bare word: whole tokens only
+            sign = "" if form.startswith("-") else "-"  # 2.2 is not in -2.2
+            pattern = rf"(?<![\w.{sign}])" + re.escape(form) + r"(?![\w]|\.\d)"
+        elif form[0] in "'\"":  # a quoted string, not a piece of a longer quote run ('""' in '\"\"\"')
+            pattern = r"(?<![\w'\"])" + re.escape(form) + r"(?![\w'\"])"
+        else:
+            pattern = re.escape(form)
+        found.update((m.start(), m.end()) for m in re.finditer(pattern, text))
+    return found
+
+
+def _is_weak(value: Any) -> bool:
+    """A number, flag, None, empty string or empty collection: written everywhere in prose, so it
+    counts only where it reads as an example's value (see :func:`_as_example_input`)."""
+    if isinstance(value, bool | int | float) or value is None:
+        return True
+    if isinstance(value, str | list | tuple | set | frozenset | dict):
+        return len(value) == 0
+    return False
+
+
+_ASSIGNED = re.compile(r"(?<![\w.])[A-Za-z_]\w*`?\s*[=:]\s*$")
+_IN_CALL = re.compile(r"(?<![\w.])[A-Za-z_]\w*\([^()]*$")
+_INPUT_WORD = re.compile(r"\binputs?\b|>>>", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"==|->|=>|→|➞|\n")
+
+
+def _as_example_input(text: str, start: int) -> bool:
+    """Whether a value at ``start`` is written as an example's input: ``a = 0``, ```a` = 0``, ``a: 0``,
+    an argument of a call ``f(0, 1)``, or on a line that says "Input" or ``>>>``."""
+    before = text[text.rfind("\n", 0, start) + 1 : start]
+    return bool(_ASSIGNED.search(before) or _IN_CALL.search(before) or _INPUT_WORD.search(before))
+
+
+def _ordered_leak(text: str, inst: HasInputAndAnswer) -> tuple[int, int] | None:
+    """``(start of the first input value, end of the answer)`` where every input value of ``inst``
+    is followed, within :data:`GAP` characters of the last of them, by its answer, the whole within
+    :data:`SPAN` characters; None if nowhere. When every value is weak (:func:`_is_weak`: ``{a: 0,
+    b: 1} -> 0``) the inputs must read as an example's (:func:`_as_example_input`) and an answer
+    mark (an example hint, ``==``, ``->``, a line break) must come between them and the answer:
+    bare digits scattered in prose are no example."""
+    inputs = [decode(v) for v in inst.input.values()]
+    answer = decode(inst.expected)
+    all_weak = all(_is_weak(v) for v in [*inputs, answer])
+    fields = []
+    for value in inputs:
+        found = _occurrences(text, renderings(value))
+        if all_weak:
+            found = {se for se in found if _as_example_input(text, se[0])}
+        if not found:
+            return None
+        fields.append(found)
+    if not fields:
+        return None
+    for a_start, a_end in sorted(_occurrences(text, renderings(answer))):
+        used: set[tuple[int, int]] = set()
+        for occurrences in fields:  # each input value at its own place before the answer
+            before = [
+                se for se in occurrences if se[1] <= a_start and se[0] >= a_start - SPAN and se not in used
+            ]
+            if not before:
+                break
+            used.add(max(before, key=lambda se: se[1]))
+        else:
+            last = max(e for _, e in used)
+            if a_start - last > GAP:
+                continue
+            first = min(s for s, _ in used)
+            if all_weak:
+                line_start = text.rfind("\n", 0, first) + 1
+                if not (_EXAMPLE_HINT.search(text[line_start:a_end]) or _ANSWER_MARK.search(text[last:a_start])):
+                    continue
+            return first, a_end - 1
+    return None
 
 
 def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[int, int, str]]:
@@ -193,7 +343,10 @@ def leak_spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[tuple[
     specific (a non-empty collection, a quoted string of 3+ characters) or the span reads like
     an example ("Input", "returns 3", ``f(...) ==``, ``=>``...). Specific values are looked for
     within 3 lines (one blank line may separate two); numbers and flags alone within 2 adjacent
-    lines.
+    lines. A span also leaks (the ordered rule, any distance in lines) from the first input value
+    to the answer when every input value comes, in order, within :data:`SPAN` characters before
+    the answer and the last within :data:`GAP` of it (numbers and flags alone only when written
+    as an example: ``a = 0``, ``f(0, 1)``, "Input: 0, 1", then ``== 0``/``-> 0``/"the answer is 0").
     """
     return sorted({(s.start, s.end, s.label) for s in _spans(text, instances)})
 
@@ -226,13 +379,15 @@ def statement_leaks(text: str, instances: Iterable[HasInputAndAnswer]) -> list[s
     out = []
     for start, end, label in leak_spans(text, instances):
         excerpt = " / ".join(line.strip() for line in lines[start : end + 1] if line.strip())[:160]
-        out.append(f"lines {start + 1}-{end + 1} show the instance ({label}): {excerpt!r}")
+        out.append(f"lines {start + 1}-{end + 1} show an instance's {label}: {excerpt!r}")
     return out
 
 
 # --------------------------------------------------------------------------- solution lines
 
 _CODE_CHARS = re.compile(r"[=()\[\]:+\-*/%<>{}.]")
+MIN_LINE = 12
+"""Non-blank characters a code line needs to count wherever it occurs in a text."""
 
 
 def _docstring_lines(tree: ast.AST) -> set[int]:
@@ -248,21 +403,29 @@ def _docstring_lines(tree: ast.AST) -> set[int]:
     return lines
 
 
+def _without_comments(source: str) -> str:
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source
+    comments = {(t.start[0], t.start[1]) for t in tokens if t.type == tokenize.COMMENT}
+    out = []
+    for n, line in enumerate(source.splitlines(), 1):
+        cut = min((c for (row, c) in comments if row == n), default=len(line))
+        out.append(line[:cut])
+    return "\n".join(out)
+
+
 def _code_lines(solution: str) -> list[str]:
-    """The solution's code lines (no docstrings, comments, blank or trivial lines), whitespace collapsed."""
+    """The solution's code lines (no docstrings, comments or blank lines), whitespace collapsed."""
     try:
         skip = _docstring_lines(ast.parse(solution))
     except SyntaxError:
         skip = set()
     out = []
-    for n, raw in enumerate(solution.splitlines(), start=1):
-        if n in skip:
-            continue
-        line = raw.split("  #")[0].strip()
-        if not line or line.startswith(("#", "import ", "from ", "@")):
-            continue
-        key = " ".join(line.split())
-        if len(key.replace(" ", "")) >= 8 and _CODE_CHARS.search(key):
+    for n, raw in enumerate(_without_comments(solution).splitlines(), start=1):
+        key = " ".join(raw.split())
+        if n not in skip and key:
             out.append(key)
     return out
 
@@ -270,16 +433,19 @@ def _code_lines(solution: str) -> list[str]:
 def solution_lines_in(text: str, solution: str) -> list[str]:
     """The lines of the reference ``solution``'s code that appear in ``text`` (empty: none).
 
-    Code lines exclude docstrings (they are the problem's own words), comments, imports and
-    lines shorter than 8 characters or without an operator/bracket (``else:``-like lines
-    would match prose). A line counts when a line of ``text`` equals it (spaces collapsed,
-    backticks ignored), or, for lines of 24+ characters, when it occurs anywhere in the text.
+    Code lines exclude docstrings (they are the problem's own words) and comments; text and
+    lines are compared with runs of whitespace collapsed and backticks ignored. A line of
+    :data:`MIN_LINE`+ non-blank characters counts wherever it occurs in the text (``return
+    max_depth`` inside a sentence); a shorter one of 8+ characters with an operator or bracket
+    (not an import) when a whole line of the text equals it (``else:``-like lines would match prose).
     """
     text_lines = {" ".join(t.replace("`", "").split()) for t in text.splitlines()}
     flat = " ".join(text.replace("`", "").split())
     found = []
     for key in dict.fromkeys(_code_lines(solution)):
-        if key in text_lines or (len(key) >= 24 and key in flat):
+        size = len(key.replace(" ", ""))
+        whole = size >= 8 and _CODE_CHARS.search(key) and not key.startswith(("import ", "from ", "@"))
+        if (size >= MIN_LINE and key in flat) or (whole and key in text_lines):
             found.append(key)
     return found
 

@@ -8,7 +8,7 @@ import pytest
 
 from codegym_mcp.generator._audit_gym import read_gym
 from codegym_mcp.generator._audit_honesty import gym_honesty, statement_problems
-from codegym_mcp.generator._audit_leaks import leaked_instances, solution_lines_in, statement_leaks
+from codegym_mcp.generator._leaks import solution_lines_in, statement_leaks
 from codegym_mcp.generator._check import honesty_problems
 from codegym_mcp.schemas import HonestyFinding
 
@@ -107,10 +107,9 @@ def test_numeric_suffixes_are_caught_but_operands_are_not(tmp_path: Path) -> Non
     ],
 )
 def test_an_example_showing_an_instance_and_its_answer_is_a_leak(text: str) -> None:
-    leaked = leaked_instances(text, [instance({"nums": [1, 2, 3]}, 6), instance({"nums": [5]}, 5)])
-    assert leaked == [instance({"nums": [1, 2, 3]}, 6)]
-    [message] = statement_leaks(text, leaked)
-    assert message.endswith('input {"nums":[1,2,3]} with its answer 6')
+    assert not statement_leaks(text, [instance({"nums": [5]}, 5)])
+    [message] = statement_leaks(text, [instance({"nums": [1, 2, 3]}, 6), instance({"nums": [5]}, 5)])
+    assert 'input {"nums":[1,2,3]} with its answer 6' in message
 
 
 def test_strings_booleans_and_numbers_leak_in_any_quoting() -> None:
@@ -255,3 +254,23 @@ def test_a_spelled_out_float_constant_is_not_a_numeric_suffix(tmp_path: Path) ->
         tools=[tool("set_center_to_half_point_0", "Set center to x divided by 2.0.", [("x", "agent")])],
     )
     assert "numeric_suffix" not in {f.check for f in _findings(gym, tmp_path)}
+
+
+def test_tiny_numbers_scattered_in_prose_are_no_leak_but_written_as_an_example_they_are() -> None:
+    tiny = instance({"a": 0, "b": 1}, 0)
+    prose = (
+        "For `a` = 8 and `b` = 8 (not one of the hidden inputs), the answer is 64.\n\n"
+        "This episode is a batch of 3 cases, numbered 0 to 2; pass `case` (0..2) and 1 answer per case, "
+        "0 based."
+    )
+    assert statement_leaks(prose, [tiny]) == []
+    assert statement_leaks("For `a` = 0 and `b` = 1, the answer is 0.", [tiny])
+    assert statement_leaks("f(0, 1) == 0", [tiny])
+    assert statement_leaks(">>> f(0, 1)\n0", [tiny])
+    assert statement_leaks("Input: 0, 1\n\n\n\nOutput: 0", [tiny])  # ordered rule: lines apart
+
+
+def test_a_short_solution_line_inside_a_sentence_is_caught() -> None:
+    solution = "def f(s):\n    max_depth = len(s)\n    return max_depth\n"
+    assert solution_lines_in("Count, then return max_depth.", solution) == ["return max_depth"]
+    assert solution_lines_in("Count; the result is max_depth.", solution) == []

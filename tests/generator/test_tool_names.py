@@ -16,6 +16,7 @@ from codegym_mcp.generator._carve_common import Namer
 from codegym_mcp.generator._carving_types import Carving
 from codegym_mcp.generator._describe import expr_name, statement_name
 from codegym_mcp.generator._describe_text import faithfulness_problems
+from codegym_mcp.generator._leaks import solution_lines_in
 from codegym_mcp.generator._one_call import one_call_answers
 from codegym_mcp.schemas import Instance, ParamSpec, Problem, ToolSpec, TraceCall
 
@@ -143,8 +144,24 @@ def test_a_helper_without_a_docstring_is_described_from_its_body() -> None:
     )
     carving = _carve(source, ["xs"])
     helper = next(t for t in carving.tools if t.name == "twice_plus")
-    assert helper.description.startswith("Compute twice_plus(v, k): return (v times 2) plus k.")
+    assert helper.description.startswith("Compute twice_plus(v, k): the result is (v times 2) plus k.")
     assert _run(carving, {"xs": [1, 2, 3]})[0] == 12
+
+
+def test_a_description_reads_conditions_loops_and_returns_in_words_not_as_solution_lines() -> None:
+    source = (
+        "def parse_group(s):\n    depth = 0\n    max_depth = 0\n    for c in s:\n"
+        "        if c == '(':\n            depth += 1\n            max_depth = max(depth, max_depth)\n"
+        "        else:\n            depth -= 1\n    while max_depth is None:\n        depth = 0\n"
+        "    return max_depth\n\n\n"
+        "def solve(xs):\n    best = None\n    out = []\n    for x in xs:\n        if best is None:\n"
+        "            best = x\n        else:\n            best = max(best, x)\n        out.append(best)\n"
+        "    return [parse_group(s) for s in out]\n"
+    )
+    carving = _carve(source, ["xs"])
+    described = "\n".join(t.description for t in carving.tools)
+    assert "the result is max_depth" in described
+    assert solution_lines_in(described, source) == []
 
 
 def test_two_expressions_with_the_same_body_become_one_tool() -> None:
