@@ -38,6 +38,7 @@ import re
 from ..schemas import HonestyCheck, HonestyFinding, ToolSpec
 from ._audit_code import OP_WORDS, SLUG_OP_WORDS, Vocabulary, vocabulary
 from ._audit_gym import GymFiles
+from ._describe import constant_words
 from ._leaks import solution_lines_in, statement_leaks
 
 __all__ = [
@@ -117,16 +118,55 @@ def numeric_suffix(tool: ToolSpec, vocab: Vocabulary, names: set[str]) -> str | 
     return None
 
 
+_SPELLED = "<constant>"
+"""Stands for a body constant the name spells the carver's way (``1_point_0``, ``empty_str``)."""
+
+
+def _spellings(constants: set[str]) -> list[tuple[str, ...]]:
+    """The token runs the carver's namer writes for the body's constants, longest first: a float
+    ``1.0`` -> ``1 point 0``, ``1e-10`` -> ``1eminus 10``, a string ``""`` -> ``empty str``, ``"b"``
+    -> ``b str`` (``str`` there marks a string, not the builtin)."""
+    out: set[tuple[str, ...]] = set()
+    for text in constants:
+        values: list[object] = [text]
+        try:
+            values.append(float(text))
+        except ValueError:
+            pass
+        for value in values:
+            words = tuple(t for w in constant_words(value) for t in w.split("_") if t)
+            if words and not (len(words) == 1 and words[0].isdigit()):
+                out.add(words)
+    return sorted(out, key=lambda ws: (-len(ws), ws))
+
+
+def _collapse(tokens: list[str], spellings: list[tuple[str, ...]]) -> list[str]:
+    """``tokens`` with every run spelling a body constant replaced by :data:`_SPELLED`."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        run = next((sp for sp in spellings if tuple(tokens[i : i + len(sp)]) == sp), None)
+        out.append(_SPELLED if run else tokens[i])
+        i += len(run) if run else 1
+    return out
+
+
 def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suffix: str | None) -> list[str]:
-    """What the tool's name mentions that the body does not hold, or what a slug name drops."""
+    """What the tool's name mentions that the body does not hold, or what a slug name drops.
+
+    A run of words spelling a body constant the carver's way (``2_point_0``, ``empty_str``) is that
+    constant, not a number 0 or the builtin ``str``; an operator word that is a body identifier
+    (a variable ``times``) names the variable, not the operator.
+    """
     name = tool.name[: -len(suffix)] if suffix else tool.name
     if name.startswith(("loop_step_over_", "loop_step_while_")):
         return []  # names the loop the step belongs to (its header is context, not the body's work)
     tokens = [t for t in name.split("_") if t]
     words = _body_words(vocab, tool.function)
+    rest = _collapse(tokens[1:], _spellings(vocab.constants))
     found = []
-    for tok in tokens[1:]:
-        if tok in words:
+    for tok in rest:
+        if tok in words or tok == _SPELLED:
             continue  # a word of a body identifier (`interval1_1`, a parameter `n_minus_2`)
         if tok in SLUG_OP_WORDS and tok not in vocab.op_words:
             found.append(f"operator word {tok!r} but the body has no such operator")
@@ -134,10 +174,10 @@ def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suf
             found.append(f"number {tok} but the body has no such constant")
         elif tok in solution_ids and tok not in _KEYWORDS:
             found.append(f"identifier {tok!r} of the solution but the body does not use it")
-    code_words = words | SLUG_OP_WORDS | _KEYWORDS | solution_ids
-    is_slug = any(t in SLUG_OP_WORDS or t.isdigit() for t in tokens[1:]) and all(
-        t in code_words or t.isdigit() for t in tokens[1:]
-    )
+    code_words = words | SLUG_OP_WORDS | _KEYWORDS | solution_ids | {_SPELLED}
+    is_slug = any(
+        (t in SLUG_OP_WORDS and t not in words) or t.isdigit() or t == _SPELLED for t in rest
+    ) and all(t in code_words or t.isdigit() for t in rest)
     if is_slug and not found:
         ops = {w for w in vocab.op_words if w in SLUG_OP_WORDS | {"and", "or", "not"}}
         ops &= {OP_WORDS[k][0] for k in OP_WORDS}

@@ -16,7 +16,15 @@ import ast
 import re
 from collections.abc import Sequence
 
-__all__ = ["MAX_NAME", "expr_name", "name_words", "read_expr", "statement_name", "temp_name"]
+__all__ = [
+    "MAX_NAME",
+    "constant_words",
+    "expr_name",
+    "name_words",
+    "read_expr",
+    "statement_name",
+    "temp_name",
+]
 
 MAX_NAME = 64
 """Longest tool name the full reading may give; longer readings get an abstract name."""
@@ -202,7 +210,24 @@ _CHAR_WORDS = {
     "[": "open_bracket",
     "]": "close_bracket",
     "#": "hash_sign",
+    "<": "left_angle",
+    ">": "right_angle",
+    "{": "open_brace",
+    "}": "close_brace",
+    "/": "slash",
+    ":": "colon",
+    ";": "semicolon",
+    "!": "exclamation_mark",
+    "?": "question_mark",
+    "'": "quote",
+    '"': "double_quote",
 }
+
+
+def constant_words(value: object) -> list[str]:
+    """How a name spells a constant: ``1.0`` -> ``1_point_0``, ``""`` -> ``empty_str``, ``"<"`` ->
+    ``left_angle``, a short word -> ``b_str`` (the ``str`` marks a string, not the builtin)."""
+    return _const_words(value)
 
 
 def _const_words(value: object) -> list[str]:

@@ -274,3 +274,24 @@ def test_a_short_solution_line_inside_a_sentence_is_caught() -> None:
     solution = "def f(s):\n    max_depth = len(s)\n    return max_depth\n"
     assert solution_lines_in("Count, then return max_depth.", solution) == ["return max_depth"]
     assert solution_lines_in("Count; the result is max_depth.", solution) == []
+
+
+def test_constants_spelled_the_carvers_way_and_a_variable_named_like_an_operator_are_no_misdescription(
+    tmp_path: Path,
+) -> None:
+    bodies = {
+        "set_center_to_begin_plus_end_div_2_point_0": "(begin, end):\n    return (begin + end) / 2.0\n",
+        "check_end_minus_begin_gt_1eminus_10": "(begin, end):\n    return end - begin > 1e-10\n",
+        "compute_join_empty_str_with_items": "(items):\n    return ''.join(items)\n",
+        "compute_round_of_a_pow_1_point_0_div_3": "(a):\n    return round(a ** (1.0 / 3))\n",
+        "update_times": "(times, x):\n    if x == 1:\n        times += 1\n    return times\n",
+        "compute_x_div_2_point_5": "(x):\n    return x / 2.0\n",  # says 2.5: misdescribing
+    }
+    gym = FakeGym(
+        task_id="Spelled",
+        tools_py="".join(f"def {name}{body}\n\n" for name, body in bodies.items()),
+        tools=[tool(name, "Compute it.", [("x", "agent")]) for name in bodies],
+        solution="def f(items):\n    return str(''.join(items))\n",
+    )
+    named = {f.tool for f in _findings(gym, tmp_path) if f.check == "misdescribed_name"}
+    assert named == {"compute_x_div_2_point_5"}

@@ -52,6 +52,7 @@ def _function_code(carving: Carving, name: str) -> str:
         ("i % 4 == 0 and i%3 != 0", "check", "check_i_divisible_by_4_and_i_not_divisible_by_3"),
         ("arr[i] < arr[i-1]", "check", "check_arr_at_i_lt_arr_at_i_minus_1"),
         ("len(x) * 2", "compute", "compute_len_of_x_times_2"),
+        ('b == "<"', "check", "check_b_eq_left_angle"),
     ],
 )
 def test_a_name_keeps_every_operator_constant_and_clause_of_its_expression(
