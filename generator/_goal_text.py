@@ -443,6 +443,7 @@ def goal_text(question: str, *, entry_point: str) -> str:
         if not _SIGNATURE_LINE.search(line)
         and not _CODE_LINE.match(line)
         and not _literal_call(line, entry_point)
+        and not re.fullmatch(r"\s*[\"'`]+\s*", line)  # a stray quote: `""""` opened the docstring
     ]
     lines = _unwrap(lines)
     lines = [

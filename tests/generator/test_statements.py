@@ -107,6 +107,11 @@ def test_prose_drops_fences_signature_sections_and_rewrites_the_instruction() ->
     assert "Example" not in goal and "O(n)" not in goal
 
 
+def test_a_stray_quote_opening_the_docstring_does_not_start_the_goal() -> None:
+    question = 'def total(lst):\n    """"\n    Return the sum of all entries.\n    """\n'
+    assert goal_text(question, entry_point="total") == "Return the sum of all entries."
+
+
 def test_a_header_left_empty_by_the_clean_up_goes_too() -> None:
     question = "Sum the numbers.\n\nExample:\n    total([1, 2]) == 3\n\nNotes:\n"
     goal = goal_text(question, entry_point="total")
