@@ -39,6 +39,7 @@ from ..schemas import HonestyCheck, HonestyFinding, ToolSpec
 from ._audit_code import OP_WORDS, SLUG_OP_WORDS, Vocabulary, vocabulary
 from ._audit_gym import GymFiles
 from ._describe import constant_words
+from ._describe_text import truncation_marks
 from ._leaks import solution_lines_in, statement_leaks
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
     "truncation_marks",
 ]
 
-_TRUNCATION = re.compile(r"\.\.\.|…|and what follows", re.IGNORECASE)
 _FRAMING = [
     re.compile(
         r"\b(?:write|implement|complete|create|define)\s+(?:a|an|the)\s+(?:\w+\s+){0,2}?"
@@ -69,11 +69,6 @@ _PLAY = re.compile(r"^how this task works\b", re.IGNORECASE)
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _KEYWORDS = frozenset(keyword.kwlist) | {"true", "false", "none"}
 _BUILTINS = frozenset(dir(builtins))
-
-
-def truncation_marks(text: str) -> list[str]:
-    """The truncation marks in a name or description."""
-    return [m.group(0) for m in _TRUNCATION.finditer(text)]
 
 
 def _identifiers(source: str) -> set[str]:
@@ -262,9 +257,17 @@ def statement_problems(text: str) -> list[tuple[HonestyCheck, str, str]]:
         if not _HEADER.match(line):
             continue
         after = lines[i + 1] if i + 1 < len(lines) else None
+        if after is not None and _HEADER.match(after) and _md_level(after) > _md_level(line):
+            continue  # "## Goal" then "### Scenario": a section opening with its first subsection
         if after is None or _HEADER.match(after) or after in ('"""', "'''") or _PLAY.match(after):
             found.append(("statement_dangling_header", line, f"header {line!r} has nothing under it"))
     return found
+
+
+def _md_level(header: str) -> int:
+    """A markdown header's level (``###`` -> 3); 7 for any other header ("Example:", "**Input**")."""
+    hashes = len(header) - len(header.lstrip("#"))
+    return hashes if hashes else 7
 
 
 def _finding(check: HonestyCheck, gym: GymFiles, tool: str | None, text: str, message: str) -> HonestyFinding:

@@ -164,11 +164,15 @@ def function_description(fn_code: str, name: str, params: Sequence[str]) -> str:
     return f"Compute {own}: {steps}.{_args_block(params, 'an argument.')}\n\nReturns:\n    {returns}"
 
 
-_MARKS = re.compile(r"\.\.\.|…|and what follows")
+_MARKS = re.compile(r"(?<!\w)\.\.\.|\.\.\.(?!\w)|…|and what follows", re.IGNORECASE)
 
 
 def truncation_marks(text: str) -> list[str]:
-    """Truncation marks in a name or description ("...", "and what follows")."""
+    """Truncation marks in a name or description ("...", "…", "and what follows").
+
+    Three dots between two word characters (``arr[left...right]``, ``1...n``) write a range, not a
+    cut: a text cut short ends in the dots or leaves a space after them.
+    """
     return _MARKS.findall(text)
 
 

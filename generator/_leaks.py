@@ -329,7 +329,9 @@ def _ordered_leak(text: str, inst: HasInputAndAnswer) -> tuple[int, int] | None:
             first = min(s for s, _ in used)
             if all_weak:
                 line_start = text.rfind("\n", 0, first) + 1
-                if not (_EXAMPLE_HINT.search(text[line_start:a_end]) or _ANSWER_MARK.search(text[last:a_start])):
+                if not (
+                    _EXAMPLE_HINT.search(text[line_start:a_end]) or _ANSWER_MARK.search(text[last:a_start])
+                ):
                     continue
             return first, a_end - 1
     return None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from codegym_mcp.generator._audit_gym import read_gym
-from codegym_mcp.generator._audit_honesty import gym_honesty, statement_problems
+from codegym_mcp.generator._audit_honesty import gym_honesty, statement_problems, truncation_marks
 from codegym_mcp.generator._leaks import solution_lines_in, statement_leaks
 from codegym_mcp.generator._check import honesty_problems
 from codegym_mcp.schemas import HonestyFinding
@@ -295,3 +295,22 @@ def test_constants_spelled_the_carvers_way_and_a_variable_named_like_an_operator
     )
     named = {f.tool for f in _findings(gym, tmp_path) if f.check == "misdescribed_name"}
     assert named == {"compute_x_div_2_point_5"}
+
+
+def test_three_dots_writing_a_range_are_no_truncation_but_dots_ending_a_cut_text_are(tmp_path: Path) -> None:
+    ok = FakeGym(
+        tools=[tool("add", "The count of a in arr[left...right].", [("a", "agent"), ("b", "agent")])]
+    )
+    assert "truncation_mark" not in _checks(ok, tmp_path)
+    for text in ("The count of a in arr[left...", "The count of a in arr[left... right]", "Count a..."):
+        assert truncation_marks(text), text
+
+
+def test_a_section_header_followed_by_its_first_subsection_is_not_dangling() -> None:
+    assert statement_problems("## Goal\n\n### Scenario\n\nAdd the numbers.") == []
+    assert {
+        c for c, _, _ in statement_problems("## Goal\n\n## Worked example\n\nFor 1 the answer is 1.")
+    } == {"statement_dangling_header"}
+    assert {c for c, _, _ in statement_problems("### Scenario\n\n## Goal\n\nAdd them.")} == {
+        "statement_dangling_header"
+    }
