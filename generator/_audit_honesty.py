@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import keyword
 import re
 
@@ -124,10 +125,8 @@ def _spellings(constants: set[str]) -> list[tuple[str, ...]]:
     out: set[tuple[str, ...]] = set()
     for text in constants:
         values: list[object] = [text]
-        try:
+        with contextlib.suppress(ValueError):
             values.append(float(text))
-        except ValueError:
-            pass
         for value in values:
             words = tuple(t for w in constant_words(value) for t in w.split("_") if t)
             if words and not (len(words) == 1 and words[0].isdigit()):

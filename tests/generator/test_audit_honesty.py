@@ -8,8 +8,8 @@ import pytest
 
 from codegym_mcp.generator._audit_gym import read_gym
 from codegym_mcp.generator._audit_honesty import gym_honesty, statement_problems, truncation_marks
-from codegym_mcp.generator._leaks import solution_lines_in, statement_leaks
 from codegym_mcp.generator._check import honesty_problems
+from codegym_mcp.generator._leaks import solution_lines_in, statement_leaks
 from codegym_mcp.schemas import HonestyFinding
 
 from ._audit_fakes import FakeGym, instance, tool
