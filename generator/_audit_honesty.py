@@ -115,7 +115,9 @@ def numeric_suffix(tool: ToolSpec, vocab: Vocabulary, names: set[str]) -> str | 
 
 
 _SPELLED = "<constant>"
-"""Stands for a body constant the name spells the carver's way (``1_point_0``, ``empty_str``)."""
+"""Stands for a body constant the name spells the carver's way (``empty_str``, ``space``)."""
+_SPELLED_NUMBER = "<number>"
+"""Stands for a number the name spells the carver's way (``1_point_0``, ``1eminus_10``): a slug's word."""
 
 
 def _spellings(constants: set[str]) -> list[tuple[str, ...]]:
@@ -135,12 +137,13 @@ def _spellings(constants: set[str]) -> list[tuple[str, ...]]:
 
 
 def _collapse(tokens: list[str], spellings: list[tuple[str, ...]]) -> list[str]:
-    """``tokens`` with every run spelling a body constant replaced by :data:`_SPELLED`."""
+    """``tokens`` with every run spelling a body constant replaced by :data:`_SPELLED_NUMBER` (a
+    number) or :data:`_SPELLED` (a string)."""
     out: list[str] = []
     i = 0
     while i < len(tokens):
         run = next((sp for sp in spellings if tuple(tokens[i : i + len(sp)]) == sp), None)
-        out.append(_SPELLED if run else tokens[i])
+        out.append((_SPELLED_NUMBER if run[0][:1].isdigit() else _SPELLED) if run else tokens[i])
         i += len(run) if run else 1
     return out
 
@@ -160,7 +163,7 @@ def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suf
     rest = _collapse(tokens[1:], _spellings(vocab.constants))
     found = []
     for tok in rest:
-        if tok in words or tok == _SPELLED:
+        if tok in words or tok in (_SPELLED, _SPELLED_NUMBER):
             continue  # a word of a body identifier (`interval1_1`, a parameter `n_minus_2`)
         if tok in SLUG_OP_WORDS and tok not in vocab.op_words:
             found.append(f"operator word {tok!r} but the body has no such operator")
@@ -168,9 +171,9 @@ def name_problems(tool: ToolSpec, vocab: Vocabulary, solution_ids: set[str], suf
             found.append(f"number {tok} but the body has no such constant")
         elif tok in solution_ids and tok not in _KEYWORDS:
             found.append(f"identifier {tok!r} of the solution but the body does not use it")
-    code_words = words | SLUG_OP_WORDS | _KEYWORDS | solution_ids | {_SPELLED}
+    code_words = words | SLUG_OP_WORDS | _KEYWORDS | solution_ids | {_SPELLED, _SPELLED_NUMBER}
     is_slug = any(
-        (t in SLUG_OP_WORDS and t not in words) or t.isdigit() or t == _SPELLED for t in rest
+        (t in SLUG_OP_WORDS and t not in words) or t.isdigit() or t == _SPELLED_NUMBER for t in rest
     ) and all(t in code_words or t.isdigit() for t in rest)
     if is_slug and not found:
         ops = {w for w in vocab.op_words if w in SLUG_OP_WORDS | {"and", "or", "not"}}

@@ -188,6 +188,7 @@ def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
         keys = [json.dumps(to_plain(v), sort_keys=True, ensure_ascii=False) for v in values]
         need = {k: keys.count(k) for k in keys}
         label = _label(inst)
+        all_weak = all(_is_weak(v) for v in values)
         for size, gap in ((2, 1), (3, 2)):
             for start, end in _windows(lines, size, gap=gap):
                 window = "\n".join(lines[start : end + 1])
@@ -198,6 +199,8 @@ def _spans(text: str, instances: Iterable[HasInputAndAnswer]) -> list[_Span]:
                 strong = any(m is not None and m.strong for m in found)
                 if (size == 3 and not strong) or not (strong or _EXAMPLE_HINT.search(window)):
                     continue
+                if all_weak and not all(_example_input_in(window, v) for v in values[:-1]):
+                    continue  # "numbered 0 to 2" in prose beside the word "inputs" is no example
                 spans.append(_Span(start, end, label, forms))
         ordered = _ordered_leak(text, inst)
         if ordered is not None:
@@ -282,15 +285,24 @@ def _is_weak(value: Any) -> bool:
 
 _ASSIGNED = re.compile(r"(?<![\w.])[A-Za-z_]\w*`?\s*[=:]\s*$")
 _IN_CALL = re.compile(r"(?<![\w.])[A-Za-z_]\w*\([^()]*$")
-_INPUT_WORD = re.compile(r"\binputs?\b|>>>", re.IGNORECASE)
+_INPUT_WORD = re.compile(
+    r"(?:\binputs?\b|>>>)(?:[\s:=,()\[\]+.\d-]|\b[A-Za-z_]\w*\s*=|\btrue\b|\bfalse\b|\bnone\b|\bnull\b)*$",
+    re.IGNORECASE,
+)
 _ANSWER_MARK = re.compile(r"==|->|=>|→|➞|\n")
 
 
 def _as_example_input(text: str, start: int) -> bool:
     """Whether a value at ``start`` is written as an example's input: ``a = 0``, ```a` = 0``, ``a: 0``,
-    an argument of a call ``f(0, 1)``, or on a line that says "Input" or ``>>>``."""
+    an argument of a call ``f(0, 1)``, or right after "Input"/``>>>`` with only values, commas and
+    ``name =`` between ("Input: 0, 1"; not "inputs of the same problem, numbered 0")."""
     before = text[text.rfind("\n", 0, start) + 1 : start]
     return bool(_ASSIGNED.search(before) or _IN_CALL.search(before) or _INPUT_WORD.search(before))
+
+
+def _example_input_in(text: str, value: Any) -> bool:
+    """Whether ``text`` writes ``value`` somewhere as an example's input (:func:`_as_example_input`)."""
+    return any(_as_example_input(text, start) for start, _ in _occurrences(text, renderings(value)))
 
 
 def _ordered_leak(text: str, inst: HasInputAndAnswer) -> tuple[int, int] | None:

@@ -314,3 +314,26 @@ def test_a_section_header_followed_by_its_first_subsection_is_not_dangling() -> 
     assert {c for c, _, _ in statement_problems("### Scenario\n\n## Goal\n\nAdd them.")} == {
         "statement_dangling_header"
     }
+
+
+def test_a_state_name_that_is_also_a_string_constant_of_the_body_is_no_expression_slug(
+    tmp_path: Path,
+) -> None:
+    body = "(state, x):\n    total = state.get('total', 0)\n    if x % 2 == 0:\n        total += x\n    return total\n"
+    gym = FakeGym(
+        task_id="State",
+        tools_py=f"def update_total{body}",
+        tools=[tool("update_total", "Add x to total when x is even.", [("x", "agent")])],
+    )
+    assert "misdescribed_name" not in _checks(gym, tmp_path)
+
+
+def test_numbers_in_play_instructions_beside_the_word_inputs_are_no_leak() -> None:
+    tiny = instance({"a": 0, "b": 1}, 0)
+    play = (
+        "This episode is a batch of 3 cases: 3 different hidden inputs of the same problem, numbered 0 to 2. "
+        "Every tool takes an extra argument `case` (0..2); submit 1 list."
+    )
+    assert statement_leaks(play, [tiny]) == []
+    assert statement_leaks("Input: a = 0, b = 1\nOutput: 0", [tiny])
+    assert statement_leaks("It gives 0 for a = 0, b = 1.", [tiny])
