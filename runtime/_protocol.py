@@ -63,6 +63,19 @@ def observation_source() -> str:
     return resources.files("codegym_mcp.schemas").joinpath("_observation.py").read_text(encoding="utf-8")
 
 
+def init_request(cfg: SandboxConfig) -> dict[str, Any]:
+    """The first request to a new worker: the in-jail modules it needs and its limits."""
+    return {
+        "op": "init",
+        "values_source": values_source(),
+        "observation_source": observation_source(),
+        "cpu_seconds": cfg.cpu_seconds,
+        "max_output": cfg.max_output_bytes,
+        "recursion_limit": cfg.recursion_limit,
+        "rlimits": {"as_mb": cfg.address_space_mb if cfg.isolation == "none" else None},
+    }
+
+
 def encode_request(msg: dict[str, Any]) -> memoryview:
     """One request as a JSON line."""
     return memoryview((_ENCODER.encode(msg) + "\n").encode("utf-8"))
