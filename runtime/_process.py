@@ -20,8 +20,10 @@ from ._protocol import worker_source
 __all__ = ["drain_tail", "launch", "send_signal", "terminate"]
 
 
-def launch(cfg: SandboxConfig) -> tuple[subprocess.Popen[bytes], JailSetup | None]:
+def launch(cfg: SandboxConfig) -> tuple[subprocess.Popen[bytes], JailSetup | None, select.poll]:
     """Start the worker program (under nsjail when ``cfg.isolation == "nsjail"``), pipes non-blocking.
+
+    Returns the process, its jail (None unjailed) and a poller of its stdout and stderr.
 
     Raises:
         SandboxUnavailable: the jail cannot be prepared or the program cannot start here.
@@ -59,10 +61,13 @@ def launch(cfg: SandboxConfig) -> tuple[subprocess.Popen[bytes], JailSetup | Non
         raise SandboxUnavailable(
             f"cannot start {argv[0]!r}: {exc}; run `codegym-mcp doctor` for the fix"
         ) from exc
+    poller = select.poll()
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         assert stream is not None
         os.set_blocking(stream.fileno(), False)
-    return proc, jail
+        if stream is not proc.stdin:
+            poller.register(stream.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return proc, jail, poller
 
 
 def send_signal(proc: subprocess.Popen[bytes], sig: int, *, jailed: bool) -> None:

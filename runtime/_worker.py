@@ -1,7 +1,9 @@
 """A sandbox worker: one long-lived python process (jailed by nsjail, or not), JSON lines.
 
-Sync methods (``load``/``call``) for threads and worker processes (the generator), ``a*``
-methods (``aload``/``acall``) that wait on the pipes in an anyio event loop (the pool).
+Sync methods (``load``/``call``) for threads and worker processes (the generator) wait on the
+pipes with poll; ``a*`` methods (``aload``/``acall``) wait in an anyio event loop (the pool).
+Both read replies with the one reader, :meth:`Worker._read_reply`, and hold the same lock
+while a request is in flight (how the async path takes it: :meth:`Worker._arequest`).
 
 The host keeps every limit that matters to it in its own hands: the wall-clock deadline of a
 call (a poll timer), the size of a reply, and the classification of a death (exit status and
@@ -124,15 +126,9 @@ class Worker:
     def _spawn(self) -> None:
         cfg = self.config
         self._kill()
-        proc, self._jail = launch(cfg)
-        assert proc.stdout is not None and proc.stderr is not None
-        self._proc = proc
+        self._proc, self._jail, self._poller = launch(cfg)
         self._buf.clear()
         self._stderr_tail.clear()
-        poller = select.poll()
-        poller.register(proc.stdout.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-        poller.register(proc.stderr.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-        self._poller = poller
         self.starts += 1
         try:
             info = self._request(init_request(cfg), cfg.start_timeout, starting=True)
@@ -281,13 +277,20 @@ class Worker:
                 "Worker.call/load ran in the event loop's thread while an acall on the same worker was "
                 "waiting for its reply; from async code use acall/aload (or run the sync call in a thread)"
             )
+        data = msg if isinstance(msg, bytes) else self._encode(msg)
         deadline = time.monotonic() + timeout
         try:
-            view = self._send(proc.stdin.fileno(), msg)
-            while view:  # a big load: wait until the worker drains the pipe
-                if not select.select([], [proc.stdin.fileno()], [], max(0.0, deadline - time.monotonic()))[1]:
-                    raise self._timed_out(timeout, starting=starting)
-                view = self._send(proc.stdin.fileno(), view)
+            in_fd = proc.stdin.fileno()
+            try:
+                sent = os.write(in_fd, data)  # the common case: the whole request at once
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):
+                view = self._send(in_fd, memoryview(data)[sent:])
+                while view:  # a big load: wait until the worker drains the pipe
+                    if not select.select([], [in_fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                        raise self._timed_out(timeout, starting=starting)
+                    view = self._send(in_fd, view)
             poller = self._poller
             out_fd = proc.stdout.fileno()
             reply = self._take_buffered()
@@ -308,10 +311,8 @@ class Worker:
             self._kill()
             raise
 
-    def _send(self, fd: int, data: dict[str, Any] | bytes | memoryview) -> memoryview:
+    def _send(self, fd: int, data: bytes | memoryview) -> memoryview:
         """Write what the pipe takes now (the whole request, in the common case); returns the rest."""
-        if isinstance(data, dict):
-            data = self._encode(data)
         try:
             sent = os.write(fd, data)
         except BlockingIOError:
@@ -323,9 +324,8 @@ class Worker:
         return take_reply(self._buf, 0, self.config.max_message_bytes) if self._buf else None
 
     def _read_reply(self, out_fd: int) -> dict[str, Any] | None:
-        """The one reply-reading step of both paths: read what the pipe holds, cut one reply line.
-
-        Returns None when no whole line is in yet (the caller waits, poll or anyio, and calls again).
+        """The one reply reader of both paths: read what the pipe holds, cut one reply line, or
+        return None when no whole line is in yet (the caller waits, by poll or anyio, and calls again).
 
         Raises:
             EOFError: the worker closed its pipe (the caller classifies the death).
@@ -346,11 +346,11 @@ class Worker:
         return take_reply(buf, scanned, self.config.max_message_bytes)
 
     def _timed_out(self, timeout: float, *, starting: bool) -> SandboxError:
-        if starting:
-            return SandboxUnavailable(
-                f"the worker did not come up within {timeout:g} s", detail=self._stderr_text()
-            )
-        return CallTimeout(timeout, limit="wall")
+        if not starting:
+            return CallTimeout(timeout, limit="wall")
+        return SandboxUnavailable(
+            f"the worker did not come up within {timeout:g} s", detail=self._stderr_text()
+        )
 
     # ----------------------------------------------------------------- async (used by WorkerPool)
 
@@ -410,46 +410,49 @@ class Worker:
     async def _arequest(self, msg: dict[str, Any] | bytes, limit_s: float) -> Any:
         """One exchange on the async path, under the same ``_lock`` as the sync path.
 
-        Locking: ``_lock`` is a thread lock and every task of an event loop runs in one thread,
-        so it cannot tell two tasks apart (an RLock lets the second one in). Tasks therefore
-        queue first on an anyio lock (fair, cancellable), then the one in front takes ``_lock``
-        without blocking the loop and holds it, in the loop's thread, until its reply is read:
-        a call in flight is never interleaved with another one, nor with a thread's
-        ``call``/``start``/``close`` on the same worker. A thread holding ``_lock`` (mixing sync
-        and async use of one worker; the pool never does) is waited for by polling every
-        millisecond. A sync call made inside the event loop's thread meanwhile raises
-        RuntimeError instead of slipping through the reentrant lock. Starting the process runs
-        in a thread before ``_lock`` is taken (that thread takes ``_lock`` itself).
+        ``_lock`` is a thread lock, and every task of an event loop runs in one thread: it cannot
+        tell two tasks apart (the RLock would let the second in). So tasks queue on an anyio lock
+        (FIFO, cancellable), then the first takes ``_lock`` without blocking the loop and holds
+        it in the loop's thread until its reply is read: a call in flight never interleaves with
+        another task's, nor with a thread's ``call``/``start``/``close``. A thread holding
+        ``_lock`` (sync and async use of one worker; the pool never mixes) is polled for every
+        millisecond; a sync call from the loop's thread meanwhile raises RuntimeError instead of
+        slipping through the reentrant lock. A process start runs in a thread, which takes ``_lock``.
         """
-        if self._alock is None:
-            self._alock = anyio.Lock()
-        async with self._alock:
+        alock = self._alock
+        if alock is None:
+            alock = self._alock = anyio.Lock(fast_acquire=True)  # created in the loop: the backend's own
+        try:
+            alock.acquire_nowait()  # the common case (the pool leases workers): no trip through the loop
+        except anyio.WouldBlock:
+            await alock.acquire()
+        try:
             while True:
-                await self.astart()
                 if self._lock.acquire(blocking=False):
                     if self._ready():
                         break
-                    self._lock.release()  # a thread killed it between astart and here: start again
+                    self._lock.release()
+                    await anyio.to_thread.run_sync(self.start)  # takes _lock itself, in its thread
                 else:
-                    await anyio.sleep(0.001)
+                    await anyio.sleep(0.001)  # a thread's call is in flight on this worker
             self._in_async = True
             try:
                 return await self._aexchange(msg, limit_s)
             finally:
                 self._in_async = False
                 self._lock.release()
+        finally:
+            alock.release()
 
     async def _aexchange(self, msg: dict[str, Any] | bytes, limit_s: float) -> Any:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        deadline = time.monotonic() + limit_s
         try:
             in_fd = proc.stdin.fileno()
             out_fd = proc.stdout.fileno()
             reply: dict[str, Any] | None = None
-            # one cancel scope per call, not per wait: the deadline is the call's
-            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
-                view = self._send(in_fd, msg)
+            with anyio.move_on_after(limit_s):  # one cancel scope per call, not per wait
+                view = self._send(in_fd, msg if isinstance(msg, bytes) else self._encode(msg))
                 while view:
                     await anyio.wait_writable(in_fd)
                     view = self._send(in_fd, view)
