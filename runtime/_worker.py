@@ -457,9 +457,9 @@ class Worker:
                     await anyio.wait_writable(in_fd)
                     view = self._send(in_fd, view)
                 reply = self._take_buffered()
-                while reply is None:
+                # read before waiting: a quick reply is often in already, and a wait is a loop trip
+                while reply is None and (reply := self._read_reply(out_fd)) is None:
                     await anyio.wait_readable(out_fd)
-                    reply = self._read_reply(out_fd)
             if reply is None:
                 raise CallTimeout(limit_s, limit="wall")
             return reply_outcome(reply, self.config)
