@@ -4,7 +4,8 @@
 main:runtime/_worker.py > /tmp/worker_before.py``). Both versions drive the SAME worker
 process (the older one is handed the newer one's process and pipes), so only the host-side
 code differs between their rows; the plain-pipe floor (see ``benchmarks.sandbox``) runs beside
-them. Rows: ``call`` and ``acall`` of a two-argument function, each version, timed in many short
+them. Rows: ``call``, ``acall`` and ``WorkerPool.call`` (4 workers whose class is switched between
+the versions before each block) of a two-argument function, each version, timed in many short
 blocks whose order flips every round, so the machine's bursts of noise hit every row alike.
 Prints a markdown table (median, p95, ratio to the floor).
 """
@@ -12,6 +13,7 @@ Prints a markdown table (median, p95, ratio to the floor).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import statistics
 import sys
@@ -23,7 +25,7 @@ from typing import Any
 import anyio
 
 from benchmarks.sandbox import SOURCE, pipe_floor
-from codegym_mcp.runtime import SandboxConfig, Worker
+from codegym_mcp.runtime import SandboxConfig, Worker, WorkerPool
 
 
 def _load_worker_class(path: Path) -> Any:
@@ -39,8 +41,11 @@ def _load_worker_class(path: Path) -> Any:
 
 async def _measure(before_cls: Any, isolation: str, n: int, rounds: int) -> dict[str, list[float]]:
     cfg = SandboxConfig(isolation=isolation)  # type: ignore[arg-type]
-    with pipe_floor() as floor, Worker(cfg) as after:
+    async with contextlib.AsyncExitStack() as stack:
+        floor = stack.enter_context(pipe_floor())
+        after = stack.enter_context(Worker(cfg))
         after.load("m", SOURCE)
+        pool = await stack.enter_async_context(WorkerPool(cfg, size=4))
         before = before_cls(cfg)
         before._proc, before._poller, before._jail = after._proc, after._poller, after._jail
         before._buf, before._sources = after._buf, after._sources
@@ -53,12 +58,16 @@ async def _measure(before_cls: Any, isolation: str, n: int, rounds: int) -> dict
             async_rows: dict[str, Callable[[], Awaitable[object]]] = {
                 "before: acall": lambda: before.acall("m", "add", args=[1, 2]),
                 "after: acall": lambda: after.acall("m", "add", args=[1, 2]),
+                "before: pool.call": lambda: pool.call(source=SOURCE, function="add", args=[1, 2]),
+                "after: pool.call": lambda: pool.call(source=SOURCE, function="add", args=[1, 2]),
             }
             names = [*sync_rows, *async_rows]
             samples: dict[str, list[float]] = {name: [] for name in names}
             per = max(1, n // rounds)
             for r in range(rounds + 1):  # round 0 warms up and is dropped
                 for name in names if r % 2 else names[::-1]:
+                    for w in pool._workers:  # the same processes, the host code of one version
+                        w.__class__ = before_cls if name.startswith("before") else Worker
                     for _ in range(per):
                         t0 = time.perf_counter()
                         if name in sync_rows:
@@ -69,6 +78,8 @@ async def _measure(before_cls: Any, isolation: str, n: int, rounds: int) -> dict
                             samples[name].append(time.perf_counter() - t0)
         finally:
             before._proc = None  # the process is the newer worker's: it closes it
+            for w in pool._workers:
+                w.__class__ = Worker
     return samples
 
 
