@@ -53,7 +53,7 @@ class Worker:
     Use it as a context manager (or call :meth:`close`). The process starts on first use.
     When a call ends in a :class:`SandboxError`, the process is killed; the next
     :meth:`load`/:meth:`call` starts a new one and re-loads the modules loaded so far, so
-    callers do not need to track worker deaths. Thread-safe (one call at a time).
+    callers do not need to track worker deaths. One request at a time, across threads and tasks.
 
     Example::
 

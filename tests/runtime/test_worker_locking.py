@@ -152,3 +152,31 @@ def test_both_paths_read_a_reply_split_over_many_reads_and_refuse_one_past_the_c
         with pytest.raises(OutputTooLarge):
             _call(w, path, 2 * CFG.max_message_bytes)
         assert _call(w, path, 5) == "xxxxx"  # the worker was replaced and the modules re-loaded
+
+
+def test_cancelling_an_acall_still_queued_leaves_the_call_in_flight_and_the_process_alone(
+    tmp_path: Path,
+) -> None:
+    fifos = _fifos(tmp_path)
+    held: list[Any] = []
+
+    async def main() -> None:
+        with Worker(CFG) as w:
+            await w.aload("m", SOURCE)
+            starts = w.starts
+
+            async def holder() -> None:
+                held.append(await w.acall("m", "hold", args=["held", str(fifos)]))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(holder)
+                await _started(fifos)
+                with anyio.move_on_after(0.05) as scope:
+                    await w.acall("m", "echo", args=["queued"])  # waits behind the holder: cancelled there
+                assert scope.cancelled_caught
+                await _open_gate(fifos)
+            assert w.starts == starts
+            assert await w.acall("m", "echo", args=["after"]) == "after"
+
+    anyio.run(main)
+    assert held == ["held"]
