@@ -36,6 +36,7 @@ __all__ = [
     "reply_outcome",
     "request_encoder",
     "take_reply",
+    "tool_rules_source",
     "values_source",
     "worker_source",
 ]
@@ -61,6 +62,12 @@ def values_source() -> str:
 def observation_source() -> str:
     """The source of schemas/_observation.py, loaded in the jail as module ``codegym_observation``."""
     return resources.files("codegym_mcp.schemas").joinpath("_observation.py").read_text(encoding="utf-8")
+
+
+@cache
+def tool_rules_source() -> str:
+    """The source of schemas/_tool_rules.py, loaded in the jail as module ``codegym_tool_rules``."""
+    return resources.files("codegym_mcp.schemas").joinpath("_tool_rules.py").read_text(encoding="utf-8")
 
 
 def encode_request(msg: dict[str, Any]) -> memoryview:

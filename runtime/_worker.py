@@ -43,6 +43,7 @@ from ._protocol import (
     reply_outcome,
     request_encoder,
     take_reply,
+    tool_rules_source,
     values_source,
     worker_source,
 )
@@ -178,6 +179,7 @@ class Worker:
             "op": "init",
             "values_source": values_source(),
             "observation_source": observation_source(),
+            "tool_rules_source": tool_rules_source(),
             "cpu_seconds": cfg.cpu_seconds,
             "max_output": cfg.max_output_bytes,
             "recursion_limit": cfg.recursion_limit,
