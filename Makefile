@@ -45,12 +45,16 @@ unit: $(STAMP)
 
 test: lint typecheck imports unit
 
+# The demo keeps its catalog in demo-out/ (regenerated each time, so a catalog made by another
+# version or with other settings never stands in the way).
+DEMO_CATALOG := demo-out/catalog
+
 demo: $(STAMP)
 	$(BIN)/codegym-mcp doctor
-	$(BIN)/codegym-mcp generate --dataset humaneval
-	$(BIN)/codegym-mcp audit
-	$(BIN)/codegym-mcp rollout --policy oracle --concurrency 8 --min-success 1.0 --out demo-out/oracle.jsonl
-	$(BIN)/codegym-mcp rollout --policy random --concurrency 8 --out demo-out/random.jsonl
+	$(BIN)/codegym-mcp generate --dataset humaneval --out $(DEMO_CATALOG) --no-resume
+	$(BIN)/codegym-mcp audit --catalog $(DEMO_CATALOG)
+	$(BIN)/codegym-mcp rollout --catalog $(DEMO_CATALOG) --policy oracle --concurrency 8 --min-success 1.0 --out demo-out/oracle.jsonl
+	$(BIN)/codegym-mcp rollout --catalog $(DEMO_CATALOG) --policy random --concurrency 8 --out demo-out/random.jsonl
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sandbox
