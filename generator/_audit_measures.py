@@ -16,11 +16,11 @@ from ..schemas import (
     ToolRef,
     ToolSpec,
     canonical_json,
-    coerce,
     decode,
     to_plain,
     values_equal,
 )
+from ..schemas import _tool_rules as rules
 from ._audit_code import normalised_body, returned_params
 from ._audit_gym import GymFiles
 
@@ -152,11 +152,12 @@ def _case_schema(gym: GymFiles) -> dict[str, Any]:
 
 
 def _right(guess: Any, expected: Any, schema: dict[str, Any]) -> bool:
+    """Whether submitting ``guess`` scores, by the runtime's rules (schemas/_tool_rules.py)."""
     try:
-        answer = coerce(guess, schema, lenient=True)
+        answer = rules.coerce_answer(guess, schema)
     except CoercionError:
         return False
-    return bool(values_equal(answer, decode(expected)))
+    return rules.score(answer, decode(expected)) == 1
 
 
 def blind_rights(gym: GymFiles) -> tuple[list[int], int, int]:

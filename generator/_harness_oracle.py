@@ -3,7 +3,10 @@
 Standard library only and Python 3.11 compatible: the generator loads this very source into a
 jailed worker (``Worker.load``), beside the gym's tools and oracle modules, and calls
 :func:`run_oracle` once per instance. The proxy handed to the oracle does exactly what the MCP
-path does (runtime/server), so a verified trace is one an agent can replay:
+path does (runtime/server), so a verified trace is one an agent can replay: the rules of a call
+(arguments, binding, the stateful pair, result fields, answers and scoring) are the runtime's
+own, from ``codegym_tool_rules`` (schemas/_tool_rules.py), and the observation rules from
+``codegym_observation``:
 
 - ``observe()`` -> what the gym's observation policy shows of the hidden input (``full``: every
   value; ``partial``: scalars and ``{"length": N}`` per collection; codegym_observation), as
@@ -11,11 +14,13 @@ path does (runtime/server), so a verified trace is one an agent can replay:
 - ``read_<p>(start=, count=)`` (partial) -> the window codegym_observation computes, as an
   agent would see it, recorded in the trace; the proxy returns its ``items`` (coerced by the
   read tool's output schema) or its ``text``; bad arguments raise ``ToolCallError``;
-- a problem tool -> agent kwargs to plain, coerced by each param's type schema; hidden params
-  from the instance (a fresh copy per call); the episode state kept for stateful tools; the
-  result to plain (``{"result": v}`` or ``{field: v}``), coerced back by the output schema;
-- ``submit(answer=...)`` -> the answer to plain, coerced leniently by the output schema, compared
-  with ``values_equal``; returns ``{"reward": 0|1}`` and ends the episode.
+- a problem tool -> agent kwargs to plain, checked and coerced by ``agent_arguments``; hidden
+  params bound by ``bind`` (a fresh copy per call); the state of stateful tools kept from the
+  ``split_state`` pair; the result by ``result_values`` (a tuple per ``result_fields``) to plain,
+  coerced back by the output schema; an argument that breaks the rules is a ``HarnessError``
+  (the oracle's bug), one whose value does not fit its type a ``CoercionError``;
+- ``submit(answer)`` -> the answer to plain, ``answer_argument`` (lenient) and ``score``;
+  returns ``{"reward": 0|1}`` and ends the episode.
 
 With ``infer=True`` (pass 1 of verification) a param or result whose type schema is still
 unknown (``{}``) is passed raw instead, and the raw values are summarised as inferred type
@@ -37,13 +42,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from codegym_mcp.schemas import _observation as _obs
+    from codegym_mcp.schemas import _tool_rules as _rules
     from codegym_mcp.schemas import _values as _cv
 else:
     try:
         import codegym_observation as _obs
+        import codegym_tool_rules as _rules
         import codegym_values as _cv
     except ImportError:  # imported on the host (tests)
         from codegym_mcp.schemas import _observation as _obs
+        from codegym_mcp.schemas import _tool_rules as _rules
         from codegym_mcp.schemas import _values as _cv
 
 __all__ = ["HarnessError", "ToolCallError", "run_oracle"]
@@ -115,22 +123,25 @@ class _Episode:
         ((field, value),) = plain.items()
         return _cv.coerce(value, _result_schema(tool, field), path=f"{name}.{field}")
 
-    def submit(self, answer: Any = None, **extra: Any) -> dict[str, Any]:
+    def submit(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self._check_open("submit")
-        if extra:
-            raise HarnessError(f"submit takes only 'answer', got {sorted(extra)}")
-        plain = _cv.to_plain(answer)
+        if args:  # submit(value): the answer passed by position
+            if len(args) > 1 or "answer" in kwargs:
+                raise HarnessError(
+                    f"submit takes one answer, got {len(args)} positional and {sorted(kwargs)}"
+                )
+            kwargs["answer"] = args[0]
+        plain = {k: _cv.to_plain(v) for k, v in kwargs.items()}
         try:
-            value = _cv.coerce(plain, self.spec["output_schema"], lenient=True)
-            ok = _cv.values_equal(value, self.spec["expected"])
-        except _cv.CoercionError as exc:
-            self.errors.append(f"submit: {exc}")
-            ok = False
-        self.reward = 1 if ok else 0
+            value = _rules.answer_argument(self.spec["submit_name"], plain, self.spec["output_schema"])
+            self.reward = _rules.score(value, self.spec["expected"])
+        except _rules.ArgumentError as exc:
+            if exc.coercion is None:
+                raise HarnessError(str(exc)) from None
+            self.errors.append(f"submit: {exc.coercion}")
+            self.reward = 0
         result = {"reward": self.reward}
-        self.trace.append(
-            {"tool": self.spec["submit_name"], "arguments": {"answer": plain}, "result": result}
-        )
+        self.trace.append({"tool": self.spec["submit_name"], "arguments": plain, "result": result})
         return result
 
     def _check_open(self, name: str) -> None:
@@ -152,50 +163,39 @@ class _Episode:
     def _call(self, tool: dict[str, Any], kwargs: dict[str, Any]) -> Any:
         name = tool["name"]
         self._check_open(name)
-        params = tool.get("params", [])
-        agent = [p["name"] for p in params if p["source"] == "agent"]
-        unknown = sorted(set(kwargs) - set(agent))
-        missing = [p for p in agent if p not in kwargs]
-        if unknown or missing:
-            raise HarnessError(f"tool {name}: unknown arguments {unknown}, missing {missing} (takes {agent})")
-        plain_args = {k: _cv.to_plain(kwargs[k]) for k in agent}
+        agent = [p for p in tool.get("params", []) if p["source"] == "agent"]
         raw = self.raw.setdefault(name, {})
-        args: list[Any] = []
-        for p in params:
-            if p["source"] == "agent":
-                schema = p.get("type_schema") or {}
-                if self.infer and not schema:
-                    value = kwargs[p["name"]]
-                    raw.setdefault("param:" + p["name"], []).append(value)
-                else:
-                    value = _cv.coerce(plain_args[p["name"]], schema, path=p["name"])
-                args.append(value)
-            elif p["source"] == "hidden":
-                args.append(copy.deepcopy(self.input[p["hidden_key"]]))
-            else:
-                args.append(self.state)
+        # pass 1: a param whose type is still unknown takes the oracle's raw value (to infer it)
+        uncoerced = [p["name"] for p in agent if self.infer and not p.get("type_schema")]
+        try:
+            _rules.check_arguments(name, kwargs, [p["name"] for p in agent])
+            plain_args = {k: _cv.to_plain(v) for k, v in kwargs.items()}
+            given = {**plain_args, **{k: kwargs[k] for k in uncoerced if k in kwargs}}
+            values_in = _rules.agent_arguments(tool, given, raw=uncoerced)
+            args = _rules.bind(tool, values_in, lambda key: copy.deepcopy(self.input[key]), self.state)
+        except _rules.ArgumentError as exc:
+            if exc.coercion is not None:  # reported as a value that does not survive the MCP path
+                raise exc.coercion from None
+            raise HarnessError(f"the oracle's call broke the tool rules: {exc}") from None
+        except _rules.HiddenMissing as exc:
+            raise HarnessError(str(exc)) from None
+        for k in uncoerced:
+            raw.setdefault("param:" + k, []).append(values_in[k])
         fn = getattr(self.tools_module, tool["function"])
         try:
             out = fn(*args)
         except Exception as exc:  # the agent would see this as an isError result
             raise ToolCallError(f"{type(exc).__name__}: {exc}") from exc
-        if tool.get("stateful"):
-            if not isinstance(out, (list, tuple)) or len(out) != 2:
-                raise HarnessError(
-                    f"stateful tool {name} must return [new_state, result], got {type(out).__name__}"
-                )
-            # the runtime keeps the state in wire form between calls: mimic the round trip
-            self.state = _cv.decode(_cv.encode(out[0]))
-            out = out[1]
+        try:
+            if tool.get("stateful"):
+                state, out = _rules.split_state(tool, out)
+                # the runtime keeps the state in wire form between calls: mimic the round trip
+                self.state = _cv.decode(_cv.encode(state))
+            values = _rules.result_values(tool, out)
+        except _rules.ResultError as exc:
+            raise HarnessError(str(exc)) from None
         fields = tool.get("result_fields")
-        values: dict[str, Any]
-        if fields:
-            if not isinstance(out, tuple) or len(out) != len(fields):
-                raise HarnessError(f"tool {name} must return a tuple of {len(fields)} values ({fields})")
-            values = dict(zip(fields, out, strict=True))
-        else:
-            values = {"result": out}
-        structured = {k: _cv.to_plain(v) for k, v in values.items()}
+        structured = _rules.structured_result(values)
         self.trace.append({"tool": name, "arguments": plain_args, "result": structured})
         back: dict[str, Any] = {}
         for field, value in values.items():

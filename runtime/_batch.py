@@ -10,8 +10,9 @@ Rules (what the runtime accepts and what the server publishes, from one place he
 - every tool except ``submit`` and ``task`` takes a required agent argument ``case``
   (an integer 0..K-1) choosing which case's hidden input the call sees; stateful tools keep one
   state per case;
-- ``submit(answer)`` takes a list of exactly K answers, the i-th for case i, each coerced by the
-  gym's output schema; the reward is 1 only if every one is right;
+- ``submit(answer)`` takes a list of exactly K answers, the i-th for case i, each coerced and
+  scored by the rules of a single answer (schemas/_tool_rules.py: ``coerce_answer``, ``score``);
+  the reward is 1 only if every one is right; once routed, a call follows those rules too;
 - the episode's ``instance`` is its index g, its ``instance_id`` the K instance ids joined with
   ``+``, its ``expected`` the list of the K expected answers.
 
@@ -32,7 +33,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import CoercionError, Instance, ToolSpec, coerce, decode, describe_schema, values_equal
+from ..schemas import CoercionError, Instance, ToolSpec, coerce, decode, describe_schema
+from ..schemas import _tool_rules as rules
 from ._catalog import Gym
 
 __all__ = [
@@ -199,12 +201,13 @@ class Batch:
     def score(self, arguments: Mapping[str, JsonValue], output_schema: dict[str, Any]) -> int | str:
         """The reward of submitting ``arguments["answer"]`` (1 only if all K answers are right),
         or the error to show the agent (the submission is then not scored)."""
-        extra = sorted(set(arguments) - {"answer"})
-        if extra:
-            return f"unexpected argument {', '.join(extra)}: submit takes answer"
         expected = (
             f"a list of {self.size} answers, the i-th for case i, each {describe_schema(output_schema)}"
         )
+        try:
+            rules.check_arguments("submit", arguments, ["answer"])
+        except rules.ArgumentError as exc:
+            return str(exc)
         if "answer" not in arguments:
             return f"missing argument answer: expected {expected}"
         answer = arguments["answer"]
@@ -214,8 +217,8 @@ class Batch:
         values = []
         for i, item in enumerate(answer):
             try:
-                values.append(coerce(item, output_schema, lenient=True, path=f"answer[{i}]"))
+                values.append(rules.coerce_answer(item, output_schema, path=f"answer[{i}]"))
             except CoercionError as exc:
                 return f"invalid argument {exc}"
-        right = [values_equal(v, decode(c.expected)) for v, c in zip(values, self.cases, strict=True)]
+        right = [rules.score(v, decode(c.expected)) for v, c in zip(values, self.cases, strict=True)]
         return int(all(right))

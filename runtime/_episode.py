@@ -40,7 +40,6 @@ import anyio
 from pydantic import JsonValue
 
 from ..schemas import (
-    CoercionError,
     EndReason,
     EpisodeRecord,
     Instance,
@@ -48,16 +47,13 @@ from ..schemas import (
     StepRecord,
     ToolSpec,
     UnsupportedValue,
-    coerce,
     collection_kind,
     decode,
-    describe_schema,
     encode,
     observe_values,
     read_window,
-    to_plain,
-    values_equal,
 )
+from ..schemas import _tool_rules as rules
 from ._batch import Batch, episode_count, episode_instances
 from ._catalog import Gym
 from ._errors import CallFailed, SandboxError
@@ -217,6 +213,7 @@ class Episode:
         self._on_end = on_end
         self.reset_offered = reset_offered
         self._tools: dict[str, ToolSpec] = {t.name: t for t in gym.manifest.tools}
+        self._specs: dict[str, dict[str, Any]] = {t.name: t.model_dump() for t in gym.manifest.tools}
         self.lock = anyio.Lock()
         """Held by :meth:`step`; hold it around :meth:`reset` when calls may be in flight."""
         self._start(self._picker.next())
@@ -404,18 +401,22 @@ class Episode:
             batch.states[case] = self.state
 
     async def _dispatch(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
-        if spec.kind == "observe":
-            unexpected = _unexpected(spec, arguments, set())
-            if unexpected:
-                return ToolFailed(unexpected)
-            values = {k: decode(v) for k, v in self.instance.input.items()}
-            manifest = self.gym.manifest
-            return ToolOk(observe_values(values, manifest.input_schema, manifest.observation))
-        if spec.kind == "read":
-            return self._read(spec, arguments)
-        if spec.kind == "submit":
-            return self._submit(spec, arguments)
-        return await self._call(spec, arguments)
+        try:
+            if spec.kind == "observe":
+                rules.check_arguments(spec.name, arguments, ())
+                values = {k: decode(v) for k, v in self.instance.input.items()}
+                manifest = self.gym.manifest
+                return ToolOk(observe_values(values, manifest.input_schema, manifest.observation))
+            if spec.kind == "read":
+                return self._read(spec, arguments)
+            if spec.kind == "submit":
+                answer = rules.answer_argument(spec.name, arguments, self.gym.manifest.output_schema)
+                self.submission = arguments["answer"]
+                self._scored = rules.score(answer, decode(self.instance.expected))  # ends after the record
+                return ToolOk({"reward": self._scored})
+            return await self._call(spec, arguments)
+        except rules.ArgumentError as exc:
+            return ToolFailed(str(exc))
 
     def _read(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
         """A window of one hidden collection (partial observation); bad arguments are tool errors."""
@@ -432,49 +433,22 @@ class Episode:
         except ReadError as exc:
             return ToolFailed(f"{spec.name}: {exc}")
 
-    def _submit(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
-        unexpected = _unexpected(spec, arguments, {"answer"})
-        if unexpected:
-            return ToolFailed(unexpected)
-        schema = self.gym.manifest.output_schema
-        if "answer" not in arguments:
-            return ToolFailed(f"missing argument answer: expected {describe_schema(schema)}")
-        try:
-            answer = coerce(arguments["answer"], schema, lenient=True, path="answer")
-        except CoercionError as exc:
-            return ToolFailed(f"invalid argument {exc}")
-        self.submission = arguments["answer"]
-        reward = int(values_equal(answer, decode(self.instance.expected)))
-        self._scored = reward  # the episode ends once this step is recorded
-        return ToolOk({"reward": reward})
-
     async def _call(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
-        agent = {p.name for p in spec.params if p.source == "agent"}
-        unexpected = _unexpected(spec, arguments, agent)
-        if unexpected:
-            return ToolFailed(unexpected)
-        args: list[Any] = []
-        for param in spec.params:
-            if param.source == "agent":
-                if param.name not in arguments:
-                    return ToolFailed(
-                        f"missing argument {param.name}: expected {describe_schema(param.type_schema)}"
-                    )
-                try:
-                    args.append(encode(coerce(arguments[param.name], param.type_schema, path=param.name)))
-                except CoercionError as exc:
-                    return ToolFailed(f"invalid argument {exc}")
-            elif param.source == "hidden":
-                key = param.hidden_key or param.name
-                if key not in self.instance.input:
-                    return ToolFailed(
-                        f"gym bug: tool {spec.name} reads hidden input {key!r}, but instance "
-                        f"{self.instance.instance_id} holds only {', '.join(sorted(self.instance.input))}",
-                        infra=True,
-                    )
-                args.append(self.instance.input[key])
-            else:
-                args.append(self.state)
+        """A problem tool's call by the rules (schemas/_tool_rules.py); args go in wire form.
+
+        Raises:
+            ArgumentError: the agent's arguments break the rules (the caller's tool error).
+        """
+        tool = self._specs[spec.name]
+        agent = {k: encode(v) for k, v in rules.agent_arguments(tool, arguments).items()}
+        try:
+            args = rules.bind(tool, agent, self.instance.input.__getitem__, self.state)
+        except rules.HiddenMissing as exc:
+            return ToolFailed(
+                f"gym bug: tool {spec.name} reads hidden input {exc.key!r}, but instance "
+                f"{self.instance.instance_id} holds only {', '.join(sorted(self.instance.input))}",
+                infra=True,
+            )
         try:
             wire = await self._runner.call(
                 source=self.gym.tools_source, function=spec.function or spec.name, args=args
@@ -492,48 +466,19 @@ class Episode:
         the whole result is well formed. Arguments the oracle never used can take a tool's code
         down a path its inferred types do not cover: that is the call's failure (a tool error
         that costs a step), not the end of the episode."""
+        tool = self._specs[spec.name]
         new_state: Any = self.state
         try:
             if spec.stateful:
-                if not isinstance(value, (list, tuple)) or len(value) != 2:
-                    return ToolFailed(
-                        f"{spec.name} returned {type(value).__name__} for these arguments instead of its "
-                        f"[new_state, result] pair{_NO_EFFECT}"
-                    )
-                new_state = encode(value[0])
-                value = value[1]
-            if spec.result_fields:
-                fields = spec.result_fields
-                if not isinstance(value, (list, tuple)) or len(value) != len(fields):
-                    return ToolFailed(
-                        f"{spec.name} returned {type(value).__name__} for these arguments instead of its "
-                        f"{len(fields)} values ({', '.join(fields)}){_NO_EFFECT}"
-                    )
-                structured = {f: to_plain(v) for f, v in zip(fields, value, strict=True)}
-            else:
-                structured = {"result": to_plain(value)}
+                state, value = rules.split_state(tool, value)
+                new_state = encode(state)
+            structured = rules.structured_result(rules.result_values(tool, value))
+            rules.check_output(tool, structured)
+        except rules.ResultError as exc:
+            return ToolFailed(f"{exc}{_NO_EFFECT}")
         except UnsupportedValue as exc:
             return ToolFailed(f"{spec.name} returned a value that cannot be shown ({exc}){_NO_EFFECT}")
-        outcome = self._fits_output(spec, structured)
-        if isinstance(outcome, ToolOk):
-            self.state = new_state
-        return outcome
-
-    @staticmethod
-    def _fits_output(spec: ToolSpec, structured: dict[str, JsonValue]) -> StepOutcome:
-        """A result outside the tool's published output schema would make MCP clients reject the
-        whole response. The types were inferred from the oracle's calls, so arguments the oracle
-        never used can leave them (10 ** -3 from an integer tool): a tool error for this call.
-        The message names the types only, never the value."""
-        if not spec.output_schema:
-            return ToolOk(structured)
-        try:
-            coerce(structured, spec.output_schema, path="result")
-        except CoercionError as exc:
-            return ToolFailed(
-                f"{spec.name} returned a result outside its declared output type for these arguments "
-                f"({exc.path}: expected {exc.expected}, got {_type_name(exc.got)}){_NO_EFFECT}"
-            )
+        self.state = new_state
         return ToolOk(structured)
 
 
@@ -546,16 +491,3 @@ _NO_EFFECT = (
 def _stopped(tool: str, exc: SandboxError) -> str:
     """The agent's message for a call the sandbox stopped because of its own work."""
     return f"{tool} was stopped by the sandbox with these arguments: {exc.call_reason()}{_NO_EFFECT}"
-
-
-def _type_name(value: Any) -> str:
-    names = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "object"}
-    return "None" if value is None else names.get(type(value), type(value).__name__)
-
-
-def _unexpected(spec: ToolSpec, arguments: Mapping[str, JsonValue], allowed: set[str]) -> str | None:
-    extra = sorted(set(arguments) - allowed)
-    if not extra:
-        return None
-    takes = f"takes {', '.join(sorted(allowed))}" if allowed else "takes no arguments"
-    return f"unexpected argument {', '.join(extra)}: {spec.name} {takes}"

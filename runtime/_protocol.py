@@ -31,11 +31,13 @@ __all__ = [
     "call_encoder",
     "classify_exit",
     "encode_request",
+    "init_request",
     "observation_source",
     "parse_reply",
     "reply_outcome",
     "request_encoder",
     "take_reply",
+    "tool_rules_source",
     "values_source",
     "worker_source",
 ]
@@ -61,6 +63,26 @@ def values_source() -> str:
 def observation_source() -> str:
     """The source of schemas/_observation.py, loaded in the jail as module ``codegym_observation``."""
     return resources.files("codegym_mcp.schemas").joinpath("_observation.py").read_text(encoding="utf-8")
+
+
+@cache
+def tool_rules_source() -> str:
+    """The source of schemas/_tool_rules.py, loaded in the jail as module ``codegym_tool_rules``."""
+    return resources.files("codegym_mcp.schemas").joinpath("_tool_rules.py").read_text(encoding="utf-8")
+
+
+def init_request(cfg: SandboxConfig) -> dict[str, Any]:
+    """The first request to a new worker: the in-jail modules it needs and its limits."""
+    return {
+        "op": "init",
+        "values_source": values_source(),
+        "observation_source": observation_source(),
+        "tool_rules_source": tool_rules_source(),
+        "cpu_seconds": cfg.cpu_seconds,
+        "max_output": cfg.max_output_bytes,
+        "recursion_limit": cfg.recursion_limit,
+        "rlimits": {"as_mb": cfg.address_space_mb if cfg.isolation == "none" else None},
+    }
 
 
 def encode_request(msg: dict[str, Any]) -> memoryview:

@@ -1,11 +1,13 @@
 """A sandbox worker: one long-lived python process (jailed by nsjail, or not), JSON lines.
 
-Sync methods (``load``/``call``) for threads and worker processes (the generator), ``a*``
-methods (``aload``/``acall``) that wait on the pipes in an anyio event loop (the pool).
+Sync methods (``load``/``call``) for threads and worker processes (the generator) wait on the
+pipes with poll; ``a*`` methods (``aload``/``acall``) wait in an anyio event loop (the pool).
+Both read replies with the one reader, :meth:`Worker._read_reply`, and hold the same lock
+while a request is in flight (how the async path takes it: :meth:`Worker._arequest`).
 
 The host keeps every limit that matters to it in its own hands: the wall-clock deadline of a
 call (a poll timer), the size of a reply, and the classification of a death (exit status and
-who pulled the trigger). nsjail's own result flags are not trusted (see SANDBOX.md).
+who pulled the trigger). nsjail's own result flags are not trusted.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import os
 import select
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -26,25 +27,19 @@ from typing import Any, Self
 import anyio
 import anyio.to_thread
 
-from ._config import PYTHON_FLAGS, SandboxConfig, module_name_for
-from ._errors import (
-    CallTimeout,
-    SandboxError,
-    SandboxUnavailable,
-    WorkerCrashed,
-)
-from ._nsjail import JailSetup, prepare_jail
+from ._config import SandboxConfig, module_name_for
+from ._errors import CallTimeout, SandboxError, SandboxUnavailable, WorkerCrashed
+from ._nsjail import JailSetup
+from ._process import drain_tail, launch, send_signal, terminate
 from ._protocol import (
     READ_CHUNK,
     call_encoder,
     classify_exit,
-    observation_source,
+    init_request,
     parse_reply,
     reply_outcome,
     request_encoder,
     take_reply,
-    values_source,
-    worker_source,
 )
 
 __all__ = ["Worker"]
@@ -58,7 +53,7 @@ class Worker:
     Use it as a context manager (or call :meth:`close`). The process starts on first use.
     When a call ends in a :class:`SandboxError`, the process is killed; the next
     :meth:`load`/:meth:`call` starts a new one and re-loads the modules loaded so far, so
-    callers do not need to track worker deaths. Thread-safe (one call at a time).
+    callers do not need to track worker deaths. One request at a time, across threads and tasks.
 
     Example::
 
@@ -78,6 +73,8 @@ class Worker:
         self._sources: dict[str, str] = {}
         self._closed = False
         self._doomed = False  # kill() was called from another thread: respawn on next use
+        self._alock: anyio.Lock | None = None  # async tasks queue here before taking _lock
+        self._in_async = False  # an acall holds _lock in the event loop's thread
         self._encode = request_encoder()  # this worker's own: its requests go one at a time
         self._encode_call = call_encoder()
         self.starts = 0
@@ -129,62 +126,12 @@ class Worker:
     def _spawn(self) -> None:
         cfg = self.config
         self._kill()
-        # PYTHONHASHSEED: see PYTHON_FLAGS.
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "MALLOC_ARENA_MAX": "2",
-            "HOME": "/tmp",
-            "PYTHONHASHSEED": "0",
-        }
-        cwd: str | None = None
-        if cfg.isolation == "nsjail":
-            self._jail = prepare_jail(cfg)
-            argv = [*self._jail.argv, cfg.python, *PYTHON_FLAGS, "-c", worker_source()]
-            env = {}
-        else:
-            self._jail = None
-            cwd = tempfile.gettempdir()
-            argv = [cfg.python, *PYTHON_FLAGS, "-c", worker_source()]
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                cwd=cwd,
-                close_fds=True,
-                start_new_session=True,
-                bufsize=0,
-            )
-        except OSError as exc:
-            raise SandboxUnavailable(
-                f"cannot start {argv[0]!r}: {exc}; run `codegym-mcp doctor` for the fix"
-            ) from exc
-        assert proc.stdout is not None and proc.stderr is not None
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            assert stream is not None
-            os.set_blocking(stream.fileno(), False)
-        self._proc = proc
+        self._proc, self._jail, self._poller = launch(cfg)
         self._buf.clear()
         self._stderr_tail.clear()
-        poller = select.poll()
-        poller.register(proc.stdout.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-        poller.register(proc.stderr.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-        self._poller = poller
         self.starts += 1
-        init = {
-            "op": "init",
-            "values_source": values_source(),
-            "observation_source": observation_source(),
-            "cpu_seconds": cfg.cpu_seconds,
-            "max_output": cfg.max_output_bytes,
-            "recursion_limit": cfg.recursion_limit,
-            "rlimits": {"as_mb": cfg.address_space_mb if cfg.isolation == "none" else None},
-        }
         try:
-            info = self._request(init, cfg.start_timeout, starting=True)
+            info = self._request(init_request(cfg), cfg.start_timeout, starting=True)
         except SandboxError as exc:
             if cfg.isolation == "nsjail" and not isinstance(exc, SandboxUnavailable):
                 raise SandboxUnavailable(
@@ -224,33 +171,14 @@ class Worker:
         proc = self._proc
         self._doomed = True
         if proc is not None and proc.poll() is None:
-            self._signal(proc, signal.SIGKILL if self._jail is None else signal.SIGTERM)
-
-    def _signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if self._jail is None:
-                os.killpg(proc.pid, sig)  # the whole session: the code's children too
-            else:
-                proc.send_signal(sig)  # nsjail kills the jail's pid namespace and removes cgroups
+            jailed = self._jail is not None
+            send_signal(proc, signal.SIGTERM if jailed else signal.SIGKILL, jailed=jailed)
 
     def _kill(self) -> None:
         proc = self._proc
         self._doomed = False
-        if proc is None:
-            return
-        if proc.poll() is None:
-            self._signal(proc, signal.SIGKILL if self._jail is None else signal.SIGTERM)
-            try:
-                proc.wait(timeout=3.0)
-            except subprocess.TimeoutExpired:
-                self._signal(proc, signal.SIGKILL)
-                proc.wait(timeout=3.0)
-        elif self._jail is None:
-            self._signal(proc, signal.SIGKILL)  # reap stray children of a dead plain worker
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        if proc is not None:
+            terminate(proc, jailed=self._jail is not None)
         self._proc = None
         self._poller = None
         self._jail = None
@@ -340,96 +268,89 @@ class Worker:
     # ----------------------------------------------------------------- protocol
 
     def _request(self, msg: dict[str, Any] | bytes, timeout: float, *, starting: bool = False) -> Any:
+        """One exchange on the sync path (the caller holds ``_lock``): send, wait with poll, read."""
         proc = self._proc
-        if proc is None or proc.stdin is None:
+        if proc is None or proc.stdin is None or proc.stdout is None or self._poller is None:
             raise WorkerCrashed("the worker is not running")
+        if self._in_async:  # the RLock let this thread in again: an acall of this thread is in flight
+            raise RuntimeError(
+                "Worker.call/load ran in the event loop's thread while an acall on the same worker was "
+                "waiting for its reply; from async code use acall/aload (or run the sync call in a thread)"
+            )
         data = msg if isinstance(msg, bytes) else self._encode(msg)
         deadline = time.monotonic() + timeout
         try:
-            fd = proc.stdin.fileno()
+            in_fd = proc.stdin.fileno()
             try:
-                sent = os.write(fd, data)  # the common case: the whole request at once
+                sent = os.write(in_fd, data)  # the common case: the whole request at once
             except BlockingIOError:
                 sent = 0
             if sent < len(data):
-                view = memoryview(data)[sent:]
-                while view:
-                    try:
-                        view = view[os.write(fd, view) :]
-                    except BlockingIOError:  # a big load: wait until the worker drains the pipe
-                        if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
-                            raise self._timed_out(timeout, starting=starting) from None
-            # The common case inline: an empty buffer, one poll that finds only the reply pipe
-            # readable, one read that holds exactly one whole line. Anything else goes on in
-            # _read_reply (poll is level-triggered: it sees the same events again).
+                view = self._send(in_fd, memoryview(data)[sent:])
+                while view:  # a big load: wait until the worker drains the pipe
+                    if not select.select([], [in_fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                        raise self._timed_out(timeout, starting=starting)
+                    view = self._send(in_fd, view)
             poller = self._poller
-            out = proc.stdout
-            remaining = deadline - time.monotonic()
-            if not self._buf and poller is not None and out is not None and remaining > 0:
-                out_fd = out.fileno()
-                events = poller.poll(int(remaining * 1000) + 1)  # >= 1 ms: remaining > 0
-                if len(events) == 1 and events[0][0] == out_fd:
-                    try:
-                        chunk = os.read(out_fd, READ_CHUNK)
-                    except BlockingIOError:
-                        chunk = None
-                    if chunk is not None:
-                        if not chunk:
-                            raise self._died(starting=starting)
-                        if chunk.find(b"\n") == len(chunk) - 1:
-                            reply = parse_reply(chunk[:-1])
-                            if reply.get("ok") is True:  # reply_outcome()'s first case
-                                return reply.get("result")
-                            return reply_outcome(reply, self.config)
-                        self._buf += chunk
-            return reply_outcome(self._read_reply(deadline, timeout, starting), self.config)
-        except (BrokenPipeError, ConnectionResetError):
+            out_fd = proc.stdout.fileno()
+            reply = self._take_buffered()
+            while reply is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._timed_out(timeout, starting=starting)
+                for fd, _event in poller.poll(int(remaining * 1000) + 1):  # >= 1 ms: remaining > 0
+                    if fd != out_fd:
+                        self._drain_stderr()
+                reply = self._read_reply(out_fd)
+            if reply.get("ok") is True:  # reply_outcome()'s first case, inline: the hot path
+                return reply.get("result")
+            return reply_outcome(reply, self.config)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
             raise self._died(starting=starting) from None
         except SandboxError:
             self._kill()
             raise
 
-    def _timed_out(self, timeout: float, *, starting: bool) -> SandboxError:
-        if starting:
-            return SandboxUnavailable(
-                f"the worker did not come up within {timeout:g} s", detail=self._stderr_text()
-            )
-        return CallTimeout(timeout, limit="wall")
+    def _send(self, fd: int, data: bytes | memoryview) -> memoryview:
+        """Write what the pipe takes now (the whole request, in the common case); returns the rest."""
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        return memoryview(data)[sent:]
 
-    def _read_reply(self, deadline: float, timeout: float, starting: bool) -> dict[str, Any]:
-        proc = self._proc
-        poller = self._poller
-        assert proc is not None and proc.stdout is not None and proc.stderr is not None and poller is not None
-        out_fd = proc.stdout.fileno()
-        err_fd = proc.stderr.fileno()
+    def _take_buffered(self) -> dict[str, Any] | None:
+        # a line left over from a partial read; empty in the common case
+        return take_reply(self._buf, 0, self.config.max_message_bytes) if self._buf else None
+
+    def _read_reply(self, out_fd: int) -> dict[str, Any] | None:
+        """The one reply reader of both paths: read what the pipe holds, cut one reply line, or
+        return None when no whole line is in yet (the caller waits, by poll or anyio, and calls again).
+
+        Raises:
+            EOFError: the worker closed its pipe (the caller classifies the death).
+            WorkerCrashed: the line is not a JSON object.
+            OutputTooLarge: no line end within ``max_message_bytes``.
+        """
+        try:
+            chunk = os.read(out_fd, READ_CHUNK)
+        except BlockingIOError:
+            return None
+        if not chunk:
+            raise EOFError
         buf = self._buf
-        scanned = 0
-        while True:
-            if buf:  # nothing to cut from an empty buffer (the common case)
-                reply = take_reply(buf, scanned, self.config.max_message_bytes)
-                if reply is not None:
-                    return reply
-                scanned = len(buf)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._timed_out(timeout, starting=starting)
-            line: bytes | None = None
-            for fd, _event in poller.poll(int(remaining * 1000) + 1):  # >= 1 ms: remaining > 0
-                if fd == out_fd:
-                    try:
-                        chunk = os.read(out_fd, READ_CHUNK)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        raise self._died(starting=starting)
-                    if not buf and chunk.find(b"\n") == len(chunk) - 1:
-                        line = chunk  # exactly one whole reply: no buffering
-                    else:
-                        buf += chunk
-                elif fd == err_fd:
-                    self._drain_stderr()
-            if line is not None:
-                return parse_reply(line[:-1])
+        if not buf and chunk.find(b"\n") == len(chunk) - 1:
+            return parse_reply(chunk[:-1])  # exactly one whole reply (the common case): no buffering
+        scanned = len(buf)
+        buf += chunk
+        return take_reply(buf, scanned, self.config.max_message_bytes)
+
+    def _timed_out(self, timeout: float, *, starting: bool) -> SandboxError:
+        if not starting:
+            return CallTimeout(timeout, limit="wall")
+        return SandboxUnavailable(
+            f"the worker did not come up within {timeout:g} s", detail=self._stderr_text()
+        )
 
     # ----------------------------------------------------------------- async (used by WorkerPool)
 
@@ -444,8 +365,9 @@ class Worker:
     ) -> Any:
         """:meth:`call` for anyio code: waits on the pipe in the event loop, no thread per call.
 
-        One task at a time per Worker (the pool leases workers exclusively); starting a process
-        runs in a thread. Cancelling the caller kills the process (it restarts on next use).
+        Same locking as :meth:`call` (see :meth:`_arequest`): concurrent ``acall``s on one
+        worker run one after the other; starting a process runs in a thread. Cancelling the
+        caller kills the process (it restarts on next use).
 
         Raises:
             CallFailed: the code raised; the worker stays healthy.
@@ -486,53 +408,62 @@ class Worker:
             await anyio.to_thread.run_sync(self.start)
 
     async def _arequest(self, msg: dict[str, Any] | bytes, limit_s: float) -> Any:
-        await self.astart()
+        """One exchange on the async path, under the same ``_lock`` as the sync path.
+
+        ``_lock`` is a thread lock, and every task of an event loop runs in one thread: it cannot
+        tell two tasks apart (the RLock would let the second in). So tasks queue on an anyio lock
+        (FIFO, cancellable), then the first takes ``_lock`` without blocking the loop and holds
+        it in the loop's thread until its reply is read: a call in flight never interleaves with
+        another task's, nor with a thread's ``call``/``start``/``close``. A thread holding
+        ``_lock`` (sync and async use of one worker; the pool never mixes) is polled for every
+        millisecond; a sync call from the loop's thread meanwhile raises RuntimeError instead of
+        slipping through the reentrant lock. A process start runs in a thread, which takes ``_lock``.
+        """
+        alock = self._alock
+        if alock is None:
+            alock = self._alock = anyio.Lock(fast_acquire=True)  # created in the loop: the backend's own
+        try:
+            alock.acquire_nowait()  # the common case (the pool leases workers): no trip through the loop
+        except anyio.WouldBlock:
+            await alock.acquire()
+        try:
+            while True:
+                if self._lock.acquire(blocking=False):
+                    if self._ready():
+                        break
+                    self._lock.release()
+                    await anyio.to_thread.run_sync(self.start)  # takes _lock itself, in its thread
+                else:
+                    await anyio.sleep(0.001)  # a thread's call is in flight on this worker
+            self._in_async = True
+            try:
+                return await self._aexchange(msg, limit_s)
+            finally:
+                self._in_async = False
+                self._lock.release()
+        finally:
+            alock.release()
+
+    async def _aexchange(self, msg: dict[str, Any] | bytes, limit_s: float) -> Any:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        data = msg if isinstance(msg, bytes) else self._encode(msg)
-        deadline = time.monotonic() + limit_s
         try:
             in_fd = proc.stdin.fileno()
-            view = memoryview(data)
-            while view:
-                try:
-                    view = view[os.write(in_fd, view) :]
-                except BlockingIOError:
-                    with anyio.move_on_after(deadline - time.monotonic()):
-                        await anyio.wait_writable(in_fd)
-                    if time.monotonic() >= deadline:
-                        raise CallTimeout(limit_s, limit="wall") from None
             out_fd = proc.stdout.fileno()
-            buf = self._buf
-            scanned = 0
             reply: dict[str, Any] | None = None
-            # one cancel scope per call, not per wait: the deadline is the call's
-            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
-                while True:
-                    if buf:  # nothing to cut from an empty buffer (the common case)
-                        reply = take_reply(buf, scanned, self.config.max_message_bytes)
-                        if reply is not None:
-                            break
-                        scanned = len(buf)
-                    try:
-                        chunk = os.read(out_fd, READ_CHUNK)
-                    except BlockingIOError:
-                        await anyio.wait_readable(out_fd)
-                        if proc.stdout.closed:  # close() from another thread got there first
-                            raise WorkerCrashed(
-                                "the worker was stopped while a call was running (closed)"
-                            ) from None
-                        continue
-                    if not chunk:
-                        raise await anyio.to_thread.run_sync(partial(self._died, starting=False))
-                    if not buf and chunk.find(b"\n") == len(chunk) - 1:
-                        reply = parse_reply(chunk[:-1])  # exactly one whole reply: no buffering
-                        break
-                    buf += chunk
+            with anyio.move_on_after(limit_s):  # one cancel scope per call, not per wait
+                view = self._send(in_fd, msg if isinstance(msg, bytes) else self._encode(msg))
+                while view:
+                    await anyio.wait_writable(in_fd)
+                    view = self._send(in_fd, view)
+                reply = self._take_buffered()
+                # read before waiting: a quick reply is often in already, and a wait is a loop trip
+                while reply is None and (reply := self._read_reply(out_fd)) is None:
+                    await anyio.wait_readable(out_fd)
             if reply is None:
                 raise CallTimeout(limit_s, limit="wall")
             return reply_outcome(reply, self.config)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, EOFError):
             raise await anyio.to_thread.run_sync(partial(self._died, starting=False)) from None
         except SandboxError:
             self.kill()  # SIGTERM now; the wait and clean-up happen in a thread on next start/close
@@ -543,22 +474,8 @@ class Worker:
 
     def _drain_stderr(self) -> None:
         proc = self._proc
-        if proc is None or proc.stderr is None:
-            return
-        fd = proc.stderr.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except (BlockingIOError, OSError):
-                return
-            if not chunk:
-                if self._poller is not None:
-                    with contextlib.suppress(KeyError):
-                        self._poller.unregister(fd)
-                return
-            self._stderr_tail += chunk
-            if len(self._stderr_tail) > _STDERR_TAIL:
-                del self._stderr_tail[: len(self._stderr_tail) - _STDERR_TAIL]
+        if proc is not None and proc.stderr is not None and self._poller is not None:
+            drain_tail(proc.stderr.fileno(), self._stderr_tail, _STDERR_TAIL, self._poller)
 
     def _stderr_text(self) -> str:
         self._drain_stderr()

@@ -20,7 +20,8 @@ is ``{"ok": true, "result": {"pid": int, "python": str}}``.
 
 The module ``codegym_values`` (the shared wire codec, schemas/_values.py) is created from the
 source the host sends in ``init``, so loaded code can ``import codegym_values``; likewise
-``codegym_observation`` (the partial observation rules, schemas/_observation.py).
+``codegym_observation`` (the partial observation rules, schemas/_observation.py) and
+``codegym_tool_rules`` (the rules of a tool call, schemas/_tool_rules.py).
 """
 
 from __future__ import annotations
@@ -207,6 +208,11 @@ class _Worker:
             observation.__file__ = "codegym_observation.py"
             sys.modules["codegym_observation"] = observation
             exec(compile(msg["observation_source"], "codegym_observation.py", "exec"), observation.__dict__)
+        if msg.get("tool_rules_source"):  # the rules of a tool call; imports codegym_values
+            rules = types.ModuleType("codegym_tool_rules")
+            rules.__file__ = "codegym_tool_rules.py"
+            sys.modules["codegym_tool_rules"] = rules
+            exec(compile(msg["tool_rules_source"], "codegym_tool_rules.py", "exec"), rules.__dict__)
         return {"ok": True, "result": {"pid": os.getpid(), "python": sys.version.split()[0]}}
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:

@@ -154,7 +154,7 @@ def test_unknown_tool_arguments_are_a_contract_violation(sandbox_worker: Worker)
     bad = "def oracle(tools):\n    tools.is_zero(y=1)\n    return tools.submit(answer=True)\n"
     result = _verify(sandbox_worker, bad, CANDIDATES)
     assert isinstance(result, VerifyFailed)
-    assert "unknown arguments ['y']" in result.reason
+    assert "unexpected argument y: is_zero takes x" in result.reason
 
 
 def test_tools_that_do_not_import_are_a_render_failure(sandbox_worker: Worker) -> None:
