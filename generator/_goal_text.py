@@ -21,7 +21,7 @@ import ast
 import inspect
 import re
 
-__all__ = ["drop_dangling", "goal_text", "strip_examples"]
+__all__ = ["closing_paren", "drop_dangling", "goal_text", "strip_examples"]
 
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)")
 
@@ -338,6 +338,18 @@ def _drop_non_goal_sentences(line: str) -> str:
     return indent + " ".join(kept)
 
 
+def closing_paren(text: str, open_at: int, *, limit: int | None = None) -> int | None:
+    """The index of the ``)`` that closes the ``(`` at ``open_at``, or None if it is not closed
+    (within ``limit`` characters of it, when given)."""
+    depth = 0
+    stop = len(text) if limit is None else min(len(text), open_at + 1 + limit)
+    for i in range(open_at, stop):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return None
+
+
 def _literal_call(line: str, entry_point: str) -> bool:
     """``f(3, [1, 2]) == 5``-like lines: an example of the entry point on literal arguments.
 
@@ -346,12 +358,7 @@ def _literal_call(line: str, entry_point: str) -> bool:
     if not entry_point:
         return False
     for m in re.finditer(re.escape(entry_point) + r"\s*\(", line):
-        depth, end = 0, None
-        for i in range(m.end() - 1, len(line)):
-            depth += {"(": 1, ")": -1}.get(line[i], 0)
-            if depth == 0:
-                end = i
-                break
+        end = closing_paren(line, m.end() - 1)
         if end is None:
             continue
         try:

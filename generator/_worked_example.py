@@ -20,6 +20,7 @@ from pydantic import JsonValue
 
 from ..schemas import Problem, UnsupportedValue, canonical_json, decode, encode
 from ._augment import mutate_inputs, rng_for
+from ._goal_text import closing_paren
 from ._instances import ComputeError, RecordingFailed, compute_outputs
 from ._results import GenerateSettings
 from ._stages import Recorded
@@ -44,12 +45,7 @@ class WorkedExample:
 def _calls_in(question: str, entry_point: str) -> Iterable[tuple[list[Any], dict[str, Any]]]:
     """Literal positional and keyword arguments of every call of ``entry_point`` in ``question``."""
     for m in re.finditer(r"(?<![\w.])" + re.escape(entry_point) + r"\s*\(", question):
-        depth, end = 0, None
-        for i in range(m.end() - 1, min(len(question), m.end() + 2000)):
-            depth += {"(": 1, ")": -1}.get(question[i], 0)
-            if depth == 0:
-                end = i
-                break
+        end = closing_paren(question, m.end() - 1, limit=2000)
         if end is None:
             continue
         try:
