@@ -31,10 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from ..runtime import default_catalog_dir
-    from .viewer import build_app, parse_records_arg
+    from .viewer import parse_records_arg, serve_viewer
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be 0..65535, got {args.port}")
@@ -43,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
     for _, path in records:
         if not path.is_file():
             raise UsageError(f"no records file {path}: write one with `codegym-mcp rollout --out {path}`")
-    app = build_app(catalog, records)
     print(f"codegym-mcp view: http://127.0.0.1:{args.port}/  (catalog {catalog}; Ctrl-C stops)", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    try:
+        serve_viewer(catalog, records, port=args.port)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}; pick another --port"
+        ) from None
     return 0

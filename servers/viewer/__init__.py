@@ -9,5 +9,14 @@ from ._app import build_app
 from ._data import ViewerError
 from ._records import parse_records_arg
 from ._report import render_report, write_report_html
+from ._serve import running_viewer, serve_viewer
 
-__all__ = ["ViewerError", "build_app", "parse_records_arg", "render_report", "write_report_html"]
+__all__ = [
+    "ViewerError",
+    "build_app",
+    "parse_records_arg",
+    "render_report",
+    "running_viewer",
+    "serve_viewer",
+    "write_report_html",
+]

@@ -9,7 +9,9 @@ trace: an unexpected failure is a 500 page naming the error and the page that fa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -116,4 +118,17 @@ def build_app(catalog: Path, records: list[tuple[str, Path]]) -> Starlette:
         Route("/episodes", _guarded(episodes_view)),
         Route("/episode/{file}/{line}", _guarded(episode_view)),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+
+    @asynccontextmanager
+    async def warm_up(app: Starlette) -> AsyncIterator[None]:
+        # Index the records and import the MCP server code while nobody waits: the first episodes
+        # or gym page then answers at once (both take seconds on 10,000 records or a cold import).
+        threading.Thread(target=_warm, args=(index,), daemon=True, name="viewer-warm-up").start()
+        yield
+
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found}, lifespan=warm_up)
+
+
+def _warm(index: RecordIndex) -> None:
+    index.files()
+    from .. import _server  # noqa: F401  (the gym page's first import)

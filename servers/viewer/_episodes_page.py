@@ -158,8 +158,8 @@ def episode_page(records: RecordIndex, file: int, line: int, params: Mapping[str
         [
             str(s.index),
             f"<code>{esc(s.tool)}</code>",
-            json_block(s.arguments, limit=1500),
-            "" if s.result is None else json_block(s.result, limit=1500),
+            json_block(s.arguments, limit=1500, compact=True),
+            "" if s.result is None else json_block(s.result, limit=1500, compact=True),
             "" if s.error is None else f'<span class="bad">{esc(s.error[:1500])}</span>',
             f"{s.latency_ms:.1f}",
         ]

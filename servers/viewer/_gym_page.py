@@ -100,8 +100,8 @@ def gym_page(data: CatalogData, task_id: str) -> str:
             f"<code>{esc(t.name)}</code>",
             esc(kinds.get(t.name, "task")),
             f"<pre>{esc(t.description or '')}</pre>",
-            json_block(t.input_schema, limit=3000),
-            json_block(t.output_schema, limit=3000),
+            json_block(t.input_schema, limit=3000, compact=True),
+            json_block(t.output_schema, limit=3000, compact=True),
         ]
         for t in tools
     ]
@@ -175,8 +175,8 @@ def instance_page(data: CatalogData, task_id: str, index: int) -> str:
         [
             str(i),
             f"<code>{esc(call.tool)}</code>",
-            json_block(call.arguments, limit=1000),
-            json_block(call.result, limit=1000),
+            json_block(call.arguments, limit=1000, compact=True),
+            json_block(call.result, limit=1000, compact=True),
         ]
         for i, call in enumerate(inst.oracle_trace)
     ]

@@ -61,9 +61,9 @@ def cut(text: str, limit: int) -> str:
     return f"{text[:limit]}\n… ({len(text) - limit:,} more characters not shown)"
 
 
-def json_block(value: object, *, limit: int = 2000) -> str:
-    """A ``<pre>`` with ``value`` as indented JSON, cut to ``limit`` characters."""
-    text = json.dumps(value, indent=1, ensure_ascii=False, sort_keys=False)
+def json_block(value: object, *, limit: int = 2000, compact: bool = False) -> str:
+    """A ``<pre>`` with ``value`` as JSON (indented, or on wrapped lines if ``compact``), cut to ``limit``."""
+    text = json.dumps(value, indent=None if compact else 1, ensure_ascii=False)
     return f"<pre>{esc(cut(text, limit))}</pre>"
 
 

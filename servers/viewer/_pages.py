@@ -128,7 +128,7 @@ def plots_page(data: CatalogData | None, error: str | None, records: RecordIndex
     if data is None:
         body.append(message("error", error or "no catalog"))
     else:
-        body += [problems_html(data.problems), headline(data), "<h2>Catalog</h2>", catalog_charts(data)]
+        body += [problems_html(data.problems), "<h2>Catalog</h2>", catalog_charts(data)]
     stats = policy_stats((f.label, f.records) for f in records.files())
     body += ["<h2>Policies (episode records)</h2>", policy_charts(stats)]
     if stats:

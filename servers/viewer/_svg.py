@@ -28,7 +28,7 @@ def bar_chart(
     fmt: Callable[[float], str] = _count,
     max_value: float | None = None,
     chart_id: str = "",
-    width: int = 620,
+    width: int = 520,
 ) -> str:
     """Horizontal bars, one per ``(label, value)``; ``max_value`` fixes the scale (1.0 for shares)."""
     label_w = min(260, 12 + 7 * max((len(label) for label, _ in items), default=4))
@@ -60,7 +60,7 @@ def column_chart(
     x_label: str,
     y_label: str = "count",
     chart_id: str = "",
-    width: int = 620,
+    width: int = 520,
     height: int = 260,
 ) -> str:
     """Vertical columns (a histogram's bins), labelled under each column, counts above them."""
