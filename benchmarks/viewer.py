@@ -106,7 +106,9 @@ def _screenshots(catalog: Path, records: list[tuple[str, Path]], folder: Path) -
     """The README's screenshots: catalog (by mean oracle steps), a gym, episodes, plots."""
     folder.mkdir(parents=True, exist_ok=True)
     first_task = Catalog(catalog).task_ids()[0]
-    driver = _driver(1100, 640)
+    driver = _driver(1000, 600)
+    metrics = {"width": 1000, "height": 620, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
         with running_viewer(catalog, records) as base:
             for name, url in (

@@ -104,7 +104,7 @@ def catalog_charts(data: CatalogData) -> str:
         notes.append(
             message("note", "no calibration.json: run `codegym-mcp calibrate` for a pass-rate histogram")
         )
-    return "".join(notes) + f'<div class="charts">{"".join(charts)}</div>'
+    return f'<div class="charts">{"".join(charts)}</div>' + "".join(notes)
 
 
 def policy_table(stats: Sequence[PolicyStats]) -> str:

@@ -93,16 +93,16 @@ def episodes_page(records: RecordIndex, params: Mapping[str, str]) -> str:
                 "file:line",
                 "policy",
                 "task",
-                "instance",
+                "reward",
+                "end reason",
                 "steps",
                 "problem-tool calls",
                 "tool errors",
-                "end reason",
-                "reward",
                 "seconds",
+                "instance",
             ],
             [_row(r, files[r.file].label) for r in shown],
-            numeric=(4, 5, 6, 8, 9),
+            numeric=(3, 5, 6, 7, 8),
             table_id="episodes",
         ),
         _pager(params, number, pages),
@@ -113,17 +113,18 @@ def episodes_page(records: RecordIndex, params: Mapping[str, str]) -> str:
 def _row(r: RecordSummary, label: str) -> list[str]:
     reward = "null" if r.reward is None else str(r.reward)
     klass = "ok" if r.reward == 1 else "bad" if r.reward == 0 else "muted"
+    instance = r.instance_id if len(r.instance_id) <= 27 else r.instance_id[:26] + "…"
     return [
         link(f"/episode/{r.file}/{r.line}", f"{r.file}:{r.line}"),
         esc(label),
         link(f"/gym/{r.task_id}", r.task_id),
-        esc(r.instance_id),
+        f'<span class="{klass}">{reward}</span>',
+        esc(r.end_reason),
         str(r.steps),
         str(r.problem_calls),
         str(r.errors),
-        esc(r.end_reason),
-        f'<span class="{klass}">{reward}</span>',
         f"{r.seconds:.2f}",
+        f'<span title="{esc(r.instance_id)}">{esc(instance)}</span>',
     ]
 
 

@@ -28,7 +28,7 @@ def bar_chart(
     fmt: Callable[[float], str] = _count,
     max_value: float | None = None,
     chart_id: str = "",
-    width: int = 520,
+    width: int = 470,
 ) -> str:
     """Horizontal bars, one per ``(label, value)``; ``max_value`` fixes the scale (1.0 for shares)."""
     label_w = min(260, 12 + 7 * max((len(label) for label, _ in items), default=4))
@@ -60,11 +60,11 @@ def column_chart(
     x_label: str,
     y_label: str = "count",
     chart_id: str = "",
-    width: int = 520,
+    width: int = 470,
     height: int = 260,
 ) -> str:
     """Vertical columns (a histogram's bins), labelled under each column, counts above them."""
-    left, bottom, top_pad = 46, 46, 34
+    left, bottom, top_pad = 46, 46, 46
     plot_h = height - bottom - top_pad
     top = max((v for _, v in items), default=0.0) or 1.0
     n = max(1, len(items))
@@ -87,7 +87,8 @@ def column_chart(
             f'y="{base - h:.1f}" width="{max(1.0, col - 4):.1f}" height="{h:.1f}" fill="{_BAR}">'
             f"<title>{esc(label)}: {esc(_count(value))}</title></rect>"
             f'<text x="{cx:.1f}" y="{base - h - 4:.1f}" text-anchor="middle" {_FONT}>{esc(_count(value))}</text>'
-            f'<text x="{cx:.1f}" y="{base + 15}" text-anchor="middle" {_FONT} fill="#56616d">{esc(label)}</text>'
+            f'<text x="{cx:.1f}" y="{base + 15}" text-anchor="middle" font-family="system-ui,sans-serif" '
+            f'font-size="{11 if len(label) > 5 else 12}" fill="#56616d">{esc(label)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
