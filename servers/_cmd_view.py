@@ -41,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
     for _, path in records:
         if not path.is_file():
             raise UsageError(f"no records file {path}: write one with `codegym-mcp rollout --out {path}`")
-    print(f"codegym-mcp view: http://127.0.0.1:{args.port}/  (catalog {catalog}; Ctrl-C stops)", flush=True)
+
+    def announce(url: str) -> None:
+        print(f"codegym-mcp view: {url}  (catalog {catalog}; Ctrl-C stops)", flush=True)
+
     try:
-        serve_viewer(catalog, records, port=args.port)
+        serve_viewer(catalog, records, port=args.port, announce=announce)
     except OSError as exc:
         raise UsageError(
             f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}; pick another --port"

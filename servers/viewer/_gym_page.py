@@ -122,7 +122,8 @@ def gym_page(data: CatalogData, task_id: str) -> str:
 def _instances(gym: Gym, calibration: Calibration | None) -> str:
     rows = []
     for index, inst in enumerate(gym.instances):
-        rate = calibration.rates.get((gym.task_id, index)) if calibration else None
+        # calibration.json counts episodes (?instance=K): in a batched gym, K lines make one episode
+        rate = calibration.rates.get((gym.task_id, index // gym.manifest.batch_size)) if calibration else None
         expected = json.dumps(inst.expected, ensure_ascii=False)
         rows.append(
             [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,14 +16,20 @@ __all__ = ["running_viewer", "serve_viewer"]
 
 def _bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
-def serve_viewer(catalog: Path, records: list[tuple[str, Path]], *, port: int) -> None:
-    """Serve the viewer on 127.0.0.1:``port`` until interrupted.
+def serve_viewer(
+    catalog: Path, records: list[tuple[str, Path]], *, port: int, announce: Callable[[str], None] = print
+) -> None:
+    """Serve the viewer on 127.0.0.1:``port`` until interrupted; ``announce`` gets the URL once bound.
 
     Raises:
         OSError: the port cannot be bound (in use, or privileged).
@@ -31,6 +37,7 @@ def serve_viewer(catalog: Path, records: list[tuple[str, Path]], *, port: int) -
     import uvicorn
 
     sock = _bind(port)
+    announce(f"http://127.0.0.1:{sock.getsockname()[1]}/")
     server = uvicorn.Server(uvicorn.Config(build_app(catalog, records), log_level="warning"))
     try:
         server.run(sockets=[sock])

@@ -34,6 +34,7 @@ REJECTIONS = [
     ),
 ]
 PASS_RATES = [0.0, 0.25, 0.5, 1.0, 1.0, 0.75]
+"""Fixture_vowels instances 0-2, then Fixture_maxsub 0-2; the batched gym's episode 1 has 0.25."""
 
 
 def build_catalog(root: Path) -> Path:
@@ -73,25 +74,29 @@ def build_catalog(root: Path) -> Path:
     )
     (catalog / "report.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
     write_audit(catalog, audit_catalog(catalog))
-    entries = [
-        {
-            "task_id": "Fixture_vowels",
-            "instance": i,
-            "passes": round(rate * 4),
-            "samples": 4,
-            "pass_rate": rate,
-        }
-        for i, rate in enumerate(PASS_RATES[:3])
-    ] + [
-        {
-            "task_id": "Fixture_maxsub",
-            "instance": i,
-            "passes": round(rate * 4),
-            "samples": 4,
-            "pass_rate": rate,
-        }
-        for i, rate in enumerate(PASS_RATES[3:])
-    ]
+    entries = (
+        [
+            {
+                "task_id": "Fixture_vowels",
+                "instance": i,
+                "passes": round(rate * 4),
+                "samples": 4,
+                "pass_rate": rate,
+            }
+            for i, rate in enumerate(PASS_RATES[:3])
+        ]
+        + [
+            {
+                "task_id": "Fixture_maxsub",
+                "instance": i,
+                "passes": round(rate * 4),
+                "samples": 4,
+                "pass_rate": rate,
+            }
+            for i, rate in enumerate(PASS_RATES[3:])
+        ]
+        + [{"task_id": BATCHED, "instance": 1, "passes": 1, "samples": 4, "pass_rate": 0.25}]
+    )
     calibration = {
         "model": "scripted-model",
         "base_url": "http://127.0.0.1:8000/v1",

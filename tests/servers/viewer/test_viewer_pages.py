@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_the_catalog_page_lists_every_gym_with_its_manifest_and_audit_figures(ca
         assert row[6] == str(manifest.oracle.steps_min) and row[8] == str(manifest.oracle.steps_max)
         assert row[9] == str(sum(f.task_id == task_id for f in audit.findings))
     assert rows["Fixture_vowels"][10] == f"{sum(PASS_RATES[:3]) / 3:.1%} (3)"
-    assert rows[BATCHED][10] == "—"
+    assert rows[BATCHED][10] == "25.0% (1)"
     report = GenerationReport.model_validate_json((catalog / "report.json").read_text(encoding="utf-8"))
     assert f'id="fig-problems-read"><b>{report.problems_read}</b>' in page.text
     assert len(table_rows(page.text, "rejections")) == len(report.rejections)
@@ -82,7 +83,9 @@ def test_the_plots_match_report_json_and_the_calibration(catalog: Path) -> None:
     steps = [s for g in report.gyms for s in g.oracle_steps]
     assert sum(bars["chart-steps"].values()) == len(steps)
     assert bars["chart-reasons"]["filter: fewer than 4 distinct tools"] == 2
-    assert bars["chart-pass-rate"]["0.9–1"] == 2 and sum(bars["chart-pass-rate"].values()) == len(PASS_RATES)
+    assert (
+        bars["chart-pass-rate"]["0.9–1"] == 2 and sum(bars["chart-pass-rate"].values()) == len(PASS_RATES) + 1
+    )
     assert sum(bars["chart-tools"].values()) == 3
 
 
@@ -90,13 +93,15 @@ def test_the_gym_page_shows_the_servers_own_statement_and_published_tools(catalo
     gym = Catalog(catalog).load(BATCHED)
     server = GymServer(gym, _Refuse())
     page = client(catalog).get(f"/gym/{BATCHED}").text
-    assert json.dumps(server.instructions())[1:-1].replace('"', "&quot;") in json.dumps(page)[1:-1]
+    shown = re.search(r'<pre id="statement">(.*?)</pre>', page, re.S)
+    assert shown is not None and html.unescape(shown.group(1)) == server.instructions()
     tools = table_rows(page, "tools")
     assert [r[0] for r in tools] == [t.name for t in server.tools]
     observe = next(r for r in tools if r[0] == "observe")
     assert '"case"' in observe[3]  # a batched gym's tools take the case selector, as published
     instances = table_rows(page, "instances")
     assert [r[5] for r in instances] == [str(i.oracle_steps) for i in gym.instances]
+    assert [r[6] for r in instances] == ["—", "—", "25.0%", "25.0%"]  # episode 1 = lines 2 and 3 (K=2)
 
 
 def test_the_instance_page_walks_the_oracle_trace_call_by_call(catalog: Path) -> None:
