@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -123,8 +122,8 @@ def _screenshots(catalog: Path, records: list[tuple[str, Path]], folder: Path) -
         driver.quit()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--catalog", type=Path, required=True, help="a generated catalog (e.g. HumanEval)")
     parser.add_argument(
         "--records", type=int, default=10_000, help="episode records to page (default 10,000)"
@@ -139,59 +138,59 @@ def main(argv: list[str] | None = None) -> int:
         help="records the screenshots show (default: the benchmark's synthetic ones)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-out/viewer.json"))
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _measure(catalog: Path, records: Path, count: int, runs: int) -> dict[str, Any]:
+    """Server and browser figures of every page (see the module docstring)."""
+    first_task = Catalog(catalog).task_ids()[0]
+    last = -(-count // 200)
+    pages = {
+        "catalog": "/",
+        "plots": "/plots",
+        "gym": f"/gym/{first_task}",
+        "instance": f"/gym/{first_task}/instance/0",
+        "episodes page 1": "/episodes",
+        "episodes last page (200 per page)": f"/episodes?per=200&page={last}",
+        "episode": "/episode/0/1",
+    }
+    result: dict[str, Any] = {"pages": {}}
+    started = time.perf_counter()
+    with running_viewer(catalog, [("oracle-traces", records)]) as base, httpx.Client(timeout=600) as http:
+        # the records are indexed by a thread from start-up: the first episodes page waits for it
+        http.get(base + "/episodes").raise_for_status()
+        result["startup_and_index_s"] = round(time.perf_counter() - started, 3)
+        for name, url in pages.items():
+            result["pages"][name] = _server(http, base + url, runs)
+        sizes = [len(http.get(f"{base}/episodes?per=200&page={p}").content) for p in range(1, last + 1)]
+        result["largest_episodes_page_bytes"] = max(sizes)
+        driver = _driver(1280, 800)
+        try:
+            for name, url in pages.items():
+                result["pages"][name]["browser_load_s"] = _browser(driver, base + url, runs)
+        finally:
+            driver.quit()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     with tempfile.TemporaryDirectory() as tmp:
         records = Path(tmp) / "bench.jsonl"
         started = time.perf_counter()
         size = write_records(args.catalog, records, args.records)
         print(
-            f"wrote {args.records:,} records ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s",
-            file=sys.stderr,
+            f"wrote {args.records:,} records ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s"
         )
-        first_task = Catalog(args.catalog).task_ids()[0]
-        pages = {
-            "catalog": "/",
-            "plots": "/plots",
-            "gym": f"/gym/{first_task}",
-            "instance": f"/gym/{first_task}/instance/0",
-            "episodes page 1": "/episodes",
-            "episodes last page (200 per page)": f"/episodes?per=200&page={-(-args.records // 200)}",
-            "episode": "/episode/0/1",
-        }
-        result: dict[str, Any] = {
-            "catalog": str(args.catalog),
-            "records": args.records,
-            "records_mb": round(size / 1e6, 1),
-            "runs": args.runs,
-            "pages": {},
-        }
-        with (
-            running_viewer(args.catalog, [("oracle-traces", records)]) as base,
-            httpx.Client(timeout=600) as http,
-        ):
-            started = time.perf_counter()
-            http.get(base + "/episodes").raise_for_status()
-            result["records_index_s"] = round(time.perf_counter() - started, 3)
-            for name, url in pages.items():
-                result["pages"][name] = _server(http, base + url, args.runs)
-            sizes = [
-                len(http.get(f"{base}/episodes?per=200&page={p}").content)
-                for p in range(1, -(-args.records // 200) + 1)
-            ]
-            result["largest_episodes_page_bytes"] = max(sizes)
-            driver = _driver(1280, 800)
-            try:
-                for name, url in pages.items():
-                    result["pages"][name]["browser_load_s"] = _browser(driver, base + url, args.runs)
-            finally:
-                driver.quit()
+        result = {"catalog": str(args.catalog), "records": args.records, "records_mb": round(size / 1e6, 1)}
+        result |= {"runs": args.runs, **_measure(args.catalog, records, args.records, args.runs)}
         if args.screenshots:
             shown = [parse_records_arg(v) for v in args.screenshot_records] or [("oracle-traces", records)]
             _screenshots(args.catalog, shown, args.screenshots)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(
-        f"records indexed on first request: {result['records_index_s']:.2f} s; "
+        f"start-up + indexing the records: {result['startup_and_index_s']:.2f} s; "
         f"largest episodes page: {result['largest_episodes_page_bytes']:,} bytes"
     )
     print(f"{'page':36} {'server first':>12} {'server med':>10} {'browser med':>11} {'bytes':>10}")

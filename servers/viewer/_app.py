@@ -54,79 +54,87 @@ def _guarded(render: Callable[[Request], str]) -> Callable[[Request], Response]:
     return endpoint
 
 
-def build_app(catalog: Path, records: list[tuple[str, Path]]) -> Starlette:
-    """The viewer app over one catalog folder and the given ``(policy label, records file)`` pairs.
+class _Views:
+    """The page renderers over one catalog reader and one records index."""
 
-    Nothing is read until a page asks: a missing catalog or a malformed record line shows up as a
-    message on the page.
-    """
-    reader = CatalogReader(catalog)
-    index = RecordIndex(records)
+    def __init__(self, catalog: Path, records: list[tuple[str, Path]]) -> None:
+        self.catalog = catalog
+        self.reader = CatalogReader(catalog)
+        self.index = RecordIndex(records)
 
-    def data_or_error() -> tuple[CatalogData | None, str | None]:
+    def data_or_error(self) -> tuple[CatalogData | None, str | None]:
         try:
-            return reader.read(), None
+            return self.reader.read(), None
         except ViewerError as exc:
             return None, str(exc)
 
-    def need_data() -> CatalogData:
-        data, error = data_or_error()
+    def need_data(self) -> CatalogData:
+        data, error = self.data_or_error()
         if data is None:
-            raise ViewerError(error or f"no catalog at {catalog}")
+            raise ViewerError(error or f"no catalog at {self.catalog}")
         return data
 
-    def catalog_view(request: Request) -> str:
-        data, error = data_or_error()
+    def catalog_view(self, request: Request) -> str:
+        data, error = self.data_or_error()
         if data is None:
-            return page("Catalog", message("error", error or "no catalog"), where=str(catalog))
+            return page("Catalog", message("error", error or "no catalog"), where=str(self.catalog))
         return catalog_page(data, request.query_params)
 
-    def plots_view(request: Request) -> str:
-        data, error = data_or_error()
-        return plots_page(data, error, index)
+    def plots_view(self, request: Request) -> str:
+        data, error = self.data_or_error()
+        return plots_page(data, error, self.index)
 
-    def gym_view(request: Request) -> str:
-        return gym_page(need_data(), request.path_params["task_id"])
+    def gym_view(self, request: Request) -> str:
+        return gym_page(self.need_data(), request.path_params["task_id"])
 
-    def instance_view(request: Request) -> str:
+    def instance_view(self, request: Request) -> str:
         raw = request.path_params["index"]
         if not raw.isdigit():
             raise ViewerError(f"instance {raw!r} is not a number: use the links of the gym page")
-        return instance_page(need_data(), request.path_params["task_id"], int(raw))
+        return instance_page(self.need_data(), request.path_params["task_id"], int(raw))
 
-    def episodes_view(request: Request) -> str:
-        return episodes_page(index, request.query_params)
+    def episodes_view(self, request: Request) -> str:
+        return episodes_page(self.index, request.query_params)
 
-    def episode_view(request: Request) -> str:
+    def episode_view(self, request: Request) -> str:
         file, line = check_record_ref(request.path_params["file"], request.path_params["line"])
-        return episode_page(index, file, line, request.query_params)
+        return episode_page(self.index, file, line, request.query_params)
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return _error_page(
-            "Not found" if status == 404 else "Error",
-            f"no page at {request.url.path} (status {status}): the viewer has /, /plots, /episodes, "
-            "/gym/TASK_ID, /gym/TASK_ID/instance/N and /episode/FILE/LINE",
-            status,
-        )
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return _error_page(
+        "Not found" if status == 404 else "Error",
+        f"no page at {request.url.path} (status {status}): the viewer has /, /plots, /episodes, "
+        "/gym/TASK_ID, /gym/TASK_ID/instance/N and /episode/FILE/LINE",
+        status,
+    )
+
+
+def build_app(catalog: Path, records: list[tuple[str, Path]]) -> Starlette:
+    """The viewer app over one catalog folder and the given ``(policy label, records file)`` pairs.
+
+    Nothing is read until a page asks (or the warm-up thread indexes the records at start-up): a
+    missing catalog or a malformed record line shows up as a message on the page.
+    """
+    views = _Views(catalog, records)
     routes = [
-        Route("/", _guarded(catalog_view)),
-        Route("/plots", _guarded(plots_view)),
-        Route("/gym/{task_id}", _guarded(gym_view)),
-        Route("/gym/{task_id}/instance/{index}", _guarded(instance_view)),
-        Route("/episodes", _guarded(episodes_view)),
-        Route("/episode/{file}/{line}", _guarded(episode_view)),
+        Route("/", _guarded(views.catalog_view)),
+        Route("/plots", _guarded(views.plots_view)),
+        Route("/gym/{task_id}", _guarded(views.gym_view)),
+        Route("/gym/{task_id}/instance/{index}", _guarded(views.instance_view)),
+        Route("/episodes", _guarded(views.episodes_view)),
+        Route("/episode/{file}/{line}", _guarded(views.episode_view)),
     ]
 
     @asynccontextmanager
     async def warm_up(app: Starlette) -> AsyncIterator[None]:
         # Index the records and import the MCP server code while nobody waits: the first episodes
         # or gym page then answers at once (both take seconds on 10,000 records or a cold import).
-        threading.Thread(target=_warm, args=(index,), daemon=True, name="viewer-warm-up").start()
+        threading.Thread(target=_warm, args=(views.index,), daemon=True, name="viewer-warm-up").start()
         yield
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found}, lifespan=warm_up)
+    return Starlette(routes=routes, exception_handlers={HTTPException: _not_found}, lifespan=warm_up)
 
 
 def _warm(index: RecordIndex) -> None:

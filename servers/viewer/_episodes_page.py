@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...schemas import EpisodeRecord, StepRecord
 from ._data import ViewerError
 from ._html import esc, json_block, link, message, page, query, table
-from ._records import RecordIndex, RecordSummary
+from ._records import RecordFile, RecordIndex, RecordSummary
 
 __all__ = ["MAX_PER_PAGE", "STEPS_PER_PAGE", "episode_page", "episodes_page"]
 
@@ -60,29 +61,11 @@ def episodes_page(records: RecordIndex, params: Mapping[str, str]) -> str:
     policy = params.get("policy", "")
     outcome = params.get("outcome", "")
     per = _int(params, "per", 50, 1, MAX_PER_PAGE)
-    chosen: list[RecordSummary] = []
-    for f in files:
-        if policy and f.label != policy:
-            continue
-        chosen += [
-            r
-            for r in f.records
-            if (not task or task.lower() in r.task_id.lower()) and (not outcome or r.outcome == outcome)
-        ]
+    chosen = _matching(files, task.lower(), policy, outcome)
     pages = max(1, -(-len(chosen) // per))
     number = _int(params, "page", 1, 1, pages)
     shown = chosen[(number - 1) * per : number * per]
-    body: list[str] = [message("error", f.error) for f in files if f.error]
-    problems = [p for f in files for p in f.problems]
-    if problems:
-        body.append(
-            message(
-                "error",
-                f"{len(problems)} line(s) are not episode records and are left out: "
-                + "; ".join(problems[:5])
-                + (" …" if len(problems) > 5 else ""),
-            )
-        )
+    body = _file_problems(files)
     total = sum(len(f.records) for f in files)
     body += [
         _filter_form(labels, task, policy, outcome, per),
@@ -108,6 +91,27 @@ def episodes_page(records: RecordIndex, params: Mapping[str, str]) -> str:
         _pager(params, number, pages),
     ]
     return page("Episodes", "".join(body))
+
+
+def _matching(files: list[RecordFile], task: str, policy: str, outcome: str) -> list[RecordSummary]:
+    return [
+        r
+        for f in files
+        if not policy or f.label == policy
+        for r in f.records
+        if (not task or task in r.task_id.lower()) and (not outcome or r.outcome == outcome)
+    ]
+
+
+def _file_problems(files: list[RecordFile]) -> list[str]:
+    shown: list[str] = [message("error", f.error) for f in files if f.error]
+    problems = [p for f in files for p in f.problems]
+    if problems:
+        listed = "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
+        shown.append(
+            message("error", f"{len(problems)} line(s) are not episode records and are left out: {listed}")
+        )
+    return shown
 
 
 def _row(r: RecordSummary, label: str) -> list[str]:
@@ -155,34 +159,8 @@ def episode_page(records: RecordIndex, file: int, line: int, params: Mapping[str
     pages = max(1, -(-len(record.steps) // STEPS_PER_PAGE))
     number = _int(params, "page", 1, 1, pages)
     steps = record.steps[(number - 1) * STEPS_PER_PAGE : number * STEPS_PER_PAGE]
-    rows = [
-        [
-            str(s.index),
-            f"<code>{esc(s.tool)}</code>",
-            json_block(s.arguments, limit=1500, compact=True),
-            "" if s.result is None else json_block(s.result, limit=1500, compact=True),
-            "" if s.error is None else f'<span class="bad">{esc(s.error[:1500])}</span>',
-            f"{s.latency_ms:.1f}",
-        ]
-        for s in steps
-    ]
-    reward = "null (unscored)" if record.reward is None else str(record.reward)
-    facts = table(
-        ["policy", "task", "instance", "episode", "end reason", "reward", "steps", "seconds"],
-        [
-            [
-                esc(entry.label),
-                link(f"/gym/{record.task_id}", record.task_id),
-                esc(record.instance_id),
-                esc(record.episode_id),
-                esc(record.end_reason),
-                f'<span id="reward">{esc(reward)}</span>',
-                str(len(record.steps)),
-                f"{record.ended_at - record.started_at:.2f}",
-            ]
-        ],
-        table_id="facts",
-    )
+    rows = [_step_row(s) for s in steps]
+    facts = _facts(entry, record)
     pager = ""
     if pages > 1:
         nav = [
@@ -208,6 +186,33 @@ def episode_page(records: RecordIndex, file: int, line: int, params: Mapping[str
         pager,
     ]
     return page(f"Episode {record.episode_id}", "".join(body))
+
+
+def _step_row(s: StepRecord) -> list[str]:
+    return [
+        str(s.index),
+        f"<code>{esc(s.tool)}</code>",
+        json_block(s.arguments, limit=1500, compact=True),
+        "" if s.result is None else json_block(s.result, limit=1500, compact=True),
+        "" if s.error is None else f'<span class="bad">{esc(s.error[:1500])}</span>',
+        f"{s.latency_ms:.1f}",
+    ]
+
+
+def _facts(entry: RecordFile, record: EpisodeRecord) -> str:
+    reward = "null (unscored)" if record.reward is None else str(record.reward)
+    cells = [
+        esc(entry.label),
+        link(f"/gym/{record.task_id}", record.task_id),
+        esc(record.instance_id),
+        esc(record.episode_id),
+        esc(record.end_reason),
+        f'<span id="reward">{esc(reward)}</span>',
+        str(len(record.steps)),
+        f"{record.ended_at - record.started_at:.2f}",
+    ]
+    headers = ["policy", "task", "instance", "episode", "end reason", "reward", "steps", "seconds"]
+    return table(headers, [cells], table_id="facts")
 
 
 def check_record_ref(file: str, line: str) -> tuple[int, int]:

@@ -59,66 +59,105 @@ def _cells(row: GymRow) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class _Query:
+    """The catalog page's search, filters and sort, from the URL."""
+
+    q: str
+    source: str
+    only_findings: bool
+    column: _Column
+    descending: bool
+
+    @classmethod
+    def read(cls, params: Mapping[str, str]) -> _Query:
+        return cls(
+            q=params.get("q", "").strip(),
+            source=params.get("source", ""),
+            only_findings=params.get("findings", "") == "1",
+            column=_BY_KEY.get(params.get("sort", "id"), _COLUMNS[0]),
+            descending=params.get("order", "asc") == "desc",
+        )
+
+    def keeps(self, r: GymRow) -> bool:
+        q = self.q.lower()
+        return (
+            (not q or q in r.task_id.lower() or q in r.problem_id.lower())
+            and (not self.source or r.source == self.source)
+            and (not self.only_findings or (r.findings or 0) > 0)
+        )
+
+    def headers(self) -> list[str]:
+        base: dict[str, str | int | None] = {
+            "q": self.q,
+            "source": self.source,
+            "findings": "1" if self.only_findings else "",
+        }
+        out = []
+        for c in _COLUMNS:
+            chosen = c.key == self.column.key
+            flip = "asc" if chosen and self.descending else "desc" if chosen else "asc"
+            mark = (" ▼" if self.descending else " ▲") if chosen else ""
+            href = query("/", {**base, "sort": c.key, "order": flip})
+            out.append(f'<a href="{esc(href)}">{esc(c.title)}</a>{mark}')
+        return out
+
+    def form(self, sources: list[str]) -> str:
+        options = "".join(
+            f'<option value="{esc(s)}"{" selected" if s == self.source else ""}>{esc(s)}</option>'
+            for s in ["", *sources]
+        )
+        checked = " checked" if self.only_findings else ""
+        return (
+            '<form class="filters" method="get" action="/">'
+            f'<label>search id<input name="q" id="search" value="{esc(self.q)}" placeholder="HumanEval_1"></label>'
+            f'<label>source<select name="source" id="source">{options}</select></label>'
+            f'<label>only with findings<input type="checkbox" name="findings" value="1"{checked}></label>'
+            f'<input type="hidden" name="sort" value="{esc(self.column.key)}"><input type="hidden" name="order" '
+            f'value="{"desc" if self.descending else "asc"}"><button type="submit">apply</button></form>'
+        )
+
+
+def _rejections(data: CatalogData) -> str:
+    if data.report is None or not data.report.rejections:
+        return ""
+    rejected = [
+        [
+            esc(r.task_id),
+            esc(r.stage),
+            esc(r.reason) + (f" (duplicate of {esc(r.duplicate_of)})" if r.duplicate_of else ""),
+        ]
+        for r in data.report.rejections
+    ]
+    return (
+        f"<h2>Rejected problems</h2><details><summary>{len(rejected)} problems did not become a gym "
+        f"(report.json)</summary>{table(['task id', 'stage', 'reason'], rejected, table_id='rejections')}</details>"
+    )
+
+
 def catalog_page(data: CatalogData, params: Mapping[str, str]) -> str:
     """Every gym of the catalog with its figures; ``q`` searches ids, ``source`` and ``findings`` filter."""
-    q = params.get("q", "").strip()
-    source = params.get("source", "")
-    only_findings = params.get("findings", "") == "1"
-    sort = params.get("sort", "id")
-    column = _BY_KEY.get(sort, _COLUMNS[0])
-    descending = params.get("order", "asc") == "desc"
-    rows = [
-        r
-        for r in data.rows
-        if (not q or q.lower() in r.task_id.lower() or q.lower() in r.problem_id.lower())
-        and (not source or r.source == source)
-        and (not only_findings or (r.findings or 0) > 0)
-    ]
-    rows.sort(key=lambda r: (column.value(r), r.task_id), reverse=descending)
-    base = {"q": q, "source": source, "findings": "1" if only_findings else ""}
-    headers = []
-    for c in _COLUMNS:
-        flip = "asc" if c.key == column.key and descending else "desc" if c.key == column.key else "asc"
-        mark = (" ▼" if descending else " ▲") if c.key == column.key else ""
-        headers.append(
-            f'<a href="{esc(query("/", {**base, "sort": c.key, "order": flip}))}">{esc(c.title)}</a>{mark}'
-        )
-    sources = sorted({r.source for r in data.rows})
-    options = "".join(
-        f'<option value="{esc(s)}"{" selected" if s == source else ""}>{esc(s)}</option>'
-        for s in ["", *sources]
-    )
-    form = (
-        '<form class="filters" method="get" action="/">'
-        f'<label>search id<input name="q" id="search" value="{esc(q)}" placeholder="HumanEval_1"></label>'
-        f'<label>source<select name="source" id="source">{options}</select></label>'
-        f'<label>only with findings<input type="checkbox" name="findings" value="1"{" checked" if only_findings else ""}></label>'
-        f'<input type="hidden" name="sort" value="{esc(column.key)}"><input type="hidden" name="order" '
-        f'value="{"desc" if descending else "asc"}"><button type="submit">apply</button></form>'
-    )
+    asked = _Query.read(params)
+    column = asked.column
+    rows = [r for r in data.rows if asked.keeps(r)]
+    rows.sort(key=lambda r: (column.value(r), r.task_id), reverse=asked.descending)
     body = [
         problems_html(data.problems),
         headline(data),
-        form,
+        asked.form(sorted({r.source for r in data.rows})),
         f'<p id="shown">{len(rows)} of {len(data.rows)} gyms shown</p>',
-        table(headers, [_cells(r) for r in rows], numeric=range(2, 11), table_id="gyms", raw_headers=True),
+        table(
+            asked.headers(),
+            [_cells(r) for r in rows],
+            numeric=range(2, 11),
+            table_id="gyms",
+            raw_headers=True,
+        ),
     ]
     if data.broken:
         body.append("<h2>Gyms that cannot be read</h2>")
         body.append(table(["folder", "why"], [[esc(t), esc(why)] for t, why in data.broken]))
-    if data.report is not None and data.report.rejections:
-        rejected = [
-            [
-                esc(r.task_id),
-                esc(r.stage),
-                esc(r.reason) + (f" (duplicate of {esc(r.duplicate_of)})" if r.duplicate_of else ""),
-            ]
-            for r in data.report.rejections
-        ]
-        body.append(
-            f"<h2>Rejected problems</h2><details><summary>{len(rejected)} problems did not become a gym "
-            f"(report.json)</summary>{table(['task id', 'stage', 'reason'], rejected, table_id='rejections')}</details>"
-        )
+    body.append(_rejections(data))
     return page("Catalog", "".join(body), where=str(data.path))
 
 

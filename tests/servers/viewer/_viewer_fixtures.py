@@ -74,6 +74,11 @@ def build_catalog(root: Path) -> Path:
     )
     (catalog / "report.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
     write_audit(catalog, audit_catalog(catalog))
+    _write_calibration(catalog)
+    return catalog
+
+
+def _write_calibration(catalog: Path) -> None:
     entries = (
         [
             {
@@ -106,7 +111,6 @@ def build_catalog(root: Path) -> Path:
         "instances": entries,
     }
     (catalog / "calibration.json").write_text(json.dumps(calibration), encoding="utf-8")
-    return catalog
 
 
 def record(index: int, *, task_id: str, reward: int | None, tools: tuple[str, ...]) -> EpisodeRecord:
