@@ -173,6 +173,23 @@ def _measure(catalog: Path, records: Path, count: int, runs: int) -> dict[str, A
     return result
 
 
+def _cold_catalog(catalog: Path) -> dict[str, float]:
+    """The catalog page as first opened: a fresh viewer (no records), its first request, its first load."""
+    started = time.perf_counter()
+    with running_viewer(catalog, []) as base, httpx.Client(timeout=600) as http:
+        ready = time.perf_counter()
+        http.get(base + "/").raise_for_status()
+        server = time.perf_counter() - ready
+    start_s = ready - started
+    driver = _driver(1280, 800)
+    try:
+        with running_viewer(catalog, []) as base:
+            browser = _browser(driver, base + "/", 1)
+    finally:
+        driver.quit()
+    return {"startup_s": start_s, "first_request_s": server, "first_browser_load_s": browser}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             f"wrote {args.records:,} records ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s"
         )
         result = {"catalog": str(args.catalog), "records": args.records, "records_mb": round(size / 1e6, 1)}
-        result |= {"runs": args.runs, **_measure(args.catalog, records, args.records, args.runs)}
+        result |= {"runs": args.runs, "catalog_cold": _cold_catalog(args.catalog)}
+        result |= _measure(args.catalog, records, args.records, args.runs)
         if args.screenshots:
             shown = [parse_records_arg(v) for v in args.screenshot_records] or [("oracle-traces", records)]
             _screenshots(args.catalog, shown, args.screenshots)
@@ -192,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"start-up + indexing the records: {result['startup_and_index_s']:.2f} s; "
         f"largest episodes page: {result['largest_episodes_page_bytes']:,} bytes"
+    )
+    cold = result["catalog_cold"]
+    print(
+        f"catalog page, fresh viewer: start-up {cold['startup_s']:.2f} s, first request "
+        f"{cold['first_request_s'] * 1000:.0f} ms, first browser load {cold['first_browser_load_s'] * 1000:.0f} ms"
     )
     print(f"{'page':36} {'server first':>12} {'server med':>10} {'browser med':>11} {'bytes':>10}")
     for name, fig in result["pages"].items():

@@ -129,14 +129,16 @@ def build_app(catalog: Path, records: list[tuple[str, Path]]) -> Starlette:
 
     @asynccontextmanager
     async def warm_up(app: Starlette) -> AsyncIterator[None]:
-        # Index the records and import the MCP server code while nobody waits: the first episodes
-        # or gym page then answers at once (both take seconds on 10,000 records or a cold import).
-        threading.Thread(target=_warm, args=(views.index,), daemon=True, name="viewer-warm-up").start()
+        # Read the catalog, import the MCP server code and index the records while nobody waits:
+        # the first page then answers at once (a cold import or 10,000 records take seconds).
+        threading.Thread(target=_warm, args=(views,), daemon=True, name="viewer-warm-up").start()
         yield
 
     return Starlette(routes=routes, exception_handlers={HTTPException: _not_found}, lifespan=warm_up)
 
 
-def _warm(index: RecordIndex) -> None:
-    index.files()
+def _warm(views: _Views) -> None:
+    views.data_or_error()  # parse the manifests first: the catalog page is the one opened first
     from .. import _server  # noqa: F401  (the gym page's first import)
+
+    views.index.files()
