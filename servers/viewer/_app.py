@@ -139,6 +139,6 @@ def build_app(catalog: Path, records: list[tuple[str, Path]]) -> Starlette:
 
 def _warm(views: _Views) -> None:
     views.data_or_error()  # parse the manifests first: the catalog page is the one opened first
-    from .. import _server  # noqa: F401  (the gym page's first import)
+    from ..mcp import _server  # noqa: F401  (the gym page's first import)
 
     views.index.files()

@@ -55,7 +55,7 @@ def input_size(instance: Instance) -> str:
 
 
 def _statement_and_tools(gym: Gym) -> tuple[str, list[Any]]:
-    from .._server import GymServer  # deferred: mcp is a heavy import, the catalog page needs none
+    from ..mcp._server import GymServer  # deferred: mcp is a heavy import, the catalog page needs none
 
     server = GymServer(gym, _NoRunner())
     return server.instructions(), list(server.tools)
