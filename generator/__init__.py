@@ -27,6 +27,7 @@ from ._llm_client import (
 from ._llm_decompose import Proposal, ProposalRejected, decompose, decompose_all
 from ._loaders import DatasetError, LoadResult, load_dataset
 from ._pipeline import build_gym
+from ._ray_run import RayNotInstalled, ray_executor
 from ._results import Generated, GenerateSettings, Rejected
 from ._run import RunResult, generate
 
@@ -49,6 +50,7 @@ __all__ = [
     "NoCatalog",
     "Proposal",
     "ProposalRejected",
+    "RayNotInstalled",
     "RecordedInstances",
     "RecordingFailed",
     "Rejected",
@@ -65,6 +67,7 @@ __all__ = [
     "generate",
     "llm_settings_from_args",
     "load_dataset",
+    "ray_executor",
     "record_instances",
     "render_audit",
     "write_audit",
