@@ -27,7 +27,7 @@ from ._llm_client import (
 from ._llm_decompose import Proposal, ProposalRejected, decompose, decompose_all
 from ._loaders import DatasetError, LoadResult, load_dataset
 from ._pipeline import build_gym
-from ._ray_run import RayNotInstalled, ray_executor
+from ._ray_run import RayNotInstalled, join_cluster, ray_executor
 from ._results import Generated, GenerateSettings, Rejected
 from ._run import RunResult, generate
 
@@ -65,6 +65,7 @@ __all__ = [
     "decompose",
     "decompose_all",
     "generate",
+    "join_cluster",
     "llm_settings_from_args",
     "load_dataset",
     "ray_executor",

@@ -28,7 +28,7 @@ from ._run import Executor, Proposals, guarded_build
 if TYPE_CHECKING:
     from ._llm_decompose import Proposal, ProposalRejected
 
-__all__ = ["RAY_INSTALL", "RayNotInstalled", "import_ray", "ray_executor"]
+__all__ = ["RAY_INSTALL", "RayNotInstalled", "import_ray", "join_cluster", "ray_executor"]
 
 RAY_INSTALL = "pip install 'codegym-mcp[ray]'"
 
