@@ -46,7 +46,9 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise RayNotInstalled(f"--ray needs the ray package, which is not installed ({exc}): {RAY_INSTALL}") from None
+        raise RayNotInstalled(
+            f"--ray needs the ray package, which is not installed ({exc}): {RAY_INSTALL}"
+        ) from None
     return ray
 
 
@@ -170,7 +172,9 @@ def _outcome(ray: Any, ref: Any, problem: Problem) -> tuple[Generated | Rejected
         return ray.get(ref), True
     except ray.exceptions.RayActorError as exc:
         reason = f"the Ray worker died while this problem was in flight ({exc}); a rerun retries it"
-        rejection = Rejection(task_id=problem.task_id, problem_id=problem.problem_id, stage="infra", reason=reason)
+        rejection = Rejection(
+            task_id=problem.task_id, problem_id=problem.problem_id, stage="infra", reason=reason
+        )
         return Rejected(rejection=rejection), False
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["Front", "Replica", "SESSION_HEADER"]
+__all__ = ["SESSION_HEADER", "Front", "Replica"]
 
 SESSION_HEADER = "mcp-session-id"
 POLL_EVERY = 1.0
@@ -116,7 +116,10 @@ class Front:
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
         timeout = httpx2.Timeout(30.0, read=None)  # an SSE stream may stay silent for long
         limits = httpx2.Limits(max_connections=None, max_keepalive_connections=512)
-        async with httpx2.AsyncClient(timeout=timeout, limits=limits) as http, anyio.create_task_group() as tg:
+        async with (
+            httpx2.AsyncClient(timeout=timeout, limits=limits) as http,
+            anyio.create_task_group() as tg,
+        ):
             self._http = http
             await self.poll()
             tg.start_soon(self._poll_forever)
@@ -241,7 +244,9 @@ class Front:
         names = ", ".join(f"{r.key} ({r.status()['status']})" for r in self.replicas.values())
         return _error(503, body, f"no replica takes new sessions now (replicas: {names}); retry later")
 
-    async def _forward(self, replica: Replica, request: Request, body: bytes, *, session: str | None) -> Response:
+    async def _forward(
+        self, replica: Replica, request: Request, body: bytes, *, session: str | None
+    ) -> Response:
         """Send the request to ``replica`` and stream its answer back (503s are read whole).
 
         Raises:

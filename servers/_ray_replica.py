@@ -52,7 +52,9 @@ class ReplicaProcess:
         argv = [sys.executable, "-m", "codegym_mcp.servers._ray_replica", str(os.getpid())]
         argv += ["serve", "--all", "--host", host, "--port", str(port), *serve_args]
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop): the server's stderr
-        self._process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self._log)
+        self._process = subprocess.Popen(
+            argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self._log
+        )
 
     def ready(self, timeout: float = START_TIMEOUT) -> str:
         """Wait until the server answers ``GET /tasks``; returns its base URL.
@@ -73,7 +75,9 @@ class ReplicaProcess:
                 return self.url  # it answers (auth or another error is the client's business)
             except OSError:
                 time.sleep(0.2)
-        raise ReplicaFailed(f"the replica at {self.url} did not answer in {timeout:.0f} s: {self._stderr_tail()}")
+        raise ReplicaFailed(
+            f"the replica at {self.url} did not answer in {timeout:.0f} s: {self._stderr_tail()}"
+        )
 
     def alive(self) -> bool:
         """Whether the server process still runs."""

@@ -130,14 +130,11 @@ def serve_on_ray(args: argparse.Namespace, catalog: Path) -> int:
         return anyio.run(_serve, args, catalog)
     finally:
         if joined:
-            import ray
-
-            ray.shutdown()
+            _ray().shutdown()
 
 
 def _starter(args: argparse.Namespace, catalog: Path) -> Callable[[str], tuple[Any, str]]:
-    import ray
-
+    ray = _ray()
     here = ray.util.get_node_ip_address()
     env = _secrets(args)
     actor_class = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_restarts=0)(_ReplicaActor)
@@ -159,9 +156,9 @@ class _ReplicaActor:
     """The actor's side: the replica process on this node (loopback when the front is here too)."""
 
     def __init__(self, serve_args: list[str], front_node: str, env: dict[str, str]) -> None:
-        import ray
-
         from ._ray_replica import ReplicaProcess
+
+        ray = _ray()
 
         node = ray.util.get_node_ip_address()
         self._replica = ReplicaProcess(serve_args, "127.0.0.1" if node == front_node else node, env)
@@ -188,7 +185,9 @@ async def _serve(args: argparse.Namespace, catalog: Path) -> int:
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; pick another --port") from exc
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror}; pick another --port"
+        ) from exc
     start_one = _starter(args, catalog)
     fleet = _Fleet(start_one=start_one, actors={})
     replicas: list[Replica] = []
@@ -235,16 +234,17 @@ async def _serve(args: argparse.Namespace, catalog: Path) -> int:
 async def _watch(front: Front, fleet: _Fleet) -> None:
     """Every second: a replica whose actor or server is gone is marked so, and replaced."""
     import anyio
-    import ray
 
     from ._front import Replica
+
+    ray = _ray()
 
     while True:
         await anyio.sleep(1.0)
         for key, actor in list(fleet.actors.items()):
             replica = front.replicas[key]
             try:
-                alive = await anyio.to_thread.run_sync(lambda a=actor: ray.get(a.alive.remote(), timeout=10))
+                alive = await anyio.to_thread.run_sync(_alive, ray, actor)
                 reason = None if alive else "its server process exited"
             except Exception as exc:  # the actor died with its node or process
                 reason = f"its Ray actor died: {type(exc).__name__}"
@@ -269,13 +269,28 @@ async def _watch(front: Front, fleet: _Fleet) -> None:
             )
 
 
+def _ray() -> Any:
+    import ray
+
+    return ray
+
+
+def _alive(ray: Any, actor: Any) -> bool:
+    """Whether the actor's server runs.
+
+    Raises:
+        ray.exceptions.RayActorError: the actor is gone (with its node or process).
+    """
+    return bool(ray.get(actor.alive.remote(), timeout=10))
+
+
 def _stopped(signum: int, frame: Any) -> None:
     """Signal handler after uvicorn's own stop: nothing more to do (the caller cleans up)."""
 
 
 def _stop_all(actors: list[Any]) -> None:
     """Stop each replica's server (it drains), then end the actors."""
-    import ray
+    ray = _ray()
 
     refs = []
     for actor in actors:
