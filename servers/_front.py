@@ -247,7 +247,8 @@ class Front:
     async def _forward(
         self, replica: Replica, request: Request, body: bytes, *, session: str | None
     ) -> Response:
-        """Send the request to ``replica`` and stream its answer back (503s are read whole).
+        """Send the request to ``replica`` and return its answer: server-sent events streamed as
+        they come, anything else read whole.
 
         Raises:
             httpx2.TransportError: the replica could not be reached or broke off.
@@ -261,10 +262,14 @@ class Front:
             url += f"?{request.url.query}"
         upstream = self._http.build_request(request.method, url, headers=headers, content=body)
         response = await self._http.send(upstream, stream=True)
-        if response.status_code == 503:
-            content = await response.aread()
-            await response.aclose()
-            return Response(content, status_code=503, headers=_headers(response, replica.key))
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            try:  # a JSON answer (or an error): read whole, cheaper than a relay
+                content = b"".join([chunk async for chunk in response.aiter_raw()])  # as sent (encoded)
+            finally:
+                await response.aclose()
+            return Response(
+                content, status_code=response.status_code, headers=_headers(response, replica.key)
+            )
         return StreamingResponse(
             _relay(response),
             status_code=response.status_code,

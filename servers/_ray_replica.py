@@ -49,7 +49,7 @@ class ReplicaProcess:
     def __init__(self, serve_args: Sequence[str], host: str, env: dict[str, str]) -> None:
         port = _free_port(host)
         self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        argv = [sys.executable, "-m", "codegym_mcp.servers._ray_replica", str(os.getpid())]
+        argv = [sys.executable, "-m", __name__, str(os.getpid())]  # this module's main
         argv += ["serve", "--all", "--host", host, "--port", str(port), *serve_args]
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop): the server's stderr
         self._process = subprocess.Popen(

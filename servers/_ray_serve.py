@@ -123,7 +123,8 @@ def serve_on_ray(args: argparse.Namespace, catalog: Path) -> int:
         raise UsageError(f"--replicas must be at least 1, got {args.replicas}")
     address = None if args.ray == "local" else args.ray
     try:
-        joined = join_cluster(address)
+        # a local cluster gets a CPU per replica at least (each replica actor takes one)
+        joined = join_cluster(address, num_cpus=max(os.cpu_count() or 1, args.replicas))
     except (RayNotInstalled, ConnectionError) as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -134,6 +135,8 @@ def serve_on_ray(args: argparse.Namespace, catalog: Path) -> int:
 
 
 def _starter(args: argparse.Namespace, catalog: Path) -> Callable[[str], tuple[Any, str]]:
+    from ._ray_replica import START_TIMEOUT
+
     ray = _ray()
     here = ray.util.get_node_ip_address()
     env = _secrets(args)
@@ -142,7 +145,13 @@ def _starter(args: argparse.Namespace, catalog: Path) -> Callable[[str], tuple[A
     def start_one(key: str) -> tuple[Any, str]:
         actor = actor_class.remote(replica_serve_args(args, catalog, key), here, env)
         try:
-            url: str = ray.get(actor.ready.remote())
+            url: str = ray.get(actor.ready.remote(), timeout=START_TIMEOUT + 60)
+        except ray.exceptions.GetTimeoutError:
+            ray.kill(actor)
+            raise UsageError(
+                f"replica {key} did not start in {START_TIMEOUT + 60:.0f} s: each replica takes one CPU of "
+                "the cluster and none may be free (see `ray status`); give fewer --replicas"
+            ) from None
         except Exception as exc:
             ray.kill(actor)
             cause = getattr(exc, "cause", None) or exc

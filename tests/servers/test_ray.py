@@ -175,7 +175,7 @@ def kill_replica_server(port: int) -> None:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"codegym_mcp.servers._ray_replica" in argv and str(port).encode() in argv:
+        if any(part.endswith(b"_ray_replica") for part in argv) and str(port).encode() in argv:
             subprocess.run(["kill", "-9", proc.name], check=True)
             return
     raise AssertionError(f"no replica server on port {port}")
