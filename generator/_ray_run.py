@@ -69,7 +69,12 @@ def join_cluster(address: str | None, *, num_cpus: int | None = None) -> bool:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
     try:
         ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError) as exc:
+    except Exception as exc:  # ray raises plain Exception too (a node that timed out starting)
+        if address is None:
+            raise ConnectionError(
+                f"cannot start a local Ray cluster: {exc}; retry when the machine is less busy, or start "
+                "one with `ray start --head` and pass --ray auto"
+            ) from None
         raise ConnectionError(
             f"cannot join the Ray cluster at {address}: {exc}; start one with `ray start --head` "
             "and pass its address (HOST:6379, ray://HOST:10001 or auto), or give --ray alone for a local one"
