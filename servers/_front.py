@@ -38,7 +38,8 @@ SESSION_HEADER = "mcp-session-id"
 POLL_EVERY = 1.0
 """Seconds between two ``GET /health`` of each replica."""
 _GONE_AFTER = 3
-"""Failed health polls in a row after which a replica counts as gone."""
+"""Refused health polls in a row after which a replica counts as gone (a slow answer never counts:
+a busy replica still holds its sessions)."""
 _HOP_BY_HOP = frozenset(
     {"host", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
 )
@@ -147,10 +148,14 @@ class Front:
             return
         try:
             answer = await self._http.get(f"{replica.url}/health", headers=self._auth, timeout=5.0)
-        except httpx2.HTTPError as exc:
+        except httpx2.ConnectError as exc:  # nothing listens there any more
             replica.failures += 1
             if replica.failures >= _GONE_AFTER:
-                self.mark_gone(replica, f"its /health did not answer {replica.failures} times: {exc!r}")
+                self.mark_gone(
+                    replica, f"its port refused {replica.failures} health checks in a row: {exc!r}"
+                )
+            return
+        except httpx2.HTTPError:  # busy (a timeout): it still holds its sessions
             return
         replica.failures = 0
         if answer.status_code != 200:  # an older server without /health: keep counting ourselves

@@ -255,7 +255,9 @@ async def _watch(front: Front, fleet: _Fleet) -> None:
             try:
                 alive = await anyio.to_thread.run_sync(_alive, ray, actor)
                 reason = None if alive else "its server process exited"
-            except Exception as exc:  # the actor died with its node or process
+            except ray.exceptions.GetTimeoutError:
+                continue  # a busy actor: ask again next time
+            except ray.exceptions.RayActorError as exc:  # the actor died with its node or process
                 reason = f"its Ray actor died: {type(exc).__name__}"
             if reason is None and replica.gone is None:
                 continue
