@@ -18,6 +18,7 @@ replicas' and lists each one.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -28,11 +29,15 @@ import anyio
 import httpx2
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["SESSION_HEADER", "Front", "Replica"]
+__all__ = ["KEEP_ALIVE", "SESSION_HEADER", "Front", "Replica", "serve_front"]
+
+KEEP_ALIVE = 30
+"""Seconds the front keeps an idle client connection: longer than clients keep theirs (httpx: 5 s),
+so a client never sends on a connection the front is closing."""
 
 SESSION_HEADER = "mcp-session-id"
 POLL_EVERY = 1.0
@@ -116,7 +121,9 @@ class Front:
     @asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
         timeout = httpx2.Timeout(30.0, read=None)  # an SSE stream may stay silent for long
-        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=512)
+        # idle upstream connections are dropped before the replica's uvicorn drops them (5 s): a
+        # request never goes out on a connection the replica is closing
+        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=512, keepalive_expiry=2.0)
         async with (
             httpx2.AsyncClient(timeout=timeout, limits=limits) as http,
             anyio.create_task_group() as tg,
@@ -192,7 +199,10 @@ class Front:
         return JSONResponse(body, status_code=200 if live else 503)
 
     async def _proxy(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # nobody to answer
+            return Response(status_code=499)
         session = request.headers.get(SESSION_HEADER)
         if session is None:
             return await self._new_session(request, body)
@@ -312,3 +322,13 @@ def _error(status: int, body: bytes, message: str) -> Response:
         pass
     payload = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32000, "message": message}}
     return JSONResponse(payload, status_code=status)
+
+
+async def serve_front(app: Starlette, sock: socket.socket) -> None:
+    """Serve the front with uvicorn on a bound socket until SIGINT/SIGTERM (graceful stop)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE
+    )
+    await uvicorn.Server(config).serve(sockets=[sock])

@@ -188,8 +188,8 @@ class _ReplicaActor:
 async def _serve(args: argparse.Namespace, catalog: Path) -> int:
     import anyio
 
-    from ._catalog_server import base_url, bind_socket, serve_http
-    from ._front import Front, Replica
+    from ._catalog_server import base_url, bind_socket
+    from ._front import Front, Replica, serve_front
 
     try:
         sock = bind_socket(args.host, args.port)
@@ -197,6 +197,7 @@ async def _serve(args: argparse.Namespace, catalog: Path) -> int:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror}; pick another --port"
         ) from exc
+    sock.listen(4096)  # many sessions may open at once: a deeper backlog than a single server's
     start_one = _starter(args, catalog)
     fleet = _Fleet(start_one=start_one, actors={})
     replicas: list[Replica] = []
@@ -233,7 +234,7 @@ async def _serve(args: argparse.Namespace, catalog: Path) -> int:
         with sock:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch, front, fleet)
-                await serve_http(front.app(), sock)
+                await serve_front(front.app(), sock)
                 tg.cancel_scope.cancel()
     finally:
         await anyio.to_thread.run_sync(_stop_all, list(fleet.actors.values()))
