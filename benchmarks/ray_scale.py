@@ -34,7 +34,7 @@ import httpx2
 
 from codegym_mcp.runtime import Catalog, episode_count
 from codegym_mcp.schemas import EpisodeRecord
-from codegym_mcp.servers import CodeGymEnv, catalog_task_url
+from codegym_mcp.servers import CodeGymEnv, ServerFailure, catalog_task_url
 from codegym_mcp.servers._connectors import shared_http_client
 from codegym_mcp.servers._policies import OraclePolicy
 from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts
@@ -149,11 +149,11 @@ async def _held_sessions(url: str, catalog: Path, n: int, record: Path) -> dict[
                         connect_timeout=600.0,
                         http_client=http,
                     )
-            except BaseException:
+            except Exception as exc:  # counted as that episode's infra error, not a crash of the run
                 failed += 1
                 if connected + failed >= n:
                     everyone.set()
-                raise
+                raise ServerFailure(f"{type(exc).__name__}: {exc}", task_id=spec.task_id) from exc
             connected += 1
             if connected + failed >= n:
                 everyone.set()

@@ -109,7 +109,7 @@ async def test_the_session_id_names_its_replica_and_health_sums_the_replicas() -
         serving(app) as one,
         serving(app) as two,
         front_over([one, two]) as (base, _),
-        httpx2.AsyncClient() as http,
+        httpx2.AsyncClient(timeout=60) as http,
     ):
         summed = (await http.get(f"{base}/health")).json()  # it polled the replicas on start
         answer = await http.post(f"{base}/T/mcp", json=initialize)
@@ -138,9 +138,9 @@ async def test_a_full_replica_is_skipped_and_when_all_are_full_the_client_gets_5
     request = {"jsonrpc": "2.0", "id": 1, "method": "initialize"}
     headers = {"authorization": "Bearer the-token"}
     async with serving(upstream("full", 503)) as full, serving(upstream("open", 200)) as open_:
-        async with front_over([full, open_]) as (base, _), httpx2.AsyncClient() as http:
+        async with front_over([full, open_]) as (base, _), httpx2.AsyncClient(timeout=60) as http:
             taken = await http.post(f"{base}/T/mcp", json=request, headers=headers)
-        async with front_over([full, full]) as (base, _), httpx2.AsyncClient() as http:
+        async with front_over([full, full]) as (base, _), httpx2.AsyncClient(timeout=60) as http:
             refused = await http.post(f"{base}/T/mcp", json=request, headers=headers)
     assert taken.status_code == 200 and taken.headers["mcp-session-id"] == "r1-s1"
     assert refused.status_code == 503 and "at --max-sessions 1" in refused.text
