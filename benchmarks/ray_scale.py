@@ -35,9 +35,9 @@ import httpx2
 from codegym_mcp.runtime import Catalog, episode_count
 from codegym_mcp.schemas import EpisodeRecord
 from codegym_mcp.servers import CodeGymEnv, ServerFailure, catalog_task_url
-from codegym_mcp.servers._connectors import shared_http_client
-from codegym_mcp.servers._policies import OraclePolicy
-from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts
+from codegym_mcp.servers.rollout._connectors import shared_http_client
+from codegym_mcp.servers.rollout._policies import OraclePolicy
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, run_rollouts
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench-out"
