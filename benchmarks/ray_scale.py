@@ -177,7 +177,7 @@ async def _held_sessions(url: str, catalog: Path, n: int, record: Path) -> dict[
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch)
             records, summary = await run_rollouts(
-                specs, connect=connect, policy=OraclePolicy(), catalog=cat, concurrency=n
+                specs, connect=connect, policy=OraclePolicy(cat), catalog=cat, concurrency=n
             )
             tg.cancel_scope.cancel()
     return {
