@@ -128,13 +128,28 @@ def _replica_rss_mb(record: Path) -> float:
     return round(total / 1024, 1)
 
 
+async def _watch_peak(url: str, record: Path, peak: dict[str, Any]) -> None:
+    """Every half second: the front's session count, and the replicas' memory at its peak."""
+    async with httpx2.AsyncClient() as probe:
+        while True:
+            try:
+                health = (await probe.get(f"{url}/health", timeout=30)).json()
+            except httpx2.HTTPError:  # the front is busy: the next look will do
+                await anyio.sleep(0.5)
+                continue
+            if health["sessions"] > peak["sessions"]:
+                peak["sessions"] = health["sessions"]
+                peak["rss_mb"] = _replica_rss_mb(record)
+            await anyio.sleep(0.5)
+
+
 async def _held_sessions(url: str, catalog: Path, n: int, record: Path) -> dict[str, Any]:
     cat = Catalog(catalog)
     gyms = [(t, episode_count(cat.load(t))) for t in cat.task_ids()]
     specs = plan_episodes(gyms, episodes=n)
     connected = failed = 0
     everyone = anyio.Event()
-    peak = {"sessions": 0, "rss_mb": 0.0}
+    peak: dict[str, Any] = {"sessions": 0, "rss_mb": 0.0}
     async with shared_http_client(max_connections=n + 16) as http:
         opening = anyio.Semaphore(64)  # sessions open 64 at a time, then all stay open together
 
@@ -160,22 +175,9 @@ async def _held_sessions(url: str, catalog: Path, n: int, record: Path) -> dict[
             await everyone.wait()
             return env
 
-        async def watch() -> None:
-            async with httpx2.AsyncClient() as probe:
-                while True:
-                    try:
-                        health = (await probe.get(f"{url}/health", timeout=30)).json()
-                    except httpx2.HTTPError:  # the front is busy: the next look will do
-                        await anyio.sleep(0.5)
-                        continue
-                    if health["sessions"] > peak["sessions"]:
-                        peak["sessions"] = health["sessions"]
-                        peak["rss_mb"] = _replica_rss_mb(record)
-                    await anyio.sleep(0.5)
-
         started = time.perf_counter()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(watch)
+            tg.start_soon(_watch_peak, url, record, peak)
             records, summary = await run_rollouts(
                 specs, connect=connect, policy=OraclePolicy(cat), catalog=cat, concurrency=n
             )
