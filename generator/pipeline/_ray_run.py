@@ -68,7 +68,7 @@ def join_cluster(address: str | None, *, num_cpus: int | None = None) -> bool:
     if address is None:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
     try:
-        ray.init(address=address, **kwargs)
+        _init(ray, address, kwargs)
     except Exception as exc:  # ray raises plain Exception too (a node that timed out starting)
         if address is None:
             raise ConnectionError(
@@ -80,6 +80,23 @@ def join_cluster(address: str | None, *, num_cpus: int | None = None) -> bool:
             "and pass its address (HOST:6379, ray://HOST:10001 or auto), or give --ray alone for a local one"
         ) from None
     return True
+
+
+def _init(ray: Any, address: str | None, kwargs: dict[str, Any]) -> None:
+    """``ray.init``; a local node that did not register in Ray's fixed 30 s (a busy machine) is
+    started again, up to 3 times.
+
+    Raises:
+        Exception: ray.init's own, on the last attempt.
+    """
+    for attempt in range(3):
+        try:
+            ray.init(address=address, **kwargs)
+            return
+        except Exception:
+            ray.shutdown()
+            if address is not None or attempt == 2:
+                raise
 
 
 class _Builder:
