@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -n 1)
 
-.PHONY: demo test lint typecheck imports unit bench bootstrap clean
+.PHONY: demo test lint typecheck imports unit bench bench-ray bootstrap clean
 
 bootstrap: $(STAMP)
 
@@ -63,6 +63,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.run
+
+# Ray scale-out (docs/scaling.md): HumanEval local vs a local Ray cluster, then 4,096 sessions over 2 replicas.
+bench-ray: $(STAMP)
+	$(BIN)/python -m benchmarks.ray_scale
 
 clean:
 	rm -rf .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache

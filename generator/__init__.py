@@ -28,6 +28,7 @@ from .llm._llm_decompose import Proposal, ProposalRejected, decompose, decompose
 from .loaders._loaders import DatasetError, LoadResult, load_dataset
 from .pipeline._catalog_write import CatalogConflict
 from .pipeline._pipeline import build_gym
+from .pipeline._ray_run import RayNotInstalled, join_cluster, ray_executor
 from .pipeline._run import RunResult, generate
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "NoCatalog",
     "Proposal",
     "ProposalRejected",
+    "RayNotInstalled",
     "RecordedInstances",
     "RecordingFailed",
     "Rejected",
@@ -63,8 +65,10 @@ __all__ = [
     "decompose",
     "decompose_all",
     "generate",
+    "join_cluster",
     "llm_settings_from_args",
     "load_dataset",
+    "ray_executor",
     "record_instances",
     "render_audit",
     "write_audit",

@@ -33,13 +33,19 @@ from ._catalog_write import ReportBook, write_gym
 from ._dedup import duplicate_rejection, find_duplicates
 from ._pipeline import build_gym, internal_error
 
-__all__ = ["Progress", "RunResult", "generate"]
+__all__ = ["Executor", "Progress", "Proposals", "RunResult", "generate", "guarded_build"]
 
 Progress = Callable[[int, int, Generated | Rejected | None], None]
 """Called with (done, total, the result just finished or None at the start)."""
 
 type _Proposal = Proposal | ProposalRejected | None
-type _Proposals = Mapping[str, Proposal | ProposalRejected]
+type Proposals = Mapping[str, Proposal | ProposalRejected]
+
+type Executor = Callable[
+    [Sequence[Problem], GenerateSettings, SandboxConfig, Proposals], Iterator[Generated | Rejected]
+]
+"""Runs the problems to do (settings, sandbox, LLM proposals by task id) and yields each result as
+it finishes, in any order: the local process pool by default, a Ray cluster with _ray_run.py."""
 
 REPORT_EVERY = 2.0
 """Seconds between two rewrites of report.json (entries are journaled at once in between)."""
@@ -70,10 +76,10 @@ def _child_job(problem: Problem, settings: GenerateSettings, proposal: _Proposal
         _child_worker.start()  # SandboxUnavailable here stops the run with the fix, not per problem
         # multiprocessing runs its finalizers when the pool process exits: no jail outlives it
         Finalize(_child_worker, _child_worker.close, exitpriority=10)
-    return _guarded(problem, settings, _child_worker, proposal)
+    return guarded_build(problem, settings, _child_worker, proposal)
 
 
-def _guarded(
+def guarded_build(
     problem: Problem, settings: GenerateSettings, worker: Worker, proposal: _Proposal
 ) -> Generated | Rejected:
     try:
@@ -96,11 +102,11 @@ class RunResult:
 
 
 def _in_process(
-    todo: Sequence[Problem], settings: GenerateSettings, sandbox: SandboxConfig, proposals: _Proposals
+    todo: Sequence[Problem], settings: GenerateSettings, sandbox: SandboxConfig, proposals: Proposals
 ) -> Iterator[Generated | Rejected]:
     with Worker(sandbox) as worker:
         for problem in todo:
-            yield _guarded(problem, settings, worker, proposals.get(problem.task_id))
+            yield guarded_build(problem, settings, worker, proposals.get(problem.task_id))
 
 
 def _in_pool(
@@ -108,7 +114,7 @@ def _in_pool(
     settings: GenerateSettings,
     sandbox: SandboxConfig,
     workers: int,
-    proposals: _Proposals,
+    proposals: Proposals,
 ) -> Iterator[Generated | Rejected]:
     queue = iter(todo)
     while True:
@@ -124,7 +130,7 @@ def _pool_round(
     settings: GenerateSettings,
     sandbox: SandboxConfig,
     workers: int,
-    proposals: _Proposals,
+    proposals: Proposals,
 ) -> Generator[Generated | Rejected, None, bool]:
     """Run problems from ``queue`` in one pool; returns True if the pool broke (work remains)."""
     context = multiprocessing.get_context("spawn")
@@ -194,12 +200,14 @@ def generate(
     llm: LlmSettings | None = None,
     llm_progress: Callable[[int, int], None] | None = None,
     resume: bool = True,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Generate gyms for ``problems`` into ``catalog``; returns the report (also written).
 
     With ``resume`` (the default) problems the catalog's report already holds are skipped;
     without, they are generated again (their entries and folders replaced), even when the
     catalog was made with other settings (the report then carries the new ones).
+    ``executor`` runs the problems elsewhere (a Ray cluster); ``workers`` is then unused.
 
     Raises:
         SandboxUnavailable: the sandbox cannot start here (the message names the fix).
@@ -219,7 +227,7 @@ def generate(
     todo = [p for p in unique if not (resume and book.done(p.task_id))]
     skipped = len(unique) - len(todo)
     total = len(todo)
-    proposals: _Proposals = {}
+    proposals: Proposals = {}
     if llm is not None and todo:
         # in the parent, before the fan-out: the client is not picklable, the proposals are
         with LlmClient(llm) as client:
@@ -227,7 +235,9 @@ def generate(
             book.llm_usage = client.usage
     if progress is not None:
         progress(0, total, None)
-    if workers <= 1:
+    if executor is not None:
+        results = executor(todo, settings, sandbox, proposals)
+    elif workers <= 1:
         results = _in_process(todo, settings, sandbox, proposals)
     else:
         results = _in_pool(todo, settings, sandbox, workers, proposals)

@@ -69,6 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_positive, default=None, metavar="N", help="parallel processes (default: CPU count)"
     )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run the problems on a Ray cluster: alone, a local one; auto, HOST:PORT or ray://HOST:10001 "
+        "to join one (--workers N: N actors, default the cluster's CPUs; needs codegym-mcp[ray])",
+    )
     from ...generator import GenerateSettings  # its defaults are the CLI's
 
     defaults = GenerateSettings()
@@ -297,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
         DatasetError,
         GenerateSettings,
         LlmNotInstalled,
+        RayNotInstalled,
         generate,
         llm_settings_from_args,
         load_dataset,
@@ -351,6 +361,11 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     bar = _Bar(sys.stderr)
     try:
+        executor = None
+        if args.ray is not None:
+            from ...generator import ray_executor
+
+            executor = ray_executor(None if args.ray == "local" else args.ray, workers=args.workers)
         result = generate(
             problems,
             catalog=catalog,
@@ -363,10 +378,11 @@ def run(args: argparse.Namespace) -> int:
             llm=llm,
             llm_progress=bar.llm,
             resume=not args.no_resume,
+            executor=executor,
         )
     except SandboxUnavailable as exc:
         raise UsageError(f"{exc} (or, on a throwaway machine, rerun with --no-sandbox)") from None
-    except (CatalogConflict, LlmNotInstalled) as exc:
+    except (CatalogConflict, LlmNotInstalled, RayNotInstalled, ConnectionError) as exc:
         raise UsageError(str(exc)) from None
     selected = {p.task_id for p in problems}
     print(

@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "episode in the same session (default: $CODEGYM_HARNESS_KEY, which other local users cannot read "
         "in the process list; with no key no client can reset: each new session is a new episode)",
     )
+    from ._ray_serve import add_ray_arguments
+
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.ray is not None and not args.all:
+        raise UsageError("--ray serves a whole catalog over replicas: add --all")
 
     from ...runtime import Catalog, CatalogError, SandboxConfig, default_catalog_dir, default_isolation
 
@@ -124,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
     config = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
+    if args.ray is not None:
+        from ._ray_serve import serve_on_ray
+
+        return serve_on_ray(args, catalog.path)
 
     import anyio
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from codegym_mcp.servers.cli import main
 from codegym_mcp.servers.cli._cmd_generate import add_arguments
 
 DATA = Path(__file__).parents[2] / "fixtures" / "dedup" / "kodcode_pairs.jsonl"
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "catalog"
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -49,3 +51,21 @@ def test_zero_or_no_filters_turns_the_filters_off_in_the_catalogs_settings(
 def test_min_steps_above_max_steps_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "--dataset", f"kodcode:{DATA}", "--min-steps", "50", "--max-steps", "20"]) == 2
     assert "--min-steps 50 is above --max-steps 20" in capsys.readouterr().err
+
+
+def test_ray_without_the_ray_package_is_a_usage_error_naming_the_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    argv = ["generate", "--dataset", f"kodcode:{DATA}", "--out", str(tmp_path / "c"), "--limit", "1", "--ray"]
+    assert main(argv) == 2
+    assert "pip install 'codegym-mcp[ray]'" in capsys.readouterr().err
+    assert main(["serve", "--all", "--catalog", str(FIXTURE), "--ray"]) == 2
+    assert "pip install 'codegym-mcp[ray]'" in capsys.readouterr().err
+
+
+def test_serve_ray_needs_all_and_at_least_one_replica(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "Fixture_vowels", "--catalog", str(FIXTURE), "--ray"]) == 2
+    assert "--ray serves a whole catalog over replicas: add --all" in capsys.readouterr().err
+    assert main(["serve", "--all", "--catalog", str(FIXTURE), "--ray", "--replicas", "0"]) == 2
+    assert "--replicas must be at least 1, got 0" in capsys.readouterr().err
