@@ -59,6 +59,7 @@ from ..runtime import (
     published_tools,
 )
 from ..schemas import EndReason, EpisodeRecord, plain_schema
+from ._sessions import step_index
 
 __all__ = [
     "EPISODE_META_KEY",
@@ -148,6 +149,8 @@ class GymServer:
         on_end: receives every ended episode's record (the ``--record`` writer).
         closing_reason: tells whether the server is shutting down (``shutdown``) or a client
             went away (``disconnected``) when a session closes with its episode running.
+        on_episode: receives (Mcp-Session-Id, episode holder) when an HTTP session's first tool
+            call creates its episodes (the session gate's idle reaping and drain use it).
     """
 
     def __init__(
@@ -158,8 +161,10 @@ class GymServer:
         options: ServeOptions | None = None,
         on_end: Callable[[EpisodeRecord], None] | None = None,
         closing_reason: Callable[[], EndReason] = lambda: "disconnected",
+        on_episode: Callable[[str, Episode], None] | None = None,
     ) -> None:
         self.gym = gym
+        self._on_episode = on_episode
         self.options = options or ServeOptions()
         self._runner = runner
         self._on_end = on_end
@@ -271,6 +276,9 @@ class GymServer:
             exit_stack = getattr(connection, "exit_stack", None)
             if exit_stack is not None:
                 exit_stack.callback(lambda ep=episode: ep.close(self._closing_reason()))
+            session_id = ctx.request.headers.get("mcp-session-id")
+            if self._on_episode is not None and session_id:
+                self._on_episode(session_id, episode)
         return episode
 
     def _episode_from_url(self, request: Any) -> Episode:
@@ -304,7 +312,10 @@ class GymServer:
             return await self._reset(episode, arguments)
         if params.name == "task" and "task" not in {t.name for t in self.gym.manifest.tools}:
             return _result(ToolOk(episode.task_result()), episode)
-        outcome = await episode.step(params.name, arguments)
+        index = step_index(params.meta)
+        if isinstance(index, str):  # a harness bug, not the agent's step: costs nothing
+            return _result(ToolFailed(index), episode)
+        outcome = await episode.step(params.name, arguments, index=index)
         return _result(outcome, episode)
 
     def _from_harness(self, meta: Mapping[str, Any] | None) -> bool:
