@@ -89,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "harness key it was started with in $CODEGYM_HARNESS_KEY)",
     )
     parser.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help="bearer token of the --url server (serve --auth-token; default $CODEGYM_AUTH_TOKEN)",
+    )
+    parser.add_argument(
         "--min-success",
         type=float,
         metavar="R",
@@ -206,6 +211,7 @@ async def _main(
     )
     from ._rollout import Connector, plan_episodes, run_rollouts
     from ._server import HARNESS_KEY_ENV
+    from ._sessions import AUTH_TOKEN_ENV
 
     # The servers this run starts get a fresh harness key; a running one (--url), $CODEGYM_HARNESS_KEY.
     key = os.environ.get(HARNESS_KEY_ENV) if args.url is not None else secrets.token_urlsafe(24)
@@ -225,7 +231,8 @@ async def _main(
                 base = await stack.enter_async_context(
                     start(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
                 )
-            http = await stack.enter_async_context(shared_http_client())
+            token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) if args.url is not None else None
+            http = await stack.enter_async_context(shared_http_client(auth_token=token or None))
             connect = http_connector(base, http_client=http, harness_key=key)
             where = f"catalog server {base}"
         out = None
