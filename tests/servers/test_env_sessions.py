@@ -18,19 +18,21 @@ def anyio_backend() -> str:
 
 
 async def test_the_env_sends_the_step_index_so_a_call_the_server_did_not_expect_is_refused() -> None:
-    async with serving() as served:
-        async with await CodeGymEnv.connect(f"{served.base}/Fixture_maxsub/mcp?instance=1") as env:
-            await env.reset()
-            obs, *_ = await env.step(ToolCall("observe", {}))
-            assert not obs.is_error
-            await env.step(ToolCall("task", {}))  # free: the index does not move
-            await env.step(ToolCall("reset", {}))  # answered by the env itself
-            obs, *_ = await env.step(ToolCall("get_length", {}))
-            assert not obs.is_error
-            # a call behind the env's back takes step 2: the env's next call (index 2) is refused
-            await env._client.call_tool("get_length", {})
-            obs, *_ = await env.step(ToolCall("observe", {}))
-            assert obs.is_error and "step 2 of this episode was a call of get_length" in obs.text
+    async with (
+        serving() as served,
+        await CodeGymEnv.connect(f"{served.base}/Fixture_maxsub/mcp?instance=1") as env,
+    ):
+        await env.reset()
+        obs, *_ = await env.step(ToolCall("observe", {}))
+        assert not obs.is_error
+        await env.step(ToolCall("task", {}))  # free: the index does not move
+        await env.step(ToolCall("reset", {}))  # answered by the env itself
+        obs, *_ = await env.step(ToolCall("get_length", {}))
+        assert not obs.is_error
+        # a call behind the env's back takes step 2: the env's next call (index 2) is refused
+        await env._client.call_tool("get_length", {})
+        obs, *_ = await env.step(ToolCall("observe", {}))
+        assert obs.is_error and "step 2 of this episode was a call of get_length" in obs.text
 
 
 async def test_the_env_passes_the_bearer_token_and_fails_clearly_without_it(

@@ -45,8 +45,8 @@ class Served:
         self.changed.set()
         self.changed = anyio.Event()
 
-    async def wait_records(self, n: int, *, timeout: float = 20.0) -> list[EpisodeRecord]:
-        with anyio.fail_after(timeout):
+    async def wait_records(self, n: int) -> list[EpisodeRecord]:
+        with anyio.fail_after(20):
             while len(self.records) < n:
                 await self.changed.wait()
         return self.records
@@ -73,16 +73,14 @@ async def serving(
     *, runner: ToolRunner | None = None, limits: SessionLimits | None = None, auth_token: str | None = None
 ) -> AsyncIterator[Served]:
     served = Served(base="")
-    async with WorkerPool(SandboxConfig(isolation="none"), size=1) as pool:
-        async with running_http_server(
-            Catalog(FIXTURE),
-            runner or pool,
-            on_end=served.on_end,
-            limits=limits,
-            auth_token=auth_token,
-        ) as base:
-            served.base = base
-            yield served
+    async with (
+        WorkerPool(SandboxConfig(isolation="none"), size=1) as pool,
+        running_http_server(
+            Catalog(FIXTURE), runner or pool, on_end=served.on_end, limits=limits, auth_token=auth_token
+        ) as base,
+    ):
+        served.base = base
+        yield served
 
 
 def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
@@ -226,6 +224,8 @@ async def test_with_a_token_every_request_but_health_needs_the_bearer_header() -
         assert (await anyio.to_thread.run_sync(http_get, f"{served.base}/tasks"))[0] == 401
         assert (await anyio.to_thread.run_sync(http_get, f"{served.base}/health"))[0] == 200
         headers = {"authorization": "Bearer s3cret"}
-        async with httpx2.AsyncClient(headers=headers) as http:
-            async with Client(streamable_http_client(url, http_client=http)) as client:
-                assert not (await client.call_tool("get_length", {})).is_error
+        async with (
+            httpx2.AsyncClient(headers=headers) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            assert not (await client.call_tool("get_length", {})).is_error
