@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -n 1)
 
-.PHONY: demo test lint typecheck imports unit bench bootstrap clean
+.PHONY: demo test lint typecheck imports unit bench soak bootstrap clean
 
 bootstrap: $(STAMP)
 
@@ -59,6 +59,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.run
+
+# Soak and load of one catalog server (docs/serving.md, "Long runs"): 20,000 oracle episodes with the
+# server's RSS sampled, then 1,024 sessions held at once. Long: run it on a quiet machine.
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -81,6 +81,8 @@ def _serve_command(catalog: Path, *, no_sandbox: bool, host: str, extra: Sequenc
         host,
         "--port",
         "0",
+        "--drain-timeout",  # stopped at the end of a run: whatever still runs is cut short
+        "5",
     ]
     if no_sandbox:
         command.append("--no-sandbox")

@@ -1,0 +1,251 @@
+"""Soak and load of one catalog server: ``python -m benchmarks.soak`` (also ``make soak``).
+
+Two runs against ``codegym-mcp serve --all`` in its own process (``--record`` on, so every episode
+the server ends is counted there too):
+
+1. soak: N oracle episodes back to back (``--concurrency`` at a time, one MCP session each),
+   sampling the server's RSS (``/proc/PID/status`` VmRSS, the server process only; the sandbox
+   workers are separate processes) every ``--sample-every`` episodes. Growth is reported from the
+   sample after the warm-up (the first sample, every gym touched once) to the last one.
+2. sessions: S sessions opened at once and all held open (checked at ``GET /health``) before any
+   of them plays; then each plays its oracle episode. Reports the sessions held, the server's RSS
+   with them open, and that every episode was scored 1 and recorded by the server.
+
+Episodes per second are divided by the cores the machine has (``os.cpu_count()``), client and
+server sharing them. Results go to ``--out`` (JSON) and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+
+from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count
+from codegym_mcp.schemas import EpisodeRecord
+from codegym_mcp.servers import CodeGymEnv
+from codegym_mcp.servers._connectors import http_connector, shared_http_client
+from codegym_mcp.servers._policies import OraclePolicy
+from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class RssSample(BaseModel):
+    episodes: int
+    seconds: float
+    rss_kb: int
+
+
+class SoakResult(BaseModel):
+    episodes: int
+    concurrency: int
+    scored_1: int
+    server_records: int
+    seconds: float
+    episodes_per_s: float
+    episodes_per_s_per_core: float
+    rss_first_kb: int
+    rss_last_kb: int
+    rss_growth_pct: float
+    samples: list[RssSample]
+
+
+class SessionsResult(BaseModel):
+    sessions: int
+    held_at_health: int
+    scored_1: int
+    server_records: int
+    rss_idle_kb: int
+    rss_held_kb: int
+    kb_per_session: float
+    open_seconds: float
+    total_seconds: float
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process, in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def health(base: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base}/health", timeout=30) as response:
+        body = json.loads(response.read())
+        assert isinstance(body, dict)
+        return body
+
+
+@contextmanager
+def server(catalog: Path, record: Path, *, workers: int, extra: list[str], key: str) -> Iterator[tuple[str, int]]:
+    """A catalog server process; yields (base URL, pid). SIGTERM (drain) on exit."""
+    command = [sys.executable, "-m", "codegym_mcp.servers", "serve", "--all", "--catalog", str(catalog)]
+    command += ["--port", "0", "--record", str(record), "--workers", str(workers), *extra]
+    env = {**os.environ, "CODEGYM_HARNESS_KEY": key}
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env)
+    try:
+        assert proc.stderr is not None
+        line = ""
+        while "on http" not in line:
+            line = proc.stderr.readline()
+            if not line:
+                raise RuntimeError(f"the server exited before listening: {command}")
+        match = re.search(r"(http://\S+?)/<task_id>/mcp", line)
+        assert match is not None, line
+        yield match.group(1), proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def count_lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
+
+
+async def soak(catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace) -> SoakResult:
+    gyms = [(t, episode_count(catalog.load(t))) for t in catalog.task_ids()]
+    specs = plan_episodes(gyms, episodes=args.episodes, seed=0)
+    samples: list[RssSample] = []
+    scored = 0
+    started = time.perf_counter()
+    async with shared_http_client(max_connections=max(8, args.concurrency * 2)) as http:
+        connect = http_connector(base, http_client=http)
+        for first in range(0, len(specs), args.sample_every):
+            chunk = specs[first : first + args.sample_every]
+            records, _ = await run_rollouts(
+                chunk, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=args.concurrency
+            )
+            scored += sum(1 for r in records if r.reward == 1)
+            done = first + len(chunk)
+            samples.append(RssSample(episodes=done, seconds=time.perf_counter() - started, rss_kb=rss_kb(pid)))
+            print(f"soak: {done} episodes, {scored} scored 1, server RSS {samples[-1].rss_kb} kB", flush=True)
+    seconds = time.perf_counter() - started
+    first_kb, last_kb = samples[0].rss_kb, samples[-1].rss_kb
+    return SoakResult(
+        episodes=len(specs),
+        concurrency=args.concurrency,
+        scored_1=scored,
+        server_records=count_lines(record),
+        seconds=round(seconds, 1),
+        episodes_per_s=round(len(specs) / seconds, 2),
+        episodes_per_s_per_core=round(len(specs) / seconds / (os.cpu_count() or 1), 2),
+        rss_first_kb=first_kb,
+        rss_last_kb=last_kb,
+        rss_growth_pct=round(100.0 * (last_kb - first_kb) / first_kb, 2),
+        samples=samples,
+    )
+
+
+async def sessions(catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace) -> SessionsResult:
+    gyms = [(t, episode_count(catalog.load(t))) for t in catalog.task_ids()]
+    specs = plan_episodes(gyms, episodes=args.sessions, seed=0)
+    before = count_lines(record)
+    rss_idle = rss_kb(pid)
+    opened = 0
+    all_open = anyio.Event()
+    held: list[int] = []
+    started = time.perf_counter()
+    open_seconds: list[float] = []
+    async with shared_http_client(max_connections=args.max_connections) as http:
+        inner = http_connector(base, http_client=http, read_timeout=600.0)
+
+        async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+            nonlocal opened
+            env = await inner(spec)
+            opened += 1
+            if opened == len(specs):
+                open_seconds.append(time.perf_counter() - started)
+                held.append(int((await anyio.to_thread.run_sync(health, base))["sessions"]))
+                held.append(rss_kb(pid))
+                all_open.set()
+            with anyio.move_on_after(args.hold_timeout):
+                await all_open.wait()
+            return env
+
+        records, _ = await run_rollouts(
+            specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=len(specs)
+        )
+    total = time.perf_counter() - started
+    held_sessions, rss_held = (held[0], held[1]) if held else (0, rss_kb(pid))
+    return SessionsResult(
+        sessions=len(specs),
+        held_at_health=held_sessions,
+        scored_1=sum(1 for r in records if r.reward == 1),
+        server_records=count_lines(record) - before,
+        rss_idle_kb=rss_idle,
+        rss_held_kb=rss_held,
+        kb_per_session=round((rss_held - rss_idle) / max(1, held_sessions), 1),
+        open_seconds=round(open_seconds[0], 1) if open_seconds else -1.0,
+        total_seconds=round(total, 1),
+    )
+
+
+def _records_ok(path: Path) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        EpisodeRecord.model_validate_json(line)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    catalog = Catalog(args.catalog)
+    out: dict[str, Any] = {"cpu_count": os.cpu_count(), "catalog": str(args.catalog), "gyms": len(catalog.task_ids())}
+    extra = ["--max-sessions", str(max(args.sessions + 16, 10_000))] + (["--no-sandbox"] if args.no_sandbox else [])
+    with tempfile.TemporaryDirectory(prefix="codegym-soak-") as tmp:
+        key = secrets.token_urlsafe(16)
+        if args.episodes:
+            record = Path(tmp) / "soak.jsonl"
+            with server(args.catalog, record, workers=args.workers, extra=extra, key=key) as (base, pid):
+                out["soak"] = (await soak(catalog, base, pid, record, args)).model_dump()
+            _records_ok(record)
+        if args.sessions:
+            record = Path(tmp) / "sessions.jsonl"
+            with server(args.catalog, record, workers=args.workers, extra=extra, key=key) as (base, pid):
+                out["sessions"] = (await sessions(catalog, base, pid, record, args)).model_dump()
+            _records_ok(record)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", type=Path, default=None, help="catalog (default: the demo's, else the default)")
+    parser.add_argument("--episodes", type=int, default=20_000, help="soak episodes (0 skips; default 20000)")
+    parser.add_argument("--concurrency", type=int, default=4, help="soak episodes at a time (default 4)")
+    parser.add_argument("--sample-every", type=int, default=1000, help="episodes between RSS samples")
+    parser.add_argument("--sessions", type=int, default=1024, help="sessions held at once (0 skips; default 1024)")
+    parser.add_argument("--max-connections", type=int, default=512, help="client HTTP connections (sessions run)")
+    parser.add_argument("--hold-timeout", type=float, default=600.0, help="seconds to wait for all sessions open")
+    parser.add_argument("--workers", type=int, default=2, help="sandbox workers of the server (default 2)")
+    parser.add_argument("--no-sandbox", action="store_true", help="serve without nsjail (unsafe)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "soak.json")
+    args = parser.parse_args(argv)
+    if args.catalog is None:
+        demo = REPO / "demo-out" / "catalog"
+        args.catalog = demo if demo.is_dir() else default_catalog_dir()
+    result = anyio.run(main_async, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in result.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
