@@ -93,7 +93,9 @@ def health(base: str) -> dict[str, Any]:
 
 
 @contextmanager
-def server(catalog: Path, record: Path, *, workers: int, extra: list[str], key: str) -> Iterator[tuple[str, int]]:
+def server(
+    catalog: Path, record: Path, *, workers: int, extra: list[str], key: str
+) -> Iterator[tuple[str, int]]:
     """A catalog server process; yields (base URL, pid). SIGTERM (drain) on exit."""
     command = [sys.executable, "-m", "codegym_mcp.servers", "serve", "--all", "--catalog", str(catalog)]
     command += ["--port", "0", "--record", str(record), "--workers", str(workers), *extra]
@@ -137,7 +139,9 @@ async def soak(catalog: Catalog, base: str, pid: int, record: Path, args: argpar
             )
             scored += sum(1 for r in records if r.reward == 1)
             done = first + len(chunk)
-            samples.append(RssSample(episodes=done, seconds=time.perf_counter() - started, rss_kb=rss_kb(pid)))
+            samples.append(
+                RssSample(episodes=done, seconds=time.perf_counter() - started, rss_kb=rss_kb(pid))
+            )
             print(f"soak: {done} episodes, {scored} scored 1, server RSS {samples[-1].rss_kb} kB", flush=True)
     seconds = time.perf_counter() - started
     first_kb, last_kb = samples[0].rss_kb, samples[-1].rss_kb
@@ -156,7 +160,9 @@ async def soak(catalog: Catalog, base: str, pid: int, record: Path, args: argpar
     )
 
 
-async def sessions(catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace) -> SessionsResult:
+async def sessions(
+    catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace
+) -> SessionsResult:
     gyms = [(t, episode_count(catalog.load(t))) for t in catalog.task_ids()]
     specs = plan_episodes(gyms, episodes=args.sessions, seed=0)
     before = count_lines(record)
@@ -207,8 +213,14 @@ def _records_ok(path: Path) -> None:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     catalog = Catalog(args.catalog)
-    out: dict[str, Any] = {"cpu_count": os.cpu_count(), "catalog": str(args.catalog), "gyms": len(catalog.task_ids())}
-    extra = ["--max-sessions", str(max(args.sessions + 16, 10_000))] + (["--no-sandbox"] if args.no_sandbox else [])
+    out: dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "catalog": str(args.catalog),
+        "gyms": len(catalog.task_ids()),
+    }
+    extra = ["--max-sessions", str(max(args.sessions + 16, 10_000))] + (
+        ["--no-sandbox"] if args.no_sandbox else []
+    )
     with tempfile.TemporaryDirectory(prefix="codegym-soak-") as tmp:
         key = secrets.token_urlsafe(16)
         if args.episodes:
@@ -226,13 +238,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--catalog", type=Path, default=None, help="catalog (default: the demo's, else the default)")
+    parser.add_argument(
+        "--catalog", type=Path, default=None, help="catalog (default: the demo's, else the default)"
+    )
     parser.add_argument("--episodes", type=int, default=20_000, help="soak episodes (0 skips; default 20000)")
     parser.add_argument("--concurrency", type=int, default=4, help="soak episodes at a time (default 4)")
     parser.add_argument("--sample-every", type=int, default=1000, help="episodes between RSS samples")
-    parser.add_argument("--sessions", type=int, default=1024, help="sessions held at once (0 skips; default 1024)")
-    parser.add_argument("--max-connections", type=int, default=512, help="client HTTP connections (sessions run)")
-    parser.add_argument("--hold-timeout", type=float, default=600.0, help="seconds to wait for all sessions open")
+    parser.add_argument(
+        "--sessions", type=int, default=1024, help="sessions held at once (0 skips; default 1024)"
+    )
+    parser.add_argument(
+        "--max-connections", type=int, default=512, help="client HTTP connections (sessions run)"
+    )
+    parser.add_argument(
+        "--hold-timeout", type=float, default=600.0, help="seconds to wait for all sessions open"
+    )
     parser.add_argument("--workers", type=int, default=2, help="sandbox workers of the server (default 2)")
     parser.add_argument("--no-sandbox", action="store_true", help="serve without nsjail (unsafe)")
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "soak.json")

@@ -285,6 +285,13 @@ class Episode:
         quiet = not self.steps and reason in _UNSCORED
         return self._end(reason, None, detail, report=not quiet)
 
+    async def aclose(self, reason: EndReason, *, wait: float = 4.0) -> EpisodeRecord | None:
+        """:meth:`close` once a call in flight is recorded (waiting for it at most ``wait`` seconds)."""
+        with anyio.move_on_after(wait):
+            async with self.lock:
+                return self.close(reason)
+        return self.close(reason)
+
     def _end(
         self, reason: EndReason, reward: int | None, detail: str | None, *, report: bool = True
     ) -> EpisodeRecord:
@@ -371,6 +378,8 @@ class Episode:
                 outcome = await self._dispatch_case(self.batch, spec, dict(arguments))
             else:
                 outcome = await self._dispatch(spec, dict(arguments))
+        if self.done:  # closed while the call ran, without waiting for it: its record is out
+            return outcome
         latency_ms = (time.perf_counter() - started) * 1000.0
         self.steps.append(
             StepRecord(

@@ -275,6 +275,7 @@ class GymServer:
             state[_STATE_KEY] = episode
             exit_stack = getattr(connection, "exit_stack", None)
             if exit_stack is not None:
+                # the session's end waits for its handlers, so a call in flight is recorded first
                 exit_stack.callback(lambda ep=episode: ep.close(self._closing_reason()))
             session_id = ctx.request.headers.get("mcp-session-id")
             if self._on_episode is not None and session_id:

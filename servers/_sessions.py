@@ -252,12 +252,8 @@ class SessionGate:
         live = self._live.pop(session_id, None)
         if live is None:
             return
-        episode = live.episode
-        if episode is not None:
-            with anyio.move_on_after(30):  # a call in flight gets to finish and be recorded first
-                async with episode.lock:
-                    episode.close(reason)
-            episode.close(reason)  # no-op when done above
+        if live.episode is not None:  # a call in flight gets to finish and be recorded first
+            await live.episode.aclose(reason, wait=30.0)
         headers = [*live.headers, (_SESSION_HEADER, session_id.encode("latin-1"))]
         scope: Scope = {
             "type": "http",

@@ -214,6 +214,24 @@ async def test_a_call_the_client_cancels_still_costs_its_step_and_is_recorded() 
             assert record.steps[0].error is None and record.steps[0].result is not None
 
 
+async def test_a_session_closed_during_a_call_records_that_call_once() -> None:
+    async with WorkerPool(SandboxConfig(isolation="none"), size=1) as pool:
+        slow = SlowRunner(pool, slow_function="kadane_step", delay=1.5)
+        async with serving(runner=slow) as served:
+            async with Client(f"{served.base}/Fixture_maxsub/mcp?instance=1") as client:
+                await client.call_tool("observe", {})
+                with pytest.raises(MCPError):
+                    await client.call_tool(
+                        "kadane_step", {"best": 0, "current": 0, "x": 1}, read_timeout_seconds=0.3
+                    )
+            (record,) = await served.wait_records(1)
+            assert record.end_reason == "disconnected"
+            assert [s.tool for s in record.steps] == ["observe", "kadane_step"]
+            with anyio.move_on_after(2.5):  # the call's end must not write a second record
+                await served.changed.wait()
+            assert len(served.records) == 1
+
+
 async def test_with_a_token_every_request_but_health_needs_the_bearer_header() -> None:
     async with serving(auth_token="s3cret") as served:
         url = f"{served.base}/Fixture_vowels/mcp"
