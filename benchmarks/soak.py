@@ -7,9 +7,11 @@ the server ends is counted there too):
    sampling the server's RSS (``/proc/PID/status`` VmRSS, the server process only; the sandbox
    workers are separate processes) every ``--sample-every`` episodes. Growth is reported from the
    sample after the warm-up (the first sample, every gym touched once) to the last one.
-2. sessions: S sessions opened at once and all held open (checked at ``GET /health``) before any
-   of them plays; then each plays its oracle episode. Reports the sessions held, the server's RSS
-   with them open, and that every episode was scored 1 and recorded by the server.
+2. sessions: S sessions opened at once, each makes its first oracle call, and all are held open
+   (checked at ``GET /health``: sessions and episodes running) before any goes on; then each plays
+   its oracle episode to the end (``--hold-only``: closes instead, its episode recorded as
+   disconnected). Reports the sessions held, the server's RSS with them open, the episodes scored 1
+   and the records the server wrote.
 
 Episodes per second are divided by the cores the machine has (``os.cpu_count()``), client and
 server sharing them. Results go to ``--out`` (JSON) and stdout.
@@ -37,10 +39,11 @@ from pydantic import BaseModel
 
 from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count
 from codegym_mcp.schemas import EpisodeRecord
-from codegym_mcp.servers import CodeGymEnv
+from codegym_mcp.servers import Observation, ToolCall
 from codegym_mcp.servers._connectors import http_connector, shared_http_client
 from codegym_mcp.servers._policies import OraclePolicy
-from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts
+from codegym_mcp.servers._policy_types import Agent, EpisodeContext
+from codegym_mcp.servers._rollout import plan_episodes, run_rollouts
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,7 +70,9 @@ class SoakResult(BaseModel):
 
 class SessionsResult(BaseModel):
     sessions: int
+    played: str
     held_at_health: int
+    episodes_running_at_health: int
     scored_1: int
     server_records: int
     rss_idle_kb: int
@@ -160,6 +165,60 @@ async def soak(catalog: Catalog, base: str, pid: int, record: Path, args: argpar
     )
 
 
+class _HoldingAgent:
+    """The oracle's agent that waits, after its first call, until every session has made one."""
+
+    def __init__(self, inner: Agent, gate: _Gate) -> None:
+        self._inner = inner
+        self._gate = gate
+        self._calls = 0
+
+    async def act(self, obs: Observation) -> ToolCall | None:
+        self._calls += 1
+        if self._calls == 2:
+            await self._gate.arrive()
+            if not self._gate.play:
+                return None  # hold only: the session closes with its episode running (recorded)
+        return await self._inner.act(obs)
+
+
+class _Gate:
+    """Counts sessions that made their first call; at the last one samples /health and RSS."""
+
+    def __init__(self, expected: int, *, base: str, pid: int, play: bool, timeout: float) -> None:
+        self.expected, self.base, self.pid, self.play, self.timeout = expected, base, pid, play, timeout
+        self.arrived = 0
+        self.all_in = anyio.Event()
+        self.held: tuple[int, int, int] | None = None  # sessions, episodes running, RSS kB
+        self.started = time.perf_counter()
+        self.seconds = -1.0
+
+    async def arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived == self.expected:
+            self.seconds = time.perf_counter() - self.started
+            body = await anyio.to_thread.run_sync(health, self.base)
+            self.held = (int(body["sessions"]), int(body["episodes_running"]), rss_kb(self.pid))
+            print(
+                f"sessions: {self.held[0]} held, {self.held[1]} episodes running, RSS {self.held[2]} kB",
+                flush=True,
+            )
+            self.all_in.set()
+        with anyio.move_on_after(self.timeout):
+            await self.all_in.wait()
+
+
+class _HoldingPolicy:
+    name = "oracle"
+
+    def __init__(self, gate: _Gate) -> None:
+        self._oracle = OraclePolicy()
+        self._gate = gate
+
+    def agent(self, ctx: EpisodeContext) -> Agent:
+        return _HoldingAgent(self._oracle.agent(ctx), self._gate)
+
+
 async def sessions(
     catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace
 ) -> SessionsResult:
@@ -167,41 +226,27 @@ async def sessions(
     specs = plan_episodes(gyms, episodes=args.sessions, seed=0)
     before = count_lines(record)
     rss_idle = rss_kb(pid)
-    opened = 0
-    all_open = anyio.Event()
-    held: list[int] = []
-    started = time.perf_counter()
-    open_seconds: list[float] = []
-    async with shared_http_client(max_connections=args.max_connections) as http:
-        inner = http_connector(base, http_client=http, read_timeout=600.0)
-
-        async def connect(spec: EpisodeSpec) -> CodeGymEnv:
-            nonlocal opened
-            env = await inner(spec)
-            opened += 1
-            if opened == len(specs):
-                open_seconds.append(time.perf_counter() - started)
-                held.append(int((await anyio.to_thread.run_sync(health, base))["sessions"]))
-                held.append(rss_kb(pid))
-                all_open.set()
-            with anyio.move_on_after(args.hold_timeout):
-                await all_open.wait()
-            return env
-
+    gate = _Gate(len(specs), base=base, pid=pid, play=not args.hold_only, timeout=args.hold_timeout)
+    connections = args.max_connections or 2 * len(specs) + 16  # each session keeps a GET stream open
+    async with shared_http_client(max_connections=connections) as http:
+        connect = http_connector(base, http_client=http, read_timeout=600.0)
         records, _ = await run_rollouts(
-            specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=len(specs)
+            specs, connect=connect, policy=_HoldingPolicy(gate), catalog=catalog, concurrency=len(specs)
         )
-    total = time.perf_counter() - started
-    held_sessions, rss_held = (held[0], held[1]) if held else (0, rss_kb(pid))
+    total = time.perf_counter() - gate.started
+    await anyio.sleep(1.0)  # the server writes the last records as their sessions close
+    held_sessions, running, rss_held = gate.held or (0, 0, rss_kb(pid))
     return SessionsResult(
         sessions=len(specs),
+        played="oracle episodes" if gate.play else "one call each, then closed",
         held_at_health=held_sessions,
+        episodes_running_at_health=running,
         scored_1=sum(1 for r in records if r.reward == 1),
         server_records=count_lines(record) - before,
         rss_idle_kb=rss_idle,
         rss_held_kb=rss_held,
         kb_per_session=round((rss_held - rss_idle) / max(1, held_sessions), 1),
-        open_seconds=round(open_seconds[0], 1) if open_seconds else -1.0,
+        open_seconds=round(gate.seconds, 1),
         total_seconds=round(total, 1),
     )
 
@@ -248,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         "--sessions", type=int, default=1024, help="sessions held at once (0 skips; default 1024)"
     )
     parser.add_argument(
-        "--max-connections", type=int, default=512, help="client HTTP connections (sessions run)"
+        "--max-connections", type=int, default=0, help="client HTTP connections (0: two per session)"
+    )
+    parser.add_argument(
+        "--hold-only", action="store_true", help="sessions run: one call each, held, then closed"
     )
     parser.add_argument(
         "--hold-timeout", type=float, default=600.0, help="seconds to wait for all sessions open"

@@ -378,7 +378,7 @@ class Episode:
                 outcome = await self._dispatch_case(self.batch, spec, dict(arguments))
             else:
                 outcome = await self._dispatch(spec, dict(arguments))
-        if self.done:  # closed while the call ran, without waiting for it: its record is out
+        if self.record is not None:  # closed while the call ran, without waiting for it: its record is out
             return outcome
         latency_ms = (time.perf_counter() - started) * 1000.0
         self.steps.append(
