@@ -6,6 +6,8 @@ import anyio
 import pytest
 
 from codegym_mcp.servers import CodeGymEnv, ServerFailure, ToolCall
+from codegym_mcp.servers._connectors import http_connector, shared_http_client
+from codegym_mcp.servers._rollout import EpisodeSpec
 
 from .test_sessions import serving
 
@@ -51,3 +53,18 @@ async def test_the_env_passes_the_bearer_token_and_fails_clearly_without_it(
         async with await CodeGymEnv.connect(url) as env:
             await env.reset()
             assert not (await env.step(ToolCall("get_length", {})))[0].is_error
+
+
+async def test_rollout_connectors_pass_the_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CODEGYM_AUTH_TOKEN", raising=False)
+    spec = EpisodeSpec(index=0, task_id="Fixture_vowels", instance=1, seed=0)
+    async with serving(auth_token="s3cret") as served:
+        env = await http_connector(served.base, auth_token="s3cret")(spec)
+        async with env:
+            await env.reset()
+            assert not (await env.step(ToolCall("get_length", {})))[0].is_error
+        async with shared_http_client(auth_token="s3cret") as http:
+            env = await http_connector(served.base, http_client=http)(spec)
+            async with env:
+                await env.reset()
+                assert not (await env.step(ToolCall("get_length", {})))[0].is_error
