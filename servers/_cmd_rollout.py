@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth-token",
         metavar="TOKEN",
-        help="bearer token of the --url server (serve --auth-token; default $CODEGYM_AUTH_TOKEN)",
+        help="bearer token of the HTTP server (serve --auth-token; default $CODEGYM_AUTH_TOKEN)",
     )
     parser.add_argument(
         "--min-success",
@@ -231,7 +231,8 @@ async def _main(
                 base = await stack.enter_async_context(
                     start(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
                 )
-            token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) if args.url is not None else None
+            # a server this run starts inherits $CODEGYM_AUTH_TOKEN too: the same token either way
+            token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV)
             http = await stack.enter_async_context(shared_http_client(auth_token=token or None))
             connect = http_connector(base, http_client=http, harness_key=key)
             where = f"catalog server {base}"
