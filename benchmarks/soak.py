@@ -39,11 +39,11 @@ from pydantic import BaseModel
 
 from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count
 from codegym_mcp.schemas import EpisodeRecord
-from codegym_mcp.servers import Observation, ToolCall
+from codegym_mcp.servers import CodeGymEnv, Observation, ToolCall
 from codegym_mcp.servers._connectors import http_connector, shared_http_client
 from codegym_mcp.servers._policies import OraclePolicy
 from codegym_mcp.servers._policy_types import Agent, EpisodeContext
-from codegym_mcp.servers._rollout import plan_episodes, run_rollouts
+from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -229,7 +229,13 @@ async def sessions(
     gate = _Gate(len(specs), base=base, pid=pid, play=not args.hold_only, timeout=args.hold_timeout)
     connections = args.max_connections or 2 * len(specs) + 16  # each session keeps a GET stream open
     async with shared_http_client(max_connections=connections) as http:
-        connect = http_connector(base, http_client=http, read_timeout=600.0)
+        inner = http_connector(base, http_client=http, read_timeout=600.0)
+        opening = anyio.Semaphore(args.open_at_once)  # sessions open a batch at a time, then stay open
+
+        async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+            async with opening:
+                return await inner(spec)
+
         records, _ = await run_rollouts(
             specs, connect=connect, policy=_HoldingPolicy(gate), catalog=catalog, concurrency=len(specs)
         )
@@ -294,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--max-connections", type=int, default=0, help="client HTTP connections (0: two per session)"
+    )
+    parser.add_argument(
+        "--open-at-once", type=int, default=64, help="sessions run: connects in flight at once (default 64)"
     )
     parser.add_argument(
         "--hold-only", action="store_true", help="sessions run: one call each, held, then closed"
