@@ -279,7 +279,11 @@ async def serve_http(
         def capture_signals(self) -> Iterator[None]:
             yield  # signals are serve_http's (a drain first), not uvicorn's (exit by the signal)
 
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5)
+    # Keep-alive longer than clients keep idle pooled connections (httpx: 5 s), so that a client never
+    # reuses a connection the server is closing at that moment (a ReadError for a call never served).
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=30
+    )
     server = _Server(config)
 
     async def watch() -> None:
