@@ -19,6 +19,7 @@ EnvClosed, EpisodeOver, ServerFailure) live in :mod:`._env_types` and are re-exp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -217,7 +218,10 @@ class CodeGymEnv:
             with anyio.fail_after(connect_timeout):
                 listed = await client.list_tools(meta=_harness_meta(harness_key))
         except Exception as exc:
-            await stack.aclose()
+            # The transport may fail again while it is torn down (the same broken connection): the
+            # first failure is the one to report.
+            with contextlib.suppress(Exception):
+                await stack.aclose()
             cause = transport_failure(exc)
             if cause is None:
                 raise
