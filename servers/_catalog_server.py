@@ -244,7 +244,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(128)
+    sock.listen(2048)  # a burst of new sessions (thousands of rollout clients) must not be reset
     sock.setblocking(False)
     return sock
 
