@@ -281,7 +281,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             _records_ok(record)
         if args.sessions:
             record = Path(tmp) / "sessions.jsonl"
-            with server(args.catalog, record, workers=args.workers, extra=extra, key=key) as (base, pid):
+            held = [*extra, "--idle-timeout", "0"]  # sessions wait at the gate longer than any idle timeout
+            with server(args.catalog, record, workers=args.workers, extra=held, key=key) as (base, pid):
                 out["sessions"] = (await sessions(catalog, base, pid, record, args)).model_dump()
             _records_ok(record)
     return out
