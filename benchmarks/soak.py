@@ -80,6 +80,7 @@ class SessionsResult(BaseModel):
     kb_per_session: float
     open_seconds: float
     total_seconds: float
+    calls_ok: int | None = None
 
 
 def rss_kb(pid: int) -> int:
@@ -257,6 +258,78 @@ async def sessions(
     )
 
 
+_JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+async def light_sessions(base: str, pid: int, record: Path, args: argparse.Namespace) -> SessionsResult:
+    """S sessions from a minimal JSON-RPC client (no SDK): initialize, one ``observe`` call, all
+    held open at once, then closed with DELETE; the server records each episode (one step) as
+    ``disconnected``."""
+    import httpx2
+
+    catalog = Catalog(args.catalog)
+    tasks = catalog.task_ids()
+    before = count_lines(record)
+    rss_idle = rss_kb(pid)
+    gate = _Gate(args.sessions, base=base, pid=pid, play=False, timeout=args.hold_timeout)
+    opening = anyio.Semaphore(args.open_at_once)
+    ok = [0]
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "soak", "version": "1"},
+        },
+    }
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "observe", "arguments": {}}}
+    limits = httpx2.Limits(
+        max_connections=args.open_at_once * 2, max_keepalive_connections=args.open_at_once * 2
+    )
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(600.0), limits=limits) as http:
+
+        async def one(i: int) -> None:
+            url = f"{base}/{tasks[i % len(tasks)]}/mcp"
+            async with opening:
+                opened = await http.post(url, json=init, headers=_JSON)
+                session = opened.headers.get("mcp-session-id")
+                if opened.status_code != 200 or session is None:
+                    await gate.arrive()
+                    return
+                headers = {**_JSON, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18"}
+                await http.post(
+                    url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
+                )
+                result = (await http.post(url, json=call, headers=headers)).json()
+                ok[0] += "result" in result and not result["result"].get("isError")
+            await gate.arrive()
+            async with opening:
+                await http.delete(url, headers=headers)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(args.sessions):
+                tg.start_soon(one, i)
+    total = time.perf_counter() - gate.started
+    await anyio.sleep(1.0)
+    held_sessions, running, rss_held = gate.held or (0, 0, rss_kb(pid))
+    return SessionsResult(
+        sessions=args.sessions,
+        played="light client: one observe call each, held, then DELETE",
+        held_at_health=held_sessions,
+        episodes_running_at_health=running,
+        scored_1=0,
+        server_records=count_lines(record) - before,
+        rss_idle_kb=rss_idle,
+        rss_held_kb=rss_held,
+        kb_per_session=round((rss_held - rss_idle) / max(1, held_sessions), 1),
+        open_seconds=round(gate.seconds, 1),
+        total_seconds=round(total, 1),
+        calls_ok=ok[0],
+    )
+
+
 def _records_ok(path: Path) -> None:
     for line in path.read_text(encoding="utf-8").splitlines():
         EpisodeRecord.model_validate_json(line)
@@ -283,7 +356,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             record = Path(tmp) / "sessions.jsonl"
             held = [*extra, "--idle-timeout", "0"]  # sessions wait at the gate longer than any idle timeout
             with server(args.catalog, record, workers=args.workers, extra=held, key=key) as (base, pid):
-                out["sessions"] = (await sessions(catalog, base, pid, record, args)).model_dump()
+                run = (
+                    light_sessions(base, pid, record, args)
+                    if args.light
+                    else sessions(catalog, base, pid, record, args)
+                )
+                out["sessions"] = (await run).model_dump()
             _records_ok(record)
     return out
 
@@ -304,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--open-at-once", type=int, default=64, help="sessions run: connects in flight at once (default 64)"
+    )
+    parser.add_argument(
+        "--light", action="store_true", help="sessions run: a minimal JSON-RPC client (one observe call each)"
     )
     parser.add_argument(
         "--hold-only", action="store_true", help="sessions run: one call each, held, then closed"
