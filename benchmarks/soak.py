@@ -40,10 +40,10 @@ from pydantic import BaseModel
 from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count
 from codegym_mcp.schemas import EpisodeRecord
 from codegym_mcp.servers import CodeGymEnv, Observation, ToolCall
-from codegym_mcp.servers._connectors import http_connector, shared_http_client
-from codegym_mcp.servers._policies import OraclePolicy
-from codegym_mcp.servers._policy_types import Agent, EpisodeContext
-from codegym_mcp.servers._rollout import EpisodeSpec, plan_episodes, run_rollouts
+from codegym_mcp.servers.rollout._connectors import http_connector, shared_http_client
+from codegym_mcp.servers.rollout._policies import OraclePolicy
+from codegym_mcp.servers.rollout._policy_types import Agent, EpisodeContext
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, run_rollouts
 
 REPO = Path(__file__).resolve().parent.parent
 
