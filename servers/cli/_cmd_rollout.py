@@ -203,6 +203,7 @@ async def _main(
     from ...runtime import episode_count
     from ...schemas import EpisodeRecord
     from ..mcp._server import HARNESS_KEY_ENV
+    from ..mcp._sessions import AUTH_TOKEN_ENV
     from ..rollout._connectors import (
         catalog_inprocess,
         catalog_subprocess,
@@ -210,7 +211,6 @@ async def _main(
         shared_http_client,
         stdio_connector,
     )
-    from ..mcp._sessions import AUTH_TOKEN_ENV
     from ..rollout._rollout import Connector, plan_episodes, run_rollouts
 
     # The servers this run starts get a fresh harness key; a running one (--url), $CODEGYM_HARNESS_KEY.

@@ -39,6 +39,7 @@ from pydantic import JsonValue
 
 from ...schemas import EndReason, EpisodeRecord, StepRecord
 from ..mcp._server import HARNESS_KEY_ENV, HARNESS_KEY_META
+from ..mcp._sessions import AUTH_TOKEN_ENV, STEP_META
 from ._env_types import (
     DEFAULT_SYSTEM_PROMPT,
     EPISODE_META_KEY,
@@ -60,7 +61,6 @@ from ._env_types import (
     task_text,
     transport_failure,
 )
-from ..mcp._sessions import AUTH_TOKEN_ENV, STEP_META
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
