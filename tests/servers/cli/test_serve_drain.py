@@ -83,7 +83,7 @@ def test_sigterm_drains_lets_running_episodes_finish_ends_the_rest_as_shutdown_a
         subprocess.Popen(
             [*SERVE, *args], stderr=subprocess.PIPE, text=True, encoding="utf-8", env=serve_env()
         ) as proc,
-        killed_after(proc),
+        killed_after(proc, 240),  # a loaded machine starts a server slowly
     ):
         assert proc.stderr is not None
         banner = ""
