@@ -141,7 +141,11 @@ async def soak(catalog: Catalog, base: str, pid: int, record: Path, args: argpar
         for first in range(0, len(specs), args.sample_every):
             chunk = specs[first : first + args.sample_every]
             records, _ = await run_rollouts(
-                chunk, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=args.concurrency
+                chunk,
+                connect=connect,
+                policy=OraclePolicy(catalog),
+                catalog=catalog,
+                concurrency=args.concurrency,
             )
             scored += sum(1 for r in records if r.reward == 1)
             done = first + len(chunk)
@@ -212,8 +216,8 @@ class _Gate:
 class _HoldingPolicy:
     name = "oracle"
 
-    def __init__(self, gate: _Gate) -> None:
-        self._oracle = OraclePolicy()
+    def __init__(self, gate: _Gate, catalog: Catalog) -> None:
+        self._oracle = OraclePolicy(catalog)
         self._gate = gate
 
     def agent(self, ctx: EpisodeContext) -> Agent:
@@ -238,7 +242,11 @@ async def sessions(
                 return await inner(spec)
 
         records, _ = await run_rollouts(
-            specs, connect=connect, policy=_HoldingPolicy(gate), catalog=catalog, concurrency=len(specs)
+            specs,
+            connect=connect,
+            policy=_HoldingPolicy(gate, catalog),
+            catalog=catalog,
+            concurrency=len(specs),
         )
     total = time.perf_counter() - gate.started
     await anyio.sleep(1.0)  # the server writes the last records as their sessions close

@@ -168,7 +168,7 @@ class HttpGyms:
                     options=self._options,
                     on_end=self._on_end,
                     closing_reason=self.closing_reason,
-                    on_episode=self.gate.attach,
+                    on_session=self.gate.attach,
                 )
                 # Episodes live in MCP sessions, which only the handshake era has over HTTP: refuse
                 # the 2026 discovery probe so that "auto" clients fall back to initialize.
@@ -214,7 +214,7 @@ async def _no_discover(
 ) -> types.DiscoverResult:
     raise MCPError(
         code=types.METHOD_NOT_FOUND,
-        message="this gym server keeps one episode per MCP session: use the initialize handshake",
+        message="this gym server plays its episodes in an MCP session: use the initialize handshake",
     )
 
 

@@ -30,7 +30,7 @@ import anyio
 import mcp_types as types
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ...runtime import Episode
+from ...runtime import Session
 from ...schemas import EndReason
 
 __all__ = [
@@ -114,7 +114,7 @@ class _Live:
     path: str
     last: float = field(default_factory=time.monotonic)
     in_flight: int = 0
-    episode: Episode | None = None
+    episode: Session | None = None
 
 
 class SessionGate:
@@ -155,7 +155,7 @@ class SessionGate:
             "sessions_reaped": self.sessions_reaped,
         }
 
-    def attach(self, session_id: str, episode: Episode) -> None:
+    def attach(self, session_id: str, episode: Session) -> None:
         """Tie a session's episode holder to it (so that idle reaping and drain can end it)."""
         live = self._live.get(session_id)
         if live is not None:
@@ -332,12 +332,12 @@ class BearerAuth:
         await self._app(scope, receive, send)
 
 
-def _running(episode: Episode | None) -> bool:
+def _running(episode: Session | None) -> bool:
     """Whether an episode has taken a step and not ended (what a drain waits for)."""
     return episode is not None and not episode.done and bool(episode.steps)
 
 
-def _busy(episode: Episode | None) -> bool:
+def _busy(episode: Session | None) -> bool:
     return episode is not None and episode.lock.locked()
 
 
