@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -n 1)
 
-.PHONY: demo test lint typecheck imports unit bench bench-ray bootstrap clean
+.PHONY: demo test lint typecheck imports unit bench bench-ray soak bootstrap clean
 
 bootstrap: $(STAMP)
 
@@ -67,6 +67,11 @@ bench: $(STAMP)
 # Ray scale-out (docs/scaling.md): HumanEval local vs a local Ray cluster, then 4,096 sessions over 2 replicas.
 bench-ray: $(STAMP)
 	$(BIN)/python -m benchmarks.ray_scale
+
+# Soak and load of one catalog server (docs/serving.md, "Long runs"): 20,000 oracle episodes with the
+# server's RSS sampled, then 1,024 sessions held at once. Long: run it on a quiet machine.
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache

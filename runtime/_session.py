@@ -71,7 +71,7 @@ __all__ = [
     "ToolRunner",
 ]
 
-_UNSCORED: frozenset[EndReason] = frozenset({"reset", "disconnected", "shutdown"})
+_UNSCORED: frozenset[EndReason] = frozenset({"reset", "disconnected", "shutdown", "idle_timeout"})
 
 
 class ToolRunner(Protocol):
@@ -238,6 +238,7 @@ class Session:
         self.infra = False
         self._scored: int | None = None
         self.record: EpisodeRecord | None = None
+        self._outcomes: list[StepOutcome] = []  # what each recorded step returned (for retries)
 
     @property
     def done(self) -> bool:
@@ -279,11 +280,18 @@ class Session:
         return self.status()
 
     def close(self, reason: EndReason, detail: str | None = None) -> EpisodeRecord | None:
-        """End the current episode unscored (reset, disconnected, shutdown) if still running."""
+        """End the current episode unscored (reset, disconnected, shutdown, idle_timeout) if still running."""
         if self.done:
             return self.record
         quiet = not self.steps and reason in _UNSCORED
         return self._end(reason, None, detail, report=not quiet)
+
+    async def aclose(self, reason: EndReason, *, wait: float = 4.0) -> EpisodeRecord | None:
+        """:meth:`close` once a call in flight is recorded (waiting for it at most ``wait`` seconds)."""
+        with anyio.move_on_after(wait):
+            async with self.lock:
+                return self.close(reason)
+        return self.close(reason)
 
     def _end(
         self, reason: EndReason, reward: int | None, detail: str | None, *, report: bool = True
@@ -312,8 +320,16 @@ class Session:
         """What the ``task`` tool returns: the statement."""
         return {"task": self.gym.manifest.task}
 
-    async def step(self, tool: str, arguments: Mapping[str, JsonValue]) -> StepOutcome:
+    async def step(
+        self, tool: str, arguments: Mapping[str, JsonValue], *, index: int | None = None
+    ) -> StepOutcome:
         """Call one tool of the gym in this episode.
+
+        ``index`` (the harness's ``_meta["codegym/step"]``) makes the call idempotent: the next
+        step's index runs it; the index of a step already taken with the same tool and arguments
+        returns that step's outcome again, without running anything or costing a step; any other
+        index is a tool error naming the expected one (and costs nothing). A call whose caller is
+        cancelled still runs to its end, costs its step and is recorded.
 
         Never raises for what the agent sent: bad arguments, unknown tools, errors raised by the
         tool's code and sandbox failures all come back as :class:`ToolFailed`.
@@ -322,9 +338,39 @@ class Session:
             spec = self._tools.get(tool)
             if spec is not None and spec.kind == "task":
                 return ToolOk(self.task_result())
-            if self.done:
-                return ToolFailed(self._over_message())
-            started = time.perf_counter()
+            if index is not None and index != len(self.steps):
+                return self._replay(index, tool, arguments)
+            outcome = await self._step(spec, tool, arguments)
+            if len(self._outcomes) < len(self.steps):
+                self._outcomes.append(outcome)
+            return outcome
+
+    def _replay(self, index: int, tool: str, arguments: Mapping[str, JsonValue]) -> StepOutcome:
+        """The outcome of step ``index`` for a retried call, or the tool error saying why not."""
+        expected = len(self.steps)
+        if 0 <= index < expected:
+            taken = self.steps[index]
+            if taken.tool == tool and taken.arguments == dict(arguments):
+                return self._outcomes[index]
+            return ToolFailed(
+                f"step {index} of this episode was a call of {taken.tool} with other arguments: a retry must "
+                f"repeat that call exactly; the next call of this episode is step {expected}"
+            )
+        return ToolFailed(
+            f"step index {index} (_meta codegym/step) is not the next step of this episode: send {expected} "
+            f"for a new call, or the index of an earlier step to retry it"
+        )
+
+    async def _step(
+        self, spec: ToolSpec | None, tool: str, arguments: Mapping[str, JsonValue]
+    ) -> StepOutcome:
+        """One counted call (under the lock): run it, record it, end the episode when it must."""
+        if self.done:
+            return ToolFailed(self._over_message())
+        started = time.perf_counter()
+        # Shielded: a call the client gives up on still costs its step, keeps the tool's state
+        # consistent and is recorded (the sandbox's per-call limit bounds the wait).
+        with anyio.CancelScope(shield=True):
             if spec is None:
                 outcome: StepOutcome = ToolFailed(
                     f"unknown tool {tool!r}: this gym's tools are {', '.join(sorted(self._tools))}"
@@ -333,38 +379,40 @@ class Session:
                 outcome = await self._dispatch_case(self.batch, spec, dict(arguments))
             else:
                 outcome = await self._dispatch(spec, dict(arguments))
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            self.steps.append(
-                StepRecord(
-                    index=len(self.steps),
-                    tool=tool,
-                    arguments=dict(arguments),
-                    result=outcome.structured if isinstance(outcome, ToolOk) else None,
-                    error=outcome.message if isinstance(outcome, ToolFailed) else None,
-                    latency_ms=latency_ms,
-                )
-            )
-            if self._scored is not None:
-                self._end("submitted", self._scored, None)
-                return outcome
-            if isinstance(outcome, ToolFailed) and outcome.infra:
-                self.infra = True
-                self._end("infra_error", None, outcome.message)
-                return ToolFailed(
-                    f"{outcome.message}. This is a failure of the sandbox or the gym, not your mistake: "
-                    f"the episode ended unscored. {self._next_episode()}",
-                    infra=True,
-                )
-            if not self.done and len(self.steps) >= self.budget:
-                self._end("step_budget", 0, f"step budget of {self.budget} used up without a submission")
-                notice = (
-                    f"The step budget of {self.budget} calls is used up: the episode ended with reward 0. "
-                    f"{self._next_episode()}"
-                )
-                if isinstance(outcome, ToolOk):
-                    return ToolOk(outcome.structured, notice=notice)
-                return ToolFailed(f"{outcome.message}\n{notice}")
+        if self.record is not None:  # closed while the call ran, without waiting for it: its record is out
             return outcome
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self.steps.append(
+            StepRecord(
+                index=len(self.steps),
+                tool=tool,
+                arguments=dict(arguments),
+                result=outcome.structured if isinstance(outcome, ToolOk) else None,
+                error=outcome.message if isinstance(outcome, ToolFailed) else None,
+                latency_ms=latency_ms,
+            )
+        )
+        if self._scored is not None:
+            self._end("submitted", self._scored, None)
+            return outcome
+        if isinstance(outcome, ToolFailed) and outcome.infra:
+            self.infra = True
+            self._end("infra_error", None, outcome.message)
+            return ToolFailed(
+                f"{outcome.message}. This is a failure of the sandbox or the gym, not your mistake: "
+                f"the episode ended unscored. {self._next_episode()}",
+                infra=True,
+            )
+        if not self.done and len(self.steps) >= self.budget:
+            self._end("step_budget", 0, f"step budget of {self.budget} used up without a submission")
+            notice = (
+                f"The step budget of {self.budget} calls is used up: the episode ended with reward 0. "
+                f"{self._next_episode()}"
+            )
+            if isinstance(outcome, ToolOk):
+                return ToolOk(outcome.structured, notice=notice)
+            return ToolFailed(f"{outcome.message}\n{notice}")
+        return outcome
 
     def _over_message(self) -> str:
         why = {

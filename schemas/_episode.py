@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = ["EndReason", "EpisodeRecord", "StepRecord"]
 
-EndReason = Literal["submitted", "step_budget", "infra_error", "disconnected", "reset", "shutdown"]
+EndReason = Literal[
+    "submitted", "step_budget", "infra_error", "disconnected", "reset", "shutdown", "idle_timeout"
+]
 
 
 class StepRecord(BaseModel):
@@ -25,7 +27,8 @@ class StepRecord(BaseModel):
 class EpisodeRecord(BaseModel):
     """One episode: task, instance, every call, the submission, the reward and why it ended.
 
-    ``reward`` is None when the episode did not end by a score (infra_error, disconnected):
+    ``reward`` is None when the episode did not end by a score (infra_error, disconnected, reset,
+    shutdown, idle_timeout):
     a crashed sandbox is never a reward of 0.
     """
 

@@ -91,6 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "harness key it was started with in $CODEGYM_HARNESS_KEY)",
     )
     parser.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help="bearer token of the HTTP server (serve --auth-token; default $CODEGYM_AUTH_TOKEN)",
+    )
+    parser.add_argument(
         "--min-success",
         type=float,
         metavar="R",
@@ -207,6 +212,7 @@ async def _main(
 
     from ...runtime import episode_count
     from ..mcp._server import HARNESS_KEY_ENV
+    from ..mcp._sessions import AUTH_TOKEN_ENV
     from ..rollout._connectors import (
         catalog_inprocess,
         catalog_subprocess,
@@ -234,7 +240,9 @@ async def _main(
                 base = await stack.enter_async_context(
                     start(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
                 )
-            http = await stack.enter_async_context(shared_http_client())
+            # a server this run starts inherits $CODEGYM_AUTH_TOKEN too: the same token either way
+            token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV)
+            http = await stack.enter_async_context(shared_http_client(auth_token=token or None))
             connect = http_connector(base, http_client=http, harness_key=key)
             where = f"catalog server {base}"
         out = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._main import UsageError
+from ._serve_limits import add_session_arguments, auth_token, session_limits
 
 if TYPE_CHECKING:
     from anyio import CancelScope
@@ -73,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "episode in the same session (default: $CODEGYM_HARNESS_KEY, which other local users cannot read "
         "in the process list; with no key no client can reset: each new session is a new episode)",
     )
+    add_session_arguments(parser)
     from ._ray_serve import add_ray_arguments
 
     add_ray_arguments(parser)
@@ -129,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
     config = SandboxConfig(isolation=default_isolation(no_sandbox=args.no_sandbox))
+    if transport == "http":
+        args.session_limits, args.token = session_limits(args), auth_token(args, host=args.host)
     if args.ray is not None:
         from ._ray_serve import serve_on_ray
 
@@ -248,7 +252,16 @@ async def _serve_http(source: Gym | Catalog, config: SandboxConfig, args: argpar
     workers = args.workers or max(1, min(4, os.cpu_count() or 1))
     with sock:
         async with _pool_and_recorder(config, args, workers=workers) as (runner, on_end):
-            gyms = HttpGyms(source, runner, options=_options(args), on_end=on_end, host=args.host)
+            gyms = HttpGyms(
+                source,
+                runner,
+                options=_options(args),
+                on_end=on_end,
+                host=args.host,
+                limits=args.session_limits,
+                workers=workers,
+                auth_token=args.token,
+            )
             base = base_url(sock)
             if isinstance(source, Gym):
                 print(f"codegym-mcp serve: {source.task_id} on {base}/mcp", file=sys.stderr, flush=True)
@@ -257,7 +270,7 @@ async def _serve_http(source: Gym | Catalog, config: SandboxConfig, args: argpar
                 print(f"codegym-mcp serve: {where}", file=sys.stderr, flush=True)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(runner.start)
-                await serve_http(gyms.app(), sock)
+                await serve_http(gyms.app(), sock, drain=gyms.gate.drain)
                 tg.cancel_scope.cancel()
 
 

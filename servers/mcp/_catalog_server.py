@@ -7,6 +7,7 @@ URLs::
                               URL-encoded (HumanEval%2F0)
     ...?instance=K | ?seed=S  the first instance of the session's episodes
     /tasks                    GET: the task ids served, as JSON
+    /health                   GET: live sessions, limits, workers, draining (open without a token)
 
 Each gym gets its own MCP ``Server`` and streamable-HTTP session manager, created on the first
 request for it; all share one sandbox pool and one recorder. Every MCP session is its own
@@ -16,9 +17,10 @@ so replicas can sit behind one URL with session affinity.
 
 from __future__ import annotations
 
+import signal
 import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -34,11 +36,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...runtime import Catalog, CatalogError, Gym, ToolRunner, UnknownTask
 from ...schemas import EndReason, EpisodeRecord
 from ._server import GymServer, ServeOptions
+from ._sessions import BearerAuth, SessionGate, SessionLimits
 
 __all__ = ["HttpGyms", "base_url", "bind_socket", "catalog_task_url", "running_http_server", "serve_http"]
 
@@ -55,6 +58,9 @@ class HttpGyms:
             ``?instance=``/``?seed=`` overrides the first instance).
         on_end: receives every ended episode's record.
         host: the interface served; on a loopback host DNS-rebinding protection is on.
+        limits: idle timeout, session limit and drain deadline (see :mod:`._sessions`).
+        workers: the sandbox pool's size, reported at ``/health``.
+        auth_token: when set, every request but ``GET /health`` needs ``Authorization: Bearer TOKEN``.
     """
 
     def __init__(
@@ -65,8 +71,13 @@ class HttpGyms:
         options: ServeOptions | None = None,
         on_end: Callable[[EpisodeRecord], None] | None = None,
         host: str = "127.0.0.1",
+        limits: SessionLimits | None = None,
+        workers: int | None = None,
+        auth_token: str | None = None,
     ) -> None:
         self.source = source
+        self.gate = SessionGate(limits, workers=workers)
+        self._auth_token = auth_token
         self._runner = runner
         self._options = options or ServeOptions()
         self._on_end = on_end
@@ -89,9 +100,12 @@ class HttpGyms:
         """How a session closing now ends its episode: ``shutdown`` once the app stops."""
         return "shutdown" if self._closing else "disconnected"
 
-    def app(self) -> Starlette:
-        """The ASGI app; its lifespan runs the session managers."""
-        routes = [Route("/tasks", self._tasks, methods=["GET"])]
+    def app(self) -> ASGIApp:
+        """The ASGI app; its lifespan runs the session managers (and the idle-session reaper)."""
+        routes = [
+            Route("/tasks", self._tasks, methods=["GET"]),
+            Route("/health", self._health, methods=["GET"]),
+        ]
         if isinstance(self.source, Gym):
             routes.append(Route("/mcp", _Endpoint(self, self.source.task_id)))
         # `path` converters: a dataset id such as HumanEval/0 may be used as written.
@@ -99,18 +113,23 @@ class HttpGyms:
             Route("/mcp/{task_id:path}", _Endpoint(self, None)),
             Route("/{task_id:path}/mcp", _Endpoint(self, None)),
         ]
-        return Starlette(routes=routes, lifespan=self._lifespan)
+        app = Starlette(routes=routes, lifespan=self._lifespan)
+        return BearerAuth(app, self._auth_token) if self._auth_token else app
 
     @asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            tg.start_soon(self.gate.reap_idle)
             try:
                 yield
             finally:
                 self._closing = True  # sessions cancelled from here on end as "shutdown"
                 tg.cancel_scope.cancel()
                 self._tg = None
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse(self.gate.health())
 
     async def _tasks(self, request: Request) -> Response:
         if isinstance(self.source, Gym):
@@ -149,12 +168,18 @@ class HttpGyms:
                     options=self._options,
                     on_end=self._on_end,
                     closing_reason=self.closing_reason,
+                    on_session=self.gate.attach,
                 )
                 # Episodes live in MCP sessions, which only the handshake era has over HTTP: refuse
                 # the 2026 discovery probe so that "auto" clients fall back to initialize.
                 server.server.add_request_handler("server/discover", types.RequestParams, _no_discover)
+                # Idle reaping and the session limit are the gate's, across all gyms.
                 manager = StreamableHTTPSessionManager(
-                    app=server.server, json_response=True, security_settings=self._security
+                    app=server.server,
+                    json_response=True,
+                    security_settings=self._security,
+                    session_idle_timeout=None,
+                    max_sessions=None,
                 )
                 await self._tg.start(_run_manager, manager)
                 app = StreamableHTTPASGIApp(manager)
@@ -181,7 +206,7 @@ class _Endpoint:
             status = 404 if isinstance(exc, UnknownTask) else 500
             await JSONResponse(body, status_code=status)(scope, receive, send)
             return
-        await app(scope, receive, send)
+        await self._gyms.gate.handle(app, scope, receive, send)
 
 
 async def _no_discover(
@@ -219,7 +244,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(128)
+    sock.listen(2048)  # a burst of new sessions (thousands of rollout clients) must not be reset
     sock.setblocking(False)
     return sock
 
@@ -231,26 +256,62 @@ def base_url(sock: socket.socket) -> str:
 
 
 async def serve_http(
-    app: Starlette, sock: socket.socket, *, stop: anyio.Event | None = None, log_level: str = "warning"
+    app: ASGIApp,
+    sock: socket.socket,
+    *,
+    stop: anyio.Event | None = None,
+    log_level: str = "warning",
+    drain: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Serve ``app`` with uvicorn on an already bound socket until SIGINT/SIGTERM or ``stop`` is set.
+    """Serve ``app`` with uvicorn on an already bound socket until ``stop`` is set, or (with
+    ``drain``) until SIGTERM/SIGINT.
 
-    Either way the shutdown is graceful: the app's lifespan ends, so sessions still open end
-    their episodes as ``shutdown``.
+    ``drain`` turns the signals on: the first one runs ``drain()`` (stop opening sessions, let live
+    episodes finish, end the rest as ``shutdown``) while requests are still served, then the server
+    stops; a second signal stops it at once. Either way the app's lifespan ends, so sessions still
+    open end their episodes as ``shutdown``, and the process exits normally (status 0), not by the
+    signal.
     """
     import uvicorn
 
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    class _Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # signals are serve_http's (a drain first), not uvicorn's (exit by the signal)
+
+    # Keep-alive longer than clients keep idle pooled connections (httpx: 5 s), so that a client never
+    # reuses a connection the server is closing at that moment (a ReadError for a call never served).
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=30
+    )
+    server = _Server(config)
 
     async def watch() -> None:
         assert stop is not None
         await stop.wait()
         server.should_exit = True
 
+    async def watch_signals(drain: Callable[[], Awaitable[object]]) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+            async with anyio.create_task_group() as tg:
+
+                async def drain_then_exit() -> None:
+                    await drain()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(drain_then_exit)
+                async for _ in signals:  # a second signal: stop now
+                    tg.cancel_scope.cancel()
+                    break
+            server.should_exit = True
+
     async with anyio.create_task_group() as tg:
         if stop is not None:
             tg.start_soon(watch)
+        if drain is not None:
+            tg.start_soon(watch_signals, drain)
         await server.serve(sockets=[sock])
         tg.cancel_scope.cancel()
 
@@ -276,18 +337,23 @@ async def running_http_server(
     port: int = 0,
     options: ServeOptions | None = None,
     on_end: Callable[[EpisodeRecord], None] | None = None,
+    limits: SessionLimits | None = None,
+    auth_token: str | None = None,
 ) -> AsyncIterator[str]:
     """Serve a gym or a catalog over HTTP in this event loop; yields the base URL (``http://HOST:PORT``).
 
     Port 0 picks a free port. On exit the server shuts down gracefully (open sessions end their
-    episodes as ``shutdown``). The runner (pool) is the caller's to start and close.
+    episodes as ``shutdown``). The runner (pool) is the caller's to start and close. ``limits`` and
+    ``auth_token``: see :class:`HttpGyms`.
 
     Raises:
         OSError: the address cannot be bound.
     """
     sock = bind_socket(host, port)
     base = base_url(sock)
-    gyms = HttpGyms(source, runner, options=options, on_end=on_end, host=host)
+    gyms = HttpGyms(
+        source, runner, options=options, on_end=on_end, host=host, limits=limits, auth_token=auth_token
+    )
     stop = anyio.Event()
     try:
         async with anyio.create_task_group() as tg:

@@ -59,6 +59,7 @@ from ...runtime import (
     published_tools,
 )
 from ...schemas import EndReason, EpisodeRecord, plain_schema
+from ._sessions import step_index
 
 __all__ = [
     "EPISODE_META_KEY",
@@ -148,6 +149,8 @@ class GymServer:
         on_end: receives every ended episode's record (the ``--record`` writer).
         closing_reason: tells whether the server is shutting down (``shutdown``) or a client
             went away (``disconnected``) when a session closes with its episode running.
+        on_session: receives (Mcp-Session-Id, session) when an HTTP session's first tool
+            call creates its episodes (the session gate's idle reaping and drain use it).
     """
 
     def __init__(
@@ -158,8 +161,10 @@ class GymServer:
         options: ServeOptions | None = None,
         on_end: Callable[[EpisodeRecord], None] | None = None,
         closing_reason: Callable[[], EndReason] = lambda: "disconnected",
+        on_session: Callable[[str, Session], None] | None = None,
     ) -> None:
         self.gym = gym
+        self._on_session = on_session
         self.options = options or ServeOptions()
         self._runner = runner
         self._on_end = on_end
@@ -270,7 +275,11 @@ class GymServer:
             state[_STATE_KEY] = session
             exit_stack = getattr(connection, "exit_stack", None)
             if exit_stack is not None:
+                # the connection's end waits for its handlers, so a call in flight is recorded first
                 exit_stack.callback(lambda s=session: s.close(self._closing_reason()))
+            session_id = ctx.request.headers.get("mcp-session-id")
+            if self._on_session is not None and session_id:
+                self._on_session(session_id, session)
         return session
 
     def _session_from_url(self, request: Any) -> Session:
@@ -304,7 +313,10 @@ class GymServer:
             return await self._reset(session, arguments)
         if params.name == "task" and "task" not in {t.name for t in self.gym.manifest.tools}:
             return _result(ToolOk(session.task_result()), session)
-        outcome = await session.step(params.name, arguments)
+        index = step_index(params.meta)
+        if isinstance(index, str):  # a harness bug, not the agent's step: costs nothing
+            return _result(ToolFailed(index), session)
+        outcome = await session.step(params.name, arguments, index=index)
         return _result(outcome, session)
 
     def _from_harness(self, meta: Mapping[str, Any] | None) -> bool:

@@ -81,6 +81,8 @@ def _serve_command(catalog: Path, *, no_sandbox: bool, host: str, extra: Sequenc
         host,
         "--port",
         "0",
+        "--drain-timeout",  # stopped at the end of a run: whatever still runs is cut short
+        "5",
     ]
     if no_sandbox:
         command.append("--no-sandbox")
@@ -219,12 +221,14 @@ def http_connector(
     http_client: httpx2.AsyncClient | None = None,
     read_timeout: float = 120.0,
     harness_key: str | None = None,
+    auth_token: str | None = None,
 ) -> Connector:
     """Connector opening one MCP session per episode on a catalog server.
 
     Pass one ``http_client`` (see :func:`shared_http_client`) for the whole run: sessions then
     reuse its connection pool instead of building an HTTP client (and a TLS context) each.
     ``harness_key``: the server's (default ``$CODEGYM_HARNESS_KEY``), for groups of episodes.
+    ``auth_token``: the server's bearer token (default ``$CODEGYM_AUTH_TOKEN``).
     """
 
     async def connect(spec: EpisodeSpec) -> CodeGymEnv:
@@ -235,16 +239,21 @@ def http_connector(
             read_timeout=read_timeout,
             http_client=http_client,
             harness_key=harness_key,
+            auth_token=auth_token,
         )
 
     return connect
 
 
-def shared_http_client(*, max_connections: int = 256) -> httpx2.AsyncClient:
-    """An HTTP client for many MCP sessions (the SDK's default timeouts); use it as ``async with``."""
+def shared_http_client(*, max_connections: int = 256, auth_token: str | None = None) -> httpx2.AsyncClient:
+    """An HTTP client for many MCP sessions (the SDK's default timeouts); use it as ``async with``.
+
+    ``auth_token``: sent as ``Authorization: Bearer TOKEN`` on every request (``serve --auth-token``).
+    """
     timeout = httpx2.Timeout(30.0, read=300.0)
     limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx2.AsyncClient(timeout=timeout, limits=limits)
+    headers = {"authorization": f"Bearer {auth_token}"} if auth_token else None
+    return httpx2.AsyncClient(timeout=timeout, limits=limits, headers=headers)
 
 
 def stdio_connector(

@@ -19,6 +19,7 @@ EnvClosed, EpisodeOver, ServerFailure) live in :mod:`._env_types` and are re-exp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -37,6 +38,7 @@ from pydantic import JsonValue
 
 from ...schemas import EndReason, EpisodeRecord
 from ..mcp._server import HARNESS_KEY_ENV, HARNESS_KEY_META
+from ..mcp._sessions import AUTH_TOKEN_ENV, STEP_META
 from ._env_export import ClientEpisode, ClientStep, chat_messages, episode_record, update_end
 from ._env_types import (
     DEFAULT_SYSTEM_PROMPT,
@@ -131,6 +133,7 @@ class CodeGymEnv:
         self.system_prompt = DEFAULT_SYSTEM_PROMPT
         self._episode: ClientEpisode | None = None
         self._fresh = True  # the session's first episode has not been touched yet
+        self._next_step = 0  # the server's index of this episode's next call (_meta codegym/step)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -145,6 +148,7 @@ class CodeGymEnv:
         connect_timeout: float = 60.0,
         http_client: httpx2.AsyncClient | None = None,
         harness_key: str | None = None,
+        auth_token: str | None = None,
     ) -> Self:
         """Open an MCP session with the gym server and list its tools.
 
@@ -160,6 +164,8 @@ class CodeGymEnv:
                 context built per session: ~25 ms each); the caller closes it.
             harness_key: the server's harness key (``serve --harness-key``, ``GymServer.harness_key``),
                 needed to start a second episode in this session; default ``$CODEGYM_HARNESS_KEY``.
+            auth_token: the HTTP server's bearer token (``serve --auth-token``); default
+                ``$CODEGYM_AUTH_TOKEN``. Added to ``http_client``'s headers when it has none.
 
         Raises:
             ServerFailure: the server could not be reached, or did not answer in time.
@@ -169,7 +175,16 @@ class CodeGymEnv:
         stack = AsyncExitStack()
         # Episodes live in a stateful MCP session: the legacy handshake gives one (Mcp-Session-Id).
         server: EnvTarget | Transport = target
-        if isinstance(target, str) and http_client is not None:
+        token = auth_token if auth_token is not None else os.environ.get(AUTH_TOKEN_ENV)
+        if isinstance(target, str) and (http_client is not None or token):
+            if http_client is None:
+                headers = {"authorization": f"Bearer {token}"}
+                timeout = httpx2.Timeout(30.0, read=300.0)  # the SDK's own client's
+                http_client = await stack.enter_async_context(
+                    httpx2.AsyncClient(headers=headers, timeout=timeout)
+                )
+            elif token and "authorization" not in http_client.headers:
+                http_client.headers["authorization"] = f"Bearer {token}"
             server = streamable_http_client(target, http_client=http_client)
         client = Client(server, mode="legacy", read_timeout_seconds=read_timeout, cache=None)
         try:
@@ -179,7 +194,10 @@ class CodeGymEnv:
             with anyio.fail_after(connect_timeout):
                 listed = await client.list_tools(meta=_harness_meta(harness_key))
         except Exception as exc:
-            await stack.aclose()
+            # The transport may fail again while it is torn down (the same broken connection): the
+            # first failure is the one to report.
+            with contextlib.suppress(Exception):
+                await stack.aclose()
             cause = transport_failure(exc)
             if cause is None:
                 raise
@@ -278,6 +296,7 @@ class CodeGymEnv:
             meta = _episode_meta(result)
             text = task_text(result) or text
         self._fresh = False
+        self._next_step = opt_int(meta.get("step")) or 0
         if not text:
             text = await self._task_statement()
         self._episode = ClientEpisode(
@@ -331,7 +350,11 @@ class CodeGymEnv:
                 is_error=True,
             )
         else:
-            result = await self._call(action.name, action.arguments)
+            # The step index makes a retry of this call (same index) idempotent on the server.
+            step_meta = cast(RequestParamsMeta, {STEP_META: self._next_step})
+            result = await self._call(action.name, action.arguments, meta=step_meta)
+            served = opt_int(_episode_meta(result).get("step"))
+            self._next_step = served if served is not None else self._next_step + 1
         latency_ms = (time.perf_counter() - started) * 1000.0
         meta = _episode_meta(result)
         infra = bool(meta.get("infra", False))

@@ -122,6 +122,7 @@ def _post(
 def test_catalog_mode_over_http_and_sigterm_ends_open_episodes_as_shutdown(tmp_path: Path) -> None:
     record = tmp_path / "episodes.jsonl"
     args = ["--all", "--catalog", str(FIXTURE), "--port", "0", "--no-sandbox", "--record", str(record)]
+    args += ["--drain-timeout", "0"]  # no grace: the running episode ends as shutdown at once
     with (
         subprocess.Popen(
             [*SERVE, *args], stderr=subprocess.PIPE, text=True, encoding="utf-8", env=serve_env()
@@ -160,7 +161,7 @@ def test_catalog_mode_over_http_and_sigterm_ends_open_episodes_as_shutdown(tmp_p
             assert reply is not None and reply["result"]["structuredContent"] == {"s": "AEIOUx"}
         finally:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            assert proc.wait(timeout=30) == 0
     (got,) = records(record)
     assert got.end_reason == "shutdown" and got.reward is None and got.task_id == "Fixture_vowels"
 
