@@ -11,6 +11,10 @@
 - ``max_instances``: of the instances left, a spread over oracle steps is kept (evenly spaced
   when sorted by steps), in their original order.
 
+``fit_episodes`` then keeps a batched gym's episodes within ``max_steps`` too: with K cases per
+episode, the cases longer than ``max_steps / K`` calls are dropped, as long as the gym keeps two
+episodes, its degenerate cap and the K it had (else the gym is left as it was).
+
 Instances that fail are dropped and counted by reason; a gym left with no instance, or whose
 oracle uses too few distinct tools overall, is rejected at stage ``filter``. One exception: when
 every instance is short of ``min_steps`` but passes the other filters, the gym is kept if batching
@@ -28,10 +32,18 @@ from typing import Any
 from pydantic import JsonValue
 
 from ..schemas import Instance, UnsupportedValue, decode
-from ._batching import MAX_AUTO_BATCH
+from ._batching import MAX_AUTO_BATCH, batch_size_for, case_steps_cap
 from ._results import GenerateSettings
 
-__all__ = ["Kept", "apply_filters", "batch_to_reach", "degenerate_allowance", "is_degenerate", "spread"]
+__all__ = [
+    "Kept",
+    "apply_filters",
+    "batch_to_reach",
+    "degenerate_allowance",
+    "fit_episodes",
+    "is_degenerate",
+    "spread",
+]
 
 MAX_DEGENERATE = 2
 """A gym keeps at most this many degenerate instances (and about 10% of its instances)."""
@@ -188,3 +200,33 @@ def batch_to_reach(min_steps: int | None, steps: list[int]) -> int:
     if shortest <= 1:
         return MAX_AUTO_BATCH + 1
     return -(-(min_steps - 1) // (shortest - 1))
+
+
+FIT_REASON = "filter: case steps over --max-steps / batch size"
+
+
+def fit_episodes(kept: Kept, settings: GenerateSettings) -> Kept:
+    """Drop the cases that would make a batched episode exceed ``max_steps`` calls.
+
+    With the batch size K the gym gets (``batch_size_for``), a case may make at most
+    ``case_steps_cap(max_steps, K)`` calls so that every episode of K cases stays within
+    ``max_steps``. The longer cases are dropped when what remains keeps the same K (dropping
+    changes the answers' shares), at least two episodes, and the degenerate cap; otherwise
+    ``kept`` is returned unchanged (its long episodes are what the audit's 10-256 share counts).
+    """
+    if settings.max_steps is None or not kept.instances:
+        return kept
+    k = batch_size_for(kept.instances, batch=settings.batch, min_size=kept.min_batch)
+    cap = case_steps_cap(settings.max_steps, k)
+    fitted = [i for i in kept.instances if i.oracle_steps <= cap]
+    if k <= 1 or len(fitted) == len(kept.instances) or len(fitted) < 2 * k:
+        return kept
+    if batch_size_for(fitted, batch=settings.batch, min_size=kept.min_batch) != k:
+        return kept
+    if settings.cap_degenerate:
+        degenerate = sum(is_degenerate(i.input) for i in fitted)
+        if degenerate > degenerate_allowance(len(fitted)):
+            return kept
+    dropped = dict(kept.dropped)
+    _count(dropped, FIT_REASON, len(kept.instances) - len(fitted))
+    return Kept(instances=fitted, dropped=dropped, min_batch=kept.min_batch)

@@ -49,7 +49,7 @@ from ..schemas import (
 )
 from ._batching import plan_batches
 from ._carving_types import Carving
-from ._filters import apply_filters
+from ._filters import apply_filters, fit_episodes
 from ._ladder import Refill, verify_by_rungs
 from ._llm_decompose import Proposal, ProposalRejected
 from ._one_call import one_call_answers
@@ -416,6 +416,8 @@ def _render(
     for reason, count in verified.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
     kept = apply_filters(verified.instances, settings)
+    if kept.rejection is None:
+        kept = fit_episodes(kept, settings)
     for reason, count in kept.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
     if kept.rejection is not None:
