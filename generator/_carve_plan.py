@@ -131,8 +131,13 @@ class PlanRewriter:
     ) -> list[tuple[str, cst.BaseExpression, str | None]]:
         return [(p, cst.Name(p), None if p in comp_names else p) for p in params]
 
-    def expr_params(self, expr: cst.BaseExpression, bound: frozenset[str]) -> list[str] | None:
-        """The parameters of ``expr`` as an expression tool, or None when it should not be one."""
+    def expr_params(
+        self, expr: cst.BaseExpression, bound: frozenset[str], lambda_params: Sequence[str] = ()
+    ) -> list[str] | None:
+        """The parameters of ``expr`` as an expression tool, or None when it should not be one.
+
+        ``lambda_params``: the parameters of the lambda whose body ``expr`` is (read first).
+        """
         if not self.segments or not _nontrivial(expr) or self.calls_tool(expr):
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
@@ -140,12 +145,22 @@ class PlanRewriter:
         if (single_operation(expr) and not self.single_ops) or self._calls_entry(expr):
             return None  # ``i + 1``, ``n <= 1``: plan code; a call of the entry itself answers
         params = expression_interface(self.ctx, expr, bound=bound)
-        return None if isinstance(params, str) else params
+        if isinstance(params, str):
+            return None
+        read = {n.value for n in walk(expr) if isinstance(n, cst.Name)}
+        own = [p for p in lambda_params if p in read and p not in params]
+        return [*own, *params]
 
     def expr_tool(
-        self, expr: cst.BaseExpression, prefix: str, what: str, bound: frozenset[str]
+        self,
+        expr: cst.BaseExpression,
+        prefix: str,
+        what: str,
+        bound: frozenset[str],
+        *,
+        lambda_params: Sequence[str] = (),
     ) -> cst.Call | None:
-        params = self.expr_params(expr, bound)
+        params = self.expr_params(expr, bound, lambda_params)
         if params is None:
             return None
         code = self._code(expr)
@@ -165,6 +180,7 @@ class PlanRewriter:
         )
 
     def calls_tool(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` calls a helper tool, or passes a key function that becomes one."""
         for n in walk(node):
             if (
                 isinstance(n, cst.Call)
@@ -172,7 +188,36 @@ class PlanRewriter:
                 and self._tool_for(n.func) is not None
             ):
                 return True
+            if isinstance(n, cst.Arg) and self.key_function(n) is not None:
+                return True
         return False
+
+    def fresh_name(self, base: str) -> str:
+        """A plan variable name clear of the solution's names and of every tool name."""
+        return self.unique(f"cg_{base}")
+
+    def key_function(self, arg: cst.Arg) -> cst.Name | cst.Lambda | None:
+        """A ``key=`` argument the plan calls as a tool per element: a helper tool passed by name
+        (``key=digits_sum``), or a one-parameter lambda whose body is worth a tool (fine only)."""
+        if arg.keyword is None or arg.keyword.value != "key" or not self.segments or self.coarse:
+            return None
+        value = arg.value
+        if isinstance(value, cst.Name) and self._tool_for(value) is not None:
+            return value
+        if (
+            isinstance(value, cst.Lambda)
+            and len(value.params.params) == 1
+            and value.params.params[0].default is None
+            and not isinstance(value.params.star_arg, cst.Param)
+            and not value.params.star_kwarg
+            and not value.params.kwonly_params
+            and not value.params.posonly_params
+            and _nontrivial(value.body)
+            and not single_operation(value.body)
+            and not any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(value.body))
+        ):
+            return value
+        return None
 
     def _tool_for(self, func: cst.Name) -> FunctionFacts | PendingTool | None:
         index = self.facts.index
