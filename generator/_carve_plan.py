@@ -67,6 +67,7 @@ class PlanRewriter:
         segments: bool,
         coarse: bool = False,
         single_ops: bool = False,
+        split: bool = False,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -79,6 +80,7 @@ class PlanRewriter:
         self.segments = segments
         self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
         self.single_ops = single_ops  # ``x > 0`` as a tool: only when nothing else would be one
+        self.split = split  # a loop body's statements as tools of their own, not one step tool
         self.tools: dict[str, PendingTool] = {}
         self._inits: dict[str, cst.BaseExpression] | None = None  # literal starts of the next loop's values
         self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
@@ -294,7 +296,7 @@ class PlanRewriter:
         self, run: list[cst.SimpleStatementLine], bound: frozenset[str], in_loop: bool
     ) -> list[cst.BaseStatement]:
         if self.segments and _nontrivial_run(run) and not self.calls_tool(cst.IndentedBlock(body=run)):
-            made = self._statement_segment(run, bound, in_loop, None)
+            made = None if self.split and len(run) > 1 else self._statement_segment(run, bound, in_loop, None)
             if made is not None:
                 return [made]
             if len(run) > 1:
@@ -458,7 +460,7 @@ class PlanRewriter:
 
     def _loop_body(self, loop: cst.For | cst.While, bound: frozenset[str]) -> cst.SimpleStatementLine | None:
         inits, self._inits = self._inits, None  # for this loop only, not the loops inside it
-        if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
+        if not self.segments or self.split or not isinstance(loop.body, cst.IndentedBlock):
             return None
         body = loop.body.body
         if self.calls_tool(loop.body) or any(
@@ -479,7 +481,10 @@ class PlanRewriter:
                 params = {p.name for p in self.facts.entry.params}
                 reads_computed = any(n not in params for n in self.facts.index.reads(value))
                 tool = None
-                if reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
+                # split: a returned ``a if c else b`` keeps only its test as a tool, so that no
+                # one call returns the answer
+                whole = not (self.split and isinstance(value, cst.IfExp))
+                if whole and reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
                     tool = self.expr_tool(value, "compute", "Compute", bound)
                 new_body.append(small.with_changes(value=tool or self._test(value, bound, whole=False)))
             else:
