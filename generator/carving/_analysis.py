@@ -116,11 +116,14 @@ def function_facts(fn: cst.FunctionDef, mutating: dict[str, frozenset[int]]) -> 
     ]
     names = {p.name for p in params}
     mutated: set[str] = set()
-    statements = list(fn.body.body) if isinstance(fn.body, cst.IndentedBlock) else [fn.body]
-    for at, stmt in enumerate(statements):
-        for root in mutation_roots(stmt, mutating):
-            if root.value in names and not _rebound_fresh(statements[:at], root.value):
-                mutated.add(root.value)
+    if isinstance(fn.body, cst.IndentedBlock):
+        statements = list(fn.body.body)
+        for at, stmt in enumerate(statements):
+            for root in mutation_roots(stmt, mutating):
+                if root.value in names and not _rebound_fresh(statements[:at], root.value):
+                    mutated.add(root.value)
+    else:  # ``def f(xs): xs.append(1)`` on one line
+        mutated |= {root.value for root in mutation_roots(fn.body, mutating) if root.value in names}
     is_gen = any(isinstance(n, (cst.Yield, cst.Await)) for n in _walk_same_function(fn.body))
     decorators = []
     for d in fn.decorators:

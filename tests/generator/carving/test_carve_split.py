@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
 from codegym_mcp.generator.carving._carve import carve_function_problem
 from codegym_mcp.generator.carving._carving_types import Carving, Granularity
+from codegym_mcp.generator.carving._describe import read_expr
 
 from .test_carve import _problem, _reference, _run
 
@@ -102,3 +105,9 @@ def test_the_split_rung_keeps_only_the_test_of_a_returned_conditional_as_a_tool(
     for inputs in ({"a": "5,1", "b": "6"}, {"a": 3, "b": 2.5}, {"a": "1", "b": 1}):
         answer, _ = _run(split, inputs)
         assert answer == _reference(PICK, "solve", inputs)
+
+
+def test_a_container_built_from_a_comprehension_is_read_without_naming_a_call_the_body_lacks() -> None:
+    # the honesty check reads ``name(...)`` in a description as code: ``dict(the list of ..)`` named a list
+    text = read_expr(ast.parse("dict([(i, 0) for i in lst])", mode="eval").body)
+    assert text == "a dict made of `(i, 0)` for each i in lst"
