@@ -12,8 +12,8 @@
   when sorted by steps), in their original order.
 
 ``fit_episodes`` then keeps a batched gym's episodes within ``max_steps`` too: with K cases per
-episode, the cases longer than ``max_steps / K`` calls are dropped, as long as the gym keeps two
-episodes, its degenerate cap and the K it had (else the gym is left as it was).
+episode, the filters run again without the cases longer than ``max_steps / K`` calls, as long as
+the gym keeps two episodes and the K it had (else the gym is left as it was).
 
 Instances that fail are dropped and counted by reason; a gym left with no instance, or whose
 oracle uses too few distinct tools overall, is rejected at stage ``filter``. One exception: when
@@ -205,28 +205,32 @@ def batch_to_reach(min_steps: int | None, steps: list[int]) -> int:
 FIT_REASON = "filter: case steps over --max-steps / batch size"
 
 
-def fit_episodes(kept: Kept, settings: GenerateSettings) -> Kept:
-    """Drop the cases that would make a batched episode exceed ``max_steps`` calls.
+def fit_episodes(instances: list[Instance], kept: Kept, settings: GenerateSettings) -> Kept:
+    """Filter ``instances`` again without the cases that would make a batched episode exceed
+    ``max_steps`` calls, when that keeps the gym's batch size.
 
-    With the batch size K the gym gets (``batch_size_for``), a case may make at most
-    ``case_steps_cap(max_steps, K)`` calls so that every episode of K cases stays within
-    ``max_steps``. The longer cases are dropped when what remains keeps the same K (dropping
-    changes the answers' shares), at least two episodes, and the degenerate cap; otherwise
-    ``kept`` is returned unchanged (its long episodes are what the audit's 10-256 share counts).
+    ``kept`` is ``apply_filters(instances, settings)``. With the batch size K it gets
+    (``batch_size_for``), a case may make at most ``case_steps_cap(max_steps, K)`` calls so that
+    every episode of K cases stays within ``max_steps``. The filters (and the spread of at most
+    ``max_instances``) run again on the cases under that cap; their outcome replaces ``kept``
+    when it keeps the same K, the same minimum batch and at least two episodes, else ``kept``
+    stands (its long episodes are what the audit's 10-256 share counts).
     """
     if settings.max_steps is None or not kept.instances:
         return kept
     k = batch_size_for(kept.instances, batch=settings.batch, min_size=kept.min_batch)
     cap = case_steps_cap(settings.max_steps, k)
-    fitted = [i for i in kept.instances if i.oracle_steps <= cap]
-    if k <= 1 or len(fitted) == len(kept.instances) or len(fitted) < 2 * k:
+    if k <= 1 or all(i.oracle_steps <= cap for i in kept.instances):
         return kept
-    if batch_size_for(fitted, batch=settings.batch, min_size=kept.min_batch) != k:
+    fitted = [i for i in instances if i.oracle_steps <= cap]
+    again = apply_filters(fitted, settings)
+    if (
+        again.rejection is not None
+        or len(again.instances) < 2 * k
+        or again.min_batch != kept.min_batch
+        or batch_size_for(again.instances, batch=settings.batch, min_size=again.min_batch) != k
+    ):
         return kept
-    if settings.cap_degenerate:
-        degenerate = sum(is_degenerate(i.input) for i in fitted)
-        if degenerate > degenerate_allowance(len(fitted)):
-            return kept
-    dropped = dict(kept.dropped)
-    _count(dropped, FIT_REASON, len(kept.instances) - len(fitted))
-    return Kept(instances=fitted, dropped=dropped, min_batch=kept.min_batch)
+    dropped = dict(again.dropped)
+    _count(dropped, FIT_REASON, len(instances) - len(fitted))
+    return Kept(instances=again.instances, dropped=dropped, min_batch=again.min_batch)

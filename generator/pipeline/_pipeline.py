@@ -438,7 +438,7 @@ def _render(
         dropped[reason] = dropped.get(reason, 0) + count
     kept = apply_filters(verified.instances, settings)
     if kept.rejection is None:
-        kept = fit_episodes(kept, settings)
+        kept = fit_episodes(verified.instances, kept, settings)
     for reason, count in kept.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
     if kept.rejection is not None:
