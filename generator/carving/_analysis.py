@@ -10,7 +10,7 @@ name questions about any subtree of the entry point (reads, writes, in-place mut
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -314,11 +314,7 @@ def analyse_solution(source: str, entry_point: str) -> SolutionFacts | str:
     entry_scope = scope_map.get(entry_node.body.body[0]) if entry_node.body.body else None
     if entry_scope is None:
         return f"{entry_point!r} has an empty body"
-    referents: dict[int, list[Assignment]] = {}
-    for scope in {s for s in scope_map.values() if s is not None}:
-        for access in scope.accesses:
-            refs = [r for r in access.referents if isinstance(r, Assignment)]
-            referents[id(access.node)] = refs
+    referents = _referents(scope_map)
     top_fns = [s for s in module.body if isinstance(s, cst.FunctionDef)]
     nested_nodes = [
         n for n in walk(entry_node.body) if isinstance(n, cst.FunctionDef) and scope_map.get(n) is entry_scope
@@ -358,6 +354,16 @@ def analyse_solution(source: str, entry_point: str) -> SolutionFacts | str:
     wrapper.visit(gatherer)
     facts.candidates = gatherer.found
     return facts
+
+
+def _referents(scope_map: Mapping[cst.CSTNode, Scope | None]) -> dict[int, list[Assignment]]:
+    """For each name access (by node id), the assignments it may read."""
+    referents: dict[int, list[Assignment]] = {}
+    for scope in {s for s in scope_map.values() if s is not None}:
+        for access in scope.accesses:
+            refs = [r for r in access.referents if isinstance(r, Assignment)]
+            referents[id(access.node)] = refs
+    return referents
 
 
 class _CandidateGatherer(cst.CSTVisitor):

@@ -12,7 +12,7 @@ hidden input instead of passed by the agent. Nothing extractable -> getters over
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import libcst as cst
@@ -99,7 +99,6 @@ def _carve(
     granularity: Granularity,
     observation: ObservationPolicy,
 ) -> Carving | None:
-    index = facts.index
     entry = facts.entry
     body = entry.node.body
     tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
@@ -107,6 +106,95 @@ def _carve(
     namer = Namer(facts.all_names | facts.module_names)
     for p in read_kinds(entry_params, schemas, observation):
         namer.claimed.add(read_tool_name(p))  # the generic read tools own these names
+    ctx, hoisted = _segment_context(facts)
+    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
+    helper_tools = _helper_tools(facts)
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = PlanRewriter(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            nested_tools=nested_tools,
+            unique=namer.unique,
+            claim=namer.claim,
+            tools_var=tools_var,
+            segments=granularity in ("fine", "split", "coarse") and not facts.has_global,
+            coarse=granularity == "coarse",
+            single_ops=single_ops,
+            split=granularity == "split",
+        )
+        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
+        if plan.tools:
+            break
+    else:
+        return None
+    eligible = _hidden_eligible(facts, entry_params)
+    hidden = _hidden_bindings(plan.tools.values(), eligible)
+    plan_fn = _plan_fn(entry.node, new_body, tools_var, hidden)
+    kinds = read_kinds(entry_params, schemas, observation)
+    reader = namer.unique("read_whole") if kinds else ""
+    reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
+    oracle_fn = _oracle_fn(plan_fn, reads, tools_var=tools_var, in_var=in_var, entry=entry.name)
+    tools_source, carved = _tools_module(facts, plan.tools.values(), hidden, hoisted, schemas)
+    prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
+    oracle_source = render(
+        facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
+    )
+    return Carving(
+        tools_source=tools_source,
+        oracle_source=oracle_source,
+        tools=carved,
+        entry_point=entry.name,
+        granularity=granularity,
+        input_schema=input_schema_of(schemas, entry_params),
+        output_schema=annotation_schema(entry.returns),
+    )
+
+
+def _tools_module(
+    facts: SolutionFacts,
+    tools: Iterable[PendingTool],
+    hidden: dict[str, dict[str, str]],
+    hoisted: set[str],
+    schemas: dict[str, Any],
+) -> tuple[str, list[CarvedTool]]:
+    """tools.py (local imports, hoisted helpers, the carved functions) and the carved tools."""
+    generated: list[cst.BaseStatement] = list(facts.local_imports)
+    generated += [facts.nested[n].node.with_changes(leading_lines=[]) for n in sorted(hoisted)]
+    carved: list[CarvedTool] = []
+    for tool in tools:
+        if tool.node is not None and tool.node.name.value not in hoisted:
+            generated.append(tool.node)
+        carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
+    return render(facts, generated, "Tools carved from the reference solution (codegym-mcp)."), carved
+
+
+def _helper_tools(facts: SolutionFacts) -> dict[str, FunctionFacts]:
+    """The solution's helper functions that may be tools as they are."""
+    return {
+        name: f
+        for name, f in facts.helpers.items()
+        if f.simple_params and not f.is_generator and not f.mutated_params and set(f.decorators) <= _CACHES
+    }
+
+
+def _plan_fn(
+    entry: cst.FunctionDef,
+    new_body: Sequence[cst.BaseStatement],
+    tools_var: str,
+    hidden: dict[str, dict[str, str]],
+) -> cst.FunctionDef:
+    """The entry point with the plan as its body, hidden-bound arguments dropped from its tool calls."""
+    plan_fn = entry.with_changes(body=entry.body.with_changes(body=new_body))
+    dropped = plan_fn.visit(_DropHidden(tools_var, hidden))
+    assert isinstance(dropped, cst.FunctionDef)
+    return dropped
+
+
+def _segment_context(facts: SolutionFacts) -> tuple[SegmentContext, set[str]]:
+    """What segments may read (hoisted nested helpers, local imports) and the hoisted helpers."""
+    index = facts.index
+    body = facts.entry.node.body
     local_import_names = {
         (
             alias.asname.name.value
@@ -129,34 +217,13 @@ def _carve(
         opaque=frozenset(opaque - available),
         alias_prone=frozenset(alias_prone),
     )
-    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
-    helper_tools = {
-        name: f
-        for name, f in facts.helpers.items()
-        if f.simple_params and not f.is_generator and not f.mutated_params and set(f.decorators) <= _CACHES
-    }
-    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
-        plan = PlanRewriter(
-            facts,
-            ctx,
-            helper_tools=helper_tools,
-            nested_tools=nested_tools,
-            unique=namer.unique,
-            claim=namer.claim,
-            tools_var=tools_var,
-            segments=granularity in ("fine", "split", "coarse") and not facts.has_global,
-            coarse=granularity == "coarse",
-            single_ops=single_ops,
-            split=granularity == "split",
-        )
-        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
-        if plan.tools:
-            break
-    else:
-        return None
-    eligible = _hidden_eligible(facts, entry_params)
+    return ctx, hoisted
+
+
+def _hidden_bindings(tools: Iterable[PendingTool], eligible: Collection[str]) -> dict[str, dict[str, str]]:
+    """Per tool, the parameters bound to the same hidden input key at every call site."""
     hidden: dict[str, dict[str, str]] = {}
-    for tool in plan.tools.values():
+    for tool in tools:
         hidden[tool.name] = {}
         for p in tool.params:
             keys = {site.get(p) for site in tool.sites}
@@ -164,14 +231,14 @@ def _carve(
                 (key,) = keys
                 if key is not None and key in eligible:
                     hidden[tool.name][p] = key
-    plan_fn = entry.node.with_changes(body=body.with_changes(body=new_body))
-    dropped = plan_fn.visit(_DropHidden(tools_var, hidden))
-    assert isinstance(dropped, cst.FunctionDef)
-    plan_fn = dropped
-    kinds = read_kinds(entry_params, schemas, observation)
-    reader = namer.unique("read_whole") if kinds else ""
-    reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
-    oracle_fn = cst.FunctionDef(
+    return hidden
+
+
+def _oracle_fn(
+    plan_fn: cst.FunctionDef, reads: list[str], *, tools_var: str, in_var: str, entry: str
+) -> cst.FunctionDef:
+    """``oracle(tools)``: observe (and read) the input, the plan, then submit its answer."""
+    return cst.FunctionDef(
         name=cst.Name("oracle"),
         params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
         body=cst.IndentedBlock(
@@ -179,32 +246,11 @@ def _carve(
                 cst.parse_statement(f"{in_var} = {tools_var}.observe()"),
                 *(cst.parse_statement(line) for line in reads),
                 plan_fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
-                cst.parse_statement(
-                    f"return {tools_var}.submit(answer={entry.name}(**{in_var}))"
-                ).with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
+                cst.parse_statement(f"return {tools_var}.submit(answer={entry}(**{in_var}))").with_changes(
+                    leading_lines=[cst.EmptyLine(indent=False)]
+                ),
             ]
         ),
-    )
-    generated: list[cst.BaseStatement] = list(facts.local_imports)
-    generated += [facts.nested[n].node.with_changes(leading_lines=[]) for n in sorted(hoisted)]
-    carved: list[CarvedTool] = []
-    for tool in plan.tools.values():
-        if tool.node is not None and tool.node.name.value not in hoisted:
-            generated.append(tool.node)
-        carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
-    tools_source = render(facts, generated, "Tools carved from the reference solution (codegym-mcp).")
-    prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
-    oracle_source = render(
-        facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
-    )
-    return Carving(
-        tools_source=tools_source,
-        oracle_source=oracle_source,
-        tools=carved,
-        entry_point=entry.name,
-        granularity=granularity,
-        input_schema=input_schema_of(schemas, entry_params),
-        output_schema=annotation_schema(entry.returns),
     )
 
 

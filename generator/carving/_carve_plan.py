@@ -16,10 +16,10 @@ import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
 from ._carve_common import PendingTool
-from ._carve_rules import body_key, literal_starts, plain_if, read_code, segment_name, single_operation
-from ._describe import expr_name, statement_name
-from ._describe_text import expr_description, function_description, segment_description
-from ._segments import SegmentContext, definitely_assigned, expression_interface, segment_interface
+from ._carve_rules import body_key, literal_starts, plain_if, single_operation
+from ._describe import expr_name
+from ._describe_text import expr_description
+from ._segments import SegmentContext, definitely_assigned, expression_interface
 
 __all__ = ["PlanRewriter"]
 
@@ -322,77 +322,9 @@ class PlanRewriter:
         whole: cst.For | cst.While | None = None,
         inits: dict[str, cst.BaseExpression] | None = None,
     ) -> cst.SimpleStatementLine | None:
-        own = frozenset(self.facts.index.writes(whole.target)) if isinstance(whole, cst.For) else frozenset()
-        iface = segment_interface(self.ctx, body, bound=bound, in_loop=in_loop, own=own)
-        if isinstance(iface, str):
-            return None
-        rets = iface.returns
-        reading = None if loop or whole else statement_name("".join(self._code(s) for s in body))
-        name = self.unique(reading or segment_name(self._code, rets, loop, whole))
-        ret_value: cst.BaseExpression = (
-            cst.Name(rets[0]) if len(rets) == 1 else cst.Tuple([cst.Element(cst.Name(r)) for r in rets])
-        )
-        kept = self._kept_state(rets, inits)
-        if kept is not None:  # the loop's values live in the episode state, not in the arguments
-            return self._stateful_segment(name, body, iface.params, rets, kept, loop)
-        fn = self._segment_fn(
-            name, iface.params, [*body, cst.SimpleStatementLine([cst.Return(value=ret_value)])]
-        )
-        if whole is not None:
-            head = "run the whole loop"
-        elif isinstance(loop, cst.For):
-            head = (
-                f"one step of the loop over {read_code(self._code(loop.iter))} with {self._code(loop.target)}"
-            )
-        elif isinstance(loop, cst.While):
-            head = f"one step of the loop while {read_code(self._code(loop.test))}"
-        else:
-            head = f"update {', '.join(rets)}"
-        items = self.facts.index.writes(loop.target) if isinstance(loop, cst.For) else set()
-        desc = segment_description(cst.Module(body=[fn]).code, iface.params, rets, head, items=sorted(items))
-        tool = PendingTool(name, "segment", desc, name, iface.params, rets, node=fn)
-        call = self.call_tool(tool, self.name_args(iface.params))
-        target: cst.BaseAssignTargetExpression = (
-            cst.Name(rets[0])
-            if len(rets) == 1
-            else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
-        )
-        return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
+        from ._carve_segment_tools import statement_segment  # imports this module
 
-    def _kept_state(
-        self, rets: list[str], inits: dict[str, cst.BaseExpression] | None
-    ) -> dict[str, cst.BaseExpression] | None:
-        """The loop-carried values a stateful step keeps, when each starts from a literal just before a
-        loop that runs once per episode (not in another loop, not in a recursive entry)."""
-        if (
-            not inits
-            or not rets
-            or any(r not in inits for r in rets)
-            or self.facts.entry.name
-            in {n.value for n in walk(self.facts.entry.node.body) if isinstance(n, cst.Name)}
-        ):
-            return None
-        return {r: inits[r] for r in rets}
-
-    def _stateful_segment(
-        self,
-        name: str,
-        body: Sequence[cst.BaseStatement],
-        params: list[str],
-        rets: list[str],
-        kept: dict[str, cst.BaseExpression],
-        loop: cst.For | cst.While | None,
-    ) -> cst.SimpleStatementLine:
-        from ._carve_state import stateful_step  # imports this module
-
-        tool, args = stateful_step(self, name, body, params, rets, kept, loop)
-        call = self.call_tool(tool, args)
-        target: cst.BaseAssignTargetExpression = (
-            cst.Name(rets[0])
-            if len(rets) == 1
-            else cst.Tuple([cst.Element(cst.Name(r)) for r in rets], lpar=[], rpar=[])
-        )
-        return cst.SimpleStatementLine([cst.Assign(targets=[cst.AssignTarget(target)], value=call)])
+        return statement_segment(self, body, bound, in_loop, loop, whole=whole, inits=inits)
 
     def _statement(
         self,
@@ -410,24 +342,10 @@ class PlanRewriter:
                 self.segments = True
         index = self.facts.index
         if isinstance(stmt, cst.For):
-            inner = bound | frozenset(index.writes(stmt.target))
-            body: cst.BaseSuite = stmt.body
-            whole = self._loop_body(stmt, inner)
-            if whole is not None:
-                body = stmt.body.with_changes(body=[whole])
-            elif isinstance(stmt.body, cst.IndentedBlock):
-                body = stmt.body.with_changes(body=self.block(stmt.body.body, inner, True))
-            orelse = stmt.orelse
-            if orelse is not None and isinstance(orelse.body, cst.IndentedBlock):
-                orelse = orelse.with_changes(
-                    body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
-                )
-            new_iter = iter_override if iter_override is not None else self.expressions(stmt.iter, bound)
-            new_for = stmt.with_changes(iter=new_iter, body=body, orelse=orelse)
-            return new_for.with_changes(leading_lines=[]) if iter_override is not None else new_for
+            return self._for(stmt, bound, in_loop, iter_override)
         if isinstance(stmt, cst.While):
             test = self._test(stmt.test, bound, what="Loop condition")
-            body = stmt.body
+            body: cst.BaseSuite = stmt.body
             whole = self._loop_body(stmt, bound)
             if whole is not None:
                 body = stmt.body.with_changes(body=[whole])
@@ -457,6 +375,25 @@ class PlanRewriter:
         if isinstance(stmt, cst.SimpleStatementLine):
             return self._simple(stmt, bound, in_loop)
         return stmt  # try, def, class, match: kept as written
+
+    def _for(
+        self, stmt: cst.For, bound: frozenset[str], in_loop: bool, iter_override: cst.BaseExpression | None
+    ) -> cst.For:
+        inner = bound | frozenset(self.facts.index.writes(stmt.target))
+        body: cst.BaseSuite = stmt.body
+        whole = self._loop_body(stmt, inner)
+        if whole is not None:
+            body = stmt.body.with_changes(body=[whole])
+        elif isinstance(stmt.body, cst.IndentedBlock):
+            body = stmt.body.with_changes(body=self.block(stmt.body.body, inner, True))
+        orelse = stmt.orelse
+        if orelse is not None and isinstance(orelse.body, cst.IndentedBlock):
+            orelse = orelse.with_changes(
+                body=orelse.body.with_changes(body=self.block(orelse.body.body, bound, in_loop))
+            )
+        new_iter = iter_override if iter_override is not None else self.expressions(stmt.iter, bound)
+        new_for = stmt.with_changes(iter=new_iter, body=body, orelse=orelse)
+        return new_for.with_changes(leading_lines=[]) if iter_override is not None else new_for
 
     def _loop_body(self, loop: cst.For | cst.While, bound: frozenset[str]) -> cst.SimpleStatementLine | None:
         inits, self._inits = self._inits, None  # for this loop only, not the loops inside it
@@ -517,51 +454,9 @@ class PlanRewriter:
     # ------------------------------------------------------------------ helper calls
 
     def helper_call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        assert isinstance(original.func, cst.Name)
-        target = self._tool_for(original.func)
-        if target is None or any(a.star for a in original.args):
-            return updated
-        if isinstance(target, PendingTool):
-            facts = target.helper
-            assert facts is not None
-            tool = target
-        else:
-            facts = target
-            tool = self._helpers.get(facts.name) or PendingTool(
-                self.claim(facts.name),
-                "helper",
-                facts.doc
-                or function_description(
-                    cst.Module(body=[facts.node]).code, facts.name, [p.name for p in facts.params]
-                ),
-                facts.name,
-                [p.name for p in facts.params],
-                helper=facts,
-            )
-        self._helpers[facts.name] = tool
-        names = [p.name for p in facts.params]
-        given: dict[str, tuple[cst.BaseExpression, str | None]] = {}
-        for k, (orig, new) in enumerate(zip(original.args, updated.args, strict=True)):
-            pname = orig.keyword.value if orig.keyword is not None else (names[k] if k < len(names) else None)
-            if pname is None or pname not in names:
-                return updated
-            if isinstance(orig.value, cst.Name) and orig.value.value in self.ctx.opaque:
-                return updated
-            entry = (
-                orig.value.value
-                if isinstance(orig.value, cst.Name) and self.facts.index.is_local_load(orig.value)
-                else None
-            )
-            given[pname] = (new.value, entry)
-        args: list[tuple[str, cst.BaseExpression, str | None]] = [(v, cst.Name(v), v) for v in tool.free]
-        for p in facts.params:
-            if p.name in given:
-                args.append((p.name, *given[p.name]))
-            elif p.default is not None:
-                args.append((p.name, p.default, None))
-            else:
-                return updated
-        return self.call_tool(tool, args).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+        from ._carve_segment_tools import helper_call  # imports this module
+
+        return helper_call(self, original, updated)
 
 
 def _is_run_stmt(stmt: cst.BaseStatement) -> bool:

@@ -137,50 +137,15 @@ def carve_class_problem(
     if target.kind != "class":
         return CarveRejected(reason=f"{target.name} is a function, not a class: use carve_function_problem")
     if recorded.state_issues:
-        first = sorted(recorded.state_issues.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        return CarveRejected(
-            reason=f"{first}: a stateful tool keeps the object's attributes as JSON, so {target.name} cannot be one",
-            detail="; ".join(f"{k} (x{v})" for k, v in sorted(recorded.state_issues.items())),
-        )
+        return _stateless(target.name, recorded.state_issues)
     cls = target.name
     docs = _docs(problem.solution, cls)
     arg_schemas, result_schemas = _schemas(recorded)
     schema = dict(input_schema) if input_schema else dict(DESIGN_INPUT_SCHEMA)
     kinds = read_kinds(["operations", "arguments"], schema.get("properties") or {}, observation)
     taken: set[str] = {read_tool_name(p) for p in kinds}  # the generic read tools own these names
-    operations: dict[str, tuple[str, list[str]]] = {}
-    tools: list[CarvedTool] = []
-    functions: list[str] = []
-
-    def add(op: str, params: Sequence[ParamInfo], function: str, description: str, call: str) -> None:
-        if any(p.kind in ("VAR_POSITIONAL", "VAR_KEYWORD") for p in params):
-            return
-        name = _tool_name(op, taken)
-        names = [p.name for p in params]
-        operations[op] = (name, names)
-        carved_params = [CarvedParam(name=_STATE_PARAM, source="state")]
-        carved_params += [
-            CarvedParam(name=p, source="agent", type_schema=arg_schemas.get((op, i)))
-            for i, p in enumerate(names)
-        ]
-        tools.append(
-            CarvedTool(
-                name=name,
-                kind="method",
-                description=description,
-                function=function,
-                params=carved_params,
-                stateful=True,
-                returns_schema={"type": "null"} if op == cls else result_schemas.get(op),
-            )
-        )
-        arglist = ", ".join([_STATE_PARAM, *names])
-        functions.append(
-            f"def {function}({arglist}):\n"
-            f"    {description!r}\n"
-            f"{call.format(args=', '.join(names))}"
-            f"    return [_codegym_state_of(obj), result]\n"
-        )
+    made = _MethodTools(cls, taken, arg_schemas, result_schemas)
+    add, operations, tools, functions = made.add, made.operations, made.tools, made.functions
 
     summary = docs.get("", "")
     add(
@@ -201,14 +166,9 @@ def carve_class_problem(
             + (f" {doc}" if doc else ""),
             f"    obj = _codegym_object({_STATE_PARAM})\n    result = obj.{method}({{args}})\n",
         )
-    if not recorded.calls:
-        return CarveRejected(reason=f"no recorded operation sequence of {cls} to build an oracle from")
-    used = {op for c in recorded.calls for op in _ops(c.input)}
-    missing = sorted(used - set(operations))
-    if missing:
-        return CarveRejected(
-            reason=f"operations {missing} of {cls} take *args/**kwargs: no tool can stand for them"
-        )
+    unplayable = _unplayable(recorded, cls, operations)
+    if unplayable is not None:
+        return unplayable
     return Carving(
         tools_source=_tools_source(problem, cls, functions, operations),
         oracle_source=_oracle_source(problem, cls, operations, kinds),
@@ -218,6 +178,80 @@ def carve_class_problem(
         input_schema=schema,
         output_schema=None,
     )
+
+
+def _unplayable(
+    recorded: RecordedInstances, cls: str, operations: Mapping[str, tuple[str, list[str]]]
+) -> CarveRejected | None:
+    """Why no oracle can replay the recorded operations (None: it can)."""
+    if not recorded.calls:
+        return CarveRejected(reason=f"no recorded operation sequence of {cls} to build an oracle from")
+    used = {op for c in recorded.calls for op in _ops(c.input)}
+    missing = sorted(used - set(operations))
+    if missing:
+        return CarveRejected(
+            reason=f"operations {missing} of {cls} take *args/**kwargs: no tool can stand for them"
+        )
+    return None
+
+
+def _stateless(cls: str, state_issues: Mapping[str, int]) -> CarveRejected:
+    """The rejection of a class whose object state has no JSON form."""
+    first = sorted(state_issues.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    return CarveRejected(
+        reason=f"{first}: a stateful tool keeps the object's attributes as JSON, so {cls} cannot be one",
+        detail="; ".join(f"{k} (x{v})" for k, v in sorted(state_issues.items())),
+    )
+
+
+class _MethodTools:
+    """The stateful tools of a class problem, one per operation, as they are added."""
+
+    def __init__(
+        self,
+        cls: str,
+        taken: set[str],
+        arg_schemas: dict[tuple[str, int], Any],
+        result_schemas: dict[str, Any],
+    ) -> None:
+        self.cls = cls
+        self.taken = taken
+        self.arg_schemas = arg_schemas
+        self.result_schemas = result_schemas
+        self.operations: dict[str, tuple[str, list[str]]] = {}
+        self.tools: list[CarvedTool] = []
+        self.functions: list[str] = []
+
+    def add(self, op: str, params: Sequence[ParamInfo], function: str, description: str, call: str) -> None:
+        """One stateful tool for operation ``op`` (none when it takes ``*args``/``**kwargs``)."""
+        if any(p.kind in ("VAR_POSITIONAL", "VAR_KEYWORD") for p in params):
+            return
+        name = _tool_name(op, self.taken)
+        names = [p.name for p in params]
+        self.operations[op] = (name, names)
+        carved_params = [CarvedParam(name=_STATE_PARAM, source="state")]
+        carved_params += [
+            CarvedParam(name=p, source="agent", type_schema=self.arg_schemas.get((op, i)))
+            for i, p in enumerate(names)
+        ]
+        self.tools.append(
+            CarvedTool(
+                name=name,
+                kind="method",
+                description=description,
+                function=function,
+                params=carved_params,
+                stateful=True,
+                returns_schema={"type": "null"} if op == self.cls else self.result_schemas.get(op),
+            )
+        )
+        arglist = ", ".join([_STATE_PARAM, *names])
+        self.functions.append(
+            f"def {function}({arglist}):\n"
+            f"    {description!r}\n"
+            f"{call.format(args=', '.join(names))}"
+            f"    return [_codegym_state_of(obj), result]\n"
+        )
 
 
 def _ops(wire_input: Mapping[str, Any]) -> list[str]:

@@ -219,50 +219,16 @@ def _split(
     """Replace carved sub-steps of ``node`` by plan variables; returns the rewritten node."""
     temps: list[str] = []
 
-    class _Sub(cst.CSTTransformer):
-        def __init__(self) -> None:
-            super().__init__()
-            self.depth = 0
-
-        def on_visit(self, n: cst.CSTNode) -> bool:
-            if n is node:
-                return True
-            # comprehensions and sub-steps are handled in on_leave
-            return not (any(n is c for c in comps) or (isinstance(n, cst.BaseExpression) and _is_point(n)))
-
-        def on_leave(  # type: ignore[override]
-            self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-        ) -> cst.CSTNode:
-            if any(original_node is c for c in comps):
-                assert isinstance(original_node, cst.BaseExpression)
-                comp: cst.BaseExpression = original_node
-                if isinstance(comp, cst.GeneratorExp):  # its list crosses JSON; a generator would not
-                    comp = cst.ListComp(elt=comp.elt, for_in=comp.for_in)
-                temp = unique(temp_name(facts.module.code_for_node(comp)))
-                # the plan's expression pass (its element and filter -> tools) runs in call order
-                state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[]), rewrite=True))
-                temps.append(temp)
-                return cst.Name(temp)
-            if (
-                original_node is not node
-                and isinstance(original_node, cst.BaseExpression)
-                and _is_point(original_node)
-            ):
-                inner = _split(facts, ctx, original_node, bound, unique, state, comps=comps)
-                if inner is None or not isinstance(inner, cst.Name):
-                    state.failed = state.failed or "a step could not be carved"
-                    return updated_node
-                temps.append(inner.value)
-                return inner.with_changes(lpar=original_node.lpar, rpar=original_node.rpar)
-            return updated_node
+    def _sub() -> _Substeps:
+        return _Substeps(facts, ctx, node, bound, unique, state, comps, temps)
 
     if not _is_point(node):
         if not root:
             return node
-        kept = node.visit(_Sub())  # the root stays in the plan (``range(..)``); its sub-steps do not
+        kept = node.visit(_sub())  # the root stays in the plan (``range(..)``); its sub-steps do not
         assert isinstance(kept, cst.BaseExpression)
         return None if state.failed else kept
-    rewritten = node.visit(_Sub())
+    rewritten = node.visit(_sub())
     assert isinstance(rewritten, cst.BaseExpression)
     if state.failed:
         return None
@@ -293,6 +259,60 @@ def _split(
     target = None if root else unique(temp_name(short))
     state.steps.append(Step(tool, params, target))
     return cst.Name(target) if target else rewritten
+
+
+class _Substeps(cst.CSTTransformer):
+    """Replaces the comprehensions and carved sub-steps inside ``node`` by plan variables (``temps``)."""
+
+    def __init__(
+        self,
+        facts: SolutionFacts,
+        ctx: SegmentContext,
+        node: cst.BaseExpression,
+        bound: frozenset[str],
+        unique: Callable[[str], str],
+        state: _State,
+        comps: list[cst.BaseExpression],
+        temps: list[str],
+    ) -> None:
+        super().__init__()
+        self.depth = 0
+        self.facts, self.ctx, self.node, self.bound = facts, ctx, node, bound
+        self.unique, self.state, self.comps, self.temps = unique, state, comps, temps
+
+    def on_visit(self, n: cst.CSTNode) -> bool:
+        if n is self.node:
+            return True
+        # comprehensions and sub-steps are handled in on_leave
+        return not (any(n is c for c in self.comps) or (isinstance(n, cst.BaseExpression) and _is_point(n)))
+
+    def on_leave(  # type: ignore[override]
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode:
+        if any(original_node is c for c in self.comps):
+            assert isinstance(original_node, cst.BaseExpression)
+            comp: cst.BaseExpression = original_node
+            if isinstance(comp, cst.GeneratorExp):  # its list crosses JSON; a generator would not
+                comp = cst.ListComp(elt=comp.elt, for_in=comp.for_in)
+            temp = self.unique(temp_name(self.facts.module.code_for_node(comp)))
+            # the plan's expression pass (its element and filter -> tools) runs in call order
+            self.state.steps.append(Step(None, [], temp, comp.with_changes(lpar=[], rpar=[]), rewrite=True))
+            self.temps.append(temp)
+            return cst.Name(temp)
+        if (
+            original_node is not self.node
+            and isinstance(original_node, cst.BaseExpression)
+            and _is_point(original_node)
+        ):
+            inner = _split(
+                self.facts, self.ctx, original_node, self.bound, self.unique, self.state, comps=self.comps
+            )
+            if inner is None or not isinstance(inner, cst.Name):
+                self.state.failed = self.state.failed or "a step could not be carved"
+                return updated_node
+            self.temps.append(inner.value)
+            return inner.with_changes(lpar=original_node.lpar, rpar=original_node.rpar)
+        return updated_node
 
 
 def _point_children(node: cst.CSTNode) -> list[cst.CSTNode]:

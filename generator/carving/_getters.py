@@ -72,34 +72,7 @@ def getters_carving(
         if kind is None:
             lines.append(f"    _in[{p!r}] = {tools_var}.{whole}()")
             continue
-        length = namer.unique(f"get_{p}_length")
-        item = namer.unique(f"get_{p}_{kind}")
-        defs.append(f"def {length}({p}):\n    return len({p})\n")
-        defs.append(f"def {item}({p}, index):\n    return {p}[index]\n")
-        hidden = CarvedParam(p, "hidden", p, schema)
-        assert schema is not None
-        item_schema = {"type": "string"} if kind == "char" else schema.get("items") or None
-        carved.append(
-            _tool(length, f"Return the length of the hidden input `{p}`.", [hidden], {"type": "integer"})
-        )
-        carved.append(
-            _tool(
-                item,
-                f"Return the {kind} at position `index` (0-based) of the hidden input `{p}`.",
-                [hidden, CarvedParam("index", "agent", None, _INDEX)],
-                item_schema,
-            )
-        )
-        read = f"[{tools_var}.{item}(index=_i) for _i in range(_n)]"
-        if kind == "char":
-            read = "''.join(" + read + ")"
-        lines += [
-            f"    _n = {tools_var}.{length}()",
-            f"    if _n <= {ITEMWISE_MAX}:",
-            f"        _in[{p!r}] = {f"''.join({read})" if kind == 'char' else read}",
-            "    else:",
-            f"        _in[{p!r}] = {tools_var}.{whole}()",
-        ]
+        lines += _sequence_getters(p, kind, schema, whole, namer, tools_var, defs, carved)
     lines.append(f"    return {tools_var}.submit(answer={facts.entry.name}(**_in))")
     oracle = cst.parse_statement("\n".join(lines) + "\n")
     nodes = [cst.parse_statement(d) for d in defs]
@@ -112,6 +85,48 @@ def getters_carving(
         input_schema=input_schema_of(schemas, entry_params),
         output_schema=annotation_schema(facts.entry.returns),
     )
+
+
+def _sequence_getters(
+    p: str,
+    kind: str,
+    schema: dict[str, Any] | None,
+    whole: str,
+    namer: Namer,
+    tools_var: str,
+    defs: list[str],
+    carved: list[CarvedTool],
+) -> list[str]:
+    """The length and item getters of sequence input ``p`` (added to ``defs``/``carved``); the
+    oracle's lines that read it item by item when short, whole otherwise."""
+    length = namer.unique(f"get_{p}_length")
+    item = namer.unique(f"get_{p}_{kind}")
+    defs.append(f"def {length}({p}):\n    return len({p})\n")
+    defs.append(f"def {item}({p}, index):\n    return {p}[index]\n")
+    hidden = CarvedParam(p, "hidden", p, schema)
+    assert schema is not None
+    item_schema = {"type": "string"} if kind == "char" else schema.get("items") or None
+    carved.append(
+        _tool(length, f"Return the length of the hidden input `{p}`.", [hidden], {"type": "integer"})
+    )
+    carved.append(
+        _tool(
+            item,
+            f"Return the {kind} at position `index` (0-based) of the hidden input `{p}`.",
+            [hidden, CarvedParam("index", "agent", None, _INDEX)],
+            item_schema,
+        )
+    )
+    read = f"[{tools_var}.{item}(index=_i) for _i in range(_n)]"
+    if kind == "char":
+        read = "''.join(" + read + ")"
+    return [
+        f"    _n = {tools_var}.{length}()",
+        f"    if _n <= {ITEMWISE_MAX}:",
+        f"        _in[{p!r}] = {f"''.join({read})" if kind == 'char' else read}",
+        "    else:",
+        f"        _in[{p!r}] = {tools_var}.{whole}()",
+    ]
 
 
 def _reads_only(

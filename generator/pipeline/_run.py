@@ -214,11 +214,7 @@ def generate(
     )
     book.load_issues = list(load_issues)
     duplicates = find_duplicates(problems)
-    for problem in problems:
-        original = duplicates.get(problem.task_id)
-        if original is not None:
-            _drop_gym(catalog, problem.task_id)  # a gym an earlier run made of it (it was not a twin then)
-            book.add(duplicate_rejection(problem, original))
+    _reject_duplicates(catalog, book, problems, duplicates)
     unique = [p for p in problems if p.task_id not in duplicates]
     todo = [p for p in unique if not (resume and book.done(p.task_id))]
     skipped = len(unique) - len(todo)
@@ -235,6 +231,32 @@ def generate(
         results = _in_process(todo, settings, sandbox, proposals)
     else:
         results = _in_pool(todo, settings, sandbox, workers, proposals)
+    report, done = _write_results(catalog, book, results, total, progress=progress, started=started)
+    return RunResult(report=report, skipped=skipped, ran=done, duplicates=len(duplicates))
+
+
+def _reject_duplicates(
+    catalog: Path, book: ReportBook, problems: Sequence[Problem], duplicates: Mapping[str, Problem]
+) -> None:
+    """Each duplicate problem is a rejection naming its original; a gym made of it earlier goes."""
+    for problem in problems:
+        original = duplicates.get(problem.task_id)
+        if original is not None:
+            _drop_gym(catalog, problem.task_id)  # a gym an earlier run made of it (it was not a twin then)
+            book.add(duplicate_rejection(problem, original))
+
+
+def _write_results(
+    catalog: Path,
+    book: ReportBook,
+    results: Iterator[Generated | Rejected],
+    total: int,
+    *,
+    progress: Progress | None,
+    started: float,
+) -> tuple[GenerationReport, int]:
+    """Each result as it arrives: its gym into the catalog, its entry into the report (journaled at
+    once, report.json rewritten every few seconds and at the end). The report and the results done."""
     done = 0
     written = time.perf_counter()
     try:
@@ -250,7 +272,7 @@ def generate(
                 progress(done, total, result)
     finally:
         report = book.write(seconds=time.perf_counter() - started)
-    return RunResult(report=report, skipped=skipped, ran=done, duplicates=len(duplicates))
+    return report, done
 
 
 def _drop_gym(catalog: Path, task_id: str) -> None:

@@ -25,8 +25,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from typing import Any, Self, cast, get_args
+from typing import Any, Self, cast
 
 import anyio
 import httpx2
@@ -36,8 +35,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, RequestParamsMeta, TextContent
 from pydantic import JsonValue
 
-from ...schemas import EndReason, EpisodeRecord, StepRecord
+from ...schemas import EndReason, EpisodeRecord
 from ..mcp._server import HARNESS_KEY_ENV, HARNESS_KEY_META
+from ._env_export import ClientEpisode, ClientStep, chat_messages, episode_record, update_end
 from ._env_types import (
     DEFAULT_SYSTEM_PROMPT,
     EPISODE_META_KEY,
@@ -79,36 +79,12 @@ __all__ = [
     "ToolInfo",
 ]
 
-_END_REASONS: frozenset[str] = frozenset(get_args(EndReason))
 # How mcp.client.session words a result that breaks the tool's output schema (a RuntimeError).
 _SCHEMA_VIOLATIONS = (
     "Invalid structured content returned by tool",
     "has an output schema but did not return",
 )
 _HIDDEN_FROM_AGENTS = frozenset({"reset"})
-
-
-@dataclass(slots=True)
-class _Step:
-    call: ToolCall
-    obs: Observation
-    latency_ms: float
-    infra: bool
-
-
-@dataclass(slots=True)
-class _Episode:
-    episode_id: str
-    task_text: str
-    instance_id: str | None
-    step_budget: int | None
-    started_at: float = field(default_factory=time.time)
-    steps: list[_Step] = field(default_factory=list)
-    reward: int | None = None
-    end_reason: EndReason | None = None
-    submission: JsonValue | None = None
-    ended_at: float | None = None
-    detail: str | None = None
 
 
 def result_text(result: CallToolResult) -> str:
@@ -153,7 +129,7 @@ class CodeGymEnv:
         self.task_id = task_id
         self.tools: tuple[ToolInfo, ...] = tuple(tools)
         self.system_prompt = DEFAULT_SYSTEM_PROMPT
-        self._episode: _Episode | None = None
+        self._episode: ClientEpisode | None = None
         self._fresh = True  # the session's first episode has not been touched yet
         self._closed = False
 
@@ -304,7 +280,7 @@ class CodeGymEnv:
         self._fresh = False
         if not text:
             text = await self._task_statement()
-        self._episode = _Episode(
+        self._episode = ClientEpisode(
             episode_id=str(meta.get("episode_id") or uuid.uuid4().hex[:16]),
             task_text=text,
             instance_id=_opt_str(meta.get("instance_id")),
@@ -365,7 +341,7 @@ class CodeGymEnv:
             is_error=result.is_error,
             tools=self.tools,
         )
-        episode.steps.append(_Step(call=action, obs=obs, latency_ms=latency_ms, infra=infra))
+        episode.steps.append(ClientStep(call=action, obs=obs, latency_ms=latency_ms, infra=infra))
         if isinstance(meta.get("instance_id"), str):
             episode.instance_id = str(meta["instance_id"])
         if isinstance(meta.get("episode_id"), str):
@@ -374,7 +350,7 @@ class CodeGymEnv:
             episode.step_budget = opt_int(meta.get("step_budget"))
         if isinstance(meta.get("task_id"), str):
             self.task_id = str(meta["task_id"])
-        end = self._update_end(episode, action, result, meta)
+        end = update_end(episode, action, result, meta)
         reward = float(episode.reward or 0) if end is not None else 0.0
         info: StepInfo = {
             "task_id": self.task_id,
@@ -390,27 +366,6 @@ class CodeGymEnv:
         truncated = end == "step_budget"
         terminated = end is not None and not truncated
         return obs, reward, terminated, truncated, info
-
-    def _update_end(
-        self, episode: _Episode, action: ToolCall, result: CallToolResult, meta: Mapping[str, Any]
-    ) -> EndReason | None:
-        if action.name == "submit" and not result.is_error:
-            episode.submission = action.arguments.get("answer")
-        if "done" in meta:
-            if meta.get("done"):
-                reason = meta.get("end_reason")
-                episode.end_reason = cast(EndReason, reason) if reason in _END_REASONS else "submitted"
-                episode.reward = opt_int(meta.get("reward"))
-        elif action.name == "submit" and not result.is_error:
-            episode.end_reason = "submitted"
-            structured = result.structured_content
-            reward = structured.get("reward") if isinstance(structured, dict) else None
-            episode.reward = opt_int(reward)
-        elif episode.step_budget is not None and len(episode.steps) >= episode.step_budget:
-            episode.end_reason, episode.reward = "step_budget", 0
-        if episode.end_reason is not None:
-            episode.ended_at = time.time()
-        return episode.end_reason
 
     def end_episode(self, reason: EndReason, *, detail: str | None = None) -> None:
         """Mark the current episode ended by the caller (a policy gave up, an infra failure).
@@ -436,43 +391,7 @@ class CodeGymEnv:
         Raises:
             EpisodeOver: no episode was started.
         """
-        episode = self._episode
-        if episode is None:
-            raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
-        steps = [
-            StepRecord(
-                index=i,
-                tool=s.call.name,
-                arguments=s.call.arguments,
-                result=None
-                if s.obs.is_error
-                else (s.obs.structured if s.obs.structured is not None else s.obs.text),
-                error=s.obs.text if s.obs.is_error else None,
-                latency_ms=s.latency_ms,
-            )
-            for i, s in enumerate(episode.steps)
-        ]
-        infra = [(i, s) for i, s in enumerate(episode.steps) if s.infra]
-        first_infra = (
-            f"{len(infra)} infrastructure error(s), first at step {infra[0][0]} ({infra[0][1].call.name}): "
-            f"{infra[0][1].obs.text[:300]}"
-            if infra
-            else None
-        )
-        notes = [n for n in (detail, episode.detail, first_infra) if n]
-        return EpisodeRecord(
-            episode_id=episode.episode_id,
-            task_id=self.task_id or "",
-            instance_id=episode.instance_id or "",
-            started_at=episode.started_at,
-            ended_at=episode.ended_at or time.time(),
-            steps=steps,
-            submission=episode.submission,
-            expected=expected,
-            reward=episode.reward,
-            end_reason=episode.end_reason or "disconnected",
-            detail="; ".join(notes) or None,
-        )
+        return episode_record(self._started_episode(), self.task_id, expected=expected, detail=detail)
 
     def chat_messages(self, *, style: ChatStyle = "openai", system: str | None = None) -> list[ChatMessage]:
         """The current episode as chat messages: system, user (task), then assistant tool calls and tool results.
@@ -484,37 +403,13 @@ class CodeGymEnv:
         Raises:
             EpisodeOver: no episode was started.
         """
-        episode = self._episode
-        if episode is None:
+        prompt = system if system is not None else self.system_prompt
+        return chat_messages(self._started_episode(), system=prompt, style=style)
+
+    def _started_episode(self) -> ClientEpisode:
+        if self._episode is None:
             raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
-        messages: list[ChatMessage] = [
-            {"role": "system", "content": system if system is not None else self.system_prompt},
-            {"role": "user", "content": episode.task_text},
-        ]
-        for i, s in enumerate(episode.steps):
-            call_id = s.call.call_id or f"call_{i}"
-            arguments: str | dict[str, JsonValue] = (
-                json.dumps(s.call.arguments, ensure_ascii=False)
-                if style == "openai"
-                else dict(s.call.arguments)
-            )
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": None if style == "openai" else "",
-                    "tool_calls": [
-                        {
-                            "id": call_id,
-                            "type": "function",
-                            "function": {"name": s.call.name, "arguments": arguments},
-                        }
-                    ],
-                }
-            )
-            messages.append(
-                {"role": "tool", "tool_call_id": call_id, "name": s.call.name, "content": s.obs.text}
-            )
-        return messages
+        return self._episode
 
     # ------------------------------------------------------------------ internals
 
