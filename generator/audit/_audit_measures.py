@@ -21,6 +21,7 @@ from ...schemas import (
     values_equal,
 )
 from ...schemas import _tool_rules as rules
+from ..verification._one_call import one_call_answers_detailed
 from ._audit_code import normalised_body, returned_params
 from ._audit_gym import GymFiles
 
@@ -190,48 +191,19 @@ def duplicate_bodies(gym: GymFiles) -> list[ToolRef]:
     return out
 
 
-def _whole_input(tool: ToolSpec, arguments: dict[str, Any], instance: Instance) -> bool:
-    """All the tool's inputs are hidden-bound, or its agent arguments are the whole observed input."""
-    covered = {p.hidden_key or p.name for p in tool.params if p.source == "hidden"}
-    values = {k: _plain(v) for k, v in instance.input.items()}
-    for name, arg in arguments.items():
-        if name == SELECTOR:
-            continue
-        match = [k for k, v in values.items() if v == arg]
-        if not match:
-            return False
-        covered.update(match)
-    return covered >= set(values) and any(p.source != "state" for p in tool.params)
-
-
 def one_call_answer_tools(gym: GymFiles) -> list[ToolRef]:
     """Problem tools that, called on the whole hidden input, return the expected answer.
 
-    A tool is listed when the oracle calls it that way on at least half of the gym's instances
-    (an argument equal to the input by coincidence, on a few instances, does not list it) and every
-    such call's result (``{"result": v}`` unwrapped) equals the instance's expected answer.
+    The generator's definition (``_one_call``): called that way on at least half of the gym's
+    instances, and every such call's result equals the instance's expected answer.
     """
-    specs = {t.name: t for t, _ in gym.problem_tools()}
-    hits: dict[str, list[bool]] = {}
-    seen_on: dict[str, set[str]] = {}
-    for inst in gym.instances:
-        expected = _plain(inst.expected)
-        for call in inst.oracle_trace:
-            tool = specs.get(call.tool)
-            if tool is None or tool.stateful or not _whole_input(tool, call.arguments, inst):
-                continue
-            result = call.result
-            value = result["result"] if isinstance(result, dict) and set(result) == {"result"} else result
-            hits.setdefault(tool.name, []).append(value == expected)
-            seen_on.setdefault(tool.name, set()).add(inst.instance_id)
     return [
         ToolRef(
             task_id=gym.task_id,
-            tool=name,
-            detail=f"returns the answer on all {len(h)} calls on the whole input ({len(seen_on[name])} instances)",
+            tool=hit.tool,
+            detail=f"returns the answer on all {hit.calls} calls on the whole input ({hit.instances} instances)",
         )
-        for name, h in hits.items()
-        if h and all(h) and 2 * len(seen_on[name]) >= len(gym.instances)
+        for hit in one_call_answers_detailed([t for t, _ in gym.problem_tools()], gym.instances)
     ]
 
 

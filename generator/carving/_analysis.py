@@ -116,9 +116,14 @@ def function_facts(fn: cst.FunctionDef, mutating: dict[str, frozenset[int]]) -> 
     ]
     names = {p.name for p in params}
     mutated: set[str] = set()
-    for root in mutation_roots(fn.body, mutating):
-        if root.value in names:
-            mutated.add(root.value)
+    if isinstance(fn.body, cst.IndentedBlock):
+        statements = list(fn.body.body)
+        for at, stmt in enumerate(statements):
+            for root in mutation_roots(stmt, mutating):
+                if root.value in names and not _rebound_fresh(statements[:at], root.value):
+                    mutated.add(root.value)
+    else:  # ``def f(xs): xs.append(1)`` on one line
+        mutated |= {root.value for root in mutation_roots(fn.body, mutating) if root.value in names}
     is_gen = any(isinstance(n, (cst.Yield, cst.Await)) for n in _walk_same_function(fn.body))
     decorators = []
     for d in fn.decorators:
@@ -135,6 +140,41 @@ def function_facts(fn: cst.FunctionDef, mutating: dict[str, frozenset[int]]) -> 
         decorators=decorators,
         mutated_params=frozenset(mutated),
     )
+
+
+_FRESH = (cst.List, cst.ListComp, cst.Dict, cst.DictComp, cst.Set, cst.SetComp, cst.Tuple, cst.Call)
+
+
+def _rebound_fresh(before: list[cst.BaseStatement], name: str) -> bool:
+    """Whether one of these statements (the function's top level, run unconditionally) binds
+    ``name`` to a new object (a display, comprehension or call result): a later mutation of it
+    then changes that object, not the caller's argument."""
+    for stmt in before:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if (
+                isinstance(small, cst.Assign)
+                and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+                and small.targets[0].target.value == name
+                and isinstance(small.value, _FRESH)
+                and not (isinstance(small.value, cst.Call) and _is_identity_call(small.value))
+            ):
+                return True
+    return False
+
+
+def _is_identity_call(call: cst.Call) -> bool:
+    """A call that may hand back its argument itself (no copy is promised): ``f(x)`` of a
+    non-builtin, so only the constructors and converters below count as fresh."""
+    func = call.func
+    return not (isinstance(func, cst.Name) and func.value in _FRESH_BUILTINS)
+
+
+_FRESH_BUILTINS = frozenset(
+    {"list", "dict", "set", "sorted", "str", "int", "float", "tuple", "reversed", "bytes"}
+)
 
 
 def _walk_same_function(node: cst.CSTNode) -> Iterator[cst.CSTNode]:

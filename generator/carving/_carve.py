@@ -45,7 +45,8 @@ def carve_function_problem(
 
     ``entry_params`` are the entry point's parameters as the instances name them;
     ``input_schema`` (an object type schema over them) refines parameter types.
-    ``granularity`` picks how much is carved: "fine" (atomic pieces), "coarse" (whole top-level
+    ``granularity`` picks how much is carved: "fine" (atomic pieces), "split" (fine, with a loop
+    body's statements as tools of their own rather than one step tool), "coarse" (whole top-level
     loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
     rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
     ``observation`` is how the oracle learns the hidden input: "full" (one ``observe()``) or
@@ -117,9 +118,10 @@ def _carve(
             unique=namer.unique,
             claim=namer.claim,
             tools_var=tools_var,
-            segments=granularity in ("fine", "coarse") and not facts.has_global,
+            segments=granularity in ("fine", "split", "coarse") and not facts.has_global,
             coarse=granularity == "coarse",
             single_ops=single_ops,
+            split=granularity == "split",
         )
         new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
         if plan.tools:

@@ -60,6 +60,27 @@ class ExprRewriter(cst.CSTTransformer):
             return self.plan.helper_call(original_node, updated_node)
         return updated_node
 
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        """``key=helper`` -> ``key=lambda v: tools.helper(n=v)``; ``key=lambda x: <expr>`` ->
+        ``key=lambda x: tools.compute_<expr>(x=x)``: the agent computes each element's key with
+        the tool, the ordering itself stays plan code."""
+        key = self.plan.key_function(original_node)
+        if isinstance(key, cst.Name):
+            item = self.plan.fresh_name("item")
+            call = cst.Call(func=key, args=[cst.Arg(cst.Name(item))])
+            tool_call = self.plan.helper_call(call, call)
+            if tool_call is call:
+                return updated_node
+            lam = cst.Lambda(params=cst.Parameters(params=[cst.Param(cst.Name(item))]), body=tool_call)
+            return updated_node.with_changes(value=lam)
+        if isinstance(key, cst.Lambda) and isinstance(updated_node.value, cst.Lambda):
+            own = [p.name.value for p in key.params.params]
+            what = "Compute the key of one element:"
+            tool = self.plan.expr_tool(key.body, "compute", what, self.bound, lambda_params=own)
+            if tool is not None:
+                return updated_node.with_changes(value=updated_node.value.with_changes(body=tool))
+        return updated_node
+
     def _comp_for(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor:
         ifs = []
         for o, u in zip(original.ifs, updated.ifs, strict=True):

@@ -67,6 +67,7 @@ class PlanRewriter:
         segments: bool,
         coarse: bool = False,
         single_ops: bool = False,
+        split: bool = False,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -79,6 +80,7 @@ class PlanRewriter:
         self.segments = segments
         self.coarse = coarse  # whole top-level loops become tools; nothing inside a loop does
         self.single_ops = single_ops  # ``x > 0`` as a tool: only when nothing else would be one
+        self.split = split  # a loop body's statements as tools of their own, not one step tool
         self.tools: dict[str, PendingTool] = {}
         self._inits: dict[str, cst.BaseExpression] | None = None  # literal starts of the next loop's values
         self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
@@ -131,8 +133,13 @@ class PlanRewriter:
     ) -> list[tuple[str, cst.BaseExpression, str | None]]:
         return [(p, cst.Name(p), None if p in comp_names else p) for p in params]
 
-    def expr_params(self, expr: cst.BaseExpression, bound: frozenset[str]) -> list[str] | None:
-        """The parameters of ``expr`` as an expression tool, or None when it should not be one."""
+    def expr_params(
+        self, expr: cst.BaseExpression, bound: frozenset[str], lambda_params: Sequence[str] = ()
+    ) -> list[str] | None:
+        """The parameters of ``expr`` as an expression tool, or None when it should not be one.
+
+        ``lambda_params``: the parameters of the lambda whose body ``expr`` is (read first).
+        """
         if not self.segments or not _nontrivial(expr) or self.calls_tool(expr):
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
@@ -140,12 +147,22 @@ class PlanRewriter:
         if (single_operation(expr) and not self.single_ops) or self._calls_entry(expr):
             return None  # ``i + 1``, ``n <= 1``: plan code; a call of the entry itself answers
         params = expression_interface(self.ctx, expr, bound=bound)
-        return None if isinstance(params, str) else params
+        if isinstance(params, str):
+            return None
+        read = {n.value for n in walk(expr) if isinstance(n, cst.Name)}
+        own = [p for p in lambda_params if p in read and p not in params]
+        return [*own, *params]
 
     def expr_tool(
-        self, expr: cst.BaseExpression, prefix: str, what: str, bound: frozenset[str]
+        self,
+        expr: cst.BaseExpression,
+        prefix: str,
+        what: str,
+        bound: frozenset[str],
+        *,
+        lambda_params: Sequence[str] = (),
     ) -> cst.Call | None:
-        params = self.expr_params(expr, bound)
+        params = self.expr_params(expr, bound, lambda_params)
         if params is None:
             return None
         code = self._code(expr)
@@ -165,6 +182,7 @@ class PlanRewriter:
         )
 
     def calls_tool(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` calls a helper tool, or passes a key function that becomes one."""
         for n in walk(node):
             if (
                 isinstance(n, cst.Call)
@@ -172,7 +190,36 @@ class PlanRewriter:
                 and self._tool_for(n.func) is not None
             ):
                 return True
+            if isinstance(n, cst.Arg) and self.key_function(n) is not None:
+                return True
         return False
+
+    def fresh_name(self, base: str) -> str:
+        """A plan variable name clear of the solution's names and of every tool name."""
+        return self.unique(f"cg_{base}")
+
+    def key_function(self, arg: cst.Arg) -> cst.Name | cst.Lambda | None:
+        """A ``key=`` argument the plan calls as a tool per element: a helper tool passed by name
+        (``key=digits_sum``), or a one-parameter lambda whose body is worth a tool (fine only)."""
+        if arg.keyword is None or arg.keyword.value != "key" or not self.segments or self.coarse:
+            return None
+        value = arg.value
+        if isinstance(value, cst.Name) and self._tool_for(value) is not None:
+            return value
+        if (
+            isinstance(value, cst.Lambda)
+            and len(value.params.params) == 1
+            and value.params.params[0].default is None
+            and not isinstance(value.params.star_arg, cst.Param)
+            and not value.params.star_kwarg
+            and not value.params.kwonly_params
+            and not value.params.posonly_params
+            and _nontrivial(value.body)
+            and not single_operation(value.body)
+            and not any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(value.body))
+        ):
+            return value
+        return None
 
     def _tool_for(self, func: cst.Name) -> FunctionFacts | PendingTool | None:
         index = self.facts.index
@@ -249,7 +296,7 @@ class PlanRewriter:
         self, run: list[cst.SimpleStatementLine], bound: frozenset[str], in_loop: bool
     ) -> list[cst.BaseStatement]:
         if self.segments and _nontrivial_run(run) and not self.calls_tool(cst.IndentedBlock(body=run)):
-            made = self._statement_segment(run, bound, in_loop, None)
+            made = None if self.split and len(run) > 1 else self._statement_segment(run, bound, in_loop, None)
             if made is not None:
                 return [made]
             if len(run) > 1:
@@ -350,7 +397,7 @@ class PlanRewriter:
 
     def _loop_body(self, loop: cst.For | cst.While, bound: frozenset[str]) -> cst.SimpleStatementLine | None:
         inits, self._inits = self._inits, None  # for this loop only, not the loops inside it
-        if not self.segments or not isinstance(loop.body, cst.IndentedBlock):
+        if not self.segments or self.split or not isinstance(loop.body, cst.IndentedBlock):
             return None
         body = loop.body.body
         if self.calls_tool(loop.body) or any(
@@ -371,7 +418,10 @@ class PlanRewriter:
                 params = {p.name for p in self.facts.entry.params}
                 reads_computed = any(n not in params for n in self.facts.index.reads(value))
                 tool = None
-                if reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
+                # split: a returned ``a if c else b`` keeps only its test as a tool, so that no
+                # one call returns the answer
+                whole = not (self.split and isinstance(value, cst.IfExp))
+                if whole and reads_computed and not any(isinstance(n, _COMPS) for n in walk(value)):
                     tool = self.expr_tool(value, "compute", "Compute", bound)
                 new_body.append(small.with_changes(value=tool or self._test(value, bound, whole=False)))
             else:

@@ -23,8 +23,9 @@ __all__ = [
 
 ToolKindCarved = Literal["helper", "segment", "getter", "method"]
 ParamSource = Literal["agent", "hidden", "state"]
-Granularity = Literal["fine", "coarse", "helpers", "getters"]
-"""fine: helpers + loop bodies, conditions, comprehension parts; coarse: helpers + whole top-level
+Granularity = Literal["fine", "split", "coarse", "helpers", "getters"]
+"""fine: helpers + loop bodies, conditions, comprehension parts; split: fine, but each statement of
+a loop body a tool of its own (tried when fine's gym falls short of the filters); coarse: helpers + whole top-level
 loops and the straight-line code around them (few calls even on large inputs); helpers: helper
 functions only; getters: getters over the input (always verifiable, the fallback)."""
 

@@ -72,6 +72,10 @@ class _State:
     failed: str | None = None
 
 
+_CONVERSIONS = frozenset({"list", "tuple", "dict", "int", "float", "str", "bool"})
+"""Type conversions: part of the step that consumes (or makes) the value, never a step alone."""
+
+
 def _is_point(node: cst.CSTNode) -> bool:
     """A step of its own: a call, or an operator or subscript over a call's value. A bare ``n + 1``,
     ``xs[0]`` or ``len(xs)`` of an input is not worth a tool: it stays inside the step that uses it, or in the plan."""
@@ -82,6 +86,8 @@ def _is_point(node: cst.CSTNode) -> bool:
         arg = node.args[0].value if len(node.args) == 1 else None
         if name == "len" and isinstance(arg, cst.Name) and arg.value in _INPUTS.get():
             return False  # the length of an input: observe shows it
+        if name in _CONVERSIONS:
+            return False  # ``list(xs)``, ``int(r)``: no work worth a tool of its own (its inner steps are)
         return name not in OPAQUE_CALLS and name not in MUTATOR_METHODS and name not in MUTATING_FUNCS
     if isinstance(node, (cst.BinaryOperation, cst.Subscript)):
         return any(isinstance(n, cst.Call) and _is_point(n) for n in walk(node))

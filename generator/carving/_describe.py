@@ -184,6 +184,16 @@ def _read_call(node: ast.Call) -> str:
         f"{k.arg}={read_expr(k.value)}" if k.arg else f"**{read_expr(k.value)}" for k in node.keywords
     ]
     listed = ", ".join(args)
+    comps = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+    if (
+        isinstance(node.func, ast.Name)
+        and node.func.id in ("dict", "list", "set", "tuple", "frozenset")
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], comps)
+    ):  # ``dict([(i, 0) for i in lst])``: a container built from the items, said as one reading
+        comp = node.args[0]
+        return f"a {node.func.id} made of {read_expr(comp.elt)} {_read_generators(comp.generators)}"
     if isinstance(node.func, ast.Name):
         return f"{node.func.id}({listed})"
     if isinstance(node.func, ast.Attribute):

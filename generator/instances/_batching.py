@@ -28,6 +28,8 @@ __all__ = [
     "TARGET_PAYOFF",
     "BatchPlan",
     "answer_mode_share",
+    "batch_size_for",
+    "case_steps_cap",
     "choose_batch_size",
     "episode_mode_share",
     "mix_answers",
@@ -171,6 +173,25 @@ def mix_answers(instances: Sequence[Instance], k: int, *, seed: int, key: str) -
     return order
 
 
+def batch_size_for(instances: Sequence[Instance], *, batch: int | None, min_size: int = 1) -> int:
+    """K for these instances: by their best-constant share p (auto) or ``batch``, at least
+    ``min_size`` with auto, under the cap of ``n // 2`` (see :func:`choose_batch_size`).
+
+    Raises:
+        ValueError: no instance given, or ``batch`` is below 1.
+    """
+    k = choose_batch_size(answer_mode_share(instances), len(instances), fixed=batch)
+    if batch is None:
+        k = max(k, min(min_size, len(instances) // 2))
+    return k
+
+
+def case_steps_cap(max_steps: int, k: int) -> int:
+    """The most oracle calls a case may make so that any K of them stay within ``max_steps`` per
+    episode: K cases of ``c`` calls make ``K*c - (K-1)`` (one submit for all)."""
+    return (max_steps + k - 1) // k
+
+
 def plan_batches(
     instances: Sequence[Instance], *, batch: int | None, seed: int, key: str, min_size: int = 1
 ) -> BatchPlan:
@@ -183,9 +204,7 @@ def plan_batches(
         ValueError: no instance given, or ``batch`` is below 1.
     """
     p = answer_mode_share(instances)
-    k = choose_batch_size(p, len(instances), fixed=batch)
-    if batch is None:
-        k = max(k, min(min_size, len(instances) // 2))
+    k = batch_size_for(instances, batch=batch, min_size=min_size)
     ordered = mix_answers(instances, k, seed=seed, key=key)
     return BatchPlan(
         size=k,

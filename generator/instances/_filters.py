@@ -11,6 +11,10 @@
 - ``max_instances``: of the instances left, a spread over oracle steps is kept (evenly spaced
   when sorted by steps), in their original order.
 
+``fit_episodes`` then keeps a batched gym's episodes within ``max_steps`` too: with K cases per
+episode, the filters run again without the cases longer than ``max_steps / K`` calls, as long as
+the gym keeps two episodes and the K it had (else the gym is left as it was).
+
 Instances that fail are dropped and counted by reason; a gym left with no instance, or whose
 oracle uses too few distinct tools overall, is rejected at stage ``filter``. One exception: when
 every instance is short of ``min_steps`` but passes the other filters, the gym is kept if batching
@@ -29,9 +33,17 @@ from pydantic import JsonValue
 
 from ...schemas import Instance, UnsupportedValue, decode
 from .._results import GenerateSettings
-from ._batching import MAX_AUTO_BATCH
+from ._batching import MAX_AUTO_BATCH, batch_size_for, case_steps_cap
 
-__all__ = ["Kept", "apply_filters", "batch_to_reach", "degenerate_allowance", "is_degenerate", "spread"]
+__all__ = [
+    "Kept",
+    "apply_filters",
+    "batch_to_reach",
+    "degenerate_allowance",
+    "fit_episodes",
+    "is_degenerate",
+    "spread",
+]
 
 MAX_DEGENERATE = 2
 """A gym keeps at most this many degenerate instances (and about 10% of its instances)."""
@@ -188,3 +200,37 @@ def batch_to_reach(min_steps: int | None, steps: list[int]) -> int:
     if shortest <= 1:
         return MAX_AUTO_BATCH + 1
     return -(-(min_steps - 1) // (shortest - 1))
+
+
+FIT_REASON = "filter: case steps over --max-steps / batch size"
+
+
+def fit_episodes(instances: list[Instance], kept: Kept, settings: GenerateSettings) -> Kept:
+    """Filter ``instances`` again without the cases that would make a batched episode exceed
+    ``max_steps`` calls, when that keeps the gym's batch size.
+
+    ``kept`` is ``apply_filters(instances, settings)``. With the batch size K it gets
+    (``batch_size_for``), a case may make at most ``case_steps_cap(max_steps, K)`` calls so that
+    every episode of K cases stays within ``max_steps``. The filters (and the spread of at most
+    ``max_instances``) run again on the cases under that cap; their outcome replaces ``kept``
+    when it keeps the same K, the same minimum batch and at least two episodes, else ``kept``
+    stands (its long episodes are what the audit's 10-256 share counts).
+    """
+    if settings.max_steps is None or not kept.instances:
+        return kept
+    k = batch_size_for(kept.instances, batch=settings.batch, min_size=kept.min_batch)
+    cap = case_steps_cap(settings.max_steps, k)
+    if k <= 1 or all(i.oracle_steps <= cap for i in kept.instances):
+        return kept
+    fitted = [i for i in instances if i.oracle_steps <= cap]
+    again = apply_filters(fitted, settings)
+    if (
+        again.rejection is not None
+        or len(again.instances) < 2 * k
+        or again.min_batch != kept.min_batch
+        or batch_size_for(again.instances, batch=settings.batch, min_size=again.min_batch) != k
+    ):
+        return kept
+    dropped = dict(again.dropped)
+    _count(dropped, FIT_REASON, len(instances) - len(fitted))
+    return Kept(instances=again.instances, dropped=dropped, min_batch=again.min_batch)

@@ -42,7 +42,7 @@ from .._results import Generated, GenerateSettings, GymFiles, Rejected
 from ..carving._carving_types import Carving
 from ..carving._schemas_pick import input_schema_for, pick_schema
 from ..instances._batching import BatchPlan, plan_batches
-from ..instances._filters import apply_filters
+from ..instances._filters import apply_filters, fit_episodes
 from ..llm._llm_decompose import Proposal, ProposalRejected
 from ..statements._task_text import Statement, compose_statement
 from ..statements._worked_example import worked_examples
@@ -184,17 +184,38 @@ class _Attempt:
                 if isinstance(result, Generated)
                 else []
             )
+            if answers and granularity == "fine":
+                split = self.split()  # the answering piece statement by statement, when that verifies
+                if split is not None:
+                    return split
             if answers:  # not offered: the next rung, and the reason in the report
                 failures.append(
                     f"{carving.granularity}: tool {answers[0]} returns the answer in one call on the hidden input"
                 )
                 continue
+            if isinstance(result, Rejected) and result.rejection.stage == "filter" and granularity == "fine":
+                split = self.split()  # fewer, larger tools fell short: the loop bodies statement by statement
+                return split if split is not None else result
             if isinstance(result, Generated) or result.rejection.stage == "filter":
                 return result
             stage = result.rejection.stage
             failures.append(f"{carving.granularity}: {result.rejection.reason}")
         reason = failures[-1] if failures else "no carving"
         return _reject(self.problem, stage, reason, detail="\n".join(failures))
+
+    def split(self) -> Generated | None:
+        """The "split" carving (loop bodies statement by statement) when it makes a gym that passes
+        the filters and has no one-call-answer tool, else None."""
+        source = self.recorded.raw.adapted or self.problem
+        carving = carve(source, self.recorded, "split", self.inferred, self.settings.observe)
+        if isinstance(carving, Rejected) or carving.granularity != "split":
+            return None
+        result = self.verify(carving)
+        if not isinstance(result, Generated):
+            return None
+        if one_call_answers(result.files.manifest.tools, result.files.instances):
+            return None
+        return result
 
     def proposal(self, proposal: Proposal | ProposalRejected) -> Generated | str:
         """A gym carved from the LLM's decomposition, or why not (the fallback reason)."""
@@ -323,6 +344,8 @@ def _render(
     for reason, count in verified.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
     kept = apply_filters(verified.instances, settings)
+    if kept.rejection is None:
+        kept = fit_episodes(verified.instances, kept, settings)
     for reason, count in kept.dropped.items():
         dropped[reason] = dropped.get(reason, 0) + count
     if kept.rejection is not None:

@@ -1,44 +1,92 @@
-"""Tools that give the whole answer in one call on the hidden input: found in the oracle's traces.
+"""Tools that give the whole answer in one call: found in the oracle's traces.
 
-A problem tool "answers in one call" when, on EVERY verified instance, the oracle calls it with
-nothing but the hidden input (parameters bound to the hidden input, agent arguments that are each
-a value of the hidden input) and it returns the instance's expected output. Every instance, not
-some: the trace shows only the calls the oracle makes, so a tool called only on the inputs where
-its value happens to be the answer (``x or y`` after ``x`` was false) proves nothing.
+The one definition, used by the generator (such a carving is not offered: the ladder goes on to
+the next rung and says why) and by ``codegym-mcp audit`` (its ``one-call-answer tools`` figure).
 
-A recursive function exposed as a tool, or a segment that is the whole entry body, is found this
-way. Such a carving is not offered: the ladder goes on to the next rung and says why.
+A problem tool (one with a function in tools.py, not stateful) "answers in one call" when:
+
+- the oracle calls it on the WHOLE input: every parameter of the hidden input is either bound to
+  the tool by the runtime (``source="hidden"``) or passed as an agent argument equal to that
+  input value (what ``observe`` and the read tools show); a batch gym's ``case`` selector does
+  not count;
+- it is called that way on at least half of the gym's instances (an argument that equals an
+  input value by coincidence, on a few instances, does not list it);
+- and every such call returns the instance's expected answer (``{"result": v}`` unwrapped,
+  compared as the runtime scores).
+
+A recursive function exposed as a tool, a segment that is the whole entry body, or a tool the
+oracle feeds the observed input and whose result it submits as is, are found this way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ...schemas import Instance, ToolSpec, decode, to_plain, values_equal
 
-__all__ = ["one_call_answers"]
+__all__ = ["OneCallAnswer", "one_call_answers", "one_call_answers_detailed"]
+
+SELECTOR = "case"
+"""The batch selector argument: it picks a case, it is not an agent argument."""
+
+
+@dataclass(frozen=True, slots=True)
+class OneCallAnswer:
+    """A tool that answers in one call: its name, its calls on the whole input, the instances."""
+
+    tool: str
+    calls: int
+    instances: int
 
 
 def _plain(wire: Any) -> Any:
-    return to_plain(decode(wire))
+    return json.loads(json.dumps(to_plain(decode(wire))))
+
+
+def _whole_input(tool: ToolSpec, arguments: dict[str, Any], values: dict[str, Any]) -> bool:
+    """All the tool's inputs are hidden-bound, or its agent arguments cover the whole input."""
+    covered = {p.hidden_key or p.name for p in tool.params if p.source == "hidden"}
+    for name, arg in arguments.items():
+        if name == SELECTOR:
+            continue
+        match = [k for k, v in values.items() if v == arg]
+        if not match:
+            return False
+        covered.update(match)
+    return covered >= set(values) and any(p.source != "state" for p in tool.params)
+
+
+def _unwrapped(result: Any) -> Any:
+    return result["result"] if isinstance(result, dict) and set(result) == {"result"} else result
+
+
+def one_call_answers_detailed(
+    tools: Sequence[ToolSpec], instances: Sequence[Instance]
+) -> list[OneCallAnswer]:
+    """The problem tools of ``tools`` that answer in one call on ``instances``, in tool order."""
+    specs = {t.name: t for t in tools if t.function is not None and not t.stateful}
+    hits: dict[str, list[bool]] = {}
+    seen_on: dict[str, set[int]] = {}
+    for n, inst in enumerate(instances):
+        values = {k: _plain(v) for k, v in inst.input.items()}
+        expected = _plain(inst.expected)
+        for call in inst.oracle_trace:
+            tool = specs.get(call.tool)
+            if tool is None or not _whole_input(tool, call.arguments, values):
+                continue
+            right = values_equal(json.loads(json.dumps(_unwrapped(call.result))), expected)
+            hits.setdefault(tool.name, []).append(right)
+            seen_on.setdefault(tool.name, set()).add(n)
+    return [
+        OneCallAnswer(tool=name, calls=len(hits[name]), instances=len(seen_on[name]))
+        for name in specs
+        if name in hits and all(hits[name]) and 2 * len(seen_on[name]) >= len(instances)
+    ]
 
 
 def one_call_answers(tools: Sequence[ToolSpec], instances: Sequence[Instance]) -> list[str]:
-    """Names of the problem tools that, called once on the hidden input, return the expected output."""
-    problem = {t.name for t in tools if t.function is not None and not t.result_fields}
-    hits: dict[str, int] = dict.fromkeys(problem, 0)
-    for inst in instances:
-        inputs = [_plain(v) for v in inst.input.values()]
-        expected = _plain(inst.expected)
-        hit: set[str] = set()
-        miss: set[str] = set()
-        for call in inst.oracle_trace:
-            if call.tool not in problem or not isinstance(call.result, dict) or "result" not in call.result:
-                continue
-            if not all(any(values_equal(a, v) for v in inputs) for a in call.arguments.values()):
-                continue
-            (hit if values_equal(call.result["result"], expected) else miss).add(call.tool)
-        for name in hit - miss:
-            hits[name] += 1
-    return sorted(n for n in problem if instances and hits[n] == len(instances))
+    """Names of the problem tools that answer in one call on the whole input (sorted)."""
+    return sorted(a.tool for a in one_call_answers_detailed(tools, instances))

@@ -221,12 +221,28 @@ def test_a_recursive_helper_whose_one_call_answers_on_the_hidden_input_is_found(
         for n, f in [(5, 5), (6, 8), (7, 13)]
     ]
     assert one_call_answers(tools, instances) == ["fib"]
-    # a tool that returns the answer only on the instances where its argument happens to be an input
+    # a tool whose argument equals the input by coincidence, on fewer than half of the instances
     coincidence = [
         _instance(3, 3, [TraceCall(tool="step", arguments={"k": 3}, result={"result": 3})]),
         _instance(4, 9, [TraceCall(tool="step", arguments={"k": 7}, result={"result": 9})]),
+        _instance(5, 9, [TraceCall(tool="step", arguments={"k": 8}, result={"result": 9})]),
     ]
     assert one_call_answers(tools, coincidence) == []
+
+
+def test_a_tool_fed_the_whole_observed_input_whose_result_is_the_answer_is_found() -> None:
+    # the audit's definition, shared: the oracle passes what observe showed, not a hidden binding
+    tools = [_tool("double", [ParamSpec(name="m", source="agent")])]
+    instances = [
+        _instance(n, 2 * n, [TraceCall(tool="double", arguments={"m": n}, result={"result": 2 * n})])
+        for n in (3, 4, 5)
+    ]
+    # on one instance the oracle passes a value it worked out first (not the input): still found
+    instances.append(_instance(7, 14, [TraceCall(tool="double", arguments={"m": 70}, result={"result": 14})]))
+    assert one_call_answers(tools, instances) == ["double"]
+    # a wrong result on one call of it: not an answer in one call
+    instances.append(_instance(6, 12, [TraceCall(tool="double", arguments={"m": 6}, result={"result": 11})]))
+    assert one_call_answers(tools, instances) == []
 
 
 STATEFUL = """

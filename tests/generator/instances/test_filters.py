@@ -10,6 +10,7 @@ from codegym_mcp.generator.instances._filters import (
     apply_filters,
     batch_to_reach,
     degenerate_allowance,
+    fit_episodes,
     is_degenerate,
     spread,
 )
@@ -135,3 +136,36 @@ def test_a_gym_of_short_instances_is_kept_when_batching_makes_every_episode_long
     assert apply_filters([_instance(4, name=str(k)) for k in range(5)], GenerateSettings()).rejection
     # short and with too few distinct tools: batching does not add tools
     assert apply_filters([_instance(5, tools=3, name=str(k)) for k in range(8)], GenerateSettings()).rejection
+
+
+def _answered(steps: int, answer: int, name: str) -> Instance:
+    return _instance(steps, name=name).model_copy(update={"expected": answer})
+
+
+def test_cases_too_long_for_a_batched_episode_are_dropped_so_every_episode_stays_within_max_steps() -> None:
+    # two answers half and half: K = 5 (0.5 ** 5 <= 5%); 5 cases of 200 calls would make 996
+    short = [_answered(40, k % 2, f"s{k}") for k in range(16)]
+    long = [_answered(200, k % 2, f"l{k}") for k in range(4)]
+    kept = fit_episodes(short + long, apply_filters(short + long, GenerateSettings()), GenerateSettings())
+    assert [i.oracle_steps for i in kept.instances] == [40] * 16
+    assert kept.dropped["filter: case steps over --max-steps / batch size"] == 4
+    plan = plan_batches(kept.instances, batch=None, seed=0, key="t", min_size=kept.min_batch)
+    assert plan.size == 5
+    groups = [plan.instances[g : g + 5] for g in range(0, len(plan.instances) - 4, 5)]
+    assert all(sum(i.oracle_steps for i in g) - 4 <= 256 for g in groups)
+    # the spread of at most --max-instances is picked among the cases that fit
+    many = [_answered(40 + k % 7, k % 2, f"m{k}") for k in range(40)] + long
+    assert (
+        len(fit_episodes(many, apply_filters(many, GenerateSettings()), GenerateSettings()).instances) == 32
+    )
+
+
+def test_long_cases_stay_when_dropping_them_would_leave_fewer_than_two_episodes() -> None:
+    short = [_answered(40, k % 2, f"s{k}") for k in range(6)]
+    long = [_answered(200, k % 2, f"l{k}") for k in range(10)]
+    before = apply_filters(short + long, GenerateSettings())
+    assert fit_episodes(short + long, before, GenerateSettings()) == before
+    # unbatched gyms are left alone: every case is one episode, already within the window
+    unbatched = [_answered(200, k, f"u{k}") for k in range(8)]
+    single = apply_filters(unbatched, GenerateSettings())
+    assert fit_episodes(unbatched, single, GenerateSettings()) == single
