@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._pass_rate_flags import add_pass_rate_arguments, filtered_catalog, pass_rates_from_args
 from .cli import UsageError
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="run the gyms' code without nsjail (unsafe; warns loudly)"
     )
+    add_pass_rate_arguments(parser)
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import Catalog, CatalogError, default_catalog_dir, warn_no_sandbox
 
     catalog_dir: Path = args.catalog or default_catalog_dir()
-    catalog = Catalog(catalog_dir)
+    catalog = filtered_catalog(Catalog(catalog_dir), args)  # --url: give its server the same flags
     try:
         task_ids = [catalog.resolve(t) for t in args.tasks] if args.tasks else catalog.task_ids()
     except CatalogError as exc:
@@ -216,14 +218,24 @@ async def _main(
         connect: Connector
         where: str
         if args.transport == "stdio":
-            connect = stdio_connector(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
+            connect = stdio_connector(
+                catalog.path,
+                no_sandbox=args.no_sandbox,
+                harness_key=key,
+                pass_rates=pass_rates_from_args(args),
+            )
             where = "stdio servers"
         else:
             base = args.url
             if base is None:
                 start = catalog_subprocess if args.server == "subprocess" else catalog_inprocess
                 base = await stack.enter_async_context(
-                    start(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
+                    start(
+                        catalog.path,
+                        no_sandbox=args.no_sandbox,
+                        harness_key=key,
+                        pass_rates=pass_rates_from_args(args),
+                    )
                 )
             http = await stack.enter_async_context(shared_http_client())
             connect = http_connector(base, http_client=http, harness_key=key)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._pass_rate_flags import add_pass_rate_arguments, filtered_catalog
 from .cli import UsageError
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "episode in the same session (default: $CODEGYM_HARNESS_KEY, which other local users cannot read "
         "in the process list; with no key no client can reset: each new session is a new episode)",
     )
+    add_pass_rate_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = Catalog(args.catalog if args.catalog is not None else default_catalog_dir())
     gym: Gym | None = None
     try:
+        catalog = filtered_catalog(catalog, args)  # --min/--max-pass-rate: only episodes in range
         if args.all:
             if not catalog.task_ids():
                 raise UsageError(
