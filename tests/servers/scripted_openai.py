@@ -16,7 +16,10 @@ It is used by the calibration tests and by ``benchmarks/calibrate.py``.
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +34,7 @@ from pydantic import JsonValue
 from codegym_mcp.runtime import Catalog, episode_expected, episode_instances
 from codegym_mcp.servers import EpisodeContext, Observation, OraclePolicy
 
-__all__ = ["Behaviour", "ScriptedServer", "mutated", "oracle_plan", "scripted_server"]
+__all__ = ["Behaviour", "ScriptedServer", "hashed_script", "mutated", "oracle_plan", "scripted_server"]
 
 Behaviour = Literal["right", "wrong", "skip_right", "skip_wrong"]
 Fault = Literal["429", "500", "hang"]
@@ -158,6 +161,7 @@ class ScriptedServer:
 def _handler(state: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go as two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -202,3 +206,38 @@ def scripted_server(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def hashed_script(samples: int) -> Script:
+    """A script for whole catalogs: episode (t, i) is solved on its first r samples, r = a hash of (t, i)
+    modulo samples + 1 (pass rate r / samples); one gym in 5 answers at once without tools."""
+
+    def script(task_id: str, instance: int, seed: int) -> Behaviour:
+        digest = int.from_bytes(hashlib.sha256(f"{task_id}#{instance}".encode()).digest()[:8], "big")
+        right = seed < digest % (samples + 1)
+        if int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:2], "big") % 5 == 0:
+            return "skip_right" if right else "skip_wrong"
+        return "right" if right else "wrong"
+
+    return script
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve :func:`hashed_script` over a catalog until interrupted (for benchmarks: its own process)."""
+    parser = argparse.ArgumentParser(description="scripted OpenAI-compatible server over a catalog")
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--chunk", type=int, default=1, help="tool calls per reply")
+    parser.add_argument("--always-right", action="store_true", help="replay the oracle on every episode")
+    args = parser.parse_args(argv)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # the threads inherit it
+    script: Script = (lambda t, i, s: "right") if args.always_right else hashed_script(args.samples)
+    with scripted_server(args.catalog, script, chunk=args.chunk) as state:
+        print(f"scripted server at {state.url}", flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        print(f"requests {state.requests}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
