@@ -27,6 +27,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +130,7 @@ def _time_model(policy: OpenAIPolicy) -> list[float]:
     async def on_response(response: Any) -> None:
         waited.append(time.perf_counter() - sent.pop(id(response.request)))
 
-    hooks = {"request": [on_request], "response": [on_response]}
+    hooks: dict[str, list[Callable[..., Any]]] = {"request": [on_request], "response": [on_response]}
     policy._client = AsyncOpenAI(
         base_url=policy.base_url,
         api_key="none",
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg(),
     }
     result["overhead"] = [
-        anyio.run(lambda c=chunk: _overhead(catalog, episodes=args.episodes, rounds=args.rounds, chunk=c))
+        anyio.run(partial(_overhead, catalog, episodes=args.episodes, rounds=args.rounds, chunk=chunk))
         for chunk in (1, 10_000)
     ]
     if args.full:

@@ -100,7 +100,9 @@ def test_a_gym_left_without_episodes_is_not_served_and_says_why(root: Path) -> N
 
 
 def test_a_measurement_of_an_older_gym_counts_as_none(root: Path) -> None:
-    write_calibration(root, {("Fixture_vowels", i): 1.0 for i in range(3)}, stale={"Fixture_vowels"})
+    write_calibration(
+        root, {("Fixture_vowels", i): 1.0 for i in range(3)}, stale=frozenset({"Fixture_vowels"})
+    )
     view = CalibratedCatalog(root, PassRateRange(max_rate=0.25))
     assert len(view.load("Fixture_vowels").instances) == 3
     counts = view.counts()

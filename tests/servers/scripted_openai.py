@@ -34,7 +34,15 @@ from pydantic import JsonValue
 from codegym_mcp.runtime import Catalog, episode_expected, episode_instances
 from codegym_mcp.servers import EpisodeContext, Observation, OraclePolicy
 
-__all__ = ["Behaviour", "ScriptedServer", "hashed_script", "mutated", "oracle_plan", "scripted_server"]
+__all__ = [
+    "Behaviour",
+    "Fault",
+    "ScriptedServer",
+    "hashed_script",
+    "mutated",
+    "oracle_plan",
+    "scripted_server",
+]
 
 Behaviour = Literal["right", "wrong", "skip_right", "skip_wrong"]
 Fault = Literal["429", "500", "hang"]

@@ -19,7 +19,7 @@ from codegym_mcp.servers._tool_use import GENERIC_KINDS
 from codegym_mcp.servers.cli import main
 
 from ._serve_helpers import FIXTURE
-from .scripted_openai import Behaviour, oracle_plan, scripted_server
+from .scripted_openai import Behaviour, Fault, oracle_plan, scripted_server
 
 SAMPLES = 2
 
@@ -103,12 +103,12 @@ def expected_tool_use(catalog: Path) -> ToolUseStats:
 def test_pass_rates_and_tool_use_equal_what_the_script_implies_despite_429_500_and_a_hang(
     catalog: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    faults = {
+    faults: dict[tuple[str, int, int], list[Fault]] = {
         ("Fixture_maxsub", 0, 0): ["429"],
         ("Fixture_maxsub", 2, 1): ["500"],
         ("Fixture_vowels", 1, 0): ["hang"],
     }
-    with scripted_server(catalog, script, faults=faults) as server:  # type: ignore[arg-type]
+    with scripted_server(catalog, script, faults=faults) as server:
         assert calibrate(catalog, server.url) == 0
     calibration = Calibration.model_validate_json((catalog / "calibration.json").read_text(encoding="utf-8"))
     rates = {(r.task_id, r.instance): r.pass_rate for r in calibration.instances}
@@ -140,7 +140,7 @@ def test_pass_rates_and_tool_use_equal_what_the_script_implies_despite_429_500_a
 
 def test_samples_lost_to_the_endpoint_are_reported_apart_and_asked_again(catalog: Path) -> None:
     lost = ("Fixture_maxsub", 1, 0)
-    with scripted_server(catalog, script, faults={lost: ["500", "500", "500"]}) as server:  # type: ignore[arg-type]
+    with scripted_server(catalog, script, faults={lost: ["500", "500", "500"]}) as server:
         assert calibrate(catalog, server.url, "--tasks", "Fixture_maxsub") == 0
     calibration = Calibration.model_validate_json((catalog / "calibration.json").read_text(encoding="utf-8"))
     row = next(r for r in calibration.instances if r.instance == 1)

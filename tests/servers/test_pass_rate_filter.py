@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codegym_mcp.runtime import CalibratedCatalog, Catalog, PassRateRange, gym_sha256
-from codegym_mcp.schemas import Calibration, EpisodeRecord, InstanceCalibration, StepRecord
+from codegym_mcp.schemas import Calibration, EndReason, EpisodeRecord, InstanceCalibration, StepRecord
 from codegym_mcp.servers import RolloutSummary
 from codegym_mcp.servers._tool_use import problem_tools_of, tool_use_stats
 from codegym_mcp.servers.cli import main
@@ -106,7 +106,7 @@ def test_tool_use_counts_problem_tools_and_the_solved_episodes_that_skipped_them
             StepRecord(index=i, tool=t, arguments={}, latency_ms=1.0, error="bad" if i < errors else None)
             for i, t in enumerate(tools)
         ]
-        end = "submitted" if reward is not None else "infra_error"
+        end: EndReason = "submitted" if reward is not None else "infra_error"
         return EpisodeRecord(
             episode_id="e",
             task_id="t",
