@@ -75,6 +75,7 @@ async def _overhead(catalog: Catalog, *, episodes: int, rounds: int, chunk: int)
                 specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=1
             )
             oracle_s.append((time.perf_counter() - started) / len(specs))
+            print(f"chunk {chunk}: oracle {1000 * oracle_s[-1]:.0f} ms/episode", file=sys.stderr, flush=True)
             solved.append(sum(r.reward == 1 for r in records))
             with tempfile.TemporaryDirectory() as tmp:
                 journal = Journal(Path(tmp) / "journal.jsonl")
@@ -93,6 +94,11 @@ async def _overhead(catalog: Catalog, *, episodes: int, rounds: int, chunk: int)
                 )
                 calib_s.append((time.perf_counter() - started) / len(specs))
                 model_s.append(sum(waited) / len(specs))
+                print(
+                    f"chunk {chunk}: calibration {1000 * calib_s[-1]:.0f} ms/episode, model {1000 * model_s[-1]:.0f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 await policy.aclose()
                 requests = run.requests
                 solved.append(run.solved)
@@ -193,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--samples", type=int, default=2, help="samples per episode of --full (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="episodes in flight in --full (default 8)")
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        nargs="*",
+        default=[1, 10_000],
+        help="tool calls per model reply, one overhead run each",
+    )
+    parser.add_argument(
+        "--full-chunk", type=int, default=16, help="tool calls per model reply in --full (default 16)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "calibrate.json")
     args = parser.parse_args(argv)
     demo = REPO / "demo-out" / "catalog"
@@ -207,10 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["overhead"] = [
         anyio.run(partial(_overhead, catalog, episodes=args.episodes, rounds=args.rounds, chunk=chunk))
-        for chunk in (1, 10_000)
+        for chunk in args.chunks
     ]
     if args.full:
-        result["exactness"] = _exactness(path, samples=args.samples, concurrency=args.concurrency, chunk=16)
+        result["exactness"] = _exactness(
+            path, samples=args.samples, concurrency=args.concurrency, chunk=args.full_chunk
+        )
     result["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,8 +32,10 @@ from typing import Any, Literal
 import anyio
 from pydantic import JsonValue
 
-from codegym_mcp.runtime import Catalog, episode_expected, episode_instances
+from codegym_mcp.runtime import Catalog
+from codegym_mcp.schemas import canonical_json
 from codegym_mcp.servers import EpisodeContext, Observation, OraclePolicy
+from codegym_mcp.servers._policies import random_value
 
 __all__ = [
     "Behaviour",
@@ -64,12 +67,27 @@ def mutated(value: JsonValue) -> JsonValue:
         return value + 1.0
     if isinstance(value, str):
         return value + "x"
-    if isinstance(value, list) and value:
-        return [mutated(value[0]), *value[1:]]
-    if isinstance(value, dict) and value:
-        first = next(iter(value))
-        return {**value, first: mutated(value[first])}
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            with suppress(ValueError):
+                return [*value[:i], mutated(item), *value[i + 1 :]]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            with suppress(ValueError):
+                return {**value, key: mutated(item)}
     raise ValueError(f"no wrong answer of the same type as {value!r}")
+
+
+def wrong_answer(value: JsonValue, schema: dict[str, Any]) -> JsonValue:
+    """:func:`mutated`, else a random value of the answer's schema that differs from ``value``."""
+    with suppress(ValueError):
+        return mutated(value)
+    rng = random.Random(0)
+    for _ in range(100):
+        guess = random_value(schema, rng)
+        if canonical_json(guess) != canonical_json(value):
+            return guess
+    raise ValueError(f"no wrong answer for {value!r} under {schema}")
 
 
 def oracle_plan(catalog: Catalog, task_id: str, instance: int) -> list[tuple[str, dict[str, JsonValue]]]:
@@ -112,19 +130,24 @@ class ScriptedServer:
                 self._plans[(task_id, instance)] = plan
         return plan
 
-    def calls_for(self, episode: tuple[str, int, int], done: int) -> list[tuple[str, dict[str, JsonValue]]]:
+    def calls_for(
+        self, episode: tuple[str, int, int], done: int, answer_schema: dict[str, Any]
+    ) -> list[tuple[str, dict[str, JsonValue]]]:
         """The next calls of this episode once ``done`` calls were made (empty: nothing left to do)."""
         task_id, instance, seed = episode
         behaviour = self.script(task_id, instance, seed)
         if behaviour.startswith("skip"):
-            gym = self.catalog.load(task_id)
-            answer = episode_expected(episode_instances(gym, instance))
-            right = behaviour == "skip_right"
-            return [] if done else [("submit", {"answer": answer if right else mutated(answer)})]
+            answer = self.plan(task_id, instance)[-1][1]["answer"]  # what the oracle submits
+            if behaviour == "skip_wrong":
+                answer = wrong_answer(answer, answer_schema)
+            return [] if done else [("submit", {"answer": answer})]
         plan = self.plan(task_id, instance)
         if behaviour == "wrong":
             name, arguments = plan[-1]
-            plan = [*plan[:-1], (name, {**arguments, "answer": mutated(arguments["answer"])})]
+            plan = [
+                *plan[:-1],
+                (name, {**arguments, "answer": wrong_answer(arguments["answer"], answer_schema)}),
+            ]
         return plan[done : done + self.chunk]
 
     def answer(self, headers: Any, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
@@ -145,7 +168,9 @@ class ScriptedServer:
             return int(fault), {"error": {"message": f"scripted HTTP {fault}", "type": "scripted"}}
         messages = body.get("messages", [])
         done = sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
-        calls = self.calls_for(episode, done)
+        submit = next((t for t in body.get("tools", []) if t["function"]["name"] == "submit"), None)
+        schema = submit["function"]["parameters"]["properties"]["answer"] if submit else {}
+        calls = self.calls_for(episode, done, schema)
         message: dict[str, Any] = {"role": "assistant", "content": None if calls else "I give up."}
         if calls:
             message["tool_calls"] = [
