@@ -2,7 +2,7 @@
 
 ``.venv/bin/python -m benchmarks.calibrate --catalog CATALOG`` (default: the demo catalog).
 
-1. Overhead. The same E episodes (one per gym, round-robin) are played, one at a time, through
+1. Overhead. The same E episodes (a seeded random sample of the catalog's) are played, one at a time, through
    one catalog server (a child process, nsjail) by (a) the oracle policy, as ``rollout --policy
    oracle`` plays them, and (b) calibration (``run_calibration``: the OpenAI policy, journal) against
    a scripted OpenAI-compatible server in its own process that answers at once with the oracle's
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -44,7 +45,7 @@ from codegym_mcp.servers._connectors import (
     shared_http_client,
 )
 from codegym_mcp.servers._policies import OpenAIPolicy, OraclePolicy
-from codegym_mcp.servers._rollout import plan_episodes, run_rollouts
+from codegym_mcp.servers._rollout import EpisodeSpec, run_rollouts
 from codegym_mcp.servers.cli import main as cli_main
 from tests.servers.scripted_openai import hashed_script, scripted_server
 
@@ -54,7 +55,9 @@ REPO = Path(__file__).resolve().parent.parent
 async def _overhead(catalog: Catalog, *, episodes: int, rounds: int, chunk: int) -> dict[str, Any]:
     task_ids = catalog.task_ids()
     gyms = [(t, episode_count(catalog.load(t))) for t in task_ids]
-    specs = plan_episodes(gyms, episodes=min(episodes, len(gyms)))
+    pairs = [(t, e) for t, n in gyms for e in range(n)]
+    chosen = sorted(random.Random(0).sample(pairs, min(episodes, len(pairs))))  # a seeded sample of episodes
+    specs = [EpisodeSpec(index=i, task_id=t, instance=e, seed=0) for i, (t, e) in enumerate(chosen)]
     digests = {s.task_id: gym_sha256(catalog.load(s.task_id)) for s in specs}
     scripted = [sys.executable, "-m", "tests.servers.scripted_openai", "--catalog", str(catalog.path)]
     scripted += ["--always-right", "--chunk", str(chunk)]
