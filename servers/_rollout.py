@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..runtime import Catalog, Gym, episode_expected, episode_instance_id, episode_instances
 from ..schemas import EpisodeRecord, Instance, ToolUseStats
 from ._env import CodeGymEnv, EnvError, ServerFailure
+from ._env_types import transport_failure
 from ._policies import EpisodeContext, Policy, PolicyError
 from ._tool_use import ProblemTools, format_tool_use, problem_tools_of, tool_use_stats
 
@@ -31,6 +32,7 @@ __all__ = [
     "Connector",
     "EpisodeSpec",
     "RolloutSummary",
+    "close_env",
     "plan_episodes",
     "play_episode",
     "run_episode",
@@ -105,7 +107,18 @@ async def run_episode(
         return await play_episode(env, spec, policy=policy, gym=gym, fresh=True)
     finally:
         # No shield here: the session's task groups were opened outside any scope of ours.
+        await close_env(env)
+
+
+async def close_env(env: CodeGymEnv) -> None:
+    """Close the session; a connection lost meanwhile (e.g. a pooled keep-alive connection the
+    server had just closed) is ignored: the episode's record is already made, and the server ends
+    a session whose client is gone on its own. Any other error (a bug) propagates."""
+    try:
         await env.close()
+    except Exception as exc:
+        if transport_failure(exc) is None:
+            raise
 
 
 async def play_episode(
@@ -332,11 +345,11 @@ async def run_rollouts(
                 emit(position, record)
                 if record.end_reason == "infra_error":
                     # A session that failed is not trusted with the rest of its group.
-                    await env.close()
+                    await close_env(env)
                     env = None
         finally:
             if env is not None:
-                await env.close()
+                await close_env(env)
 
     async def worker() -> None:
         # K workers pull batches (an episode, or a group sharing a session) from one plan.
