@@ -68,7 +68,10 @@ async def _overhead(catalog: Catalog, *, episodes: int, rounds: int, chunk: int)
     solved: list[int] = []
     async with (
         catalog_subprocess(catalog.path) as base,
-        server_subprocess(scripted, env={**os.environ, "PYTHONPATH": str(REPO)}) as model_url,
+        server_subprocess(
+            scripted,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+        ) as model_url,
         shared_http_client() as http,
     ):
         connect = http_connector(base, http_client=http)
@@ -149,13 +152,18 @@ def _time_model(policy: OpenAIPolicy) -> list[float]:
     return waited
 
 
-def _exactness(catalog: Path, *, samples: int, concurrency: int, chunk: int) -> dict[str, Any]:
+def _exactness(
+    catalog: Path, *, samples: int, concurrency: int, chunk: int, gyms: int | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "catalog"
         shutil.copytree(catalog, copy, ignore=shutil.ignore_patterns("calibration*"))
         script = hashed_script(samples)
+        task_ids = Catalog(copy).task_ids()
+        if gyms is not None:  # a seeded sample of the catalog's gyms
+            task_ids = sorted(random.Random(0).sample(task_ids, min(gyms, len(task_ids))))
         argv = ["calibrate", "--catalog", str(copy), "--llm-model", "scripted", "--samples", str(samples)]
-        argv += ["--concurrency", str(concurrency)]
+        argv += ["--concurrency", str(concurrency), "--tasks", *task_ids]
         timings = []
         counts = []
         for _ in range(2):
@@ -174,8 +182,9 @@ def _exactness(catalog: Path, *, samples: int, concurrency: int, chunk: int) -> 
             )
             if row.pass_rate != implied / samples:
                 mismatches.append(f"{row.task_id}#{row.instance}: {row.pass_rate} != {implied}/{samples}")
-        total = sum(episode_count(Catalog(copy).load(t)) for t in Catalog(copy).task_ids())
+        total = sum(episode_count(Catalog(copy).load(t)) for t in task_ids)
     return {
+        "gyms": task_ids,
         "samples": samples,
         "episodes": total,
         "measured": len(calibration.instances),
@@ -212,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--full-chunk", type=int, default=16, help="tool calls per model reply in --full (default 16)"
     )
+    parser.add_argument(
+        "--full-gyms", type=int, help="--full on a seeded sample of this many gyms (default: all)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "calibrate.json")
     args = parser.parse_args(argv)
     demo = REPO / "demo-out" / "catalog"
@@ -230,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.full:
         result["exactness"] = _exactness(
-            path, samples=args.samples, concurrency=args.concurrency, chunk=args.full_chunk
+            path,
+            samples=args.samples,
+            concurrency=args.concurrency,
+            chunk=args.full_chunk,
+            gyms=args.full_gyms,
         )
     result["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
