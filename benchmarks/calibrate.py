@@ -37,16 +37,16 @@ import anyio
 
 from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count, gym_sha256
 from codegym_mcp.schemas import Calibration
-from codegym_mcp.servers._calibrate import CalibrationPlan, CalibrationRun, Journal, run_calibration
-from codegym_mcp.servers._connectors import (
+from codegym_mcp.servers.cli import main as cli_main
+from codegym_mcp.servers.rollout._calibrate import CalibrationPlan, CalibrationRun, Journal, run_calibration
+from codegym_mcp.servers.rollout._connectors import (
     catalog_subprocess,
     http_connector,
     server_subprocess,
     shared_http_client,
 )
-from codegym_mcp.servers._policies import OpenAIPolicy, OraclePolicy
-from codegym_mcp.servers._rollout import EpisodeSpec, run_rollouts
-from codegym_mcp.servers.cli import main as cli_main
+from codegym_mcp.servers.rollout._policies import OpenAIPolicy, OraclePolicy
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
 from tests.servers.scripted_openai import hashed_script, scripted_server
 
 REPO = Path(__file__).resolve().parent.parent

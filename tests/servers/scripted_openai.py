@@ -35,7 +35,7 @@ from pydantic import JsonValue
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.schemas import canonical_json
 from codegym_mcp.servers import EpisodeContext, Observation, OraclePolicy
-from codegym_mcp.servers._policies import random_value
+from codegym_mcp.servers.rollout._policies import random_value
 
 __all__ = [
     "Behaviour",
