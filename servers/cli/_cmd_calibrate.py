@@ -206,6 +206,12 @@ def _measure(args: argparse.Namespace, catalog: Catalog, task_ids: list[str]) ->
     for detail in run.infra_details:
         print(f"  infrastructure error: {detail}", file=sys.stderr)
     print(f"wrote {path} (journal: {journal.path})", file=sys.stderr)
+    if run.lost:
+        print(
+            f"codegym-mcp calibrate: {run.lost} samples ended with their MCP session before a record was made "
+            "(not counted); run the same command again to play them",
+            file=sys.stderr,
+        )
     if run.played and run.infra_errors == run.played:
         print(
             f"codegym-mcp calibrate: all {run.played} samples failed before they could be scored "

@@ -118,6 +118,8 @@ class CalibrationRun:
     played: int = 0
     solved: int = 0
     infra_errors: int = 0
+    lost: int = 0
+    """Samples whose session ended without a record (not journalled: the next run asks them again)."""
     requests: int = 0
     wall_seconds: float = 0.0
     infra_details: list[str] = field(default_factory=list)
@@ -198,18 +200,32 @@ async def run_calibration(
     if progress is not None:
         progress(run, len(todo))
 
+    async def play(spec: EpisodeSpec, digest: str) -> None:
+        gym = gyms[spec.task_id][0]
+        record = await run_episode(spec, connect=connect, policy=policy, gym=gym)
+        journal.append(_entry(policy, spec, digest, gym, record, is_problem_tool))
+        run.played += 1
+        run.solved += record.reward == 1
+        if record.reward is None:
+            run.infra_errors += 1
+            if len(run.infra_details) < 3:
+                failed = next((s.error for s in reversed(record.steps) if s.error), None)
+                run.infra_details.append(f"{spec.task_id}#{spec.instance}: {failed or record.detail}")
+
     async def worker() -> None:
         for spec, digest in queue:
-            gym = gyms[spec.task_id][0]
-            record = await run_episode(spec, connect=connect, policy=policy, gym=gym)
-            journal.append(_entry(policy, spec, digest, gym, record, is_problem_tool))
-            run.played += 1
-            run.solved += record.reward == 1
-            if record.reward is None:
-                run.infra_errors += 1
+            played = run.played
+            # Each sample in a task of its own: a cancellation leaking out of a broken MCP session
+            # (its task group lives in the session's exit stack) ends that task only, silently;
+            # it is counted here as lost instead of ending this worker and its remaining samples.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(play, spec, digest)
+            if run.played == played:
+                run.lost += 1
                 if len(run.infra_details) < 3:
-                    failed = next((s.error for s in reversed(record.steps) if s.error), None)
-                    run.infra_details.append(f"{spec.task_id}#{spec.instance}: {failed or record.detail}")
+                    run.infra_details.append(
+                        f"{spec.task_id}#{spec.instance}: the MCP session ended without a record"
+                    )
             if progress is not None:
                 progress(run, len(todo))
 
@@ -345,6 +361,7 @@ def format_calibration(calibration: Calibration, run: CalibrationRun | None = No
         lines.append(
             f"  this run: {run.played} samples played ({run.solved} solved) in {run.wall_seconds:.1f}s, "
             f"{run.cached} from the journal, {run.requests} model requests"
+            + (f"; {run.lost} lost with their session (a rerun plays them)" if run.lost else "")
         )
     if calibration.infra_errors:
         lines.append(

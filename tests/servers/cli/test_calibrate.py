@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -12,8 +13,15 @@ import pytest
 
 from codegym_mcp.runtime import Catalog, episode_count, gym_sha256
 from codegym_mcp.schemas import Calibration, ToolUseStats
+from codegym_mcp.servers import Agent, EpisodeContext, Observation, ToolCall
 from codegym_mcp.servers.cli import main
-from codegym_mcp.servers.rollout._calibrate import JOURNAL_FILE, Journal, plan_calibration, run_calibration
+from codegym_mcp.servers.rollout._calibrate import (
+    JOURNAL_FILE,
+    CalibrationRun,
+    Journal,
+    plan_calibration,
+    run_calibration,
+)
 from codegym_mcp.servers.rollout._connectors import catalog_inprocess, http_connector
 from codegym_mcp.servers.rollout._policies import OpenAIPolicy
 from codegym_mcp.servers.rollout._tool_use import GENERIC_KINDS
@@ -209,3 +217,38 @@ def test_an_interrupted_run_keeps_every_sample_it_finished(catalog: Path) -> Non
     with scripted_server(catalog, script) as again:
         assert calibrate(catalog, again.url) == 0
     assert len(again.episodes) == 7 * SAMPLES - finished
+
+
+class CancelledAgent:
+    async def act(self, obs: Observation) -> ToolCall | None:
+        raise anyio.get_cancelled_exc_class()()  # what a broken MCP session's task group leaks
+
+
+@dataclass
+class LeakingPolicy(OpenAIPolicy):
+    """Leaks a cancellation into the episode of instance 1 and plays the others with the model."""
+
+    def agent(self, ctx: EpisodeContext) -> Agent:
+        return CancelledAgent() if ctx.instance_index == 1 else super().agent(ctx)
+
+
+def test_a_sample_whose_session_leaks_a_cancellation_is_lost_alone_and_asked_again(catalog: Path) -> None:
+    journal = Journal(catalog / JOURNAL_FILE)
+
+    async def calibrate_maxsub(url: str) -> CalibrationRun:
+        cat = Catalog(catalog)
+        plan = plan_calibration(
+            cat, ["Fixture_maxsub"], model="scripted", temperature=1.0, samples=1, journal=journal
+        )
+        policy = LeakingPolicy(model="scripted", base_url=url, max_turns=30, temperature=1.0)
+        async with catalog_inprocess(catalog, no_sandbox=True) as base:
+            run = await run_calibration(
+                plan, policy=policy, connect=http_connector(base), journal=journal, concurrency=1
+            )
+        await policy.aclose()
+        return run
+
+    with scripted_server(catalog, script) as server:
+        run = anyio.run(calibrate_maxsub, server.url)
+    assert (run.played, run.lost) == (3, 1)
+    assert sorted(e.instance for e in journal.entries.values()) == [0, 2, 3]
