@@ -78,7 +78,7 @@ async def _overhead(catalog: Catalog, *, episodes: int, rounds: int, chunk: int)
         for _ in range(rounds):
             started = time.perf_counter()
             records, _ = await run_rollouts(
-                specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=1
+                specs, connect=connect, policy=OraclePolicy(catalog), catalog=catalog, concurrency=1
             )
             oracle_s.append((time.perf_counter() - started) / len(specs))
             print(f"chunk {chunk}: oracle {1000 * oracle_s[-1]:.0f} ms/episode", file=sys.stderr, flush=True)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ...runtime import Catalog, Gym, episode_count, episode_instance_id, episode_instances, gym_sha256
 from ...schemas import CALIBRATION_FILE, Calibration, EndReason, EpisodeRecord, InstanceCalibration
 from ._policies import OpenAIPolicy
-from ._rollout import Connector, EpisodeSpec, run_episode
+from ._rollout import Connector, EpisodeSpec, play_in_new_session
 from ._tool_use import (
     EpisodeToolUse,
     ProblemTools,
@@ -202,7 +202,7 @@ async def run_calibration(
 
     async def play(spec: EpisodeSpec, digest: str) -> None:
         gym = gyms[spec.task_id][0]
-        record = await run_episode(spec, connect=connect, policy=policy, gym=gym)
+        record = await play_in_new_session(spec, connect=connect, policy=policy, gym=gym)
         journal.append(_entry(policy, spec, digest, gym, record, is_problem_tool))
         run.played += 1
         run.solved += record.reward == 1

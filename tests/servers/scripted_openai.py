@@ -92,9 +92,8 @@ def wrong_answer(value: JsonValue, schema: dict[str, Any]) -> JsonValue:
 
 def oracle_plan(catalog: Catalog, task_id: str, instance: int) -> list[tuple[str, dict[str, JsonValue]]]:
     """The calls the oracle policy makes on this episode, submit last."""
-    gym = catalog.load(task_id)
-    agent = OraclePolicy().agent(
-        EpisodeContext(task_id=task_id, task_text="", tools=(), gym=gym, instance_index=instance)
+    agent = OraclePolicy(catalog).agent(
+        EpisodeContext(task_id=task_id, task_text="", tools=(), instance_index=instance)
     )
     calls: list[tuple[str, dict[str, JsonValue]]] = []
 

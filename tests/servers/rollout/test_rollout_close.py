@@ -10,7 +10,7 @@ import pytest
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers.rollout._env import CodeGymEnv
 from codegym_mcp.servers.rollout._policies import OraclePolicy
-from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, run_episode, run_rollouts
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, play_in_new_session, run_rollouts
 
 from .._rollout_fakes import INPUTS, TASK_ID, toy_server, write_toy_catalog
 
@@ -40,13 +40,13 @@ async def connect_losing_on_close(spec: EpisodeSpec) -> CodeGymEnv:
 async def test_a_connection_lost_while_closing_keeps_the_scored_episode(tmp_path: Path) -> None:
     catalog = Catalog(write_toy_catalog(tmp_path))
     spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=1, seed=0)
-    record = await run_episode(
-        spec, connect=connect_losing_on_close, policy=OraclePolicy(), gym=catalog.load(TASK_ID)
+    record = await play_in_new_session(
+        spec, connect=connect_losing_on_close, policy=OraclePolicy(catalog), gym=catalog.load(TASK_ID)
     )
     assert (record.reward, record.end_reason) == (1, "submitted")
     specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=4)
     _, summary = await run_rollouts(
-        specs, connect=connect_losing_on_close, policy=OraclePolicy(), catalog=catalog
+        specs, connect=connect_losing_on_close, policy=OraclePolicy(catalog), catalog=catalog
     )
     assert summary.successes == 4
 
@@ -66,6 +66,9 @@ async def test_a_bug_while_closing_still_surfaces(tmp_path: Path) -> None:
         return env
 
     with pytest.raises(KeyError):
-        await run_episode(
-            EpisodeSpec(0, TASK_ID, 0, 0), connect=connect, policy=OraclePolicy(), gym=catalog.load(TASK_ID)
+        await play_in_new_session(
+            EpisodeSpec(0, TASK_ID, 0, 0),
+            connect=connect,
+            policy=OraclePolicy(catalog),
+            gym=catalog.load(TASK_ID),
         )
