@@ -161,7 +161,7 @@ class ScriptedServer:
             queue = self.faults.get(episode)
             fault = queue.pop(0) if queue else None
         if fault == "hang":
-            self._release.wait(30.0)
+            self._release.wait(60.0)
             return 0, None
         if fault is not None:
             return int(fault), {"error": {"message": f"scripted HTTP {fault}", "type": "scripted"}}

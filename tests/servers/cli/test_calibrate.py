@@ -119,7 +119,7 @@ def test_pass_rates_and_tool_use_equal_what_the_script_implies_despite_429_500_a
         ("Fixture_vowels", 1, 0): ["hang"],
     }
     with scripted_server(catalog, script, faults=faults) as server:
-        assert calibrate(catalog, server.url, timeout=3.0) == 0
+        assert calibrate(catalog, server.url, timeout=10.0) == 0
     calibration = Calibration.model_validate_json((catalog / "calibration.json").read_text(encoding="utf-8"))
     rates = {(r.task_id, r.instance): r.pass_rate for r in calibration.instances}
     implied = {
