@@ -20,17 +20,31 @@ from pathlib import Path
 
 import anyio
 
-from codegym_mcp.runtime import Catalog, CatalogNotFound, default_catalog_dir
+from codegym_mcp.runtime import (
+    CalibratedCatalog,
+    Catalog,
+    CatalogNotFound,
+    PassRateRange,
+    default_catalog_dir,
+)
 from codegym_mcp.servers import CodeGymEnv, EpisodeContext, OraclePolicy, catalog_inprocess, catalog_task_url
 
 
-async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_tasks: int) -> None:
-    catalog = Catalog(catalog_dir)
+async def rollout(
+    catalog_dir: Path,
+    out: Path,
+    *,
+    episodes_per_task: int,
+    max_tasks: int,
+    pass_rates: PassRateRange | None = None,
+) -> None:
+    # With pass_rates (from `codegym-mcp calibrate`), the server and this loop see only those instances.
+    catalog = Catalog(catalog_dir) if pass_rates is None else CalibratedCatalog(catalog_dir, pass_rates)
     policy = OraclePolicy(catalog)
     total = solved = 0
     # The harness key lets this loop (and no agent) start the next episode of a session.
     harness_key = secrets.token_urlsafe(24)
-    async with catalog_inprocess(catalog_dir, harness_key=harness_key) as base_url:
+    async with catalog_inprocess(catalog_dir, harness_key=harness_key, pass_rates=pass_rates) as base_url:
         with out.open("w", encoding="utf-8") as sink:
             for task_id in catalog.task_ids()[:max_tasks]:
                 # One MCP session per task; reset(seed=...) moves it to the next instance.
@@ -75,15 +89,23 @@ def main() -> None:
     )
     parser.add_argument("--episodes-per-task", type=int, default=2, help="episodes per gym (default 2)")
     parser.add_argument("--max-tasks", type=int, default=10, help="play the first N gyms (default 10)")
+    parser.add_argument(
+        "--max-pass-rate", type=float, help="only instances a calibrated model solved at most this often"
+    )
     args = parser.parse_args()
     try:
         Catalog(args.catalog).task_ids()
     except CatalogNotFound as exc:
         parser.error(str(exc))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    rates = None if args.max_pass_rate is None else PassRateRange(max_rate=args.max_pass_rate)
     anyio.run(
         lambda: rollout(
-            args.catalog, args.out, episodes_per_task=args.episodes_per_task, max_tasks=args.max_tasks
+            args.catalog,
+            args.out,
+            episodes_per_task=args.episodes_per_task,
+            max_tasks=args.max_tasks,
+            pass_rates=rates,
         )
     )
 

@@ -9,6 +9,15 @@ from ._batch import (
     episode_instances,
     published_tools,
 )
+from ._calibrated import (
+    BadCalibration,
+    CalibratedCatalog,
+    FilterCounts,
+    PassRateRange,
+    filtered_gym,
+    gym_sha256,
+    read_calibration,
+)
 from ._catalog import BrokenGym, Catalog, CatalogError, CatalogNotFound, Gym, UnknownTask, default_catalog_dir
 from ._config import Isolation, SandboxConfig, default_isolation, module_name_for, warn_no_sandbox
 from ._doctor import Check, DoctorReport, diagnose, isolation_summary
@@ -41,8 +50,10 @@ __all__: list[str] = [
     "BATCH_ID_SEPARATOR",
     "CASE_ARG",
     "EPISODE_META_KEY",
+    "BadCalibration",
     "BadReset",
     "BrokenGym",
+    "CalibratedCatalog",
     "CallFailed",
     "CallTimeout",
     "Catalog",
@@ -51,6 +62,7 @@ __all__: list[str] = [
     "Check",
     "DoctorReport",
     "EpisodeStatus",
+    "FilterCounts",
     "Gym",
     "InstancePicker",
     "Isolation",
@@ -58,6 +70,7 @@ __all__: list[str] = [
     "LeasedWorker",
     "MemoryLimitExceeded",
     "OutputTooLarge",
+    "PassRateRange",
     "Recorder",
     "SandboxConfig",
     "SandboxError",
@@ -78,8 +91,11 @@ __all__: list[str] = [
     "episode_expected",
     "episode_instance_id",
     "episode_instances",
+    "filtered_gym",
+    "gym_sha256",
     "isolation_summary",
     "module_name_for",
     "published_tools",
+    "read_calibration",
     "warn_no_sandbox",
 ]

@@ -15,6 +15,7 @@ from ._audit import (
     ToolMeasures,
     ToolRef,
 )
+from ._calibration import CALIBRATION_FILE, Calibration, InstanceCalibration, ToolUseStats
 from ._episode import EndReason, EpisodeRecord, StepRecord
 from ._gym import (
     FORMAT_VERSION,
@@ -59,11 +60,13 @@ from ._values import (
 )
 
 __all__ = [
+    "CALIBRATION_FILE",
     "FORMAT_VERSION",
     "ITEMS_CAP",
     "TEXT_CAP",
     "AuditReport",
     "BlindGuess",
+    "Calibration",
     "CoercionError",
     "DuplicateGym",
     "EndReason",
@@ -74,6 +77,7 @@ __all__ = [
     "HonestyCheck",
     "HonestyFinding",
     "Instance",
+    "InstanceCalibration",
     "InstanceMeasures",
     "LlmUsage",
     "LoadIssue",
@@ -91,6 +95,7 @@ __all__ = [
     "ToolMeasures",
     "ToolRef",
     "ToolSpec",
+    "ToolUseStats",
     "TraceCall",
     "UnsupportedValue",
     "as_hashable",

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ._audit import AuditReport
+from ._calibration import Calibration
 from ._episode import EpisodeRecord
 from ._gym import GymManifest, Instance, ToolSpec
 from ._problem import Problem
@@ -23,6 +24,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "episode-record": EpisodeRecord,
     "generation-report": GenerationReport,
     "audit-report": AuditReport,
+    "calibration": Calibration,
 }
 
 

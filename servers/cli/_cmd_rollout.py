@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._main import UsageError
+from ._pass_rate_flags import add_pass_rate_arguments, filtered_catalog, pass_rates_from_args
 from ._report_flag import add_report_html_argument, write_report_if_asked
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="run the gyms' code without nsjail (unsafe; warns loudly)"
     )
+    add_pass_rate_arguments(parser)
     add_report_html_argument(parser)
 
 
@@ -140,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from ...runtime import Catalog, CatalogError, default_catalog_dir, warn_no_sandbox
 
     catalog_dir: Path = args.catalog or default_catalog_dir()
-    catalog = Catalog(catalog_dir)
+    catalog = filtered_catalog(Catalog(catalog_dir), args)  # --url: give its server the same flags
     try:
         task_ids = [catalog.resolve(t) for t in args.tasks] if args.tasks else catalog.task_ids()
     except CatalogError as exc:
@@ -231,14 +233,24 @@ async def _main(
         connect: Connector
         where: str
         if args.transport == "stdio":
-            connect = stdio_connector(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
+            connect = stdio_connector(
+                catalog.path,
+                no_sandbox=args.no_sandbox,
+                harness_key=key,
+                pass_rates=pass_rates_from_args(args),
+            )
             where = "stdio servers"
         else:
             base = args.url
             if base is None:
                 start = catalog_subprocess if args.server == "subprocess" else catalog_inprocess
                 base = await stack.enter_async_context(
-                    start(catalog.path, no_sandbox=args.no_sandbox, harness_key=key)
+                    start(
+                        catalog.path,
+                        no_sandbox=args.no_sandbox,
+                        harness_key=key,
+                        pass_rates=pass_rates_from_args(args),
+                    )
                 )
             # a server this run starts inherits $CODEGYM_AUTH_TOKEN too: the same token either way
             token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV)

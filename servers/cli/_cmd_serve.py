@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._main import UsageError
+from ._pass_rate_flags import add_pass_rate_arguments, filtered_catalog
 from ._serve_limits import add_session_arguments, auth_token, session_limits
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ._ray_serve import add_ray_arguments
 
     add_ray_arguments(parser)
+    add_pass_rate_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = Catalog(args.catalog if args.catalog is not None else default_catalog_dir())
     gym: Gym | None = None
     try:
+        catalog = filtered_catalog(catalog, args)  # --min/--max-pass-rate: only episodes in range
         if args.all:
             if not catalog.task_ids():
                 raise UsageError(

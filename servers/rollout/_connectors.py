@@ -37,7 +37,7 @@ import httpx2
 from anyio.abc import ByteReceiveStream, Process
 from mcp.client.stdio import StdioServerParameters
 
-from ...runtime import Catalog, WorkerPool
+from ...runtime import CalibratedCatalog, Catalog, PassRateRange, WorkerPool
 from ..mcp._catalog_server import catalog_task_url
 from ..mcp._server import HARNESS_KEY_ENV
 from ._env import CodeGymEnv, EnvError
@@ -49,6 +49,7 @@ __all__ = [
     "catalog_subprocess",
     "http_connector",
     "memory_connector",
+    "pass_rate_args",
     "server_subprocess",
     "shared_http_client",
     "stdio_connector",
@@ -99,15 +100,19 @@ async def catalog_subprocess(
     extra_args: Sequence[str] = (),
     echo: bool = False,
     harness_key: str | None = None,
+    pass_rates: PassRateRange | None = None,
 ) -> AsyncIterator[str]:
     """Run a catalog server as a child process; yield its base URL (``http://HOST:PORT``).
 
     ``harness_key`` reaches the child as ``$CODEGYM_HARNESS_KEY`` (not on its command line).
+    ``pass_rates``: serve only the episodes whose calibrated pass rate is in range (see
+    :class:`~codegym_mcp.runtime.CalibratedCatalog`).
 
     Raises:
         ServerStartFailed: the process exited, or printed no URL within ``startup_timeout``.
     """
-    command = _serve_command(catalog, no_sandbox=no_sandbox, host=host, extra=extra_args)
+    extra = [*pass_rate_args(pass_rates), *extra_args]
+    command = _serve_command(catalog, no_sandbox=no_sandbox, host=host, extra=extra)
     env = None if harness_key is None else {**os.environ, HARNESS_KEY_ENV: harness_key}
     async with server_subprocess(command, startup_timeout=startup_timeout, echo=echo, env=env) as url:
         yield url
@@ -195,12 +200,16 @@ async def catalog_inprocess(
     host: str = "127.0.0.1",
     workers: int | None = None,
     harness_key: str | None = None,
+    pass_rates: PassRateRange | None = None,
 ) -> AsyncIterator[str]:
     """Run the catalog server inside this process (same event loop); yield its base URL.
+
+    ``pass_rates``: serve only the episodes whose calibrated pass rate is in range.
 
     Raises:
         OSError: the address cannot be bound.
         SandboxError: the sandbox workers could not start.
+        BadCalibration: ``pass_rates`` given and the catalog has no valid calibration.json.
     """
     from ...runtime import SandboxConfig, default_isolation
     from ..mcp._catalog_server import running_http_server
@@ -210,9 +219,22 @@ async def catalog_inprocess(
     options = ServeOptions(harness_key=harness_key)
     async with (
         WorkerPool(config, size=workers or max(1, min(4, os.cpu_count() or 1))) as pool,
-        running_http_server(Catalog(catalog), pool, host=host, port=0, options=options) as base,
+        running_http_server(
+            Catalog(catalog) if pass_rates is None else CalibratedCatalog(catalog, pass_rates),
+            pool,
+            host=host,
+            port=0,
+            options=options,
+        ) as base,
     ):
         yield base
+
+
+def pass_rate_args(pass_rates: PassRateRange | None) -> list[str]:
+    """``serve`` flags asking for the pass-rate filter (none when ``pass_rates`` is None)."""
+    if pass_rates is None:
+        return []
+    return ["--min-pass-rate", repr(pass_rates.min_rate), "--max-pass-rate", repr(pass_rates.max_rate)]
 
 
 def http_connector(
@@ -257,11 +279,17 @@ def shared_http_client(*, max_connections: int = 256, auth_token: str | None = N
 
 
 def stdio_connector(
-    catalog: Path, *, no_sandbox: bool = False, read_timeout: float = 120.0, harness_key: str | None = None
+    catalog: Path,
+    *,
+    no_sandbox: bool = False,
+    read_timeout: float = 120.0,
+    harness_key: str | None = None,
+    pass_rates: PassRateRange | None = None,
 ) -> Connector:
     """Connector launching one stdio server process per episode (what desktop agents do).
 
-    Each server gets ``harness_key`` (a random one by default) in its environment.
+    Each server gets ``harness_key`` (a random one by default) in its environment, and serves
+    only the episodes in ``pass_rates`` when given.
     """
     key = harness_key or secrets.token_urlsafe(24)
 
@@ -270,6 +298,7 @@ def stdio_connector(
         args += ["--instance", str(spec.instance), "--transport", "stdio"]
         if no_sandbox:
             args.append("--no-sandbox")
+        args += pass_rate_args(pass_rates)
         params = StdioServerParameters(command=sys.executable, args=args, env={HARNESS_KEY_ENV: key})
         return await CodeGymEnv.connect(
             params, task_id=spec.task_id, read_timeout=read_timeout, harness_key=key

@@ -288,6 +288,7 @@ class OpenAIAgent:
     client: AsyncOpenAI
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]]
+    episode_tag: str = ""
     turns: int = 0
     pending: list[ToolCall] = field(default_factory=list)
     awaiting: str | None = None  # id of the call whose result the model has not seen yet
@@ -321,6 +322,7 @@ class OpenAIAgent:
                 messages=self.messages,  # type: ignore[arg-type]
                 tools=self.tools,  # type: ignore[arg-type]
                 temperature=self.policy.temperature,
+                extra_headers={EPISODE_HEADER: self.episode_tag} if self.episode_tag else None,
             )
         except openai.OpenAIError as exc:
             raise PolicyError(f"openai: the endpoint failed: {type(exc).__name__}: {exc}") from exc
@@ -382,12 +384,21 @@ class OpenAIAgent:
             self.pending.append(ToolCall(c.function.name, arguments, call_id=c.id))
 
 
+EPISODE_HEADER = "X-Codegym-Episode"
+"""Request header naming the episode a model request belongs to (for endpoint logs, proxies, scripted
+test servers): ``task=<task_id>; instance=<index>; seed=<seed>``. It names no input and no answer."""
+
 _NUDGE = "Continue by calling a tool. When you know the answer, call `submit` with it."
 
 
 @dataclass
 class OpenAIPolicy:
-    """An LLM agent over any OpenAI-compatible endpoint, with a turn budget (API calls per episode)."""
+    """An LLM agent over any OpenAI-compatible endpoint, with a turn budget (API calls per episode).
+
+    The openai client retries HTTP 429, 5xx, timeouts and connection errors ``max_retries`` times
+    (exponential backoff, ``Retry-After`` honoured); ``requests`` counts every HTTP request sent,
+    retries included. Each request carries the :data:`EPISODE_HEADER` of its episode.
+    """
 
     model: str
     base_url: str | None = None
@@ -397,6 +408,8 @@ class OpenAIPolicy:
     system_prompt: str | None = None
     timeout: float = 120.0
     name: str = "openai"
+    max_retries: int = 1
+    requests: int = field(default=0, init=False)
     _client: AsyncOpenAI | None = field(default=None, init=False, repr=False)
 
     def _get_client(self) -> AsyncOpenAI:
@@ -409,11 +422,21 @@ class OpenAIPolicy:
                 ) from exc
             import os
 
+            from openai import DefaultAsyncHttpxClient
+
             key = self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
             self._client = AsyncOpenAI(
-                base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=1
+                base_url=self.base_url,
+                api_key=key,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                http_client=DefaultAsyncHttpxClient(event_hooks={"request": [self._count_request]}),
             )
         return self._client
+
+    async def _count_request(self, request: object) -> None:
+        """httpx event hook: every HTTP request the client sends, its own retries included."""
+        self.requests += 1
 
     def agent(self, ctx: EpisodeContext) -> Agent:
         """A chat agent seeing the task and the gym's tools (``reset`` excluded).
@@ -428,7 +451,10 @@ class OpenAIPolicy:
             {"role": "user", "content": ctx.task_text},
         ]
         tools = [t.to_openai() for t in ctx.tools if t.name != "reset"]
-        return OpenAIAgent(policy=self, client=self._get_client(), messages=messages, tools=tools)
+        tag = f"task={ctx.task_id}; instance={ctx.instance_index}; seed={ctx.seed}"
+        return OpenAIAgent(
+            policy=self, client=self._get_client(), messages=messages, tools=tools, episode_tag=tag
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client shared by this policy's agents."""

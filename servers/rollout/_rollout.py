@@ -22,14 +22,17 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...runtime import Catalog, Gym, episode_expected, episode_instance_id, episode_instances
-from ...schemas import EpisodeRecord, Instance
+from ...schemas import EpisodeRecord, Instance, ToolUseStats
 from ._env import CodeGymEnv, EnvError, ServerFailure
+from ._env_types import transport_failure
 from ._policies import EpisodeContext, Policy, PolicyError
+from ._tool_use import ProblemTools, format_tool_use, problem_tools_of, tool_use_stats
 
 __all__ = [
     "Connector",
     "EpisodeSpec",
     "RolloutSummary",
+    "close_env",
     "plan_episodes",
     "play_episode",
     "play_in_new_session",
@@ -104,7 +107,18 @@ async def play_in_new_session(
         return await play_episode(env, spec, policy=policy, gym=gym, fresh=True)
     finally:
         # No shield here: the session's task groups were opened outside any scope of ours.
+        await close_env(env)
+
+
+async def close_env(env: CodeGymEnv) -> None:
+    """Close the session; a connection lost meanwhile (e.g. a pooled keep-alive connection the
+    server had just closed) is ignored: the episode's record is already made, and the server ends
+    a session whose client is gone on its own. Any other error (a bug) propagates."""
+    try:
         await env.close()
+    except Exception as exc:
+        if transport_failure(exc) is None:
+            raise
 
 
 async def play_episode(
@@ -207,6 +221,7 @@ class RolloutSummary(BaseModel):
     latency_p95_ms: float
     concurrency: int
     failed_tasks: list[str] = Field(default_factory=list, description="Tasks with an episode not scored 1")
+    tool_use: ToolUseStats | None = Field(default=None, description="Problem-tool use of the scored episodes")
 
     def format(self) -> str:
         """A few human lines."""
@@ -221,6 +236,8 @@ class RolloutSummary(BaseModel):
             f"  episodes/s      {self.episodes_per_second:6.2f}",
             f"  tool latency    p50 {self.latency_p50_ms:.1f} ms, p95 {self.latency_p95_ms:.1f} ms",
         ]
+        if self.tool_use is not None:
+            lines += format_tool_use(self.tool_use)
         if self.failed_tasks:
             shown = ", ".join(self.failed_tasks[:10]) + (" ..." if len(self.failed_tasks) > 10 else "")
             lines.append(f"  not solved on   {len(self.failed_tasks)} task(s): {shown}")
@@ -248,9 +265,15 @@ def _batches(specs: Sequence[EpisodeSpec]) -> list[list[tuple[int, EpisodeSpec]]
 
 
 def summarize(
-    records: Sequence[EpisodeRecord], *, policy: str, wall_seconds: float, concurrency: int
+    records: Sequence[EpisodeRecord],
+    *,
+    policy: str,
+    wall_seconds: float,
+    concurrency: int,
+    problem_tools: ProblemTools | None = None,
 ) -> RolloutSummary:
-    """Aggregate records into the run's summary."""
+    """Aggregate records into the run's summary; ``problem_tools`` tells the problem tools apart
+    (default: by name, see :func:`problem_tools_of`)."""
     steps = [s for r in records for s in r.steps]
     latencies = [s.latency_ms for s in steps]
     successes = sum(1 for r in records if r.reward == 1)
@@ -271,6 +294,7 @@ def summarize(
         latency_p95_ms=_percentile(latencies, 0.95),
         concurrency=concurrency,
         failed_tasks=sorted({r.task_id for r in records if r.reward != 1}),
+        tool_use=tool_use_stats(records, problem_tools or problem_tools_of({})),
     )
 
 
@@ -322,11 +346,11 @@ async def run_rollouts(
                 emit(position, record)
                 if record.end_reason == "infra_error":
                     # A session that failed is not trusted with the rest of its group.
-                    await env.close()
+                    await close_env(env)
                     env = None
         finally:
             if env is not None:
-                await env.close()
+                await close_env(env)
 
     async def worker() -> None:
         # K workers pull batches (an episode, or a group sharing a session) from one plan.
@@ -339,4 +363,11 @@ async def run_rollouts(
             tg.start_soon(worker)
     wall = time.perf_counter() - started
     records = [r for r in results if r is not None]
-    return records, summarize(records, policy=policy.name, wall_seconds=wall, concurrency=concurrency)
+    summary = summarize(
+        records,
+        policy=policy.name,
+        wall_seconds=wall,
+        concurrency=concurrency,
+        problem_tools=problem_tools_of(gyms),
+    )
+    return records, summary
