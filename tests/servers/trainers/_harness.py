@@ -52,6 +52,8 @@ def catalog_server(catalog: Path = FIXTURE, *, timeout: float = 60.0) -> Iterato
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def health(base_url: str) -> dict[str, JsonValue]:
