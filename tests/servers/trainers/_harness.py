@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -19,41 +16,16 @@ from pydantic import JsonValue
 from codegym_mcp.runtime import Catalog, Gym
 from codegym_mcp.servers import Observation, ToolCall, ToolInfo
 from codegym_mcp.servers._policies import Agent, EpisodeContext, Policy
+from codegym_mcp.servers.trainers.local import catalog_server_process
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "catalog"
-_URL = re.compile(r"https?://[\w.\-\[\]:]+:\d+")
 
 
 @contextmanager
-def catalog_server(catalog: Path = FIXTURE, *, timeout: float = 60.0) -> Iterator[str]:
+def catalog_server(catalog: Path = FIXTURE, *, timeout: float = 120.0) -> Iterator[str]:
     """``codegym-mcp serve --all`` on ``catalog`` as a child process; yields its base URL, stops it after."""
-    command = [sys.executable, "-m", "codegym_mcp.servers", "serve", "--all", "--catalog", str(catalog)]
-    command += ["--transport", "http", "--port", "0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8")
-    watchdog = threading.Timer(timeout, proc.kill)
-    watchdog.start()
-    try:
-        assert proc.stdout is not None
-        url = None
-        for line in proc.stdout:
-            match = _URL.search(line)
-            if match:
-                url = match.group(0)
-                break
-        watchdog.cancel()
-        assert url is not None, f"the catalog server printed no URL (exit code {proc.poll()})"
-        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
+    with catalog_server_process(catalog, startup_timeout=timeout) as url:
         yield url
-    finally:
-        watchdog.cancel()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def health(base_url: str) -> dict[str, JsonValue]:
