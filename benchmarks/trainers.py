@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import signal
 import socket
 import statistics
+import sys
 import threading
 import time
 import urllib.error
@@ -44,9 +46,9 @@ Player = Callable[[str, Gym], tuple[float, list[float]]]
 
 @contextmanager
 def _catalog_server(catalog: Path) -> Iterator[str]:
-    from tests.servers.trainers._harness import catalog_server
+    from codegym_mcp.servers.trainers.local import catalog_server_process
 
-    with catalog_server(catalog, timeout=300.0) as url:
+    with catalog_server_process(catalog, startup_timeout=300.0) as url:
         yield url
 
 
@@ -56,7 +58,9 @@ def _openenv_server(catalog_url: str) -> Iterator[str]:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_codegym_app(catalog_url, max_concurrent_envs=16), log_level="critical"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_codegym_app(catalog_url, max_concurrent_envs=16), log_level="critical")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -74,14 +78,18 @@ def _plan(gym: Gym) -> list[ToolCall]:
         from codegym_mcp.servers._batch_oracle import BatchOracleAgent
         from codegym_mcp.servers._policies import EpisodeContext
 
-        agent = BatchOracleAgent.for_episode(gym, EpisodeContext(gym.task_id, "", (), gym=gym, instance_index=0))
+        agent = BatchOracleAgent.for_episode(
+            gym, EpisodeContext(gym.task_id, "", (), gym=gym, instance_index=0)
+        )
         return [ToolCall(c.tool, dict(c.arguments)) for c in agent.plan]
     return [ToolCall(c.tool, dict(c.arguments)) for c in gym.instances[0].oracle_trace]
 
 
 def play_env_api(url: str, gym: Gym) -> tuple[float, list[float]]:
     async def run() -> tuple[float, list[float]]:
-        async with await CodeGymEnv.connect(catalog_task_url(url, gym.task_id, instance=0), task_id=gym.task_id) as env:
+        async with await CodeGymEnv.connect(
+            catalog_task_url(url, gym.task_id, instance=0), task_id=gym.task_id
+        ) as env:
             await env.reset()
             times, reward = [], 0.0
             for call in _plan(gym):
@@ -121,7 +129,9 @@ def play_skyrl(url: str, gym: Gym) -> tuple[float, list[float]]:
 
     import codegym_mcp.servers.trainers.skyrl_env  # noqa: F401  (registers the id)
 
-    env = skyrl_gym.make("codegym", env_config={"catalog_url": url}, extras={"task_id": gym.task_id, "instance": 0})
+    env = skyrl_gym.make(
+        "codegym", env_config={"catalog_url": url}, extras={"task_id": gym.task_id, "instance": 0}
+    )
     try:
         env.init([])
         times, reward = [], 0.0
@@ -198,8 +208,41 @@ def leak_check(url: str, gym: Gym, episodes: int) -> dict[str, Any]:
         "sync_loop_users_after": portal_users(),
         "threads_before": threads_start,
         "threads_after": threading.active_count(),
-        "max_rss_growth_mb": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_start) / 1024, 1),
+        "max_rss_growth_mb": round(
+            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_start) / 1024, 1
+        ),
     }
+
+
+def _summary(
+    gyms: list[Gym], times: dict[str, list[float]], solved: dict[str, list[str]]
+) -> dict[str, dict[str, Any]]:
+    base = statistics.median(times["env API"])
+    results: dict[str, dict[str, Any]] = {}
+    for name, steps in times.items():
+        median = statistics.median(steps)
+        results[name] = {
+            "oracle_success": len(solved[name]) / len(gyms),
+            "unsolved": sorted({g.task_id for g in gyms} - set(solved[name])),
+            "steps": len(steps),
+            "median_step_ms": round(median * 1000, 3),
+            "mean_step_ms": round(statistics.fmean(steps) * 1000, 3),
+            "vs_env_api": round(median / base, 3),
+        }
+    return results
+
+
+def _write(
+    out: Path, catalog: Path, gyms: int, results: dict[str, dict[str, Any]], leak: dict[str, Any] | None
+) -> None:
+    load = (
+        Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
+        if Path("/proc/loadavg").exists()
+        else []
+    )
+    report = {"catalog": str(catalog), "gyms": gyms, "load_average": load, "adapters": results, "leak": leak}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -210,41 +253,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--leak-episodes", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "trainers.json")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     catalog = Catalog(args.catalog)
     gyms = [catalog.load(t) for t in catalog.task_ids()]
     gyms = gyms[: args.gyms] if args.gyms else gyms
     results: dict[str, dict[str, Any]] = {}
+    leak: dict[str, Any] | None = None
     with _catalog_server(args.catalog) as url, _openenv_server(url) as openenv_url:
         players: dict[str, Player] = {
-            "env API": play_env_api, "gymnasium": play_gymnasium, "skyrl": play_skyrl, "openenv": openenv_player(openenv_url),
+            "env API": play_env_api,
+            "gymnasium": play_gymnasium,
+            "skyrl": play_skyrl,
+            "openenv": openenv_player(openenv_url),
         }
         times: dict[str, list[float]] = {name: [] for name in players}
         solved: dict[str, list[str]] = {name: [] for name in players}
-        for gym in gyms:  # interleaved: every path plays the same gym back to back
+        started = time.perf_counter()
+        for done, gym in enumerate(gyms, 1):  # interleaved: every path plays the same gym back to back
             for name, play in players.items():
                 reward, steps = play(url, gym)
                 times[name].extend(steps)
                 if reward == 1.0:
                     solved[name].append(gym.task_id)
-        base = statistics.median(times["env API"])
-        for name in players:
-            median = statistics.median(times[name])
-            results[name] = {
-                "oracle_success": len(solved[name]) / len(gyms),
-                "unsolved": sorted({g.task_id for g in gyms} - set(solved[name])),
-                "steps": len(times[name]),
-                "median_step_ms": round(median * 1000, 3),
-                "mean_step_ms": round(statistics.fmean(times[name]) * 1000, 3),
-                "vs_env_api": round(median / base, 3),
-            }
-        leak = leak_check(url, gyms[0], args.leak_episodes) if args.leak_episodes else None
-    report = {"catalog": str(args.catalog), "gyms": len(gyms), "adapters": results, "leak": leak}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+            results = _summary(gyms[:done], times, solved)
+            _write(args.out, args.catalog, done, results, None)
+            print(
+                f"[{done}/{len(gyms)} gyms, {time.perf_counter() - started:.0f}s] {gym.task_id}", flush=True
+            )
+        if args.leak_episodes:
+            leak = leak_check(url, gyms[0], args.leak_episodes)
+    _write(args.out, args.catalog, len(gyms), results, leak)
     print(f"catalog {args.catalog}: first instance of {len(gyms)} gyms")
     print(f"{'path':<10} {'oracle':>8} {'steps':>7} {'median step':>12} {'vs env API':>11}")
     for name, r in results.items():
-        print(f"{name:<10} {r['oracle_success']:>8.1%} {r['steps']:>7} {r['median_step_ms']:>9.2f} ms {r['vs_env_api']:>10.2f}x")
+        print(
+            f"{name:<10} {r['oracle_success']:>8.1%} {r['steps']:>7} {r['median_step_ms']:>9.2f} ms {r['vs_env_api']:>10.2f}x"
+        )
     if leak is not None:
         print(f"leak check: {json.dumps(leak)}")
     print(f"wrote {args.out}")

@@ -34,7 +34,9 @@ def main() -> None:
                 print(f"{task_id}: {len(info['tools'])} tools; task: {obs.splitlines()[0][:70]}")
                 reward: float = 0.0
                 for call in gym.instances[0].oracle_trace:  # your policy goes here
-                    obs, r, terminated, truncated, info = env.step({"name": call.tool, "arguments": call.arguments})
+                    obs, r, terminated, truncated, info = env.step(
+                        {"name": call.tool, "arguments": call.arguments}
+                    )
                     reward = float(r)
                     if terminated or truncated:
                         break

@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--max-tasks", type=int, default=5)
     args = parser.parse_args()
     with catalog_server_process(args.catalog) as catalog_url:
-        server = uvicorn.Server(uvicorn.Config(create_codegym_app(catalog_url), port=args.port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(create_codegym_app(catalog_url), port=args.port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:

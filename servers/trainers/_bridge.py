@@ -22,7 +22,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -223,7 +223,9 @@ class SyncSession:
         self._env = await self._connect(self._instance, None)
         self.tools = self._env.agent_tools
 
-    async def _start(self, reuse: bool, instance: int | None, seed: int | None) -> tuple[Observation, ResetInfo]:
+    async def _start(
+        self, reuse: bool, instance: int | None, seed: int | None
+    ) -> tuple[Observation, ResetInfo]:
         if not reuse:
             self._env = await self._reconnect(instance, seed)
             self.tools = self._env.agent_tools

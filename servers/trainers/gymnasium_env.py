@@ -180,7 +180,7 @@ class CodeGymGymnasiumEnv(gymnasium.Env[str, dict[str, Any]]):
         extra: dict[str, JsonValue] = {"structured": obs.structured, "is_error": obs.is_error}
         return obs.text, reward, terminated, truncated, {**info, **extra}
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         """In ``ansi`` mode, the episode so far as ``role: content`` lines."""
         if self.render_mode != "ansi":
             return None
@@ -201,7 +201,9 @@ class CodeGymGymnasiumEnv(gymnasium.Env[str, dict[str, Any]]):
 
 def _register() -> None:
     if ENV_ID not in gymnasium.envs.registry:
-        gymnasium.register(id=ENV_ID, entry_point=f"{__name__}:CodeGymGymnasiumEnv", disable_env_checker=False)
+        gymnasium.register(
+            id=ENV_ID, entry_point=f"{__name__}:CodeGymGymnasiumEnv", disable_env_checker=False
+        )
 
 
 _register()

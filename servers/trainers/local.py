@@ -24,7 +24,11 @@ _URL = re.compile(r"https?://[\w.\-\[\]:]+:\d+")
 
 @contextmanager
 def catalog_server_process(
-    catalog: str | Path, *, no_sandbox: bool = False, startup_timeout: float = 120.0, extra_args: Sequence[str] = ()
+    catalog: str | Path,
+    *,
+    no_sandbox: bool = False,
+    startup_timeout: float = 120.0,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Serve every gym of ``catalog`` over streamable HTTP in a child process; yield its base URL.
 

@@ -60,7 +60,9 @@ class CodeGymObservation(Observation):  # type: ignore[misc]
     structured: Any = Field(default=None, description="The tool's structured result")
     is_error: bool = Field(default=False, description="The call failed (bad arguments, ...): it cost a step")
     infra: bool = Field(default=False, description="Infrastructure failed: the episode is unscored")
-    tools: list[dict[str, Any]] = Field(default_factory=list, description="OpenAI function tools (after reset)")
+    tools: list[dict[str, Any]] = Field(
+        default_factory=list, description="OpenAI function tools (after reset)"
+    )
     info: dict[str, Any] = Field(default_factory=dict, description="The env API's reset/step info")
 
 
@@ -88,7 +90,9 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         self._session: SyncSession | None = None
         self._state = CodeGymState()
 
-    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> CodeGymObservation:
+    def reset(
+        self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any
+    ) -> CodeGymObservation:
         """Not used by the server (it awaits :meth:`reset_async`).
 
         Raises:
@@ -134,7 +138,9 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         tools = [t.to_openai() for t in self._session.tools]
         return CodeGymObservation(text=obs.text, tools=tools, info=dict(info))
 
-    async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> CodeGymObservation:
+    async def step_async(
+        self, action: Action, timeout_s: float | None = None, **kwargs: Any
+    ) -> CodeGymObservation:
         """Call one tool (``CallToolAction``), or list the tools (``ListToolsAction``)."""
         if self._session is None:
             return CodeGymObservation(text="no episode: call reset first", is_error=True)

@@ -147,7 +147,9 @@ class CodeGymTextEnv(BaseTextEnv):  # type: ignore[misc]
             "end_reason": infos[-1]["end_reason"] if infos else None,
         }
         observations = [] if self.done else [{"role": "user", "content": "\n".join(responses)}]
-        return BaseTextEnvStepOutput(observations=observations, reward=reward, done=self.done, metadata=metadata)
+        return BaseTextEnvStepOutput(
+            observations=observations, reward=reward, done=self.done, metadata=metadata
+        )
 
     def close(self) -> None:
         """Close the MCP session (idempotent)."""

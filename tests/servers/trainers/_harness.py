@@ -44,7 +44,9 @@ def sync_threads() -> list[str]:
 def fixture_episodes(catalog: Path = FIXTURE) -> list[tuple[Gym, int]]:
     """Every (gym, instance index) of a catalog."""
     loaded = Catalog(catalog)
-    return [(gym, k) for gym in (loaded.load(t) for t in loaded.task_ids()) for k in range(len(gym.instances))]
+    return [
+        (gym, k) for gym in (loaded.load(t) for t in loaded.task_ids()) for k in range(len(gym.instances))
+    ]
 
 
 @dataclass

@@ -31,11 +31,19 @@ def server() -> Iterator[str]:
     assert portal_users() == 0 and not sync_threads(), "the background loop outlived its envs"
 
 
+def _tools(env: Any) -> Any:
+    unwrapped = env.unwrapped
+    assert isinstance(unwrapped, gymnasium_env.CodeGymGymnasiumEnv)
+    return unwrapped.tools
+
+
 def _play(env: Any, agent: SyncAgent, first: str) -> tuple[float, dict[str, Any]]:
     text, structured, is_error = first, None, False
     reward, info = 0.0, {}
     while (action := agent.act(text, structured, is_error)) is not None:
-        text, reward, terminated, truncated, info = env.step({"name": action.name, "arguments": action.arguments})
+        text, reward, terminated, truncated, info = env.step(
+            {"name": action.name, "arguments": action.arguments}
+        )
         structured, is_error = info["structured"], info["is_error"]
         if terminated or truncated:
             break
@@ -48,7 +56,11 @@ def test_the_oracle_scores_1_on_every_fixture_instance_through_gymnasium_make(se
         try:
             text, info = env.reset(options={"instance": k})
             agent = SyncAgent.start(
-                OraclePolicy(), gym, text=text, tools=env.unwrapped.tools, instance=k,
+                OraclePolicy(),
+                gym,
+                text=text,
+                tools=_tools(env),
+                instance=k,
                 step_budget=info["step_budget"] or gym.manifest.step_budget,
             )
             reward, last = _play(env, agent, text)
@@ -64,17 +76,26 @@ def test_the_random_policy_scores_what_it_scores_through_the_env_api(server: str
     for gym, k, seed in episodes:
         env = gymnasium.make(ENV_ID, catalog_url=server, task_id=gym.task_id)
         try:
-            text, info = env.reset(options={"instance": k})
+            text, _info = env.reset(options={"instance": k})
             agent = SyncAgent.start(
-                RandomPolicy(), gym, text=text, tools=env.unwrapped.tools, instance=k, seed=seed,
+                RandomPolicy(),
+                gym,
+                text=text,
+                tools=_tools(env),
+                instance=k,
+                seed=seed,
                 step_budget=gym.manifest.step_budget,
             )
             adapter.append(_play(env, agent, text)[0])
         finally:
             env.close()
-    specs = [EpisodeSpec(index=i, task_id=g.task_id, instance=k, seed=s) for i, (g, k, s) in enumerate(episodes)]
+    specs = [
+        EpisodeSpec(index=i, task_id=g.task_id, instance=k, seed=s) for i, (g, k, s) in enumerate(episodes)
+    ]
     records, _ = anyio.run(
-        lambda: run_rollouts(specs, connect=http_connector(server), policy=RandomPolicy(), catalog=Catalog(FIXTURE))
+        lambda: run_rollouts(
+            specs, connect=http_connector(server), policy=RandomPolicy(), catalog=Catalog(FIXTURE)
+        )
     )
     assert adapter == [float(r.reward or 0) for r in records]
     assert sum(adapter) < len(adapter)  # a baseline, not a solver
@@ -113,7 +134,7 @@ def test_actions_are_openai_tool_calls_and_sampled_ones_belong_to_the_space(serv
                 break
         assert not env.action_space.contains({"name": "no_such_tool", "arguments": {}})
         with pytest.raises(TypeError, match="tool call"):
-            env.step("observe")  # type: ignore[arg-type]
+            env.step("observe")
     finally:
         env.close()
 
@@ -142,7 +163,9 @@ def test_closing_twice_is_harmless_and_a_closed_env_says_so(server: str) -> None
         env.reset(seed=0)
 
 
-def test_without_gymnasium_the_import_error_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_gymnasium_the_import_error_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "gymnasium", None)
     monkeypatch.delitem(sys.modules, gymnasium_env.__name__)
     with pytest.raises(ImportError, match=r"pip install 'codegym-mcp\[gymnasium\]'"):

@@ -63,8 +63,15 @@ async def _episode(url: str, task_id: str, k: int, policy: Policy, seed: int = 0
             ToolInfo(t["function"]["name"], t["function"]["description"], t["function"]["parameters"], None)
             for t in obs.tools
         )
-        agent = SyncAgent.start(policy, gym, text=obs.text, tools=tools, instance=k, seed=seed,
-                                step_budget=gym.manifest.step_budget).agent
+        agent = SyncAgent.start(
+            policy,
+            gym,
+            text=obs.text,
+            tools=tools,
+            instance=k,
+            seed=seed,
+            step_budget=gym.manifest.step_budget,
+        ).agent
         seen = Observation(text=obs.text)
         while (call := await agent.act(seen)) is not None:
             result = await client.step(CallToolAction(tool_name=call.name, arguments=call.arguments))
@@ -76,7 +83,9 @@ async def _episode(url: str, task_id: str, k: int, policy: Policy, seed: int = 0
         return float(result.reward or 0.0)
 
 
-def test_the_oracle_scores_1_on_every_fixture_instance_through_an_openenv_client(servers: tuple[str, str]) -> None:
+def test_the_oracle_scores_1_on_every_fixture_instance_through_an_openenv_client(
+    servers: tuple[str, str],
+) -> None:
     _, url = servers
     for gym, k in fixture_episodes():
         assert anyio.run(_episode, url, gym.task_id, k, OraclePolicy()) == 1.0, (gym.task_id, k)
@@ -88,7 +97,9 @@ def test_the_random_policy_scores_what_it_scores_through_the_env_api(servers: tu
     adapter = [anyio.run(_episode, url, t, k, RandomPolicy(), seed) for t, k, seed in episodes]
     specs = [EpisodeSpec(index=i, task_id=t, instance=k, seed=s) for i, (t, k, s) in enumerate(episodes)]
     records, _ = anyio.run(
-        lambda: run_rollouts(specs, connect=http_connector(catalog_url), policy=RandomPolicy(), catalog=Catalog(FIXTURE))
+        lambda: run_rollouts(
+            specs, connect=http_connector(catalog_url), policy=RandomPolicy(), catalog=Catalog(FIXTURE)
+        )
     )
     assert adapter == [float(r.reward or 0) for r in records]
 

@@ -24,10 +24,15 @@ def anyio_backend() -> str:
 
 @pytest.mark.anyio
 async def test_the_verl_tool_config_loads_with_omegaconf_and_matches_the_listed_tools(tmp_path: Path) -> None:
-    async with catalog_inprocess(FIXTURE) as base, await CodeGymEnv.connect(catalog_task_url(base, "Fixture_maxsub")) as env:
+    async with (
+        catalog_inprocess(FIXTURE) as base,
+        await CodeGymEnv.connect(catalog_task_url(base, "Fixture_maxsub")) as env,
+    ):
         tools = env.agent_tools
     path = tmp_path / "codegym_tools.yaml"
-    path.write_text(yaml.safe_dump(verl_tool_config(tools, class_name="my_verl_tools.CodeGymTool")), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(verl_tool_config(tools, class_name="my_verl_tools.CodeGymTool")), encoding="utf-8"
+    )
     loaded = OmegaConf.to_container(OmegaConf.load(path))  # how verl reads tools_config_file
     assert isinstance(loaded, dict)
     entries = loaded["tools"]
@@ -42,9 +47,10 @@ async def test_the_verl_tool_config_loads_with_omegaconf_and_matches_the_listed_
 @pytest.mark.anyio
 async def test_an_oracle_episode_becomes_a_trl_row_whose_calls_fit_their_tools() -> None:
     gym = Catalog(FIXTURE).load("Fixture_vowels")
-    async with catalog_inprocess(FIXTURE) as base, await CodeGymEnv.connect(
-        catalog_task_url(base, gym.task_id, instance=1), task_id=gym.task_id
-    ) as env:
+    async with (
+        catalog_inprocess(FIXTURE) as base,
+        await CodeGymEnv.connect(catalog_task_url(base, gym.task_id, instance=1), task_id=gym.task_id) as env,
+    ):
         await env.reset()
         for call in gym.instances[1].oracle_trace:
             await env.step(ToolCall(call.tool, dict(call.arguments)))
