@@ -75,8 +75,8 @@ def _openenv_server(catalog_url: str) -> Iterator[str]:
 
 def _plan(gym: Gym) -> list[ToolCall]:
     if gym.manifest.batch_size > 1:  # a batched gym's oracle: the batch agent's plan for episode 0
-        from codegym_mcp.servers._batch_oracle import BatchOracleAgent
-        from codegym_mcp.servers._policies import EpisodeContext
+        from codegym_mcp.servers.rollout._batch_oracle import BatchOracleAgent
+        from codegym_mcp.servers.rollout._policies import EpisodeContext
 
         agent = BatchOracleAgent.for_episode(
             gym, EpisodeContext(gym.task_id, "", (), gym=gym, instance_index=0)

@@ -28,9 +28,9 @@ import anyio
 import httpx2
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from .._catalog_server import catalog_task_url
-from .._connectors import shared_http_client
-from .._env import CodeGymEnv, Observation, ResetInfo, StepInfo, ToolCall, ToolInfo
+from ..mcp._catalog_server import catalog_task_url
+from ..rollout._connectors import shared_http_client
+from ..rollout._env import CodeGymEnv, Observation, ResetInfo, StepInfo, ToolCall, ToolInfo
 
 __all__ = ["BlockingCallInLoop", "SyncSession", "missing_extra", "portal_users"]
 
@@ -255,7 +255,7 @@ class SyncSession:
 
     async def _step(self, call: ToolCall) -> tuple[Observation, float, bool, bool, StepInfo]:
         if self._env is None:
-            from .._env import EpisodeOver
+            from ..rollout._env import EpisodeOver
 
             raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
         return await self._env.step(call)
@@ -306,7 +306,7 @@ class SyncSession:
 
     def _check_open(self) -> None:
         if self._closed:
-            from .._env import EnvClosed
+            from ..rollout._env import EnvClosed
 
             raise EnvClosed("this env is closed: make a new one", task_id=self.task_id)
 

@@ -27,8 +27,8 @@ from typing import Any, SupportsFloat
 
 from pydantic import JsonValue
 
-from .._env import ToolCall, ToolInfo
-from .._policies import random_value
+from ..rollout._env import ToolCall, ToolInfo
+from ..rollout._policies import random_value
 from ._bridge import BlockingCallInLoop, SyncSession, missing_extra
 
 try:

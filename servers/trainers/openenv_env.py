@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .._env import EnvError, ServerFailure, ToolCall
+from ..rollout._env import EnvError, ServerFailure, ToolCall
 from ._bridge import SyncSession, missing_extra
 
 try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._env import ChatMessage, ToolInfo
+from ..rollout._env import ChatMessage, ToolInfo
 
 __all__ = ["trl_conversation", "verl_tool_config"]
 

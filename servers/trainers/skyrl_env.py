@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._env import ServerFailure, StepInfo
+from ..rollout._env import ServerFailure, StepInfo
 from ._bridge import BlockingCallInLoop, SyncSession, missing_extra
 from .text_tools import parse_tool_calls, tool_response, tools_system_prompt
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from .._env import DEFAULT_SYSTEM_PROMPT, ToolCall, ToolInfo
+from ..rollout._env import DEFAULT_SYSTEM_PROMPT, ToolCall, ToolInfo
 
 __all__ = ["ParsedCalls", "parse_tool_calls", "tool_response", "tools_system_prompt"]
 

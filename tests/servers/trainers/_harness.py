@@ -15,7 +15,7 @@ from pydantic import JsonValue
 
 from codegym_mcp.runtime import Catalog, Gym
 from codegym_mcp.servers import Observation, ToolCall, ToolInfo
-from codegym_mcp.servers._policies import Agent, EpisodeContext, Policy
+from codegym_mcp.servers.rollout._policies import Agent, EpisodeContext, Policy
 from codegym_mcp.servers.trainers.local import catalog_server_process
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "catalog"

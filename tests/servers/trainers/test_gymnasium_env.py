@@ -12,8 +12,8 @@ import pytest
 
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers import OraclePolicy, RandomPolicy
-from codegym_mcp.servers._connectors import http_connector
-from codegym_mcp.servers._rollout import EpisodeSpec, run_rollouts
+from codegym_mcp.servers.rollout._connectors import http_connector
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
 from codegym_mcp.servers.trainers import gymnasium_env
 from codegym_mcp.servers.trainers._bridge import BlockingCallInLoop
 

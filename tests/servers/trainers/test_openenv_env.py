@@ -15,9 +15,9 @@ import uvicorn
 
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers import Observation, OraclePolicy, RandomPolicy, ToolInfo
-from codegym_mcp.servers._connectors import http_connector
-from codegym_mcp.servers._policies import Policy
-from codegym_mcp.servers._rollout import EpisodeSpec, run_rollouts
+from codegym_mcp.servers.rollout._connectors import http_connector
+from codegym_mcp.servers.rollout._policies import Policy
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
 from codegym_mcp.servers.trainers import openenv_env
 from codegym_mcp.servers.trainers.openenv_env import (
     CallToolAction,

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers import CodeGymEnv, ToolCall, catalog_task_url
-from codegym_mcp.servers._connectors import catalog_inprocess
+from codegym_mcp.servers.rollout._connectors import catalog_inprocess
 from codegym_mcp.servers.trainers.recipes import trl_conversation, verl_tool_config
 
 from ._harness import FIXTURE

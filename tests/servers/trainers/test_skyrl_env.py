@@ -13,9 +13,9 @@ import skyrl_gym
 
 from codegym_mcp.runtime import Catalog, Gym
 from codegym_mcp.servers import OraclePolicy, RandomPolicy, ToolCall
-from codegym_mcp.servers._connectors import http_connector
-from codegym_mcp.servers._policies import Policy
-from codegym_mcp.servers._rollout import EpisodeSpec, run_rollouts
+from codegym_mcp.servers.rollout._connectors import http_connector
+from codegym_mcp.servers.rollout._policies import Policy
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
 from codegym_mcp.servers.trainers import skyrl_env
 
 from ._harness import FIXTURE, SyncAgent, fixture_episodes
