@@ -239,7 +239,7 @@ def _summary(
     for name, steps in times.items():
         median = statistics.median(steps)
         results[name] = {
-            "oracle_success": len(solved.get(name, [])) / len(gyms),
+            "oracle_success": len(solved[name]) / len(gyms) if name in solved else None,
             "unsolved": sorted({g.task_id for g in gyms} - set(solved.get(name, [])))
             if name in solved
             else None,
@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gyms", type=int, default=0, help="only the first N gyms (0: all)")
     parser.add_argument("--timing-gyms", type=int, default=10, help="gyms played for the per-step timing")
     parser.add_argument("--concurrency", type=int, default=4, help="episodes at a time in the oracle sweep")
+    parser.add_argument("--sweep-env-api", action="store_true", help="sweep the env API too (rollout does)")
     parser.add_argument("--leak-episodes", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "trainers.json")
     args = parser.parse_args(argv)
@@ -300,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         solved: dict[str, list[str]] = {}
         for name, play in players.items():
+            if name == "env API" and not args.sweep_env_api:
+                continue  # rollout --policy oracle is the env API's own sweep
             solved[name] = _sweep(play, url, gyms, args.concurrency)
             print(f"[oracle sweep] {name}: {len(solved[name])}/{len(gyms)}", flush=True)
             results = _summary(gyms, timed, times, solved)
@@ -310,8 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"catalog {args.catalog}: first instance of {len(gyms)} gyms")
     print(f"{'path':<10} {'oracle':>8} {'steps':>7} {'median step':>12} {'vs env API':>11}")
     for name, r in results.items():
+        success = "-" if r["oracle_success"] is None else f"{r['oracle_success']:.1%}"
         print(
-            f"{name:<10} {r['oracle_success']:>8.1%} {r['steps']:>7} {r['median_step_ms']:>9.2f} ms {r['vs_env_api']:>10.2f}x"
+            f"{name:<10} {success:>8} {r['steps']:>7} {r['median_step_ms']:>9.2f} ms {r['vs_env_api']:>10.2f}x"
         )
     if leak is not None:
         print(f"leak check: {json.dumps(leak)}")

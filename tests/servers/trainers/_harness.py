@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +29,45 @@ def catalog_server(catalog: Path = FIXTURE, *, timeout: float = 120.0) -> Iterat
         yield url
 
 
-def health(base_url: str) -> dict[str, JsonValue]:
-    """The catalog server's ``GET /health``."""
-    with urllib.request.urlopen(f"{base_url}/health", timeout=10) as response:
-        value = json.loads(response.read())
+def health(base_url: str) -> dict[str, JsonValue] | None:
+    """The catalog server's ``GET /health`` (None from a server without the endpoint)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=10) as response:
+            value = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 404:
+            return None
+        raise
     assert isinstance(value, dict)
     return value
+
+
+def connections_to(base_url: str) -> int:
+    """TCP connections this process holds open to the server at ``base_url`` (Linux /proc).
+
+    An MCP session left open keeps its HTTP client, hence a keep-alive connection: after every env
+    is closed there must be none.
+    """
+    port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+    ours = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            ours.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text(encoding="utf-8").splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01" and fields[9] in ours:
+                count += 1
+    return count
 
 
 def sync_threads() -> list[str]:

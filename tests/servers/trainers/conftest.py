@@ -8,7 +8,7 @@ import pytest
 
 from codegym_mcp.servers.trainers._bridge import portal_users
 
-from ._harness import catalog_server, health, sync_threads
+from ._harness import catalog_server, connections_to, health, sync_threads
 
 
 @pytest.fixture(scope="session")
@@ -16,5 +16,7 @@ def server() -> Iterator[str]:
     """Base URL of ``codegym-mcp serve --all`` on the fixture catalog (a child process)."""
     with catalog_server() as url:
         yield url
-        assert health(url)["sessions"] == 0, "a trainer adapter left an MCP session open"
+        assert connections_to(url) == 0, "a trainer adapter left an HTTP connection (an MCP session) open"
+        status = health(url)  # None until the server has GET /health
+        assert status is None or status["sessions"] == 0, f"MCP sessions left open: {status}"
     assert portal_users() == 0 and not sync_threads(), "the background loop outlived its envs"
