@@ -81,9 +81,7 @@ def _plan(gym: Gym) -> list[ToolCall]:
         from codegym_mcp.servers.rollout._batch_oracle import BatchOracleAgent
         from codegym_mcp.servers.rollout._policies import EpisodeContext
 
-        agent = BatchOracleAgent.for_episode(
-            gym, EpisodeContext(gym.task_id, "", (), gym=gym, instance_index=0)
-        )
+        agent = BatchOracleAgent.for_episode(gym, EpisodeContext(gym.task_id, "", (), instance_index=0))
         return [ToolCall(c.tool, dict(c.arguments)) for c in agent.plan]
     return [ToolCall(c.tool, dict(c.arguments)) for c in gym.instances[0].oracle_trace]
 

@@ -106,7 +106,6 @@ class SyncAgent:
             task_text=text,
             tools=tools,
             seed=seed,
-            gym=gym,
             instance_index=instance,
             step_budget=step_budget,
         )

@@ -47,7 +47,7 @@ def test_the_oracle_scores_1_on_every_fixture_instance_through_gymnasium_make(se
         try:
             text, info = env.reset(options={"instance": k})
             agent = SyncAgent.start(
-                OraclePolicy(),
+                OraclePolicy(Catalog(FIXTURE)),
                 gym,
                 text=text,
                 tools=_tools(env),

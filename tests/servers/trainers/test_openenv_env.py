@@ -82,7 +82,10 @@ def test_the_oracle_scores_1_on_every_fixture_instance_through_an_openenv_client
 ) -> None:
     _, url = servers
     for gym, k in fixture_episodes():
-        assert anyio.run(_episode, url, gym.task_id, k, OraclePolicy()) == 1.0, (gym.task_id, k)
+        assert anyio.run(_episode, url, gym.task_id, k, OraclePolicy(Catalog(FIXTURE))) == 1.0, (
+            gym.task_id,
+            k,
+        )
 
 
 def test_the_random_policy_scores_what_it_scores_through_the_env_api(servers: tuple[str, str]) -> None:

@@ -54,7 +54,7 @@ def _episode(server: str, gym: Gym, k: int, policy: Policy, seed: int = 0) -> tu
 
 def test_the_oracle_scores_1_on_every_fixture_instance_writing_tool_calls_as_text(server: str) -> None:
     for gym, k in fixture_episodes():
-        reward, metadata, prompt = _episode(server, gym, k, OraclePolicy())
+        reward, metadata, prompt = _episode(server, gym, k, OraclePolicy(Catalog(FIXTURE)))
         assert (reward, metadata["end_reason"], metadata["infra_error"]) == (1.0, "submitted", False), (
             gym.task_id,
             k,
