@@ -15,7 +15,7 @@ The model's text is parsed for ``<tool_call>{"name": ..., "arguments": {...}}</t
 (the Hermes / Qwen format of :mod:`.text_tools`); each call is one step of the env API, in order,
 until the episode ends. Observations come back as one user message of ``<tool_response>`` blocks,
 SkyRL's convention. ``reward`` is 1.0 on the turn whose submit scores; ``done`` once the episode
-ends (submit, step budget, or ``max_turns`` turns). An infrastructure failure ends the episode
+ends (submit, the server's step budget, or ``max_turns`` turns if given). An infrastructure failure ends the episode
 with ``metadata["infra_error"] = True`` and ``metadata["reward"] = None``: drop it, it is not a 0.
 
 ``extras`` (the dataset row's, as SkyRL passes them) or ``env_config`` give ``catalog_url``,
@@ -41,6 +41,7 @@ __all__ = ["ENV_ID", "BlockingCallInLoop", "CodeGymTextEnv"]
 
 ENV_ID = "codegym"
 _TURN_SLACK = 4
+_UNKNOWN_BUDGET_TURNS = 100_000
 
 
 def _setting(name: str, extras: Mapping[str, Any], config: Mapping[str, Any] | Any) -> Any:
@@ -88,7 +89,8 @@ class CodeGymTextEnv(BaseTextEnv):  # type: ignore[misc]
         turns = _opt_int("max_turns", _setting("max_turns", extras, config))
         self._session = SyncSession(str(url), str(task_id))
         self.tools = self._session.tools
-        self.max_turns = turns or 64
+        # Until the server says its step budget (after the first step), the server's budget is the cap.
+        self.max_turns = turns or _UNKNOWN_BUDGET_TURNS
         self._explicit_turns = turns is not None
         self.done = False
         self.infra_error = False
@@ -125,6 +127,8 @@ class CodeGymTextEnv(BaseTextEnv):  # type: ignore[misc]
                 obs, reward, terminated, truncated, info = self._session.step(call)
                 infos.append(info)
                 responses.append(tool_response(obs.text))
+                if not self._explicit_turns and info["step_budget"]:
+                    self.max_turns = info["step_budget"] + _TURN_SLACK
                 if terminated or truncated:
                     self.done = True
                     break
