@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Each bootstraps what it needs on first use:
-# Debian's libnl-route-3-200 (nsjail links it), a .venv on Python 3.12, and the package with its dev extras.
+# Debian's libnl-route-3-200 (nsjail links it), chromium + chromium-driver (browser tests), a .venv on Python 3.12, and the package with its dev extras.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	@if ! ldconfig -p 2>/dev/null | grep -q libnl-route-3.so.200; then \
 		echo "installing Debian's libnl-route-3-200 (nsjail needs it)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnl-route-3-200; \
+	fi
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing Debian's chromium and chromium-driver (the viewer's browser tests drive them)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 	@if [ ! -x $(BIN)/python ]; then \
 		if [ -z "$(PYTHON312)" ]; then echo "Python 3.12 not found: install it (pyenv install 3.12) and rerun" >&2; exit 2; fi; \

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ._main import UsageError
+from ._report_flag import add_report_html_argument, write_report_if_asked
 
 __all__ = ["add_arguments", "run"]
 
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="list the first N honesty findings under the table (default 20; all are in audit.json)",
     )
+    add_report_html_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write audit.json in {catalog}: {exc}") from None
     if args.json:
         print(report.model_dump_json(indent=2))
+        write_report_if_asked(args, catalog)
         return 0
     print(render_audit(report))
     shown = report.findings[: max(0, args.findings)]
@@ -50,4 +53,5 @@ def run(args: argparse.Namespace) -> int:
         for finding in shown:
             print(f"  - [{finding.check}] {finding.message}")
     print(f"written: {path}")
+    write_report_if_asked(args, catalog)
     return 0

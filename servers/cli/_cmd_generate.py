@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ._main import UsageError
+from ._report_flag import add_report_html_argument, write_report_if_asked
 
 if TYPE_CHECKING:
     from ...generator import Generated, Rejected
@@ -147,6 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ...generator import add_llm_arguments
 
     add_llm_arguments(parser)
+    add_report_html_argument(parser)
 
 
 def select_problems(problems: list[Problem], wanted: list[str] | None, limit: int | None) -> list[Problem]:
@@ -377,4 +379,5 @@ def run(args: argparse.Namespace) -> int:
             duplicates=result.duplicates,
         )
     )
+    write_report_if_asked(args, catalog)
     return 0

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._main import UsageError
+from ._report_flag import add_report_html_argument, write_report_if_asked
 
 if TYPE_CHECKING:
     from ...runtime import Catalog
+    from ...schemas import EpisodeRecord
     from ..rollout._policies import Policy
     from ..rollout._rollout import RolloutSummary
 
@@ -97,6 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="run the gyms' code without nsjail (unsafe; warns loudly)"
     )
+    add_report_html_argument(parser)
 
 
 def _policy(args: argparse.Namespace, catalog: Catalog) -> Policy:
@@ -160,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
         warn_no_sandbox()
     infra_details: list[str] = []  # the first few reasons an episode went unscored
     try:
-        summary = anyio.run(_main, args, catalog, task_ids, policy, infra_details)
+        kept: list[EpisodeRecord] | None = [] if args.report_html is not None else None
+        summary = anyio.run(_main, args, catalog, task_ids, policy, infra_details, kept)
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
     print(summary.format())
@@ -176,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if args.summary_json:
         args.summary_json.parent.mkdir(parents=True, exist_ok=True)
         args.summary_json.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_report_if_asked(args, catalog.path, records=[(summary.policy, kept or [])])
     if args.policy == "oracle" and summary.successes == summary.episodes:
         print(f"end-to-end check passed: the oracle scored 1 on all {summary.episodes} episodes")
     if args.min_success is not None and summary.success_rate < args.min_success:
@@ -189,14 +194,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(
-    args: argparse.Namespace, catalog: Catalog, task_ids: list[str], policy: Policy, infra_details: list[str]
+    args: argparse.Namespace,
+    catalog: Catalog,
+    task_ids: list[str],
+    policy: Policy,
+    infra_details: list[str],
+    kept: list[EpisodeRecord] | None = None,
 ) -> RolloutSummary:
     import os
     import secrets
     from contextlib import AsyncExitStack
 
     from ...runtime import episode_count
-    from ...schemas import EpisodeRecord
     from ..mcp._server import HARNESS_KEY_ENV
     from ..rollout._connectors import (
         catalog_inprocess,
@@ -240,6 +249,8 @@ async def _main(
             if out is not None:
                 out.write(record.model_dump_json() + "\n")
                 out.flush()
+            if kept is not None:  # for --report-html
+                kept.append(record)
             done[0] += 1
             done[1] += record.reward == 1
             if record.end_reason == "infra_error" and len(infra_details) < 3:

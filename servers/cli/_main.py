@@ -26,6 +26,7 @@ VERBS: dict[str, str] = {
     "audit": "measure a catalog's training value and honesty (writes audit.json)",
     "serve": "serve one gym (or a whole catalog) as an MCP server",
     "rollout": "run episodes through the MCP servers with a policy and write trajectories",
+    "view": "browse a catalog and episode records in a local web viewer (127.0.0.1)",
 }
 
 
