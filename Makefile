@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 		"$(PYTHON312)" -m venv $(VENV); \
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,gymnasium,skyrl,openenv]'
 	@touch $(STAMP)
 
 # mypy needs the installed layout (codegym_mcp.<folder>); a symlink tree gives it that view.

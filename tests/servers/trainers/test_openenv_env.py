@@ -1,0 +1,127 @@
+"""The OpenEnv adapter: OpenEnv's own server (create_fastapi_app) and EnvClient over a catalog server."""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+import uvicorn
+
+from codegym_mcp.runtime import Catalog
+from codegym_mcp.servers import Observation, OraclePolicy, RandomPolicy, ToolInfo
+from codegym_mcp.servers.rollout._connectors import http_connector
+from codegym_mcp.servers.rollout._policies import Policy
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
+from codegym_mcp.servers.trainers import openenv_env
+from codegym_mcp.servers.trainers.openenv_env import (
+    CallToolAction,
+    CodeGymOpenEnvClient,
+    ListToolsAction,
+    create_codegym_app,
+)
+
+from ._harness import FIXTURE, SyncAgent, fixture_episodes
+
+
+@pytest.fixture(scope="module")
+def servers(server: str) -> Iterator[tuple[str, str]]:
+    """(catalog server URL, OpenEnv server URL): OpenEnv's app under uvicorn in a thread."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    uv = uvicorn.Server(uvicorn.Config(create_codegym_app(server), log_level="critical"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+async def _episode(url: str, task_id: str, k: int, policy: Policy, seed: int = 0) -> float:
+    gym = Catalog(FIXTURE).load(task_id)
+    async with CodeGymOpenEnvClient(base_url=url) as client:
+        result = await client.reset(task_id=task_id, instance=k)
+        obs = result.observation
+        tools = tuple(
+            ToolInfo(t["function"]["name"], t["function"]["description"], t["function"]["parameters"], None)
+            for t in obs.tools
+        )
+        agent = SyncAgent.start(
+            policy,
+            gym,
+            text=obs.text,
+            tools=tools,
+            instance=k,
+            seed=seed,
+            step_budget=gym.manifest.step_budget,
+        ).agent
+        seen = Observation(text=obs.text)
+        while (call := await agent.act(seen)) is not None:
+            result = await client.step(CallToolAction(tool_name=call.name, arguments=call.arguments))
+            obs = result.observation
+            seen = Observation(text=obs.text, structured=obs.structured, is_error=obs.is_error)
+            if result.done:
+                break
+        assert not obs.infra
+        return float(result.reward or 0.0)
+
+
+def test_the_oracle_scores_1_on_every_fixture_instance_through_an_openenv_client(
+    servers: tuple[str, str],
+) -> None:
+    _, url = servers
+    for gym, k in fixture_episodes():
+        assert anyio.run(_episode, url, gym.task_id, k, OraclePolicy(Catalog(FIXTURE))) == 1.0, (
+            gym.task_id,
+            k,
+        )
+
+
+def test_the_random_policy_scores_what_it_scores_through_the_env_api(servers: tuple[str, str]) -> None:
+    catalog_url, url = servers
+    episodes = [(gym.task_id, k, 300 + i) for i, (gym, k) in enumerate(fixture_episodes())]
+    adapter = [anyio.run(_episode, url, t, k, RandomPolicy(), seed) for t, k, seed in episodes]
+    specs = [EpisodeSpec(index=i, task_id=t, instance=k, seed=s) for i, (t, k, s) in enumerate(episodes)]
+    records, _ = anyio.run(
+        lambda: run_rollouts(
+            specs, connect=http_connector(catalog_url), policy=RandomPolicy(), catalog=Catalog(FIXTURE)
+        )
+    )
+    assert adapter == [float(r.reward or 0) for r in records]
+
+
+def test_seeds_pick_instances_repeatably_and_the_state_names_the_episode(servers: tuple[str, str]) -> None:
+    _, url = servers
+
+    async def instance_of(seed: int) -> str:
+        async with CodeGymOpenEnvClient(base_url=url) as client:
+            await client.reset(task_id="Fixture_maxsub", seed=seed)
+            listed = await client.step(ListToolsAction())
+            assert {t["function"]["name"] for t in listed.observation.tools} >= {"observe", "submit"}
+            step = await client.step(CallToolAction(tool_name="task", arguments={}))
+            state = await client.state()
+            assert state.step_count == 1 and state.task_id == "Fixture_maxsub"
+            return str(step.observation.info["instance_id"])
+
+    seen = {seed: anyio.run(instance_of, seed) for seed in range(6)}
+    assert len(set(seen.values())) > 1
+    assert all(anyio.run(instance_of, seed) == expected for seed, expected in seen.items())
+
+
+def test_without_openenv_the_import_error_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "openenv" or m.startswith("openenv.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, openenv_env.__name__)
+    with pytest.raises(ImportError, match=r"pip install 'codegym-mcp\[openenv\]'"):
+        importlib.import_module(openenv_env.__name__)
