@@ -10,17 +10,9 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import (
-    CoercionError,
-    Instance,
-    ToolRef,
-    ToolSpec,
-    canonical_json,
-    decode,
-    to_plain,
-    values_equal,
-)
-from ..schemas import _tool_rules as rules
+from ..runtime import CoercionError, canonical_json, decode, to_plain, values_equal
+from ..runtime.jail import tool_rules as rules
+from ..schemas import Instance, ToolRef, ToolSpec
 from ._audit_code import normalised_body, returned_params
 from ._audit_gym import GymFiles
 

@@ -24,7 +24,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..schemas import ObservationPolicy, Problem, canonical_json, decode, encode, infer_schema, read_tool_name
+from ..runtime import canonical_json, decode, encode, infer_schema, read_tool_name
+from ..schemas import ObservationPolicy, Problem
 from ._augment import TIERS, Mutant
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._instances import ParamInfo, RecordedInstances
@@ -33,6 +34,7 @@ from ._oracle_reads import read_function_source, read_kinds, read_lines
 __all__ = ["DESIGN_INPUT_SCHEMA", "carve_class_problem", "mutate_operations"]
 
 _RESERVED = frozenset({"observe", "submit", "task", "reset"})
+JAIL_PACKAGE = "codegym_mcp.runtime.jail"  # the state codec (state.py) is embedded in tools.py
 _STATE_PARAM = "codegym_state"
 
 DESIGN_INPUT_SCHEMA: dict[str, Any] = {
@@ -49,7 +51,7 @@ DESIGN_INPUT_SCHEMA: dict[str, Any] = {
 
 @cache
 def _state_source() -> str:
-    return resources.files(__package__).joinpath("_harness_state.py").read_text(encoding="utf-8")
+    return resources.files(JAIL_PACKAGE).joinpath("state.py").read_text(encoding="utf-8")
 
 
 def _docs(solution: str, class_name: str) -> dict[str, str]:

@@ -27,7 +27,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import Instance, UnsupportedValue, decode
+from ..runtime import UnsupportedValue, decode
+from ..schemas import Instance
 from ._batching import MAX_AUTO_BATCH
 from ._results import GenerateSettings
 

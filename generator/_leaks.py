@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..schemas import canonical_json, decode, to_plain
+from ..runtime import canonical_json, decode, to_plain
 
 __all__ = [
     "GAP",

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..schemas import Instance, ToolSpec, decode, to_plain, values_equal
+from ..runtime import decode, to_plain, values_equal
+from ..schemas import Instance, ToolSpec
 
 __all__ = ["one_call_answers"]
 

@@ -26,10 +26,19 @@ import traceback
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..runtime import SandboxError, SandboxUnavailable
-from ..schemas import (
+from ..runtime import (
     ITEMS_CAP,
     TEXT_CAP,
+    SandboxError,
+    SandboxUnavailable,
+    collection_params,
+    decode,
+    observe_output_schema,
+    read_input_schema,
+    read_output_schema,
+    read_tool_name,
+)
+from ..schemas import (
     GymManifest,
     GymSummary,
     Instance,
@@ -40,12 +49,6 @@ from ..schemas import (
     Rejection,
     Stage,
     ToolSpec,
-    collection_params,
-    decode,
-    observe_output_schema,
-    read_input_schema,
-    read_output_schema,
-    read_tool_name,
 )
 from ._batching import plan_batches
 from ._carving_types import Carving

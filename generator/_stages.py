@@ -13,16 +13,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import (
-    ObservationPolicy,
-    Problem,
-    Rejection,
-    Stage,
-    UnsupportedValue,
-    decode,
-    encode,
-    infer_schema,
-)
+from ..runtime import UnsupportedValue, decode, encode, infer_schema
+from ..schemas import ObservationPolicy, Problem, Rejection, Stage
 from ._augment import Mutant, mutate_inputs, rng_for
 from ._carving_types import CarveRejected, Carving, Granularity
 from ._instances import ComputeError, RecordedInstances, RecordingFailed, compute_outputs, record_instances

@@ -18,13 +18,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import JsonValue
 
-from ..runtime import CallFailed, SandboxError
-from ..schemas import Instance, ObservationPolicy, ToolSpec, TraceCall, merge_schemas
+from ..runtime import CallFailed, SandboxError, merge_schemas
+from ..runtime.jail.boot import PACKAGE
+from ..schemas import Instance, ObservationPolicy, ToolSpec, TraceCall
 from ._instances import WorkerLike, instance_id_for
 
 __all__ = [
@@ -32,18 +32,20 @@ __all__ = [
     "SyncWorker",
     "Verification",
     "VerifyFailed",
-    "harness_source",
     "instance_id_for",
     "problem_tool_output_schema",
     "verify_gym",
 ]
 
-HARNESS_MODULE = "codegym_harness_oracle"
+HARNESS_MODULE = f"{PACKAGE}.oracle"
+"""The oracle harness in a worker: a module of the in-jail package (runtime/jail/oracle.py)."""
 
 
 class SyncWorker(WorkerLike, Protocol):
     """What the generator needs of a sandbox worker (runtime.Worker satisfies it): recording's
-    needs plus unloading the modules of a rejected carving."""
+    needs plus loading a carving's modules and unloading those of a rejected one."""
+
+    def load(self, name: str, source: str, *, timeout: float | None = None) -> None: ...
 
     def unload(self, name: str) -> None: ...
 
@@ -89,11 +91,6 @@ class _Slots:
             mine = self.schemas.setdefault(tool, {})
             for slot, schema in slots.items():
                 mine[slot] = merge_schemas(mine[slot], schema) if slot in mine else schema
-
-
-def harness_source() -> str:
-    """The oracle harness source loaded into workers (standard library + codegym_values)."""
-    return Path(__file__).with_name("_harness_oracle.py").read_text(encoding="utf-8")
 
 
 def problem_tool_output_schema(fields: list[str], schemas: dict[str, dict[str, Any]]) -> dict[str, JsonValue]:
@@ -191,9 +188,7 @@ def _module_names(tools_source: str, oracle_source: str) -> tuple[str, str]:
 def _load(
     worker: SyncWorker, names: tuple[str, str], tools_source: str, oracle_source: str
 ) -> VerifyFailed | None:
-    for name, source, what in ((HARNESS_MODULE, harness_source(), "the oracle harness"),
-                               (names[0], tools_source, "tools.py"),
-                               (names[1], oracle_source, "oracle.py")):  # fmt: skip
+    for name, source, what in ((names[0], tools_source, "tools.py"), (names[1], oracle_source, "oracle.py")):
         try:
             worker.load(name, source)
         except CallFailed as exc:

@@ -33,9 +33,10 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import CoercionError, Instance, ToolSpec, coerce, decode, describe_schema
-from ..schemas import _tool_rules as rules
+from ..schemas import Instance, ToolSpec
 from ._catalog import Gym
+from .jail import tool_rules as rules
+from .jail.values import CoercionError, coerce, decode, describe_schema
 
 __all__ = [
     "BATCH_ID_SEPARATOR",

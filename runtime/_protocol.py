@@ -1,7 +1,7 @@
 """The host side of the worker protocol: framing, replies, and what a worker's death means.
 
 Pure functions over bytes, dicts and exit statuses, shared by the sync and async paths of
-:class:`~codegym_mcp.runtime.Worker`. The in-jail side is ``_worker_main.py``.
+:class:`~codegym_mcp.runtime.Worker`. The in-jail side is ``jail/worker.py``.
 """
 
 from __future__ import annotations
@@ -27,19 +27,17 @@ from ._errors import (
 )
 
 __all__ = [
+    "JAIL_PACKAGE",
     "READ_CHUNK",
+    "boot_source",
     "call_encoder",
     "classify_exit",
     "encode_request",
     "init_request",
-    "observation_source",
     "parse_reply",
     "reply_outcome",
     "request_encoder",
     "take_reply",
-    "tool_rules_source",
-    "values_source",
-    "worker_source",
 ]
 
 READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 us
@@ -47,37 +45,32 @@ READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-@cache
-def worker_source() -> str:
-    """The source of the in-jail worker script (runtime/_worker_main.py)."""
-    return resources.files(__package__).joinpath("_worker_main.py").read_text(encoding="utf-8")
+JAIL_PACKAGE = "codegym_mcp.runtime.jail"
+"""The in-jail package on the host; a worker imports it as ``codegym_jail`` (jail/boot.py)."""
 
 
 @cache
-def values_source() -> str:
-    """The source of schemas/_values.py, loaded in the jail as module ``codegym_values``."""
-    return resources.files("codegym_mcp.schemas").joinpath("_values.py").read_text(encoding="utf-8")
+def boot_source() -> str:
+    """The source a worker starts with (``python3 -c``): runtime/jail/boot.py."""
+    return resources.files(JAIL_PACKAGE).joinpath("boot.py").read_text(encoding="utf-8")
 
 
 @cache
-def observation_source() -> str:
-    """The source of schemas/_observation.py, loaded in the jail as module ``codegym_observation``."""
-    return resources.files("codegym_mcp.schemas").joinpath("_observation.py").read_text(encoding="utf-8")
-
-
-@cache
-def tool_rules_source() -> str:
-    """The source of schemas/_tool_rules.py, loaded in the jail as module ``codegym_tool_rules``."""
-    return resources.files("codegym_mcp.schemas").joinpath("_tool_rules.py").read_text(encoding="utf-8")
+def jail_package() -> dict[str, str]:
+    """Every module of runtime/jail as ``{module name: source}``, what ``init`` ships to a worker."""
+    files = resources.files(JAIL_PACKAGE)
+    return {
+        entry.name.removesuffix(".py"): entry.read_text(encoding="utf-8")
+        for entry in sorted(files.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".py") and entry.is_file()
+    }
 
 
 def init_request(cfg: SandboxConfig) -> dict[str, Any]:
-    """The first request to a new worker: the in-jail modules it needs and its limits."""
+    """The first request to a new worker: the in-jail package and the worker's limits."""
     return {
         "op": "init",
-        "values_source": values_source(),
-        "observation_source": observation_source(),
-        "tool_rules_source": tool_rules_source(),
+        "package": jail_package(),
         "cpu_seconds": cfg.cpu_seconds,
         "max_output": cfg.max_output_bytes,
         "recursion_limit": cfg.recursion_limit,

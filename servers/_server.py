@@ -56,9 +56,10 @@ from ..runtime import (
     ToolOk,
     ToolRunner,
     episode_count,
+    plain_schema,
     published_tools,
 )
-from ..schemas import EndReason, EpisodeRecord, plain_schema
+from ..schemas import EndReason, EpisodeRecord
 
 __all__ = [
     "EPISODE_META_KEY",

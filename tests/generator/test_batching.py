@@ -19,9 +19,8 @@ from codegym_mcp.generator._batching import (
 )
 from codegym_mcp.generator._results import Generated, GenerateSettings
 from codegym_mcp.generator._task_text import batch_paragraph, task_statement
-from codegym_mcp.runtime import Worker
+from codegym_mcp.runtime import Worker, canonical_json
 from codegym_mcp.schemas import Instance
-from codegym_mcp.schemas._values import canonical_json
 from codegym_mcp.servers._cmd_generate import add_arguments
 
 from ._pipeline_fakes import getters_carving, sandbox_worker, toy_problem

@@ -13,7 +13,8 @@ from codegym_mcp.generator._filters import (
     spread,
 )
 from codegym_mcp.generator._results import GenerateSettings
-from codegym_mcp.schemas import Instance, TraceCall, encode
+from codegym_mcp.runtime import encode
+from codegym_mcp.schemas import Instance, TraceCall
 
 
 def _instance(steps: int, *, nums: list[int] | None = None, tools: int = 4, name: str = "") -> Instance:

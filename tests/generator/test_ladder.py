@@ -15,8 +15,8 @@ from codegym_mcp.generator._pipeline import build_gym
 from codegym_mcp.generator._results import Generated, GenerateSettings
 from codegym_mcp.generator._stages import SizedCandidate
 from codegym_mcp.generator._verify import Candidate, SyncWorker, Verification
-from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import Instance, Problem, decode
+from codegym_mcp.runtime import Worker, decode
+from codegym_mcp.schemas import Instance, Problem
 
 from ._pipeline_fakes import sandbox_worker
 

@@ -14,8 +14,8 @@ from codegym_mcp.generator._check import check_gym
 from codegym_mcp.generator._loaders import load_dataset
 from codegym_mcp.generator._results import GenerateSettings
 from codegym_mcp.generator._run import generate
-from codegym_mcp.runtime import Catalog, SandboxConfig, Worker, WorkerPool
-from codegym_mcp.schemas import ITEMS_CAP, TEXT_CAP, ObservationPolicy
+from codegym_mcp.runtime import ITEMS_CAP, TEXT_CAP, Catalog, SandboxConfig, Worker, WorkerPool
+from codegym_mcp.schemas import ObservationPolicy
 from codegym_mcp.servers._env import CodeGymEnv
 from codegym_mcp.servers._policies import EpisodeContext, OraclePolicy
 from codegym_mcp.servers._server import EPISODE_META_KEY, GymServer, ServeOptions, json_safe_schema

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegym_mcp.runtime import Catalog
-from codegym_mcp.schemas import CoercionError, coerce
+from codegym_mcp.runtime import Catalog, CoercionError, coerce
 from codegym_mcp.servers._env import CodeGymEnv
 from codegym_mcp.servers._policies import (
     EpisodeContext,

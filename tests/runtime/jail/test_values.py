@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from codegym_mcp.schemas import (
+from codegym_mcp.runtime import (
     CoercionError,
     UnsupportedValue,
     coerce,

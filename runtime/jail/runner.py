@@ -1,7 +1,7 @@
 """Running a dataset's tests INSIDE the sandbox worker: pytest files without pytest, HumanEval code.
 
-Standard library only and Python 3.11 compatible: loaded into the worker as ``codegym_runner``
-(the recording harness, ``_harness_record.py``, drives it). Each test runs with ``random``
+Standard library only and Python 3.11 compatible (the in-jail package; the recording harness,
+``record``, drives it). Each test runs with ``random``
 seeded and its own time slice (a SIGALRM timer when the worker calls from its main thread);
 its outcome is counted: passed, failed (with the first line of the error), skipped.
 
@@ -10,7 +10,7 @@ classes (``setup_method``/``teardown_method``, ``setup_class``), ``unittest.Test
 classes, ``mark.parametrize`` (stacked, ``pytest.param``), fixtures from the test module
 (``params=``, ``autouse=``, generator fixtures, ``request.param``) and the builtins
 ``capsys``/``capfd``, ``monkeypatch``, ``tmp_path``/``tmpdir``, ``request``. The marks and
-fixtures are the attributes the ``pytest`` stand-in (``_harness_pytest.py``) sets.
+fixtures are the attributes the ``pytest`` stand-in (``pytest_standin``) sets.
 
 Exceptions::
 
@@ -47,7 +47,8 @@ class TestTimeout(BaseException):
 class Outcome:
     """How the tests went so far: counts, the first failures (one line each), the time budget."""
 
-    def __init__(self, per_test: float, budget: float) -> None:
+    def __init__(self, per_test: float, budget: float, *, report: bool = False) -> None:
+        self.results: list[list[str]] | None = [] if report else None  # [name, outcome] per test run
         self.run = 0
         self.passed = 0
         self.skipped = 0
@@ -59,6 +60,7 @@ class Outcome:
 
     def fail(self, name: str, exc: BaseException) -> None:
         """Note the failure of test ``name`` (the caller counts the run)."""
+        self.note(name, "failed")
         text = f"{name}: {type(exc).__name__}: {safe_str(exc)}"
         text = text if len(text) < 300 else text[:297] + "..."
         self.last_error = text
@@ -77,7 +79,13 @@ class Outcome:
             "tests_skipped": self.skipped,
             "failures": self.failures,
             "budget_exhausted": self.exhausted,
+            **({} if self.results is None else {"results": self.results}),
         }
+
+    def note(self, name: str, result: str) -> None:
+        """Keep ``name``'s outcome (passed, failed, skipped) when asked to report each test."""
+        if self.results is not None:
+            self.results.append([name, result])
 
 
 def safe_str(exc: BaseException) -> str:
@@ -122,14 +130,17 @@ def timed(outcome: Outcome, seed: int, name: str, thunk: Any, *, xfail: bool = F
     except Exception as exc:
         if getattr(type(exc), "_codegym_skip", False):
             outcome.skipped += 1
+            outcome.note(name, "skipped")
         elif xfail:
             outcome.passed += 1
+            outcome.note(name, "passed")
         else:
             outcome.fail(name, exc)
     except SystemExit as exc:
         outcome.fail(name, exc)
     else:
         outcome.passed += 1
+        outcome.note(name, "passed")
 
 
 class _Capture:
@@ -300,6 +311,7 @@ def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome
     if getattr(fn, "_codegym_skip", None):
         outcome.skipped += 1
         outcome.run += 1
+        outcome.note(name, "skipped")
         return
     sig = _signature(fn)
     wanted = [p for p in (sig.parameters if sig is not None else {})]
