@@ -22,6 +22,7 @@ Exceptions::
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import itertools
@@ -282,32 +283,55 @@ class _Fixtures:
         return value
 
 
-def _cases(fn: Any) -> list[dict[str, Any]]:
-    """The parametrize combinations of a test function (``[{}]`` when none)."""
+def _mark_effect(marks: Any) -> str | None:
+    """What a ``pytest.param``'s marks do to its case: ``"skip"``, ``"xfail"`` or None."""
+    effect = None
+    for m in marks if isinstance(marks, (list, tuple)) else [marks]:
+        name = getattr(m, "name", "")
+        args = getattr(m, "args", ())
+        kwargs = getattr(m, "kwargs", {}) or {}
+        condition = args[0] if args and name in ("skipif", "xfail") else kwargs.get("condition", True)
+        if isinstance(condition, str) or not condition:
+            continue
+        if name in ("skip", "skipif"):
+            return "skip"
+        if name == "xfail":
+            effect = "xfail"
+    return effect
+
+
+def _cases(fn: Any) -> list[tuple[dict[str, Any], str | None]]:
+    """The parametrize combinations of a test function (``[({}, None)]`` when none), each with
+    what its ``pytest.param`` marks do (:func:`_mark_effect`)."""
     layers = getattr(fn, "_codegym_params", None) or []
-    choices: list[list[dict[str, Any]]] = []
+    choices: list[list[tuple[dict[str, Any], str | None]]] = []
     for names, values in layers:
         layer = []
         for value in values:
-            marks = getattr(value, "marks", None)
+            effect = None
             if hasattr(value, "values") and hasattr(value, "marks"):
-                if any(
-                    getattr(m, "name", "") == "skip"
-                    for m in (marks if isinstance(marks, (list, tuple)) else [marks])
-                ):
-                    continue
+                effect = _mark_effect(value.marks)
                 value = value.values if len(names) > 1 else value.values[0]
             if len(names) == 1:
-                layer.append({names[0]: value})
+                layer.append(({names[0]: value}, effect))
             else:
-                layer.append(dict(zip(names, value, strict=False)))
+                layer.append((dict(zip(names, value, strict=False)), effect))
         choices.append(layer)
     if not choices:
-        return [{}]
-    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*choices)]
+        return [({}, None)]
+    cases = []
+    for combo in itertools.product(*choices):
+        effects = {effect for _, effect in combo}
+        effect = "skip" if "skip" in effects else ("xfail" if "xfail" in effects else None)
+        cases.append(({k: v for part, _ in combo for k, v in part.items()}, effect))
+    return cases
 
 
-def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome, seed: int) -> None:
+def _run_test_callable(
+    fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome, seed: int, prepare: Any = None
+) -> None:
+    """Run every case of test ``fn`` (parametrize x fixture params); ``prepare()``, when given,
+    returns a fresh bound test method and its teardown for each case (test classes)."""
     if getattr(fn, "_codegym_skip", None):
         outcome.skipped += 1
         outcome.run += 1
@@ -316,7 +340,12 @@ def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome
     sig = _signature(fn)
     wanted = [p for p in (sig.parameters if sig is not None else {})]
     xfail = bool(getattr(fn, "_codegym_xfail", False))
-    for case in _cases(fn):
+    for case, effect in _cases(fn):
+        if effect == "skip":
+            outcome.run += 1
+            outcome.skipped += 1
+            outcome.note(name, "skipped")
+            continue
         rest = [p for p in wanted if p not in case]
         for fixture_params in fixtures.param_sets(rest):
 
@@ -333,12 +362,16 @@ def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome
                     kwargs = dict(case)
                     for p in rest:
                         kwargs[p] = fixtures.resolve(p, cache, cleanups, fp)
-                    fn(**kwargs)
+                    test = fn
+                    if prepare is not None:
+                        test, teardown = prepare()
+                        cleanups.append(teardown)
+                    test(**kwargs)
                 finally:
                     for cleanup in reversed(cleanups):
                         cleanup()
 
-            timed(outcome, seed, name, thunk, xfail=xfail)
+            timed(outcome, seed, name, thunk, xfail=xfail or effect == "xfail")
 
 
 def run_pytest_module(namespace: dict[str, Any], outcome: Outcome, seed: int) -> None:
@@ -391,7 +424,8 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: Outc
 
         msig = _signature(method)
         if getattr(method, "_codegym_params", None) or (msig is not None and len(msig.parameters) > 0):
-            _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed)
+            prepare = functools.partial(_fresh_method, cls, attr)  # pytest: a new instance per case
+            _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed, prepare)
         else:
             timed(
                 outcome,
@@ -406,6 +440,17 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: Outc
         except Exception as exc:
             outcome.run += 1  # counted like a failing setup_class: the failure must not pass unseen
             outcome.fail(f"{cls_name}.teardown_class", exc)
+
+
+def _fresh_method(cls: type, attr: str) -> tuple[Any, Any]:
+    """Test method ``attr`` of a new instance of ``cls`` after its ``setup_method``, and its teardown."""
+    instance = cls()
+    method = getattr(instance, attr)
+    setup = getattr(instance, "setup_method", None)
+    teardown = getattr(instance, "teardown_method", None)
+    if setup is not None:
+        setup(method)
+    return method, (lambda: teardown(method)) if teardown is not None else (lambda: None)
 
 
 def _run_unittest_class(cls: type, outcome: Outcome, seed: int) -> None:

@@ -253,19 +253,7 @@ def coerce(plain: Any, schema: dict[str, Any], *, lenient: bool = False, path: s
     if not schema:
         return _plain_to_python(plain)
     if "anyOf" in schema:
-        options = _prefer_exact(plain, schema["anyOf"])
-        for option in options:
-            try:
-                return coerce(plain, option, lenient=False, path=path)
-            except CoercionError:
-                continue
-        if lenient:
-            for option in options:
-                try:
-                    return coerce(plain, option, lenient=True, path=path)
-                except CoercionError:
-                    continue
-        raise CoercionError(path, describe_schema(schema), plain)
+        return _coerce_any_of(plain, schema, lenient=lenient, path=path)
     kind = schema.get("type")
     expected = describe_schema(schema)
     if lenient and isinstance(plain, str) and kind not in ("string", None):
@@ -276,6 +264,37 @@ def coerce(plain: Any, schema: dict[str, Any], *, lenient: bool = False, path: s
             plain = json.loads(text)
         except ValueError:
             raise CoercionError(path, expected, plain) from None
+    if kind in _SCALARS:
+        return _coerce_scalar(plain, kind, expected, path)
+    if kind == "array":
+        return _coerce_array(plain, schema, lenient=lenient, path=path)
+    if kind == "object":
+        return _coerce_object(plain, schema, lenient=lenient, path=path)
+    raise CoercionError(path, expected, plain)
+
+
+_SCALARS = frozenset(("integer", "number", "string", "boolean", "null"))
+
+
+def _coerce_any_of(plain: Any, schema: dict[str, Any], *, lenient: bool, path: str) -> Any:
+    """The first ``anyOf`` option the value fits strictly (exact types first), then leniently."""
+    options = _prefer_exact(plain, schema["anyOf"])
+    for option in options:
+        try:
+            return coerce(plain, option, lenient=False, path=path)
+        except CoercionError:
+            continue
+    if lenient:
+        for option in options:
+            try:
+                return coerce(plain, option, lenient=True, path=path)
+            except CoercionError:
+                continue
+    raise CoercionError(path, describe_schema(schema), plain)
+
+
+def _coerce_scalar(plain: Any, kind: str, expected: str, path: str) -> Any:
+    """A plain value as a scalar of JSON Schema type ``kind`` (in :data:`_SCALARS`)."""
     if kind == "integer":
         if isinstance(plain, bool):
             raise CoercionError(path, expected, plain)
@@ -304,10 +323,6 @@ def coerce(plain: Any, schema: dict[str, Any], *, lenient: bool = False, path: s
         if plain is None:
             return None
         raise CoercionError(path, expected, plain)
-    if kind == "array":
-        return _coerce_array(plain, schema, lenient=lenient, path=path)
-    if kind == "object":
-        return _coerce_object(plain, schema, lenient=lenient, path=path)
     raise CoercionError(path, expected, plain)
 
 
