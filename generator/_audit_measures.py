@@ -144,7 +144,7 @@ def _case_schema(gym: GymFiles) -> dict[str, Any]:
 
 
 def _right(guess: Any, expected: Any, schema: dict[str, Any]) -> bool:
-    """Whether submitting ``guess`` scores, by the runtime's rules (schemas/_tool_rules.py)."""
+    """Whether submitting ``guess`` scores, by the runtime's rules (runtime/jail/tool_rules.py)."""
     try:
         answer = rules.coerce_answer(guess, schema)
     except CoercionError:

@@ -5,7 +5,7 @@ LeetCode's design format: the hidden input is ``{"operations": [ClassName, metho
 "arguments": [[...], ...]}`` and the expected output the list of results (None for the
 constructor). The gym gets one STATEFUL tool per public method plus one for the constructor:
 ``tool(state, *args) -> [new_state, result]``, where the state is the object's ``__dict__``
-packed by ``_harness_state.py`` (deques, defaultdicts, OrderedDicts and Counters survive the
+packed by ``runtime/jail/state.py`` (deques, defaultdicts, OrderedDicts and Counters survive the
 wire). The oracle observes the operations, calls each one's tool with keyword arguments, and
 submits the list of results. Under the partial observation policy ``operations`` and
 ``arguments`` are collections like any other: ``observe`` gives their lengths and the oracle

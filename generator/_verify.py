@@ -1,6 +1,6 @@
 """Verification: replay the oracle through the tools, in the sandbox, on every instance.
 
-Two passes over the instances, each one :func:`~._harness_oracle.run_oracle` call per instance in
+Two passes over the instances, each one ``run_oracle`` call (runtime/jail/oracle.py) per instance in
 the worker:
 
 1. *infer* (only when some tool param or result has no type schema yet): the proxy passes the

@@ -11,7 +11,7 @@ Rules (what the runtime accepts and what the server publishes, from one place he
   (an integer 0..K-1) choosing which case's hidden input the call sees; stateful tools keep one
   state per case;
 - ``submit(answer)`` takes a list of exactly K answers, the i-th for case i, each coerced and
-  scored by the rules of a single answer (schemas/_tool_rules.py: ``coerce_answer``, ``score``);
+  scored by the rules of a single answer (runtime/jail/tool_rules.py: ``coerce_answer``, ``score``);
   the reward is 1 only if every one is right; once routed, a call follows those rules too;
 - the episode's ``instance`` is its index g, its ``instance_id`` the K instance ids joined with
   ``+``, its ``expected`` the list of the K expected answers.

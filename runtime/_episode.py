@@ -423,7 +423,7 @@ class Episode:
             return ToolFailed(f"{spec.name}: {exc}")
 
     async def _call(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
-        """A problem tool's call by the rules (schemas/_tool_rules.py); args go in wire form.
+        """A problem tool's call by the rules (runtime/jail/tool_rules.py); args go in wire form.
 
         Raises:
             ArgumentError: the agent's arguments break the rules (the caller's tool error).

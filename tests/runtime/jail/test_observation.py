@@ -167,5 +167,3 @@ def test_reading_window_after_window_gives_back_the_whole_list(value: list[int],
     for start in range(0, len(value), count):
         items += read_window("xs", "list", value, {"start": start, "count": count})["items"]
     assert items == value
-
-

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codegym_mcp.runtime import CallFailed, SandboxConfig, Worker
-from codegym_mcp.runtime._protocol import boot_source, jail_package
+from codegym_mcp.runtime import CallFailed, SandboxConfig, Worker, jail
+from codegym_mcp.runtime._protocol import boot_source, encode_request, init_request, jail_package
 from codegym_mcp.runtime.jail.boot import PACKAGE, SourceLoader
 
 JAIL_PYTHON = Path("/usr/bin/python3")  # the interpreter inside the jail (SandboxConfig.python)
@@ -31,7 +31,9 @@ def _imports(source: str) -> list[tuple[int, str]]:
 
 def test_every_module_is_python_3_11_and_imports_only_the_standard_library_and_its_package() -> None:
     package = jail_package()
-    assert {"__init__", "boot", "worker", "values", "tool_rules", "observation", "record", "oracle"} <= set(package)
+    assert {"__init__", "boot", "worker", "values", "tool_rules", "observation", "record", "oracle"} <= set(
+        package
+    )
     for name, source in package.items():
         for level, module in _imports(source):
             if level:
@@ -89,8 +91,13 @@ def worker() -> Iterator[Worker]:
 
 
 def test_a_call_imports_a_package_module_on_first_use_and_code_can_import_the_package(worker: Worker) -> None:
-    assert worker.call(f"{PACKAGE}.values", "canonical_json", args=[{"b": 1, "a": [1, 2]}]) == '{"a":[1,2],"b":1}'
-    worker.load("uses_codec", "from codegym_jail import values\n\ndef plain(x):\n    return values.to_plain(x)\n")
+    assert (
+        worker.call(f"{PACKAGE}.values", "canonical_json", args=[{"b": 1, "a": [1, 2]}])
+        == '{"a":[1,2],"b":1}'
+    )
+    worker.load(
+        "uses_codec", "from codegym_jail import values\n\ndef plain(x):\n    return values.to_plain(x)\n"
+    )
     assert worker.call("uses_codec", "plain", args=[{"$tuple": [1, {"$set": [2]}]}]) == [1, [2]]
 
 
@@ -104,5 +111,21 @@ def test_a_traceback_from_package_code_names_its_file_and_shows_its_line(worker:
 def test_a_call_to_a_module_neither_loaded_nor_in_the_package_names_the_fix(worker: Worker) -> None:
     with pytest.raises(CallFailed, match="is not loaded in this worker: load it first"):
         worker.call("codegym_values", "encode", args=[1])
-    with pytest.raises(CallFailed, match="No module named 'codegym_jail.nothing'"):
+    with pytest.raises(CallFailed, match=r"No module named 'codegym_jail\.nothing'"):
         worker.call(f"{PACKAGE}.nothing", "f")
+
+
+@pytest.mark.parametrize("isolation", ["nsjail", "none"])
+def test_the_init_line_is_the_encoded_request_carrying_every_module(isolation: str) -> None:
+    cfg = SandboxConfig(isolation=isolation)  # type: ignore[arg-type]
+    request = {
+        "op": "init",
+        "package": jail_package(),
+        "cpu_seconds": cfg.cpu_seconds,
+        "max_output": cfg.max_output_bytes,
+        "recursion_limit": cfg.recursion_limit,
+        "rlimits": {"as_mb": cfg.address_space_mb if isolation == "none" else None},
+    }
+    assert init_request(cfg) == encode_request(request).tobytes()
+    files = sorted(p.stem for p in Path(jail.__file__).parent.glob("*.py"))
+    assert sorted(jail_package()) == files
