@@ -29,7 +29,7 @@ def build() -> MCPServer:
 async def _main() -> None:
     import uvicorn
 
-    from codegym_mcp.servers._catalog_server import bind_socket
+    from codegym_mcp.servers.mcp._catalog_server import bind_socket
 
     server = build()
     sock = bind_socket("127.0.0.1", 0)  # TCP_NODELAY on accepted sockets, like our server

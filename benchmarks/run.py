@@ -44,16 +44,16 @@ from codegym_mcp.runtime import (
     default_isolation,
     encode,
 )
-from codegym_mcp.servers._catalog_server import catalog_task_url
-from codegym_mcp.servers._connectors import (
+from codegym_mcp.servers.mcp._catalog_server import catalog_task_url
+from codegym_mcp.servers.mcp._server import HARNESS_KEY_META
+from codegym_mcp.servers.rollout._connectors import (
     catalog_subprocess,
     http_connector,
     server_subprocess,
     shared_http_client,
 )
-from codegym_mcp.servers._policies import OraclePolicy
-from codegym_mcp.servers._rollout import RolloutSummary, plan_episodes, run_rollouts
-from codegym_mcp.servers._server import HARNESS_KEY_META
+from codegym_mcp.servers.rollout._policies import OraclePolicy
+from codegym_mcp.servers.rollout._rollout import RolloutSummary, plan_episodes, run_rollouts
 
 from ._floor_server import build as build_floor
 

@@ -3,7 +3,7 @@ leaked instances, solution lines, missing worked examples.
 
 ``python -m benchmarks.statements CATALOG [CATALOG ...] [--list N]`` prints one line of counts
 per catalog (a statement counts once per kind of finding) and, with ``--list``, up to N findings
-of each kind. Uses the generator's own checks (``codegym_mcp.generator._leaks``).
+of each kind. Uses the generator's own checks (``codegym_mcp.generator.statements._leaks``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from codegym_mcp.generator._leaks import (
+from codegym_mcp.generator.statements._leaks import (
     code_framing_in,
     dangling_headers_in,
     solution_lines_in,

@@ -7,14 +7,14 @@ Stages (DESIGN.md, "The data path"): load (``load_dataset``), record instances i
 ``check_gym``. Every per-problem result is a value: ``Generated | Rejected(stage, reason)``.
 """
 
-from ._audit import NoCatalog, audit_catalog, render_audit, write_audit
-from ._carve import carve_function_problem
-from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving
-from ._catalog_write import CatalogConflict
-from ._check import check_gym
-from ._classes import carve_class_problem
-from ._instances import RecordedInstances, RecordingFailed, compute_outputs, record_instances
-from ._llm_client import (
+from ._results import Generated, GenerateSettings, Rejected
+from .audit._audit import NoCatalog, audit_catalog, render_audit, write_audit
+from .audit._check import check_gym
+from .carving._carve import carve_function_problem
+from .carving._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving
+from .carving._classes import carve_class_problem
+from .instances._instances import RecordedInstances, RecordingFailed, compute_outputs, record_instances
+from .llm._llm_client import (
     LlmClient,
     LlmError,
     LlmNotInstalled,
@@ -24,11 +24,11 @@ from ._llm_client import (
     add_llm_arguments,
     llm_settings_from_args,
 )
-from ._llm_decompose import Proposal, ProposalRejected, decompose, decompose_all
-from ._loaders import DatasetError, LoadResult, load_dataset
-from ._pipeline import build_gym
-from ._results import Generated, GenerateSettings, Rejected
-from ._run import RunResult, generate
+from .llm._llm_decompose import Proposal, ProposalRejected, decompose, decompose_all
+from .loaders._loaders import DatasetError, LoadResult, load_dataset
+from .pipeline._catalog_write import CatalogConflict
+from .pipeline._pipeline import build_gym
+from .pipeline._run import RunResult, generate
 
 __all__ = [
     "CarveRejected",

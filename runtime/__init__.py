@@ -34,8 +34,11 @@ from ._errors import (
     WorkerCrashed,
 )
 from ._pool import LeasedWorker, WorkerPool
+from ._protocol import jail_source
 from ._recorder import Recorder
 from ._worker import Worker
+from .jail import tool_rules
+from .jail.boot import PACKAGE as JAIL_PACKAGE
 from .jail.inference import infer_schema, merge_schemas
 from .jail.observation import (
     ITEMS_CAP,
@@ -69,6 +72,7 @@ __all__: list[str] = [
     "CASE_ARG",
     "EPISODE_META_KEY",
     "ITEMS_CAP",
+    "JAIL_PACKAGE",
     "TEXT_CAP",
     "BadReset",
     "BrokenGym",
@@ -120,6 +124,7 @@ __all__: list[str] = [
     "episode_instances",
     "infer_schema",
     "isolation_summary",
+    "jail_source",
     "merge_schemas",
     "module_name_for",
     "observe_output_schema",
@@ -131,6 +136,7 @@ __all__: list[str] = [
     "read_tool_name",
     "read_window",
     "to_plain",
+    "tool_rules",
     "values_equal",
     "warn_no_sandbox",
 ]

@@ -27,13 +27,15 @@ from ._errors import (
 )
 
 __all__ = [
-    "JAIL_PACKAGE",
+    "JAIL_HOST_PACKAGE",
     "READ_CHUNK",
     "boot_source",
     "call_encoder",
     "classify_exit",
     "encode_request",
     "init_request",
+    "jail_package",
+    "jail_source",
     "parse_reply",
     "reply_outcome",
     "request_encoder",
@@ -45,20 +47,20 @@ READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-JAIL_PACKAGE = "codegym_mcp.runtime.jail"
+JAIL_HOST_PACKAGE = "codegym_mcp.runtime.jail"
 """The in-jail package on the host; a worker imports it as ``codegym_jail`` (jail/boot.py)."""
 
 
 @cache
 def boot_source() -> str:
     """The source a worker starts with (``python3 -c``): runtime/jail/boot.py."""
-    return resources.files(JAIL_PACKAGE).joinpath("boot.py").read_text(encoding="utf-8")
+    return resources.files(JAIL_HOST_PACKAGE).joinpath("boot.py").read_text(encoding="utf-8")
 
 
 @cache
 def jail_package() -> dict[str, str]:
     """Every module of runtime/jail as ``{module name: source}``, what ``init`` ships to a worker."""
-    files = resources.files(JAIL_PACKAGE)
+    files = resources.files(JAIL_HOST_PACKAGE)
     return {
         entry.name.removesuffix(".py"): entry.read_text(encoding="utf-8")
         for entry in sorted(files.iterdir(), key=lambda e: e.name)
@@ -70,6 +72,15 @@ def jail_package() -> dict[str, str]:
 def _package_json() -> bytes:
     """:func:`jail_package` as UTF-8 JSON, encoded once (150 KB: every worker start sends it)."""
     return _ENCODER.encode(jail_package()).encode("utf-8")
+
+
+def jail_source(module: str) -> str:
+    """The source of one module of the in-jail package (``state`` is embedded in class gyms' tools.py).
+
+    Raises:
+        KeyError: no such module in runtime/jail.
+    """
+    return jail_package()[module]
 
 
 def init_request(cfg: SandboxConfig) -> bytes:

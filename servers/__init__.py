@@ -10,15 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._catalog_server import HttpGyms, catalog_task_url, running_http_server
-    from ._connectors import (
+    from .cli._main import UsageError, main
+    from .mcp._catalog_server import HttpGyms, catalog_task_url, running_http_server
+    from .mcp._server import EPISODE_META_KEY, GymServer, ServeOptions, json_safe_schema
+    from .rollout._connectors import (
         catalog_inprocess,
         catalog_subprocess,
         http_connector,
         shared_http_client,
         stdio_connector,
     )
-    from ._env import (
+    from .rollout._env import (
         ChatMessage,
         CodeGymEnv,
         EnvClosed,
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
         ToolCall,
         ToolInfo,
     )
-    from ._policies import (
+    from .rollout._policies import (
         Agent,
         EpisodeContext,
         OpenAIPolicy,
@@ -40,47 +42,52 @@ if TYPE_CHECKING:
         PolicyError,
         RandomPolicy,
     )
-    from ._rollout import EpisodeSpec, RolloutSummary, plan_episodes, play_episode, run_episode, run_rollouts
-    from ._server import EPISODE_META_KEY, GymServer, ServeOptions, json_safe_schema
-    from .cli import UsageError, main
+    from .rollout._rollout import (
+        EpisodeSpec,
+        RolloutSummary,
+        plan_episodes,
+        play_episode,
+        run_episode,
+        run_rollouts,
+    )
 
 _WHERE: dict[str, str] = {
-    "EPISODE_META_KEY": "._server",
-    "GymServer": "._server",
-    "ServeOptions": "._server",
-    "json_safe_schema": "._server",
-    "HttpGyms": "._catalog_server",
-    "catalog_task_url": "._catalog_server",
-    "running_http_server": "._catalog_server",
-    "CodeGymEnv": "._env",
-    "EnvError": "._env",
-    "Observation": "._env",
-    "ToolCall": "._env",
-    "ToolInfo": "._env",
-    "RolloutSummary": "._rollout",
-    "run_rollouts": "._rollout",
-    "ChatMessage": "._env",
-    "EnvClosed": "._env",
-    "EpisodeOver": "._env",
-    "ResetInfo": "._env",
-    "ServerFailure": "._env",
-    "StepInfo": "._env",
-    "Agent": "._policies",
-    "EpisodeContext": "._policies",
-    "OpenAIPolicy": "._policies",
-    "OraclePolicy": "._policies",
-    "Policy": "._policies",
-    "PolicyError": "._policies",
-    "RandomPolicy": "._policies",
-    "EpisodeSpec": "._rollout",
-    "plan_episodes": "._rollout",
-    "run_episode": "._rollout",
-    "play_episode": "._rollout",
-    "catalog_inprocess": "._connectors",
-    "catalog_subprocess": "._connectors",
-    "http_connector": "._connectors",
-    "shared_http_client": "._connectors",
-    "stdio_connector": "._connectors",
+    "EPISODE_META_KEY": ".mcp._server",
+    "GymServer": ".mcp._server",
+    "ServeOptions": ".mcp._server",
+    "json_safe_schema": ".mcp._server",
+    "HttpGyms": ".mcp._catalog_server",
+    "catalog_task_url": ".mcp._catalog_server",
+    "running_http_server": ".mcp._catalog_server",
+    "CodeGymEnv": ".rollout._env",
+    "EnvError": ".rollout._env",
+    "Observation": ".rollout._env",
+    "ToolCall": ".rollout._env",
+    "ToolInfo": ".rollout._env",
+    "RolloutSummary": ".rollout._rollout",
+    "run_rollouts": ".rollout._rollout",
+    "ChatMessage": ".rollout._env",
+    "EnvClosed": ".rollout._env",
+    "EpisodeOver": ".rollout._env",
+    "ResetInfo": ".rollout._env",
+    "ServerFailure": ".rollout._env",
+    "StepInfo": ".rollout._env",
+    "Agent": ".rollout._policies",
+    "EpisodeContext": ".rollout._policies",
+    "OpenAIPolicy": ".rollout._policies",
+    "OraclePolicy": ".rollout._policies",
+    "Policy": ".rollout._policies",
+    "PolicyError": ".rollout._policies",
+    "RandomPolicy": ".rollout._policies",
+    "EpisodeSpec": ".rollout._rollout",
+    "plan_episodes": ".rollout._rollout",
+    "run_episode": ".rollout._rollout",
+    "play_episode": ".rollout._rollout",
+    "catalog_inprocess": ".rollout._connectors",
+    "catalog_subprocess": ".rollout._connectors",
+    "http_connector": ".rollout._connectors",
+    "shared_http_client": ".rollout._connectors",
+    "stdio_connector": ".rollout._connectors",
     "UsageError": ".cli",
     "main": ".cli",
 }

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from codegym_mcp.generator._instances import instance_id_for
+from codegym_mcp.generator.instances._instances import instance_id_for
 from codegym_mcp.schemas import (
     GymManifest,
     Instance,

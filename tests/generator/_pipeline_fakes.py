@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from codegym_mcp.generator._carving_types import CarvedParam, CarvedTool, Carving
 from codegym_mcp.generator._results import Rejected
-from codegym_mcp.generator._stages import Recorded
+from codegym_mcp.generator.carving._carving_types import CarvedParam, CarvedTool, Carving
+from codegym_mcp.generator.verification._stages import Recorded
 from codegym_mcp.runtime import SandboxConfig, Worker
 from codegym_mcp.schemas import Problem
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from codegym_mcp.generator._loaders import load_dataset
+from codegym_mcp.generator.loaders._loaders import load_dataset
 from codegym_mcp.runtime import SandboxConfig, SandboxUnavailable, Worker
 from codegym_mcp.schemas import Problem
 

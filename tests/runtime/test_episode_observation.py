@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from codegym_mcp.generator._pipeline import generic_tools
+from codegym_mcp.generator.pipeline._pipeline import generic_tools
 from codegym_mcp.runtime import Catalog, Gym
 from codegym_mcp.runtime._episode import Episode, ToolFailed, ToolOk
 

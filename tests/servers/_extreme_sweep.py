@@ -26,7 +26,7 @@ from pydantic import JsonValue
 
 from codegym_mcp.runtime import Catalog, Gym, SandboxConfig, WorkerPool
 from codegym_mcp.schemas import ToolSpec
-from codegym_mcp.servers._server import EPISODE_META_KEY, HARNESS_KEY_META, GymServer
+from codegym_mcp.servers.mcp._server import EPISODE_META_KEY, HARNESS_KEY_META, GymServer
 
 __all__ = ["EXTREMES", "SweepResult", "argument_sets", "sweep_catalog"]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from codegym_mcp.generator import load_dataset
-from codegym_mcp.generator._targets import Target, recording_tests, resolve_target
+from codegym_mcp.generator.instances._targets import Target, recording_tests, resolve_target
 from codegym_mcp.runtime import SandboxConfig, Worker
 from codegym_mcp.runtime.jail.boot import PACKAGE
 from codegym_mcp.schemas import Problem

@@ -22,7 +22,7 @@ from codegym_mcp.runtime import (
     to_plain,
     values_equal,
 )
-from codegym_mcp.servers._server import json_safe_schema
+from codegym_mcp.servers.mcp._server import json_safe_schema
 
 scalars = st.one_of(
     st.none(),

@@ -1,0 +1,396 @@
+"""Carve a function problem's reference solution into typed atomic tools and an oracle plan.
+
+What becomes a tool (granularity "fine"): the solution's helper functions (top-level, and
+nested ones with their closure variables as extra parameters), loop bodies, runs of simple
+statements, conditions, comprehension elements and filters, returned expressions - each only
+when it can be proven to run on its own (see ``_segments``). The oracle plan is the entry
+point's body with each carved piece replaced by ``tools.<name>(kw=..)``. A tool parameter
+that is, at every call, an entry parameter the entry never rebinds or mutates is bound to the
+hidden input instead of passed by the agent. Nothing extractable -> getters over the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import libcst as cst
+
+from ...runtime import read_tool_name
+from ...schemas import ObservationPolicy, Problem
+from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
+from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
+from ._carve_plan import PlanRewriter
+from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
+from ._describe_text import function_description
+from ._getters import getters_carving
+from ._oracle_reads import read_function_source, read_kinds, read_lines
+from ._segments import SegmentContext, opaque_names, suite_statements
+from ._type_hints import annotation_schema
+
+__all__ = ["carve_function_problem"]
+
+_CACHES = frozenset({"lru_cache", "cache"})
+
+
+def carve_function_problem(
+    problem: Problem,
+    *,
+    entry_params: Sequence[str],
+    input_schema: Mapping[str, Any] | None = None,
+    granularity: Granularity = "fine",
+    observation: ObservationPolicy = "full",
+) -> Carving | CarveRejected:
+    """Carve ``problem.solution`` into tools.py, oracle.py and the tool specs.
+
+    ``entry_params`` are the entry point's parameters as the instances name them;
+    ``input_schema`` (an object type schema over them) refines parameter types.
+    ``granularity`` picks how much is carved: "fine" (atomic pieces), "coarse" (whole top-level
+    loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
+    rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
+    ``observation`` is how the oracle learns the hidden input: "full" (one ``observe()``) or
+    "partial" (``observe()`` then each collection through its ``read_<p>`` tool).
+
+    Returns a :class:`Carving`, or :class:`CarveRejected` with the reason (never raises for a
+    bad solution).
+    """
+    if problem.entry_point is None:
+        return CarveRejected("class-based problem", "carve_function_problem needs an entry point function")
+    facts = analyse_solution(problem.solution, problem.entry_point)
+    if isinstance(facts, str):
+        return CarveRejected("analysis failed", facts)
+    entry = facts.entry
+    names = [p.name for p in entry.params]
+    missing = [p.name for p in entry.params if p.default is None and p.name not in entry_params]
+    unknown = [p for p in entry_params if p not in names]
+    if (
+        isinstance(entry.node.params.star_arg, cst.Param)
+        or entry.node.params.star_kwarg
+        or entry.node.params.posonly_params
+    ):
+        return CarveRejected(
+            "unsupported signature", f"{entry.name} takes *args, **kwargs or positional-only params"
+        )
+    if missing or unknown:
+        return CarveRejected(
+            "entry parameters mismatch",
+            f"{entry.name}{tuple(names)} vs instance inputs {list(entry_params)}: missing {missing}, unknown {unknown}",
+        )
+    props = dict(input_schema.get("properties", {})) if input_schema else {}
+    schemas = {p.name: props.get(p.name) or annotation_schema(p.annotation) for p in entry.params}
+    if granularity != "getters":
+        try:
+            carved = _carve(
+                facts, list(entry_params), schemas, granularity=granularity, observation=observation
+            )
+        except cst.CSTValidationError:  # a rewrite libcst refuses: fall back to the getters
+            carved = None
+        if carved is not None:
+            return carved
+    return getters_carving(facts, list(entry_params), schemas, observation=observation)
+
+
+def _carve(
+    facts: SolutionFacts,
+    entry_params: list[str],
+    schemas: dict[str, Any],
+    *,
+    granularity: Granularity,
+    observation: ObservationPolicy,
+) -> Carving | None:
+    index = facts.index
+    entry = facts.entry
+    body = entry.node.body
+    tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
+    in_var = "_in" if "_in" not in facts.all_names else "_cg_in"
+    namer = Namer(facts.all_names | facts.module_names)
+    for p in read_kinds(entry_params, schemas, observation):
+        namer.claimed.add(read_tool_name(p))  # the generic read tools own these names
+    local_import_names = {
+        (
+            alias.asname.name.value
+            if alias.asname and isinstance(alias.asname.name, cst.Name)
+            else _first(alias.name)
+        )
+        for stmt in facts.local_imports
+        for small in stmt.body
+        if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar)
+        for alias in small.names
+    }
+    opaque = opaque_names(facts)
+    hoisted = _hoistable(facts, frozenset(local_import_names))
+    available = frozenset(local_import_names | hoisted)
+    alias_prone = _alias_prone(facts)
+    ctx = SegmentContext(
+        index=index,
+        all_reads=index.read_nodes(body),
+        available=available,
+        opaque=frozenset(opaque - available),
+        alias_prone=frozenset(alias_prone),
+    )
+    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
+    helper_tools = {
+        name: f
+        for name, f in facts.helpers.items()
+        if f.simple_params and not f.is_generator and not f.mutated_params and set(f.decorators) <= _CACHES
+    }
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = PlanRewriter(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            nested_tools=nested_tools,
+            unique=namer.unique,
+            claim=namer.claim,
+            tools_var=tools_var,
+            segments=granularity in ("fine", "coarse") and not facts.has_global,
+            coarse=granularity == "coarse",
+            single_ops=single_ops,
+        )
+        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
+        if plan.tools:
+            break
+    else:
+        return None
+    eligible = _hidden_eligible(facts, entry_params)
+    hidden: dict[str, dict[str, str]] = {}
+    for tool in plan.tools.values():
+        hidden[tool.name] = {}
+        for p in tool.params:
+            keys = {site.get(p) for site in tool.sites}
+            if len(keys) == 1:
+                (key,) = keys
+                if key is not None and key in eligible:
+                    hidden[tool.name][p] = key
+    plan_fn = entry.node.with_changes(body=body.with_changes(body=new_body))
+    dropped = plan_fn.visit(_DropHidden(tools_var, hidden))
+    assert isinstance(dropped, cst.FunctionDef)
+    plan_fn = dropped
+    kinds = read_kinds(entry_params, schemas, observation)
+    reader = namer.unique("read_whole") if kinds else ""
+    reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
+    oracle_fn = cst.FunctionDef(
+        name=cst.Name("oracle"),
+        params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
+        body=cst.IndentedBlock(
+            body=[
+                cst.parse_statement(f"{in_var} = {tools_var}.observe()"),
+                *(cst.parse_statement(line) for line in reads),
+                plan_fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
+                cst.parse_statement(
+                    f"return {tools_var}.submit(answer={entry.name}(**{in_var}))"
+                ).with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
+            ]
+        ),
+    )
+    generated: list[cst.BaseStatement] = list(facts.local_imports)
+    generated += [facts.nested[n].node.with_changes(leading_lines=[]) for n in sorted(hoisted)]
+    carved: list[CarvedTool] = []
+    for tool in plan.tools.values():
+        if tool.node is not None and tool.node.name.value not in hoisted:
+            generated.append(tool.node)
+        carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
+    tools_source = render(facts, generated, "Tools carved from the reference solution (codegym-mcp).")
+    prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
+    oracle_source = render(
+        facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
+    )
+    return Carving(
+        tools_source=tools_source,
+        oracle_source=oracle_source,
+        tools=carved,
+        entry_point=entry.name,
+        granularity=granularity,
+        input_schema=input_schema_of(schemas, entry_params),
+        output_schema=annotation_schema(entry.returns),
+    )
+
+
+def _first(name: cst.Attribute | cst.Name) -> str:
+    while isinstance(name, cst.Attribute):
+        name = name.value  # type: ignore[assignment]
+    return name.value
+
+
+def _hidden_eligible(facts: SolutionFacts, entry_params: list[str]) -> set[str]:
+    """Entry parameters that keep their input value throughout the entry point."""
+    body = facts.entry.node.body
+    index = facts.index
+    name = facts.entry.name
+    if any(isinstance(n, cst.Name) and n.value == name for n in walk(body)):
+        return set()  # recursive: the parameters change from call to call
+    changed = index.writes(body) | set(index.mutated(body)) | index.deletes(body)
+    return {p for p in entry_params if p not in changed}
+
+
+def _alias_prone(facts: SolutionFacts) -> set[str]:
+    index = facts.index
+    out: set[str] = set()
+    for n in walk(facts.entry.node.body):
+        if isinstance(n, cst.Assign) and isinstance(n.value, (cst.Name, cst.Subscript, cst.Attribute)):
+            for t in n.targets:
+                out |= index.writes(t.target)
+            out |= {r for r in index.reads(n.value)[:1]}
+        elif isinstance(n, cst.For):
+            out |= index.writes(n.target)
+            if isinstance(n.iter, cst.Name):
+                out |= set(index.reads(n.iter))
+        elif isinstance(n, cst.WithItem) and n.asname is not None:
+            out |= index.writes(n.asname)
+    return out
+
+
+def _hoistable(facts: SolutionFacts, imports: frozenset[str]) -> set[str]:
+    """Nested functions that read nothing of the entry point: they can move to module level as is."""
+    index = facts.index
+    hoisted: set[str] = set()
+    for _ in range(len(facts.nested) + 1):
+        grew = False
+        for name, f in facts.nested.items():
+            if name in hoisted or name in facts.module_names or not _basic_ok(f):
+                continue
+            free = [r for r in index.reads(f.node) if r != name and r not in hoisted and r not in imports]
+            if not free and set(f.decorators) <= _CACHES:
+                hoisted.add(name)
+                grew = True
+        if not grew:
+            break
+    return hoisted
+
+
+def _basic_ok(f: FunctionFacts) -> bool:
+    if not f.simple_params or f.is_generator or f.mutated_params:
+        return False
+    return not any(isinstance(n, (cst.Global, cst.Nonlocal)) for n in walk(f.node.body))
+
+
+def _nested_tools(
+    facts: SolutionFacts, ctx: SegmentContext, hoisted: set[str], namer: Namer
+) -> dict[str, PendingTool]:
+    index = facts.index
+    out: dict[str, PendingTool] = {}
+    for name in sorted(facts.nested):
+        f = facts.nested[name]
+        if not _basic_ok(f):
+            continue
+        free: list[str] = []
+        for r in index.reads(f.node.body):
+            if r != name and r not in ctx.available and r not in free:
+                free.append(r)
+        if name in hoisted:
+            fname, node = name, f.node
+        else:
+            if (
+                f.decorators
+                or any(r in ctx.opaque for r in free)
+                or set(free) & set(index.mutated(f.node.body))
+            ):
+                continue
+            own = [n for n in walk(f.node.body) if isinstance(n, cst.Name) and n.value == name]
+            calls = [
+                n.func for n in walk(f.node.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)
+            ]
+            if len(own) != sum(1 for c in calls if c.value == name):
+                continue  # refers to itself other than by calling itself
+            fname = name if name not in facts.module_names else namer.unique(f"{name}_tool")
+            params = f.node.params.with_changes(
+                params=[cst.Param(cst.Name(v)) for v in free] + list(f.node.params.params)
+            )
+            fbody = f.node.body.visit(_Recursion(name, fname, free))
+            node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
+        assert isinstance(node, cst.FunctionDef)
+        desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
+        out[name] = PendingTool(
+            namer.claim(name),
+            "helper",
+            desc,
+            fname,
+            [*free, *(p.name for p in f.params)],
+            node=node,
+            helper=f,
+            free=free,
+        )
+    return out
+
+
+class _Recursion(cst.CSTTransformer):
+    """Recursive calls of a hoisted closure pass its closure variables along."""
+
+    def __init__(self, name: str, fname: str, free: list[str]) -> None:
+        super().__init__()
+        self.name, self.fname, self.free = name, fname, free
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if isinstance(updated_node.func, cst.Name) and updated_node.func.value == self.name:
+            extra = [cst.Arg(cst.Name(v), keyword=cst.Name(v), equal=_EQ) for v in self.free]
+            return updated_node.with_changes(func=cst.Name(self.fname), args=[*updated_node.args, *extra])
+        return updated_node
+
+
+_EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+
+
+class _DropHidden(cst.CSTTransformer):
+    """Remove hidden-bound keyword arguments from ``tools.<name>(..)`` calls."""
+
+    def __init__(self, tools_var: str, hidden: dict[str, dict[str, str]]) -> None:
+        super().__init__()
+        self.tools_var, self.hidden = tools_var, hidden
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        func = updated_node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == self.tools_var
+            and func.attr.value in self.hidden
+        ):
+            drop = self.hidden[func.attr.value]
+            args = [a for a in updated_node.args if a.keyword is None or a.keyword.value not in drop]
+            if args:
+                args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            return updated_node.with_changes(args=args)
+        return updated_node
+
+
+def _carved_tool(
+    tool: PendingTool, hidden: dict[str, str], facts: SolutionFacts, schemas: dict[str, Any]
+) -> CarvedTool:
+    declared: dict[str, Any] = {}
+    returns: dict[str, Any] | None = None
+    if tool.helper is not None:
+        declared = {p.name: annotation_schema(p.annotation) for p in tool.helper.params}
+        returns = annotation_schema(tool.helper.returns)
+    stable = _hidden_eligible(facts, list(schemas))
+    params = []
+    for p in tool.params:
+        if p == tool.state_param:
+            params.append(CarvedParam(p, "state"))
+            continue
+        schema = declared.get(p)
+        key = hidden.get(p)
+        if schema is None and (key or (p in stable and p not in declared)):
+            schema = entry_schema(schemas, key or p)
+        params.append(CarvedParam(p, "hidden" if key else "agent", key, schema))
+    fields = tool.returns if tool.returns and len(tool.returns) > 1 else None
+    if tool.returns and len(tool.returns) == 1 and tool.returns[0] in stable:
+        returns = entry_schema(schemas, tool.returns[0])
+    description = tool.description
+    for carved in params:
+        if carved.source == "hidden":  # not an argument: say where its value comes from
+            description = re.sub(
+                rf"(?m)^    {re.escape(carved.name)}: .*$",
+                f"    {carved.name}: not passed; the runtime binds the hidden input `{carved.hidden_key}`.",
+                description,
+            )
+    return CarvedTool(
+        name=tool.name,
+        kind=tool.kind,
+        description=description,
+        function=tool.function,
+        params=params,
+        stateful=tool.state_param is not None,
+        result_fields=list(fields) if fields else None,
+        returns_schema=returns,
+    )

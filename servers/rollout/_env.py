@@ -1,0 +1,562 @@
+"""A Gymnasium-style async environment over one gym's MCP server, for trainers.
+
+``CodeGymEnv`` drives the same MCP server an agent would (streamable HTTP, stdio, or an
+in-process server in tests) through ``mcp.Client``; nothing bypasses the protocol::
+
+    env = await CodeGymEnv.connect("http://127.0.0.1:8000/HumanEval_0/mcp")
+    obs, info = await env.reset(seed=0)              # obs.text = task, obs.tools = tool list
+    obs, reward, terminated, truncated, info = await env.step(ToolCall("observe", {}))
+    messages = env.chat_messages()                   # OpenAI / TRL / verl chat format
+    await env.close()
+
+Episode bookkeeping the server publishes in ``CallToolResult._meta["codegym/episode"]``
+(step, budget, done, end reason, reward, infrastructure flag) is used when present; the env
+falls back to what it can see itself (the submit result's ``reward``, its own step count).
+
+The types (ToolCall, Observation, infos, chat messages) and the exception tree (EnvError:
+EnvClosed, EpisodeOver, ServerFailure) live in :mod:`._env_types` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Self, cast, get_args
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client import Transport
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, RequestParamsMeta, TextContent
+from pydantic import JsonValue
+
+from ...schemas import EndReason, EpisodeRecord, StepRecord
+from ..mcp._server import HARNESS_KEY_ENV, HARNESS_KEY_META
+from ._env_types import (
+    DEFAULT_SYSTEM_PROMPT,
+    EPISODE_META_KEY,
+    ChatMessage,
+    ChatStyle,
+    ChatToolCall,
+    EnvClosed,
+    EnvError,
+    EnvTarget,
+    EpisodeOver,
+    Observation,
+    ResetInfo,
+    ServerFailure,
+    StepInfo,
+    ToolCall,
+    ToolInfo,
+    describe_target,
+    opt_int,
+    task_text,
+    transport_failure,
+)
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "EPISODE_META_KEY",
+    "ChatMessage",
+    "ChatStyle",
+    "ChatToolCall",
+    "CodeGymEnv",
+    "EnvClosed",
+    "EnvError",
+    "EnvTarget",
+    "EpisodeOver",
+    "Observation",
+    "ResetInfo",
+    "ServerFailure",
+    "StepInfo",
+    "ToolCall",
+    "ToolInfo",
+]
+
+_END_REASONS: frozenset[str] = frozenset(get_args(EndReason))
+# How mcp.client.session words a result that breaks the tool's output schema (a RuntimeError).
+_SCHEMA_VIOLATIONS = (
+    "Invalid structured content returned by tool",
+    "has an output schema but did not return",
+)
+_HIDDEN_FROM_AGENTS = frozenset({"reset"})
+
+
+@dataclass(slots=True)
+class _Step:
+    call: ToolCall
+    obs: Observation
+    latency_ms: float
+    infra: bool
+
+
+@dataclass(slots=True)
+class _Episode:
+    episode_id: str
+    task_text: str
+    instance_id: str | None
+    step_budget: int | None
+    started_at: float = field(default_factory=time.time)
+    steps: list[_Step] = field(default_factory=list)
+    reward: int | None = None
+    end_reason: EndReason | None = None
+    submission: JsonValue | None = None
+    ended_at: float | None = None
+    detail: str | None = None
+
+
+def result_text(result: CallToolResult) -> str:
+    """The text an agent reads from a tool result (text blocks joined, else the structured JSON)."""
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    if texts:
+        return "\n".join(texts)
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content, ensure_ascii=False)
+    return ""
+
+
+def _episode_meta(result: CallToolResult) -> Mapping[str, Any]:
+    meta = result.meta or {}
+    value = meta.get(EPISODE_META_KEY)
+    return value if isinstance(value, Mapping) else {}
+
+
+class CodeGymEnv:
+    """One gym's MCP server seen as an async Gymnasium-style environment.
+
+    Build it with :meth:`connect` (or ``async with await CodeGymEnv.connect(...) as env``).
+    One env = one MCP session = a sequence of episodes: the server starts the first one with
+    the session, ``reset`` reuses it while untouched and otherwise calls the server's
+    ``reset`` with the harness key (agents never see that tool nor the key).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        stack: AsyncExitStack,
+        *,
+        task_id: str | None,
+        tools: Sequence[ToolInfo],
+        instructions: str | None = None,
+        harness_key: str | None = None,
+    ) -> None:
+        self._client = client
+        self._harness_key = harness_key
+        self._stack = stack
+        self._instructions = instructions
+        self.task_id = task_id
+        self.tools: tuple[ToolInfo, ...] = tuple(tools)
+        self.system_prompt = DEFAULT_SYSTEM_PROMPT
+        self._episode: _Episode | None = None
+        self._fresh = True  # the session's first episode has not been touched yet
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def connect(
+        cls,
+        target: EnvTarget,
+        *,
+        task_id: str | None = None,
+        read_timeout: float = 120.0,
+        connect_timeout: float = 60.0,
+        http_client: httpx2.AsyncClient | None = None,
+        harness_key: str | None = None,
+    ) -> Self:
+        """Open an MCP session with the gym server and list its tools.
+
+        Args:
+            target: a streamable HTTP URL (one gym, or a catalog server's per-task URL),
+                ``StdioServerParameters`` (launches ``codegym-mcp serve ...``), or an
+                in-process ``Server``/``MCPServer`` (tests).
+            task_id: the gym's task id, recorded in trajectories (taken from the server's
+                episode metadata when it sends one).
+            read_timeout: seconds to wait for any one answer of the server.
+            connect_timeout: seconds to wait for the session to open and list its tools.
+            http_client: an HTTP client shared by many envs (connection pooling, and no TLS
+                context built per session: ~25 ms each); the caller closes it.
+            harness_key: the server's harness key (``serve --harness-key``, ``GymServer.harness_key``),
+                needed to start a second episode in this session; default ``$CODEGYM_HARNESS_KEY``.
+
+        Raises:
+            ServerFailure: the server could not be reached, or did not answer in time.
+        """
+        if harness_key is None:
+            harness_key = os.environ.get(HARNESS_KEY_ENV) or None
+        stack = AsyncExitStack()
+        # Episodes live in a stateful MCP session: the legacy handshake gives one (Mcp-Session-Id).
+        server: EnvTarget | Transport = target
+        if isinstance(target, str) and http_client is not None:
+            server = streamable_http_client(target, http_client=http_client)
+        client = Client(server, mode="legacy", read_timeout_seconds=read_timeout, cache=None)
+        try:
+            # The client's task groups must not open inside a cancel scope that closes here:
+            # the handshake is bounded by read_timeout, the listing by connect_timeout.
+            await stack.enter_async_context(client)
+            with anyio.fail_after(connect_timeout):
+                listed = await client.list_tools(meta=_harness_meta(harness_key))
+        except Exception as exc:
+            await stack.aclose()
+            cause = transport_failure(exc)
+            if cause is None:
+                raise
+            raise ServerFailure(
+                f"could not open an MCP session with {describe_target(target)}: {type(cause).__name__}: {cause}; "
+                "check that the server is running and the URL or command is right",
+                task_id=task_id,
+            ) from exc
+        except BaseException:
+            await stack.aclose()
+            raise
+        tools = [
+            ToolInfo(
+                name=t.name,
+                description=t.description or "",
+                input_schema=dict(t.input_schema),
+                output_schema=dict(t.output_schema) if t.output_schema is not None else None,
+            )
+            for t in listed.tools
+        ]
+        return cls(
+            client,
+            stack,
+            task_id=task_id,
+            tools=tools,
+            instructions=client.instructions,
+            harness_key=harness_key,
+        )
+
+    async def close(self) -> None:
+        """End the MCP session (the server records an unfinished episode as disconnected)."""
+        if not self._closed:
+            self._closed = True
+            await self._stack.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def agent_tools(self) -> tuple[ToolInfo, ...]:
+        """The tools an agent should be offered (everything but ``reset``)."""
+        return tuple(t for t in self.tools if t.name not in _HIDDEN_FROM_AGENTS)
+
+    @property
+    def started(self) -> bool:
+        """Whether reset() has started an episode in this session."""
+        return self._episode is not None
+
+    @property
+    def done(self) -> bool:
+        """Whether the current episode has ended (or none was started)."""
+        return self._episode is None or self._episode.end_reason is not None
+
+    # ------------------------------------------------------------------ gym API
+
+    async def reset(
+        self, *, seed: int | None = None, options: Mapping[str, JsonValue] | None = None
+    ) -> tuple[Observation, ResetInfo]:
+        """Start an episode; return the task text with the tool list, and its info.
+
+        The session's first episode (chosen by the server or the URL) is used as is when
+        neither ``seed`` nor ``options["instance"]`` asks for another one; otherwise the
+        server's ``reset`` tool starts the next episode.
+
+        Raises:
+            EnvClosed: the env was closed.
+            ServerFailure: the server failed to start an episode.
+        """
+        self._check_open()
+        instance = options.get("instance") if options else None
+        meta: Mapping[str, Any] = {}
+        text = self._instructions or ""
+        if not (self._fresh and seed is None and instance is None):
+            arguments: dict[str, JsonValue] = {}
+            if seed is not None:
+                arguments["seed"] = seed
+            if instance is not None:
+                arguments["instance"] = instance
+            result = await self._call("reset", arguments, meta=_harness_meta(self._harness_key))
+            if result.is_error:
+                hint = (
+                    ""
+                    if self._harness_key
+                    else ": only the harness may reset; give the env the server's harness key "
+                    "(CodeGymEnv.connect(..., harness_key=KEY) or $CODEGYM_HARNESS_KEY, as the server got it), "
+                    "or open a new session per episode"
+                )
+                raise ServerFailure(
+                    f"the server refused to reset ({result_text(result)}){hint}", task_id=self.task_id
+                )
+            meta = _episode_meta(result)
+            text = task_text(result) or text
+        self._fresh = False
+        if not text:
+            text = await self._task_statement()
+        self._episode = _Episode(
+            episode_id=str(meta.get("episode_id") or uuid.uuid4().hex[:16]),
+            task_text=text,
+            instance_id=_opt_str(meta.get("instance_id")),
+            step_budget=opt_int(meta.get("step_budget")),
+        )
+        if isinstance(meta.get("task_id"), str):
+            self.task_id = str(meta["task_id"])
+        obs = Observation(text=text, tools=self.tools)
+        info: ResetInfo = {
+            "task_id": self.task_id,
+            "instance_id": self._episode.instance_id,
+            "episode_id": self._episode.episode_id,
+            "step_budget": self._episode.step_budget,
+        }
+        return obs, info
+
+    async def step(self, action: ToolCall) -> tuple[Observation, float, bool, bool, StepInfo]:
+        """Call one tool; return (observation, reward, terminated, truncated, info).
+
+        ``reward`` is 1.0 only on the step whose submit scored 1; ``terminated`` is True once
+        the answer was submitted, ``truncated`` once the step budget ran out. A bad argument is
+        an observation with ``is_error`` (it costs a step), never an exception.
+
+        Raises:
+            EnvClosed: the env was closed.
+            EpisodeOver: the episode already ended: call reset().
+            ServerFailure: a protocol error or a broken connection (infrastructure).
+        """
+        self._check_open()
+        episode = self._episode
+        if episode is None:
+            raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
+        if episode.end_reason is not None:
+            raise EpisodeOver(
+                f"the episode ended ({episode.end_reason}); call reset() to start the next one",
+                task_id=self.task_id,
+            )
+        self._fresh = False
+        started = time.perf_counter()
+        if action.name in _HIDDEN_FROM_AGENTS:
+            # Forwarding it would silently start another episode under this one: answer it here.
+            result = CallToolResult(
+                content=[
+                    TextContent(
+                        text=f"{action.name} is not one of your tools: episodes are reset by the trainer"
+                    )
+                ],
+                is_error=True,
+            )
+        else:
+            result = await self._call(action.name, action.arguments)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        meta = _episode_meta(result)
+        infra = bool(meta.get("infra", False))
+        obs = Observation(
+            text=result_text(result),
+            structured=cast(JsonValue, result.structured_content),
+            is_error=result.is_error,
+            tools=self.tools,
+        )
+        episode.steps.append(_Step(call=action, obs=obs, latency_ms=latency_ms, infra=infra))
+        if isinstance(meta.get("instance_id"), str):
+            episode.instance_id = str(meta["instance_id"])
+        if isinstance(meta.get("episode_id"), str):
+            episode.episode_id = str(meta["episode_id"])
+        if meta.get("step_budget") is not None:
+            episode.step_budget = opt_int(meta.get("step_budget"))
+        if isinstance(meta.get("task_id"), str):
+            self.task_id = str(meta["task_id"])
+        end = self._update_end(episode, action, result, meta)
+        reward = float(episode.reward or 0) if end is not None else 0.0
+        info: StepInfo = {
+            "task_id": self.task_id,
+            "instance_id": episode.instance_id,
+            "episode_id": episode.episode_id,
+            "step": len(episode.steps),
+            "step_budget": episode.step_budget,
+            "latency_ms": latency_ms,
+            "tool_error": obs.text if obs.is_error else None,
+            "infra": infra,
+            "end_reason": end,
+        }
+        truncated = end == "step_budget"
+        terminated = end is not None and not truncated
+        return obs, reward, terminated, truncated, info
+
+    def _update_end(
+        self, episode: _Episode, action: ToolCall, result: CallToolResult, meta: Mapping[str, Any]
+    ) -> EndReason | None:
+        if action.name == "submit" and not result.is_error:
+            episode.submission = action.arguments.get("answer")
+        if "done" in meta:
+            if meta.get("done"):
+                reason = meta.get("end_reason")
+                episode.end_reason = cast(EndReason, reason) if reason in _END_REASONS else "submitted"
+                episode.reward = opt_int(meta.get("reward"))
+        elif action.name == "submit" and not result.is_error:
+            episode.end_reason = "submitted"
+            structured = result.structured_content
+            reward = structured.get("reward") if isinstance(structured, dict) else None
+            episode.reward = opt_int(reward)
+        elif episode.step_budget is not None and len(episode.steps) >= episode.step_budget:
+            episode.end_reason, episode.reward = "step_budget", 0
+        if episode.end_reason is not None:
+            episode.ended_at = time.time()
+        return episode.end_reason
+
+    def end_episode(self, reason: EndReason, *, detail: str | None = None) -> None:
+        """Mark the current episode ended by the caller (a policy gave up, an infra failure).
+
+        ``step_budget`` counts as an agent failure (reward 0); ``infra_error`` and
+        ``disconnected`` leave the reward unset.
+        """
+        episode = self._episode
+        if episode is None or episode.end_reason is not None:
+            return
+        episode.end_reason = reason
+        episode.reward = 0 if reason == "step_budget" else None
+        episode.ended_at = time.time()
+        episode.detail = detail
+
+    # ------------------------------------------------------------------ exports
+
+    def episode_record(
+        self, *, expected: JsonValue | None = None, detail: str | None = None
+    ) -> EpisodeRecord:
+        """The current episode as an EpisodeRecord (client-side view, latencies as seen by the client).
+
+        Raises:
+            EpisodeOver: no episode was started.
+        """
+        episode = self._episode
+        if episode is None:
+            raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
+        steps = [
+            StepRecord(
+                index=i,
+                tool=s.call.name,
+                arguments=s.call.arguments,
+                result=None
+                if s.obs.is_error
+                else (s.obs.structured if s.obs.structured is not None else s.obs.text),
+                error=s.obs.text if s.obs.is_error else None,
+                latency_ms=s.latency_ms,
+            )
+            for i, s in enumerate(episode.steps)
+        ]
+        infra = [(i, s) for i, s in enumerate(episode.steps) if s.infra]
+        first_infra = (
+            f"{len(infra)} infrastructure error(s), first at step {infra[0][0]} ({infra[0][1].call.name}): "
+            f"{infra[0][1].obs.text[:300]}"
+            if infra
+            else None
+        )
+        notes = [n for n in (detail, episode.detail, first_infra) if n]
+        return EpisodeRecord(
+            episode_id=episode.episode_id,
+            task_id=self.task_id or "",
+            instance_id=episode.instance_id or "",
+            started_at=episode.started_at,
+            ended_at=episode.ended_at or time.time(),
+            steps=steps,
+            submission=episode.submission,
+            expected=expected,
+            reward=episode.reward,
+            end_reason=episode.end_reason or "disconnected",
+            detail="; ".join(notes) or None,
+        )
+
+    def chat_messages(self, *, style: ChatStyle = "openai", system: str | None = None) -> list[ChatMessage]:
+        """The current episode as chat messages: system, user (task), then assistant tool calls and tool results.
+
+        ``style="openai"`` writes tool-call arguments as JSON strings (OpenAI API, verl);
+        ``style="hf"`` as dicts (Hugging Face chat templates, TRL's SFT/GRPO trainers). Pair
+        it with ``[t.to_openai() for t in env.agent_tools]`` as the ``tools`` of the template.
+
+        Raises:
+            EpisodeOver: no episode was started.
+        """
+        episode = self._episode
+        if episode is None:
+            raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
+        messages: list[ChatMessage] = [
+            {"role": "system", "content": system if system is not None else self.system_prompt},
+            {"role": "user", "content": episode.task_text},
+        ]
+        for i, s in enumerate(episode.steps):
+            call_id = s.call.call_id or f"call_{i}"
+            arguments: str | dict[str, JsonValue] = (
+                json.dumps(s.call.arguments, ensure_ascii=False)
+                if style == "openai"
+                else dict(s.call.arguments)
+            )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": None if style == "openai" else "",
+                    "tool_calls": [
+                        {
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": s.call.name, "arguments": arguments},
+                        }
+                    ],
+                }
+            )
+            messages.append(
+                {"role": "tool", "tool_call_id": call_id, "name": s.call.name, "content": s.obs.text}
+            )
+        return messages
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EnvClosed("the env is closed: connect a new one", task_id=self.task_id)
+
+    async def _call(
+        self, name: str, arguments: Mapping[str, JsonValue], *, meta: RequestParamsMeta | None = None
+    ) -> CallToolResult:
+        try:
+            return await self._client.call_tool(name, dict(arguments), meta=meta)
+        except RuntimeError as exc:
+            if not any(words in str(exc) for words in _SCHEMA_VIOLATIONS):
+                raise
+            # The client rejects a result outside the tool's own output schema: a gym defect.
+            raise ServerFailure(
+                f"gym defect: {exc}".splitlines()[0]
+                + " (the tool's output schema is narrower than its results)",
+                task_id=self.task_id,
+            ) from exc
+        except Exception as exc:
+            cause = transport_failure(exc)
+            if cause is None:
+                raise  # a bug, not the server's failure: let it surface
+            raise ServerFailure(
+                f"tool call {name} failed at the protocol level: {type(cause).__name__}: {cause}",
+                task_id=self.task_id,
+            ) from exc
+
+    async def _task_statement(self) -> str:
+        if not any(t.name == "task" for t in self.tools):
+            return ""
+        # The task tool is free to read, but some servers count it as a step: only used as a fallback.
+        result = await self._call("task", {})
+        return task_text(result) or result_text(result)
+
+
+def _harness_meta(key: str | None) -> RequestParamsMeta | None:
+    """The ``_meta`` of a request that only the harness may make (reset, and a listing that shows it)."""
+    return None if not key else cast(RequestParamsMeta, {HARNESS_KEY_META: key})
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
