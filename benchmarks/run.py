@@ -254,7 +254,9 @@ async def bench_throughput(
     async with catalog_subprocess(catalog.path, no_sandbox=no_sandbox) as base, shared_http_client() as http:
         connect = http_connector(base, http_client=http)
         warm = plan_episodes(gyms, episodes=min(len(gyms), 64))
-        await run_rollouts(warm, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=8)
+        await run_rollouts(
+            warm, connect=connect, policy=OraclePolicy(catalog), catalog=catalog, concurrency=8
+        )
         runs: dict[int, list[RolloutSummary]] = {level: [] for level in levels}
         for r in range(repeats):
             # Levels round-robin within each repeat, so background load spreads over all of them.
@@ -262,7 +264,7 @@ async def bench_throughput(
                 # Enough episodes that filling and draining K slots does not dominate the run.
                 specs = plan_episodes(gyms, episodes=max(episodes, 6 * level), seed=r)
                 _, summary = await run_rollouts(
-                    specs, connect=connect, policy=OraclePolicy(), catalog=catalog, concurrency=level
+                    specs, connect=connect, policy=OraclePolicy(catalog), catalog=catalog, concurrency=level
                 )
                 runs[level].append(summary)
                 print(

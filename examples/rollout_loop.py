@@ -7,7 +7,7 @@ JSON object per line with the reward::
 
     .venv/bin/python examples/rollout_loop.py --catalog tests/fixtures/catalog --out /tmp/chats.jsonl
 
-With your own model: replace ``OraclePolicy()`` by anything with ``agent(ctx).act(obs)``,
+With your own model: replace ``OraclePolicy(catalog)`` (the one policy handed the answers) by anything with ``agent(ctx).act(obs)``,
 e.g. ``OpenAIPolicy(model="...", base_url="http://127.0.0.1:8000/v1")`` for a vLLM server.
 """
 
@@ -26,14 +26,13 @@ from codegym_mcp.servers import CodeGymEnv, EpisodeContext, OraclePolicy, catalo
 
 async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_tasks: int) -> None:
     catalog = Catalog(catalog_dir)
-    policy = OraclePolicy()
+    policy = OraclePolicy(catalog)
     total = solved = 0
     # The harness key lets this loop (and no agent) start the next episode of a session.
     harness_key = secrets.token_urlsafe(24)
     async with catalog_inprocess(catalog_dir, harness_key=harness_key) as base_url:
         with out.open("w", encoding="utf-8") as sink:
             for task_id in catalog.task_ids()[:max_tasks]:
-                gym = catalog.load(task_id)
                 # One MCP session per task; reset(seed=...) moves it to the next instance.
                 async with await CodeGymEnv.connect(
                     catalog_task_url(base_url, task_id), task_id=task_id, harness_key=harness_key
@@ -46,7 +45,6 @@ async def rollout(catalog_dir: Path, out: Path, *, episodes_per_task: int, max_t
                                 task_text=obs.text,
                                 tools=env.agent_tools,
                                 seed=seed,
-                                gym=gym,
                                 instance_id=info["instance_id"],
                             )
                         )

@@ -12,17 +12,6 @@ from ._batch import (
 from ._catalog import BrokenGym, Catalog, CatalogError, CatalogNotFound, Gym, UnknownTask, default_catalog_dir
 from ._config import Isolation, SandboxConfig, default_isolation, module_name_for, warn_no_sandbox
 from ._doctor import Check, DoctorReport, diagnose, isolation_summary
-from ._episode import (
-    EPISODE_META_KEY,
-    BadReset,
-    Episode,
-    EpisodeStatus,
-    InstancePicker,
-    StepOutcome,
-    ToolFailed,
-    ToolOk,
-    ToolRunner,
-)
 from ._errors import (
     CallFailed,
     CallTimeout,
@@ -36,6 +25,17 @@ from ._errors import (
 from ._pool import LeasedWorker, WorkerPool
 from ._protocol import jail_source
 from ._recorder import Recorder
+from ._session import (
+    EPISODE_META_KEY,
+    BadReset,
+    EpisodeStatus,
+    InstancePicker,
+    Session,
+    StepOutcome,
+    ToolFailed,
+    ToolOk,
+    ToolRunner,
+)
 from ._worker import Worker
 from .jail import tool_rules
 from .jail.boot import PACKAGE as JAIL_PACKAGE
@@ -84,7 +84,6 @@ __all__: list[str] = [
     "Check",
     "CoercionError",
     "DoctorReport",
-    "Episode",
     "EpisodeStatus",
     "Gym",
     "InstancePicker",
@@ -98,6 +97,7 @@ __all__: list[str] = [
     "SandboxConfig",
     "SandboxError",
     "SandboxUnavailable",
+    "Session",
     "StepOutcome",
     "ToolFailed",
     "ToolOk",

@@ -7,6 +7,7 @@ start-up must not pay for modules they do not use (``import mcp`` alone takes ~0
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
         RolloutSummary,
         plan_episodes,
         play_episode,
-        run_episode,
+        play_in_new_session,
         run_rollouts,
     )
 
@@ -81,7 +82,7 @@ _WHERE: dict[str, str] = {
     "RandomPolicy": ".rollout._policies",
     "EpisodeSpec": ".rollout._rollout",
     "plan_episodes": ".rollout._rollout",
-    "run_episode": ".rollout._rollout",
+    "play_in_new_session": ".rollout._rollout",
     "play_episode": ".rollout._rollout",
     "catalog_inprocess": ".rollout._connectors",
     "catalog_subprocess": ".rollout._connectors",
@@ -126,7 +127,7 @@ __all__ = [
     "main",
     "plan_episodes",
     "play_episode",
-    "run_episode",
+    "play_in_new_session",
     "run_rollouts",
     "running_http_server",
     "shared_http_client",
@@ -134,7 +135,19 @@ __all__ = [
 ]
 
 
+_DEPRECATED: dict[str, str] = {"run_episode": "play_in_new_session"}
+"""Old names kept for a while (not in ``__all__``): each warns and gives the new one."""
+
+
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        warnings.warn(
+            f"codegym_mcp.servers.{name} is deprecated: use {new} (same arguments)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return __getattr__(new)
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

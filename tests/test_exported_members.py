@@ -32,3 +32,24 @@ def test_public_modules_are_private_files(name: str) -> None:
     files = {p.stem for p in Path(package.__file__ or "").parent.glob("*.py")}
     public = {f for f in files if not f.startswith("_")}
     assert public <= {"cli"}, f"{name} has public modules {sorted(public - {'cli'})}"
+
+
+SUBPACKAGES = [
+    f"{parent}.{sub}"
+    for parent in ("codegym_mcp.generator", "codegym_mcp.servers")
+    for sub in sorted(
+        p.parent.name
+        for p in Path(importlib.import_module(parent).__file__ or "").parent.glob("*/__init__.py")
+    )
+]
+
+
+def test_generator_and_servers_are_split_into_sub_packages() -> None:
+    assert {"codegym_mcp.generator.carving", "codegym_mcp.servers.cli"} <= set(SUBPACKAGES)
+
+
+@pytest.mark.parametrize("name", SUBPACKAGES)
+def test_the_modules_of_a_sub_package_are_private_files(name: str) -> None:
+    package = importlib.import_module(name)
+    files = {p.stem for p in Path(package.__file__ or "").parent.glob("*.py")}
+    assert not {f for f in files if not f.startswith("_")}, f"{name} has public modules"

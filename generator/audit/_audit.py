@@ -296,9 +296,21 @@ def _in_gyms(report: AuditReport, check: str) -> str:
 
 def render_audit(report: AuditReport) -> str:
     """The audit as a readable table (figure, value, issue target)."""
-    i, s, t, b = report.instances, report.oracle_steps, report.tools, report.blind_guess
-    h = report.honesty
-    rows = [
+    rows = _instance_rows(report) + _tool_rows(report)
+    width = max(len(r[0]) for r in rows)
+    lines = [f"audit of {report.catalog}", f"{'figure'.ljust(width)}  {'value':<24}target"]
+    lines += [f"{name.ljust(width)}  {value:<24}{target}" for name, value, target in rows]
+    if report.unreadable_gyms:
+        lines.append(
+            f"unreadable gyms ({len(report.unreadable_gyms)}): " + "; ".join(report.unreadable_gyms[:5])
+        )
+    return "\n".join(lines)
+
+
+def _instance_rows(report: AuditReport) -> list[tuple[str, str, str]]:
+    """The table's rows on gyms, instances and oracle steps."""
+    i, s = report.instances, report.oracle_steps
+    return [
         ("gyms / instances / episodes", f"{report.gyms} / {i.instances} / {s.episodes}", ""),
         (
             "gyms kept of the distinct problems",
@@ -314,6 +326,13 @@ def render_audit(report: AuditReport) -> str:
         ("oracle steps per episode: mean", _num(s.mean), ">= 40"),
         ("episodes inside 10-256 steps", _pct(s.in_paper_window_share), ""),
         ("gyms whose oracle uses >= 4 distinct tools", _pct(s.gyms_with_4_distinct_tools_share), ""),
+    ]
+
+
+def _tool_rows(report: AuditReport) -> list[tuple[str, str, str]]:
+    """The table's rows on tools, blind guesses, duplicates and honesty."""
+    t, b, h = report.tools, report.blind_guess, report.honesty
+    return [
         ("single-operator problem tools", f"{_pct(t.single_operator_share)} of {t.problem_tools}", "<= 35%"),
         (
             "  of which not a whole-collection call",
@@ -353,11 +372,3 @@ def render_audit(report: AuditReport) -> str:
         ("texts leaking an instance: findings / gyms", _in_gyms(report, "instance_leak"), "0"),
         ("solution lines in text: findings / gyms", _in_gyms(report, "solution_line"), "0"),
     ]
-    width = max(len(r[0]) for r in rows)
-    lines = [f"audit of {report.catalog}", f"{'figure'.ljust(width)}  {'value':<24}target"]
-    lines += [f"{name.ljust(width)}  {value:<24}{target}" for name, value, target in rows]
-    if report.unreadable_gyms:
-        lines.append(
-            f"unreadable gyms ({len(report.unreadable_gyms)}): " + "; ".join(report.unreadable_gyms[:5])
-        )
-    return "\n".join(lines)

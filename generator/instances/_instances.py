@@ -223,7 +223,6 @@ def record_instances(
         return reply
     if not reply.get("ok"):
         return _failed(problem, str(reply.get("error", "the recording harness failed")))
-    tests = reply.get("tests", {})
     recorded = RecordedInstances(
         problem_id=problem.problem_id,
         task_id=problem.task_id,
@@ -235,14 +234,7 @@ def record_instances(
         ],
         total_calls=int(reply.get("total_calls", 0)),
         dropped={str(k): int(v) for k, v in reply.get("dropped", {}).items()},
-        tests=TestRun(
-            run=int(tests.get("tests_run", 0)),
-            passed=int(tests.get("tests_passed", 0)),
-            failed=int(tests.get("tests_failed", 0)),
-            skipped=int(tests.get("tests_skipped", 0)),
-            failures=[str(f) for f in tests.get("failures", [])],
-            budget_exhausted=bool(tests.get("budget_exhausted", False)),
-        ),
+        tests=_test_run(reply.get("tests", {})),
         methods={str(k): _params(v) for k, v in reply.get("methods", {}).items()},
         state_issues={str(k): int(v) for k, v in reply.get("state_issues", {}).items()},
         shapes={str(k): {str(a): str(b) for a, b in v.items()} for k, v in reply.get("shapes", {}).items()},
@@ -251,6 +243,23 @@ def record_instances(
         return _adapted(problem, recorded)
     if recorded.calls:
         return recorded
+    return _nothing_kept(problem, resolved, recorded)
+
+
+def _test_run(tests: dict[str, Any]) -> TestRun:
+    """The harness's counts of the dataset's tests."""
+    return TestRun(
+        run=int(tests.get("tests_run", 0)),
+        passed=int(tests.get("tests_passed", 0)),
+        failed=int(tests.get("tests_failed", 0)),
+        skipped=int(tests.get("tests_skipped", 0)),
+        failures=[str(f) for f in tests.get("failures", [])],
+        budget_exhausted=bool(tests.get("budget_exhausted", False)),
+    )
+
+
+def _nothing_kept(problem: Problem, resolved: Target, recorded: RecordedInstances) -> RecordingFailed:
+    """Why no call of the target became an instance."""
     what = f"{resolved.kind} {resolved.name}"
     if recorded.total_calls == 0:
         why = f"the tests never called the reference {what}"

@@ -26,34 +26,12 @@ import traceback
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...runtime import (
-    ITEMS_CAP,
-    TEXT_CAP,
-    SandboxError,
-    SandboxUnavailable,
-    collection_params,
-    decode,
-    observe_output_schema,
-    read_input_schema,
-    read_output_schema,
-    read_tool_name,
-)
-from ...schemas import (
-    GymManifest,
-    GymSummary,
-    Instance,
-    ObservationPolicy,
-    OracleSummary,
-    ParamSpec,
-    Problem,
-    Rejection,
-    Stage,
-    ToolSpec,
-)
+from ...runtime import SandboxError, SandboxUnavailable, decode
+from ...schemas import GymManifest, GymSummary, Instance, OracleSummary, Problem, Rejection, Stage, ToolSpec
 from .._results import Generated, GenerateSettings, GymFiles, Rejected
 from ..carving._carving_types import Carving
 from ..carving._schemas_pick import input_schema_for, pick_schema
-from ..instances._batching import plan_batches
+from ..instances._batching import BatchPlan, plan_batches
 from ..instances._filters import apply_filters
 from ..llm._llm_decompose import Proposal, ProposalRejected
 from ..statements._task_text import Statement, compose_statement
@@ -70,93 +48,9 @@ from ..verification._stages import (
     record,
 )
 from ..verification._verify import Candidate, SyncWorker, Verification, VerifyFailed
+from ._generic_tools import GENERIC_TOOL_NAMES, generic_tools, step_budget_for
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
-
-GENERIC_TOOL_NAMES = frozenset({"observe", "submit", "task", "reset"})
-
-
-def step_budget_for(max_steps: int) -> int:
-    """The default step limit of an episode: twice the longest oracle run, plus 4."""
-    return 2 * max_steps + 4
-
-
-def generic_tools(
-    input_schema: dict[str, Any], output_schema: dict[str, Any], *, observation: ObservationPolicy = "full"
-) -> list[ToolSpec]:
-    """observe, the read tools (``partial`` only: one per collection parameter), submit and task,
-    in that order, with the result shapes the server returns."""
-    empty: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
-    kinds = collection_params(input_schema) if observation == "partial" else {}
-    observe = ToolSpec(
-        name="observe",
-        kind="observe",
-        description=(
-            "Show the hidden input: the value of every parameter of the problem."
-            if not kinds
-            else "Show the hidden input's shape: the value of every scalar parameter and the length of "
-            f"every collection ({', '.join(f'`{p}`' for p in kinds)}); read a collection's contents "
-            "with its read tool."
-        ),
-        input_schema=empty,
-        output_schema=observe_output_schema(input_schema, observation),
-    )
-    props = input_schema.get("properties") or {}
-    reads = [_read_tool(p, kind, props.get(p) or {}) for p, kind in kinds.items()]
-    submit = ToolSpec(
-        name="submit",
-        kind="submit",
-        description="Submit the final answer; ends the episode with reward 1 if it is correct, else 0.",
-        input_schema={
-            "type": "object",
-            "properties": {"answer": output_schema},
-            "required": ["answer"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {"reward": {"type": "integer", "enum": [0, 1]}},
-            "required": ["reward"],
-        },
-    )
-    task = ToolSpec(
-        name="task",
-        kind="task",
-        description="Show the task statement again.",
-        input_schema=empty,
-        output_schema={"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]},
-    )
-    return [observe, *reads, submit, task]
-
-
-def _read_tool(param: str, kind: str, schema: dict[str, Any]) -> ToolSpec:
-    cap = ITEMS_CAP if kind != "text" else TEXT_CAP
-    what = {
-        "text": f"Return `count` characters (1 to {cap}) of the hidden string `{param}` from position `start` "
-        '(0-based) as {"text": ...}',
-        "dict": f"Return `count` entries (1 to {cap}) of the hidden dict `{param}` from position `start` "
-        '(0-based, insertion order) as {"items": [[key, value], ...]}',
-        "set": f"Return `count` items (1 to {cap}) of the hidden set `{param}` from position `start` "
-        '(0-based, in sorted order) as {"items": [...]}',
-    }.get(
-        kind,
-        f"Return `count` items (1 to {cap}) of the hidden {kind} `{param}` from position `start` (0-based) "
-        'as {"items": [...]}',
-    )
-    return ToolSpec(
-        name=read_tool_name(param),
-        kind="read",
-        description=f"{what}; a window past the end is cut short. observe gives its length.",
-        params=[
-            ParamSpec(name=param, source="hidden", hidden_key=param, type_schema=schema),
-            ParamSpec(name="start", source="agent", type_schema={"type": "integer", "minimum": 0}),
-            ParamSpec(
-                name="count", source="agent", type_schema={"type": "integer", "minimum": 1, "maximum": cap}
-            ),
-        ],
-        input_schema=read_input_schema(kind),
-        output_schema=read_output_schema(kind, schema),
-    )
 
 
 def _reject(problem: Problem, stage: Stage, reason: str, detail: str | None = None) -> Rejected:
@@ -427,51 +321,18 @@ def _render(
         kept.instances, batch=settings.batch, seed=settings.seed, key=problem.task_id, min_size=kept.min_batch
     )
     instances: list[Instance] = batches.instances
-    steps = [i.oracle_steps for i in instances]
     # a problem tool the oracle never calls on a kept instance was never verified (and its
     # types never inferred): it is not offered
     used = {c.tool for inst in instances for c in inst.oracle_trace}
     tools = [t for t in verified.tools if t.function is None or t.name in used]
-    entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
-    manifest = GymManifest(
-        task_id=problem.task_id,
-        problem_id=problem.problem_id,
-        source=problem.source,
-        task="",
-        entry_point=entry,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        tools=tools,
-        tools_sha256=hashlib.sha256(carving.tools_source.encode("utf-8")).hexdigest(),
-        n_instances=len(instances),
-        oracle=OracleSummary(
-            steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)
-        ),
-        step_budget=batches.size * step_budget_for(max(steps)),  # a budget per case, for K cases
-        seed=settings.seed,
-        observation=settings.observe,
-        batch_size=batches.size,
+    manifest = _manifest(
+        problem, settings, carving, tools, instances, (input_schema, output_schema), batches.size
     )
     statement = _statement(
         problem, settings, worker, recorded, manifest, instances, verified.instances, design
     )
     manifest = manifest.model_copy(update={"task": statement.text})
-    summary = GymSummary(
-        task_id=problem.task_id,
-        problem_id=problem.problem_id,
-        n_tools=len(tools),
-        n_problem_tools=sum(t.function is not None for t in tools),
-        n_instances=len(instances),
-        instances_dropped=dict(sorted(dropped.items())),
-        oracle_steps_min=manifest.oracle.steps_min,
-        oracle_steps_max=manifest.oracle.steps_max,
-        oracle_steps_mean=manifest.oracle.steps_mean,
-        oracle_steps=steps,
-        batch_size=batches.size,
-        answer_mode_share=batches.answer_share,
-        episode_mode_share=batches.episode_share,
-        statement_notes=statement.notes,
-    )
+    summary = _summary(problem, manifest, instances, dropped, batches, statement.notes)
     files = GymFiles(
         manifest=manifest,
         tools_source=carving.tools_source,
@@ -480,6 +341,66 @@ def _render(
         problem=problem,
     )
     return Generated(files=files, summary=summary)
+
+
+def _manifest(
+    problem: Problem,
+    settings: GenerateSettings,
+    carving: Carving,
+    tools: list[ToolSpec],
+    instances: list[Instance],
+    schemas: tuple[dict[str, Any], dict[str, Any]],
+    batch_size: int,
+) -> GymManifest:
+    """The gym's manifest with an empty task statement (composed after, from the manifest)."""
+    steps = [i.oracle_steps for i in instances]
+    entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
+    return GymManifest(
+        task_id=problem.task_id,
+        problem_id=problem.problem_id,
+        source=problem.source,
+        task="",
+        entry_point=entry,
+        input_schema=schemas[0],
+        output_schema=schemas[1],
+        tools=tools,
+        tools_sha256=hashlib.sha256(carving.tools_source.encode("utf-8")).hexdigest(),
+        n_instances=len(instances),
+        oracle=OracleSummary(
+            steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)
+        ),
+        step_budget=batch_size * step_budget_for(max(steps)),  # a budget per case, for K cases
+        seed=settings.seed,
+        observation=settings.observe,
+        batch_size=batch_size,
+    )
+
+
+def _summary(
+    problem: Problem,
+    manifest: GymManifest,
+    instances: list[Instance],
+    dropped: dict[str, int],
+    batches: BatchPlan,
+    notes: list[str],
+) -> GymSummary:
+    """What the generate report says of the gym."""
+    return GymSummary(
+        task_id=problem.task_id,
+        problem_id=problem.problem_id,
+        n_tools=len(manifest.tools),
+        n_problem_tools=sum(t.function is not None for t in manifest.tools),
+        n_instances=len(instances),
+        instances_dropped=dict(sorted(dropped.items())),
+        oracle_steps_min=manifest.oracle.steps_min,
+        oracle_steps_max=manifest.oracle.steps_max,
+        oracle_steps_mean=manifest.oracle.steps_mean,
+        oracle_steps=[i.oracle_steps for i in instances],
+        batch_size=batches.size,
+        answer_mode_share=batches.answer_share,
+        episode_mode_share=batches.episode_share,
+        statement_notes=notes,
+    )
 
 
 def _statement(

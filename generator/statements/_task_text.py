@@ -281,28 +281,11 @@ def compose_statement(
         notes.append(
             "statement: nothing of the question was left; the goal is derived from the entry point's name and types"
         )
-    shown = None
-    for example in examples if not isinstance(examples, str) else ():
-        candidate = _example_text(example, design, answer_is_argument)
-        if not statement_leaks(candidate, instances):
-            shown = candidate
-            break
-    if shown is None:
-        why = examples if isinstance(examples, str) else "every example tried would show a hidden input"
-        shown = f"No worked example is shown: {why}."
-        notes.append(f"statement: no worked example ({why})")
+    shown = _shown_example(examples, instances, design, answer_is_argument, notes)
     observe = next((t.name for t in tools if t.kind == "observe"), "observe")
     submit = next((t.name for t in tools if t.kind == "submit"), "submit")
     helpers = [f"`{t.name}`" for t in tools if t.function is not None]
-    answer = _answer_words(design, answer_is_argument)
-    kind = f"{type_in_words(output_schema)}; type {describe_schema(output_schema)}"
-    if batch_size > 1:
-        submit_text = (
-            f"When you know the answers, call `{submit}` with `answer` = a list of {batch_size} answers, one per "
-            f"case in case order, each {answer} ({kind})."
-        )
-    else:
-        submit_text = f"When you know it, call `{submit}` with `answer` = {answer} ({kind})."
+    submit_text = _submit_text(submit, output_schema, batch_size, _answer_words(design, answer_is_argument))
     play = _params_in_words(input_schema) + " Its values are not in this text. "
     play += _observation_text(observe, observation, tools)
     parts = ["## Goal", "", goal, "", "## Worked example", "", shown, "", "## How to play", "", play]
@@ -320,6 +303,34 @@ def compose_statement(
     if leaks:
         notes.append(f"statement: the leak check still flags {len(leaks)} place(s): {leaks[0][:160]}")
     return Statement(text=text, notes=notes)
+
+
+def _shown_example(
+    examples: Sequence[WorkedExample] | str,
+    instances: Sequence[HasInputAndAnswer],
+    design: bool,
+    answer_is_argument: str | None,
+    notes: list[str],
+) -> str:
+    """The first worked example that leaks no instance, or a line saying why none is shown (noted)."""
+    for example in examples if not isinstance(examples, str) else ():
+        candidate = _example_text(example, design, answer_is_argument)
+        if not statement_leaks(candidate, instances):
+            return candidate
+    why = examples if isinstance(examples, str) else "every example tried would show a hidden input"
+    notes.append(f"statement: no worked example ({why})")
+    return f"No worked example is shown: {why}."
+
+
+def _submit_text(submit: str, output_schema: dict[str, Any], batch_size: int, answer: str) -> str:
+    """How to submit: one answer, or the list of a batch's answers in case order."""
+    kind = f"{type_in_words(output_schema)}; type {describe_schema(output_schema)}"
+    if batch_size > 1:
+        return (
+            f"When you know the answers, call `{submit}` with `answer` = a list of {batch_size} answers, one per "
+            f"case in case order, each {answer} ({kind})."
+        )
+    return f"When you know it, call `{submit}` with `answer` = {answer} ({kind})."
 
 
 def task_statement(**kwargs: Any) -> str:

@@ -141,20 +141,7 @@ def worked_examples(
     if not recorded.is_class:
         for wire in _question_inputs(problem.question, entry, recorded.params):
             offer(wire, "question")
-    rng = rng_for(settings.seed, f"{problem.task_id}\0worked-example")
-    if recorded.is_class:
-        from ..carving._classes import mutate_operations
-
-        mutants = mutate_operations(recorded.raw, n=3 * _MAX_TRIES, rng=rng)
-    else:
-        inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
-        mutants = mutate_inputs(inputs, input_schema, n=3 * _MAX_TRIES, rng=rng)
-    derived: list[dict[str, JsonValue]] = []
-    for mutant in mutants:
-        try:
-            derived.append({k: encode(v) for k, v in mutant.input.items()})
-        except UnsupportedValue:
-            continue
+    derived = _derived_inputs(problem, recorded, input_schema, settings)
     recorded_inputs = [dict(c.input) for c in recorded.candidates]
     crossed = [] if recorded.is_class else _crossed(recorded_inputs, recorded.params)
     parts = [] if recorded.is_class else _parts(recorded_inputs)
@@ -182,6 +169,27 @@ def worked_examples(
     ]
     examples.sort(key=_plainness)
     return examples or "the reference rejected every example input tried"
+
+
+def _derived_inputs(
+    problem: Problem, recorded: Recorded, input_schema: dict[str, Any], settings: GenerateSettings
+) -> list[dict[str, JsonValue]]:
+    """Mutations of the recorded inputs (operations of a class problem), as wire values."""
+    rng = rng_for(settings.seed, f"{problem.task_id}\0worked-example")
+    if recorded.is_class:
+        from ..carving._classes import mutate_operations
+
+        mutants = mutate_operations(recorded.raw, n=3 * _MAX_TRIES, rng=rng)
+    else:
+        inputs = [{k: decode(v) for k, v in c.input.items()} for c in recorded.candidates]
+        mutants = mutate_inputs(inputs, input_schema, n=3 * _MAX_TRIES, rng=rng)
+    derived: list[dict[str, JsonValue]] = []
+    for mutant in mutants:
+        try:
+            derived.append({k: encode(v) for k, v in mutant.input.items()})
+        except UnsupportedValue:
+            continue
+    return derived
 
 
 def _trivial(wire: JsonValue) -> bool:

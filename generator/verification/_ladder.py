@@ -15,6 +15,7 @@ an element costs (partial observation adds reads): only measured steps decide.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
@@ -72,30 +73,14 @@ def verify_by_rungs(
     observation policy).
     """
     top = settings.max_steps if settings.max_steps is not None else settings.max_oracle_steps
-    rungs = [list(group) for _, group in groupby(candidates, key=_rung)]
-    if len(rungs) > 1 and _rung(rungs[0][0]) == 0:  # tests (and unsized candidates) go with rung 1
-        rungs = [rungs[0] + rungs[1], *rungs[2:]]
-    instances: list[Instance] = []
-    dropped: dict[str, int] = {}
-    gap: tuple[int, int] | None = None  # (the last rung that fit, the first that did not)
-    last_fit = 0
-    untried = 0
-    steps_before = 0
+    rungs = _rungs(candidates)
+    climb = _Climb()
+    verifier = _Verifier(
+        worker, tools_source, oracle_source, input_schema, output_schema, settings, verify_options
+    )
 
     def run(group: list[Candidate], first: bool) -> Verification | VerifyFailed:
-        calls = settings.max_oracle_steps if first else min(settings.max_oracle_steps, top + 1)
-        return verify_gym(
-            worker=worker,
-            tools_source=tools_source,
-            oracle_source=oracle_source,
-            tools=tools,
-            candidates=group,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            timeout=settings.call_timeout,
-            max_calls=calls,
-            **verify_options,
-        )
+        return verifier(group, tools, max_calls=settings.max_oracle_steps if first else top + 1)
 
     for i, rung in enumerate(rungs):
         size = _rung(rung[-1])
@@ -103,30 +88,15 @@ def verify_by_rungs(
         if isinstance(out, VerifyFailed):
             if i == 0:
                 return out
-            _add(dropped, f"augment: no input of {size} elements replays", len(rung))
-            gap, untried = (last_fit, size), sum(len(r) for r in rungs[i + 1 :])
+            _add(climb.dropped, f"augment: no input of {size} elements replays", len(rung))
+            climb.gap, climb.untried = (climb.last_fit, size), sum(len(r) for r in rungs[i + 1 :])
             break
         tools = out.tools
-        instances.extend(out.instances)
-        for reason, count in out.dropped.items():
-            _add(dropped, reason, count)
-        sized = [inst for inst in out.instances if inst.origin == "augmented"] or out.instances
-        if any(inst.oracle_steps <= top for inst in sized):
-            last_fit = size
-        longest = max((inst.oracle_steps for inst in sized), default=0)
-        above = sum(len(r) for r in rungs[i + 1 :])
-        if i + 1 < len(rungs) and not any(inst.oracle_steps <= top // 2 for inst in sized):
-            gap, untried = (size, _rung(rungs[i + 1][0])), above
+        if _after_rung(
+            climb, out, size, rungs[i + 1 :], top=top, first=i == 0, min_steps=settings.min_steps or 0
+        ):
             break
-        if i > 0 and longest <= steps_before and longest < (settings.min_steps or 0):
-            # steps do not grow with size (the work is inside the tools) and stay under the
-            # window: the rungs above would only be filtered out, after the longest replays
-            _add(dropped, FLAT, above)
-            break
-        if any("sandbox stopped" in reason for reason in out.dropped):
-            _add(dropped, SLOW, above)  # replays reach the sandbox's limits: bigger ones would too
-            break
-        steps_before = max(steps_before, longest)
+    instances, dropped, gap, untried = climb.instances, climb.dropped, climb.gap, climb.untried
     _add(dropped, UNTRIED, untried)
     if refill is not None and gap is not None and untried > 0:
         more = _fill(refill, gap, min(untried, settings.augment // 2), candidates, run, dropped)
@@ -134,6 +104,93 @@ def verify_by_rungs(
             tools = more.tools
             instances.extend(more.instances)
     return Verification(tools=tools, instances=instances, dropped=dropped)
+
+
+@dataclass(slots=True)
+class _Climb:
+    """Where the climb up the rungs stands."""
+
+    instances: list[Instance] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    gap: tuple[int, int] | None = None  # (the last rung that fit, the first that did not)
+    last_fit: int = 0
+    untried: int = 0
+    steps_before: int = 0
+
+
+def _after_rung(
+    climb: _Climb,
+    out: Verification,
+    size: int,
+    above_rungs: list[list[Candidate]],
+    *,
+    top: int,
+    first: bool,
+    min_steps: int,
+) -> bool:
+    """Take a verified rung's instances; whether the climb ends here (the reason counted in ``dropped``)."""
+    climb.instances.extend(out.instances)
+    _merge(climb.dropped, out.dropped)
+    sized = [inst for inst in out.instances if inst.origin == "augmented"] or out.instances
+    if any(inst.oracle_steps <= top for inst in sized):
+        climb.last_fit = size
+    longest = max((inst.oracle_steps for inst in sized), default=0)
+    above = sum(len(r) for r in above_rungs)
+    if above_rungs and not any(inst.oracle_steps <= top // 2 for inst in sized):
+        climb.gap, climb.untried = (size, _rung(above_rungs[0][0])), above
+        return True
+    if not first and longest <= climb.steps_before and longest < min_steps:
+        # steps do not grow with size (the work is inside the tools) and stay under the
+        # window: the rungs above would only be filtered out, after the longest replays
+        _add(climb.dropped, FLAT, above)
+        return True
+    if any("sandbox stopped" in reason for reason in out.dropped):
+        _add(climb.dropped, SLOW, above)  # replays reach the sandbox's limits: bigger ones would too
+        return True
+    climb.steps_before = max(climb.steps_before, longest)
+    return False
+
+
+def _rungs(candidates: list[Candidate]) -> list[list[Candidate]]:
+    """The candidates grouped by rung; the tests (and unsized candidates) go with the first rung."""
+    rungs = [list(group) for _, group in groupby(candidates, key=_rung)]
+    if len(rungs) > 1 and _rung(rungs[0][0]) == 0:
+        rungs = [rungs[0] + rungs[1], *rungs[2:]]
+    return rungs
+
+
+def _merge(dropped: dict[str, int], more: dict[str, int]) -> None:
+    for reason, count in more.items():
+        _add(dropped, reason, count)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verifier:
+    """One :func:`~._verify.verify_gym` call per group of candidates, with the gym's fixed arguments."""
+
+    worker: SyncWorker
+    tools_source: str
+    oracle_source: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    settings: GenerateSettings
+    options: dict[str, Any]
+
+    def __call__(
+        self, group: list[Candidate], tools: list[ToolSpec], *, max_calls: int
+    ) -> Verification | VerifyFailed:
+        return verify_gym(
+            worker=self.worker,
+            tools_source=self.tools_source,
+            oracle_source=self.oracle_source,
+            tools=tools,
+            candidates=group,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            timeout=self.settings.call_timeout,
+            max_calls=min(self.settings.max_oracle_steps, max_calls),
+            **self.options,
+        )
 
 
 def _fill(

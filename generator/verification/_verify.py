@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from pydantic import JsonValue
@@ -269,43 +270,24 @@ def _verify_loaded(
     drop_augmented: bool,
     observation: ObservationPolicy,
 ) -> Verification | VerifyFailed:
-    def spec(tools: list[ToolSpec], cand: Candidate, infer: bool) -> dict[str, Any]:
-        return _spec(
-            names=names,
-            tools=tools,
-            candidate=cand,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            infer=infer,
-            max_calls=max_calls,
-            observation=observation,
-        )
-
+    spec = partial(
+        _spec,
+        names=names,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        max_calls=max_calls,
+        observation=observation,
+    )
     dropped: dict[str, int] = {}
 
     def failed(cand: Candidate, out: dict[str, Any] | VerifyFailed, infer: bool) -> VerifyFailed | None:
-        """None when the failing candidate is an augmented one: dropped and counted, not fatal."""
-        reason = out.reason if isinstance(out, VerifyFailed) else str(out.get("error"))
-        if drop_augmented and "tool calls" in reason:  # too long for an episode, not wrong: drop it
-            key = f"oracle makes more than {max_calls} tool calls"
-            dropped[key] = dropped.get(key, 0) + 1
-            return None
-        if cand.origin == "augmented" and drop_augmented:
-            key = "augment: " + _short(reason)
-            dropped[key] = dropped.get(key, 0) + 1
-            return None
-        stage = out.stage if isinstance(out, VerifyFailed) else "verify"
-        where = " (infer pass)" if infer else ""
-        detail = out.detail if isinstance(out, VerifyFailed) else None
-        return VerifyFailed(
-            stage=stage, reason=f"instance {instance_id_for(cand.input)}{where}: {reason}", detail=detail
-        )
+        return _failure(cand, out, infer, drop_augmented=drop_augmented, max_calls=max_calls, dropped=dropped)
 
     if _needs_inference(tools):
         slots = _Slots()
         kept: list[Candidate] = []
         for cand in candidates:
-            out = _run(worker, spec(tools, cand, True), timeout)
+            out = _run(worker, spec(tools=tools, candidate=cand, infer=True), timeout)
             if isinstance(out, VerifyFailed) or not out.get("ok"):
                 fatal = failed(cand, out, True)
                 if fatal is not None:
@@ -319,28 +301,57 @@ def _verify_loaded(
         tools = [complete_tool(t, {}) for t in tools]
     instances: list[Instance] = []
     for cand in candidates:
-        out = _run(worker, spec(tools, cand, False), timeout)
+        out = _run(worker, spec(tools=tools, candidate=cand, infer=False), timeout)
         if isinstance(out, VerifyFailed) or not out.get("ok"):
             fatal = failed(cand, out, False)
             if fatal is not None:
                 return fatal
             continue
-        trace = [TraceCall.model_validate(c) for c in out.get("trace") or []]
-        instances.append(
-            Instance(
-                instance_id=instance_id_for(cand.input),
-                input=cand.input,
-                expected=cand.expected,
-                origin=cand.origin,
-                tier=cand.tier,
-                oracle_steps=len(trace),
-                oracle_trace=trace,
-            )
-        )
+        instances.append(_instance(cand, [TraceCall.model_validate(c) for c in out.get("trace") or []]))
     if not instances:
         reasons = ", ".join(f"{k} ({v})" for k, v in sorted(dropped.items()))
         return VerifyFailed(stage="verify", reason=f"no instance could be replayed: {reasons}")
     return Verification(tools=tools, instances=instances, dropped=dropped)
+
+
+def _failure(
+    cand: Candidate,
+    out: dict[str, Any] | VerifyFailed,
+    infer: bool,
+    *,
+    drop_augmented: bool,
+    max_calls: int,
+    dropped: dict[str, int],
+) -> VerifyFailed | None:
+    """None when the failing candidate is an augmented one: dropped and counted, not fatal."""
+    reason = out.reason if isinstance(out, VerifyFailed) else str(out.get("error"))
+    if drop_augmented and "tool calls" in reason:  # too long for an episode, not wrong: drop it
+        key = f"oracle makes more than {max_calls} tool calls"
+        dropped[key] = dropped.get(key, 0) + 1
+        return None
+    if cand.origin == "augmented" and drop_augmented:
+        key = "augment: " + _short(reason)
+        dropped[key] = dropped.get(key, 0) + 1
+        return None
+    stage = out.stage if isinstance(out, VerifyFailed) else "verify"
+    where = " (infer pass)" if infer else ""
+    detail = out.detail if isinstance(out, VerifyFailed) else None
+    return VerifyFailed(
+        stage=stage, reason=f"instance {instance_id_for(cand.input)}{where}: {reason}", detail=detail
+    )
+
+
+def _instance(cand: Candidate, trace: list[TraceCall]) -> Instance:
+    """The verified candidate as an instance, with the oracle's trace on it."""
+    return Instance(
+        instance_id=instance_id_for(cand.input),
+        input=cand.input,
+        expected=cand.expected,
+        origin=cand.origin,
+        tier=cand.tier,
+        oracle_steps=len(trace),
+        oracle_trace=trace,
+    )
 
 
 def _short(reason: str) -> str:

@@ -99,11 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _policy(args: argparse.Namespace) -> Policy:
+def _policy(args: argparse.Namespace, catalog: Catalog) -> Policy:
     from ..rollout._policies import OpenAIPolicy, OraclePolicy, RandomPolicy
 
     if args.policy == "oracle":
-        return OraclePolicy()
+        return OraclePolicy(catalog)
     if args.policy == "random":
         return RandomPolicy()
     if not args.model:
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server is not None and args.transport != "http":
         raise UsageError("--server places the HTTP catalog server: it does not apply to --transport stdio")
     args.server = args.server or "subprocess"
-    policy = _policy(args)
+    policy = _policy(args, catalog)
     if args.no_sandbox and not (args.transport == "http" and args.url is None and args.server == "inprocess"):
         # The servers this run starts (or reaches) print their own warning where nobody may see it.
         warn_no_sandbox()

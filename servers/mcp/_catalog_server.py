@@ -189,7 +189,7 @@ async def _no_discover(
 ) -> types.DiscoverResult:
     raise MCPError(
         code=types.METHOD_NOT_FOUND,
-        message="this gym server keeps one episode per MCP session: use the initialize handshake",
+        message="this gym server plays its episodes in an MCP session: use the initialize handshake",
     )
 
 

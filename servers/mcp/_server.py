@@ -13,9 +13,9 @@ starts the server (``ServeOptions.harness_key``, ``serve --harness-key`` or
 agent connected to the same server never sees it. ``ServeOptions(allow_reset=True)`` (``serve
 --allow-reset``) lists ``reset`` and accepts it from anyone, for manual play.
 
-Episodes follow the MCP session:
+A session (``runtime.Session``: its episodes, one scored attempt each) follows the MCP connection:
 
-- stdio and in-process connections: one episode holder per connection, created by the
+- stdio and in-process connections: one Session per connection, created by the
   server's lifespan (entered once per connection) and closed as ``disconnected`` when the
   client goes away;
 - streamable HTTP: one per MCP session (the ``Mcp-Session-Id`` handshake), kept in the
@@ -48,9 +48,9 @@ from pydantic import JsonValue
 from ...runtime import (
     EPISODE_META_KEY,
     BadReset,
-    Episode,
     Gym,
     InstancePicker,
+    Session,
     StepOutcome,
     ToolFailed,
     ToolOk,
@@ -65,9 +65,9 @@ __all__ = [
     "EPISODE_META_KEY",
     "HARNESS_KEY_ENV",
     "HARNESS_KEY_META",
-    "EpisodeSlot",
     "GymServer",
     "ServeOptions",
+    "SessionSlot",
     "json_safe_schema",
 ]
 
@@ -127,16 +127,16 @@ class ServeOptions:
     allow_reset: bool = False
 
 
-class EpisodeSlot:
-    """Holds the episode of one connection; created lazily at its first tool call."""
+class SessionSlot:
+    """Holds the session of one connection (its episodes); created lazily at its first tool call."""
 
     def __init__(self) -> None:
-        self.episode: Episode | None = None
+        self.session: Session | None = None
 
     def close(self, reason: EndReason) -> None:
-        """End the held episode, if any, unscored with ``reason``."""
-        if self.episode is not None:
-            self.episode.close(reason)
+        """End the held session's running episode, if any, unscored with ``reason``."""
+        if self.session is not None:
+            self.session.close(reason)
 
 
 class GymServer:
@@ -168,7 +168,7 @@ class GymServer:
         self.harness_key = self.options.harness_key or secrets.token_urlsafe(24)
         """The secret that lets a ``reset`` request through (give it to the harness only)."""
         self.tools = self._build_tools()
-        self.server: Server[EpisodeSlot] = Server(
+        self.server: Server[SessionSlot] = Server(
             f"codegym-{gym.task_id}",
             version="0.1.0",
             title=f"codegym: {gym.manifest.problem_id}",
@@ -221,15 +221,15 @@ class GymServer:
     # ------------------------------------------------------------------ episodes
 
     @asynccontextmanager
-    async def _lifespan(self, _: Server[EpisodeSlot]) -> AsyncIterator[EpisodeSlot]:
-        slot = EpisodeSlot()
+    async def _lifespan(self, _: Server[SessionSlot]) -> AsyncIterator[SessionSlot]:
+        slot = SessionSlot()
         try:
             yield slot
         finally:
             slot.close(self._closing_reason())
 
-    def new_episode(self, *, instance: int | None = None, seed: int | None = None) -> Episode:
-        """A fresh episode holder for one session (first instance from the arguments or options).
+    def new_session(self, *, instance: int | None = None, seed: int | None = None) -> Session:
+        """A fresh session (first instance from the arguments or options).
 
         Raises:
             BadReset: the instance index does not exist.
@@ -237,7 +237,7 @@ class GymServer:
         if instance is None and seed is None:
             instance, seed = self.options.instance, self.options.seed
         picker = InstancePicker(episode_count(self.gym), start=instance, seed=seed)
-        return Episode(
+        return Session(
             self.gym,
             self._runner,
             picker=picker,
@@ -246,12 +246,12 @@ class GymServer:
             reset_offered=self.options.allow_reset,
         )
 
-    def _episode_for(self, ctx: ServerRequestContext[EpisodeSlot, Any]) -> Episode:
+    def _session_for(self, ctx: ServerRequestContext[SessionSlot, Any]) -> Session:
         if ctx.request is None:  # stdio or in-process: the lifespan is this connection's
             slot = ctx.lifespan_context
-            if slot.episode is None:
-                slot.episode = self.new_episode()
-            return slot.episode
+            if slot.session is None:
+                slot.session = self.new_session()
+            return slot.session
         # The per-connection object (state dict + exit stack closed with the session) has no
         # public accessor in mcp 2.3; it is what the SDK itself keeps per Mcp-Session-Id.
         connection = getattr(ctx.session, "_connection", None)
@@ -260,26 +260,26 @@ class GymServer:
             raise MCPError(
                 code=types.INVALID_REQUEST,
                 message=(
-                    "this gym server keeps one episode per MCP session, and a stateless "
+                    "this gym server plays its episodes in an MCP session, and a stateless "
                     f"{ctx.protocol_version} request has none: connect with the initialize handshake "
                     "(mcp.Client(url, mode='legacy'), or any 2025 client)"
                 ),
             )
-        episode = state.get(_STATE_KEY)
-        if not isinstance(episode, Episode):
-            episode = self._episode_from_url(ctx.request)
-            state[_STATE_KEY] = episode
+        session = state.get(_STATE_KEY)
+        if not isinstance(session, Session):
+            session = self._session_from_url(ctx.request)
+            state[_STATE_KEY] = session
             exit_stack = getattr(connection, "exit_stack", None)
             if exit_stack is not None:
-                exit_stack.callback(lambda ep=episode: ep.close(self._closing_reason()))
-        return episode
+                exit_stack.callback(lambda s=session: s.close(self._closing_reason()))
+        return session
 
-    def _episode_from_url(self, request: Any) -> Episode:
+    def _session_from_url(self, request: Any) -> Session:
         query = getattr(request, "query_params", {})
         try:
             instance = int(query["instance"]) if "instance" in query else None
             seed = int(query["seed"]) if "seed" in query else None
-            return self.new_episode(instance=instance, seed=seed)
+            return self.new_session(instance=instance, seed=seed)
         except (ValueError, BadReset) as exc:
             raise MCPError(
                 code=types.INVALID_PARAMS,
@@ -289,7 +289,7 @@ class GymServer:
     # ------------------------------------------------------------------ handlers
 
     async def _list_tools(
-        self, ctx: ServerRequestContext[EpisodeSlot, Any], params: types.PaginatedRequestParams | None
+        self, ctx: ServerRequestContext[SessionSlot, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         if not self.options.allow_reset and self._from_harness(params.meta if params else None):
             # The harness sees reset too, so that its client can check reset's results.
@@ -297,16 +297,16 @@ class GymServer:
         return types.ListToolsResult(tools=self.tools)
 
     async def _call_tool(
-        self, ctx: ServerRequestContext[EpisodeSlot, Any], params: types.CallToolRequestParams
+        self, ctx: ServerRequestContext[SessionSlot, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        episode = self._episode_for(ctx)
+        session = self._session_for(ctx)
         arguments: dict[str, JsonValue] = dict(params.arguments or {})
         if params.name == "reset" and (self.options.allow_reset or self._from_harness(params.meta)):
-            return await self._reset(episode, arguments)
+            return await self._reset(session, arguments)
         if params.name == "task" and "task" not in {t.name for t in self.gym.manifest.tools}:
-            return _result(ToolOk(episode.task_result()), episode)
-        outcome = await episode.step(params.name, arguments)
-        return _result(outcome, episode)
+            return _result(ToolOk(session.task_result()), session)
+        outcome = await session.step(params.name, arguments)
+        return _result(outcome, session)
 
     def _from_harness(self, meta: Mapping[str, Any] | None) -> bool:
         """Whether a request carries the harness key in its ``_meta``.
@@ -318,21 +318,21 @@ class GymServer:
             given.encode("utf-8"), self.harness_key.encode("utf-8")
         )
 
-    async def _reset(self, episode: Episode, arguments: dict[str, JsonValue]) -> types.CallToolResult:
+    async def _reset(self, session: Session, arguments: dict[str, JsonValue]) -> types.CallToolResult:
         values: dict[str, int | None] = {"instance": None, "seed": None}
         for key, value in arguments.items():
             if key not in values:
-                return _result(ToolFailed(f"unexpected argument {key}: reset takes instance, seed"), episode)
+                return _result(ToolFailed(f"unexpected argument {key}: reset takes instance, seed"), session)
             if isinstance(value, bool) or not isinstance(value, int):
                 return _result(
-                    ToolFailed(f"invalid argument {key}: expected int, got {json.dumps(value)}"), episode
+                    ToolFailed(f"invalid argument {key}: expected int, got {json.dumps(value)}"), session
                 )
             values[key] = value
         try:
-            async with episode.lock:  # never between a call in flight and its record
-                status = episode.reset(instance=values["instance"], seed=values["seed"])
+            async with session.lock:  # never between a call in flight and its record
+                status = session.reset(instance=values["instance"], seed=values["seed"])
         except BadReset as exc:
-            return _result(ToolFailed(str(exc)), episode)
+            return _result(ToolFailed(str(exc)), session)
         structured: dict[str, JsonValue] = {
             "task": self.gym.manifest.task,
             "instance": status.instance,
@@ -340,7 +340,7 @@ class GymServer:
             "episode_id": status.episode_id,
             "step_budget": status.step_budget,
         }
-        return _result(ToolOk(structured), episode)
+        return _result(ToolOk(structured), session)
 
 
 _NON_FINITE: dict[str, Any] = {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}
@@ -383,8 +383,8 @@ def json_safe_schema(schema: Any) -> Any:
     return out
 
 
-def _result(outcome: StepOutcome, episode: Episode) -> types.CallToolResult:
-    meta: dict[str, Any] = {EPISODE_META_KEY: episode.status().as_meta()}
+def _result(outcome: StepOutcome, session: Session) -> types.CallToolResult:
+    meta: dict[str, Any] = {EPISODE_META_KEY: session.status().as_meta()}
     if isinstance(outcome, ToolOk):
         content: list[types.ContentBlock] = [
             types.TextContent(type="text", text=json.dumps(outcome.structured, ensure_ascii=False))

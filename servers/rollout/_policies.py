@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
-from ...runtime import Gym, canonical_json
+from ...runtime import Catalog, CatalogError, Gym, canonical_json
 from ...schemas import Instance, TraceCall
 from ._env import Observation, ToolCall, ToolInfo
 from ._policy_types import Agent, EpisodeContext, Policy, PolicyError, PolicyName, PolicyUnavailable
@@ -135,25 +135,33 @@ class OracleAgent:
 
 @dataclass(frozen=True)
 class OraclePolicy:
-    """Replays the oracle plan recorded for the episode's instance: must score 1."""
+    """Replays the oracle plan recorded in ``catalog`` for the episode's instance: must score 1.
 
+    The one policy that reads answers: it is handed the catalog the server serves; the episode
+    context it gets is an agent's (:class:`EpisodeContext`).
+    """
+
+    catalog: Catalog
     name: str = "oracle"
 
     def agent(self, ctx: EpisodeContext) -> Agent:
-        """An agent replaying ``ctx.gym``'s trace for the episode's instance.
+        """An agent replaying the catalog's recorded trace for the episode's instance.
 
         Raises:
-            PolicyError: no gym given (the oracle needs the catalog the server reads).
+            PolicyError: the catalog has no (readable) gym ``ctx.task_id``.
         """
-        if ctx.gym is None:
+        try:
+            gym = self.catalog.load(ctx.task_id)
+        except CatalogError as exc:
             raise PolicyError(
-                f"oracle: no catalog entry for {ctx.task_id}; pass the catalog the server serves"
-            )
-        if ctx.gym.manifest.batch_size > 1:
+                f"oracle: no gym {ctx.task_id} in the catalog {self.catalog.path} ({exc}); "
+                "pass the catalog the server serves"
+            ) from exc
+        if gym.manifest.batch_size > 1:
             from ._batch_oracle import BatchOracleAgent
 
-            return BatchOracleAgent.for_episode(ctx.gym, ctx)
-        return OracleAgent(gym=ctx.gym, instance=_find_instance(ctx.gym, ctx))
+            return BatchOracleAgent.for_episode(gym, ctx)
+        return OracleAgent(gym=gym, instance=_find_instance(gym, ctx))
 
 
 # --------------------------------------------------------------------------- random

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from ...runtime import Gym
 from ._env import Observation, ToolCall, ToolInfo
 
 __all__ = ["Agent", "EpisodeContext", "Policy", "PolicyError", "PolicyName", "PolicyUnavailable"]
@@ -30,13 +29,17 @@ class PolicyUnavailable(PolicyError):
 
 @dataclass(frozen=True, slots=True)
 class EpisodeContext:
-    """What a policy may know about the episode it plays."""
+    """What a policy may know about the episode it plays: what an agent gets over MCP.
+
+    The statement, the tools and the episode's bookkeeping the server publishes (instance id,
+    step budget); never the gym's files (its answers). The oracle policy, which replays
+    recorded answers, is handed the catalog explicitly (``OraclePolicy(catalog)``).
+    """
 
     task_id: str
     task_text: str
     tools: tuple[ToolInfo, ...] = field(repr=False)
     seed: int = 0
-    gym: Gym | None = field(default=None, repr=False)
     instance_id: str | None = None
     instance_index: int | None = None
     step_budget: int | None = None

@@ -32,7 +32,7 @@ __all__ = [
     "RolloutSummary",
     "plan_episodes",
     "play_episode",
-    "run_episode",
+    "play_in_new_session",
     "run_rollouts",
     "summarize",
 ]
@@ -87,10 +87,10 @@ def plan_episodes(
     return specs
 
 
-async def run_episode(
+async def play_in_new_session(
     spec: EpisodeSpec, *, connect: Connector, policy: Policy, gym: Gym | None = None
 ) -> EpisodeRecord:
-    """Play one episode in its own MCP session and return its record.
+    """Open an MCP session, play one episode in it (:func:`play_episode`), close it; return the record.
 
     A server or policy failure gives an ``infra_error`` record (no reward); other errors (bugs)
     propagate.
@@ -114,6 +114,8 @@ async def play_episode(
 
     ``fresh``: the session was opened on ``spec.instance`` and nothing was played yet; otherwise
     the server's reset starts the episode on ``spec.instance``.
+    ``gym``: the harness's copy of the gym, for the record's expected answers; the policy never
+    sees it (it gets an :class:`EpisodeContext`, what an agent gets).
     """
     started = time.time()
     cases = _cases(gym, spec)
@@ -129,7 +131,6 @@ async def play_episode(
             task_text=obs.text,
             tools=env.agent_tools,
             seed=spec.seed,
-            gym=gym,
             instance_id=info["instance_id"] or instance_id,
             instance_index=spec.instance,
             step_budget=budget,

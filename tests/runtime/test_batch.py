@@ -12,7 +12,7 @@ import pytest
 
 from codegym_mcp.runtime import BrokenGym, Catalog, Gym, decode
 from codegym_mcp.runtime._batch import episode_count, episode_instances, published_tools
-from codegym_mcp.runtime._episode import Episode
+from codegym_mcp.runtime._session import Session
 from codegym_mcp.schemas import EpisodeRecord
 
 from .test_episode import FIXTURE, InProcessRunner, failed, ok
@@ -40,30 +40,30 @@ async def test_episode_g_plays_instances_g_times_k_onward_and_names_them_all() -
     gym = batched(2)
     assert episode_count(gym) == 2
     assert [i.instance_id for i in episode_instances(gym, 1)] == [i.instance_id for i in gym.instances[2:4]]
-    episode = Episode(gym, InProcessRunner())
+    session = Session(gym, InProcessRunner())
     ids = [i.instance_id for i in gym.instances]
-    assert episode.status().instance_id == f"{ids[0]}+{ids[1]}"
-    status = episode.reset(instance=1)
+    assert session.status().instance_id == f"{ids[0]}+{ids[1]}"
+    status = session.reset(instance=1)
     assert (status.instance, status.instance_id) == (1, f"{ids[2]}+{ids[3]}")
     with pytest.raises(ValueError, match=r"instances 0\.\.1"):
-        episode.reset(instance=2)
+        session.reset(instance=2)
 
 
 async def test_each_call_sees_the_hidden_input_of_the_case_it_names() -> None:
     gym = batched(2)
-    episode = Episode(gym, InProcessRunner())
-    assert ok(await episode.step("observe", {"case": 1})) == {"nums": nums(gym, 1)}
-    assert ok(await episode.step("observe", {"case": 0})) == {"nums": nums(gym, 0)}
-    assert ok(await episode.step("get_length", {"case": 0})) == {"result": len(nums(gym, 0))}
-    assert ok(await episode.step("get_length", {"case": 1})) == {"result": len(nums(gym, 1))}
+    session = Session(gym, InProcessRunner())
+    assert ok(await session.step("observe", {"case": 1})) == {"nums": nums(gym, 1)}
+    assert ok(await session.step("observe", {"case": 0})) == {"nums": nums(gym, 0)}
+    assert ok(await session.step("get_length", {"case": 0})) == {"result": len(nums(gym, 0))}
+    assert ok(await session.step("get_length", {"case": 1})) == {"result": len(nums(gym, 1))}
 
 
 async def test_stateful_tools_keep_one_state_per_case() -> None:
-    episode = Episode(batched(2), InProcessRunner())
-    assert ok(await episode.step("track_best", {"case": 0, "value": 5})) == {"result": 5}
-    assert ok(await episode.step("track_best", {"case": 1, "value": 1})) == {"result": 1}
-    assert ok(await episode.step("track_best", {"case": 0, "value": 3})) == {"result": 5}
-    assert ok(await episode.step("track_best", {"case": 1, "value": 2})) == {"result": 2}
+    session = Session(batched(2), InProcessRunner())
+    assert ok(await session.step("track_best", {"case": 0, "value": 5})) == {"result": 5}
+    assert ok(await session.step("track_best", {"case": 1, "value": 1})) == {"result": 1}
+    assert ok(await session.step("track_best", {"case": 0, "value": 3})) == {"result": 5}
+    assert ok(await session.step("track_best", {"case": 1, "value": 2})) == {"result": 2}
 
 
 @pytest.mark.parametrize(
@@ -80,12 +80,12 @@ async def test_stateful_tools_keep_one_state_per_case() -> None:
 async def test_a_missing_or_bad_case_is_a_tool_error_that_names_the_valid_range(
     arguments: dict[str, Any], said: str
 ) -> None:
-    episode = Episode(batched(2), InProcessRunner())
-    message = failed(await episode.step("observe", arguments))
+    session = Session(batched(2), InProcessRunner())
+    message = failed(await session.step("observe", arguments))
     assert said in message
     if "extra" not in arguments:
         assert "0..1" in message
-    assert len(episode.steps) == 1 and not episode.done
+    assert len(session.steps) == 1 and not session.done
 
 
 @pytest.mark.parametrize(
@@ -98,22 +98,22 @@ async def test_a_missing_or_bad_case_is_a_tool_error_that_names_the_valid_range(
     ],
 )
 async def test_submit_needs_a_list_of_exactly_k_answers_of_the_answer_type(answer: Any, said: str) -> None:
-    episode = Episode(batched(2), InProcessRunner())
-    message = failed(await episode.step("submit", {"answer": answer}))
+    session = Session(batched(2), InProcessRunner())
+    message = failed(await session.step("submit", {"answer": answer}))
     assert said in message
-    assert not episode.done and episode.reward is None
+    assert not session.done and session.reward is None
 
 
 async def test_submit_takes_no_case_and_scores_one_only_if_every_answer_is_right() -> None:
     gym = batched(2)
     records: list[EpisodeRecord] = []
-    episode = Episode(gym, InProcessRunner(), on_end=records.append)
+    session = Session(gym, InProcessRunner(), on_end=records.append)
     right: list[Any] = [i.expected for i in gym.instances[:2]]
-    assert "unexpected argument case" in failed(await episode.step("submit", {"answer": right, "case": 0}))
-    assert ok(await episode.step("submit", {"answer": [right[0], right[1] + 1]})) == {"reward": 0}
-    assert episode.done and episode.reward == 0
-    episode.reset(instance=0)
-    assert ok(await episode.step("submit", {"answer": right})) == {"reward": 1}
+    assert "unexpected argument case" in failed(await session.step("submit", {"answer": right, "case": 0}))
+    assert ok(await session.step("submit", {"answer": [right[0], right[1] + 1]})) == {"reward": 0}
+    assert session.done and session.reward == 0
+    session.reset(instance=0)
+    assert ok(await session.step("submit", {"answer": right})) == {"reward": 1}
     record = records[-1]
     assert record.reward == 1
     assert record.instance_id == "+".join(i.instance_id for i in gym.instances[:2])
@@ -122,9 +122,9 @@ async def test_submit_takes_no_case_and_scores_one_only_if_every_answer_is_right
 
 
 async def test_the_task_tool_takes_no_case_and_costs_no_step() -> None:
-    episode = Episode(batched(2), InProcessRunner())
-    assert "task" in ok(await episode.step("task", {}))
-    assert episode.steps == []
+    session = Session(batched(2), InProcessRunner())
+    assert "task" in ok(await session.step("task", {}))
+    assert session.steps == []
 
 
 def test_published_tools_add_a_required_case_to_every_tool_but_submit_and_task() -> None:

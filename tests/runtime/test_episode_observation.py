@@ -10,7 +10,7 @@ import pytest
 
 from codegym_mcp.generator.pipeline._pipeline import generic_tools
 from codegym_mcp.runtime import Catalog, Gym
-from codegym_mcp.runtime._episode import Episode, ToolFailed, ToolOk
+from codegym_mcp.runtime._session import Session, ToolFailed, ToolOk
 
 from .test_episode import InProcessRunner
 
@@ -46,31 +46,31 @@ def failed(outcome: object) -> ToolFailed:
 
 
 async def test_observe_under_partial_shows_only_the_length_of_a_list() -> None:
-    episode = Episode(partial_maxsub(), InProcessRunner())
-    assert ok(await episode.step("observe", {})) == {"nums": {"length": 9}}
+    session = Session(partial_maxsub(), InProcessRunner())
+    assert ok(await session.step("observe", {})) == {"nums": {"length": 9}}
 
 
 async def test_the_read_tool_returns_windows_of_the_hidden_list() -> None:
-    episode = Episode(partial_maxsub(), InProcessRunner())
-    assert ok(await episode.step("read_nums", {"start": 0, "count": 5})) == {"items": [-2, 1, -3, 4, -1]}
-    assert ok(await episode.step("read_nums", {"start": 5, "count": 5})) == {"items": [2, 1, -5, 4]}
-    assert len(episode.steps) == 2
+    session = Session(partial_maxsub(), InProcessRunner())
+    assert ok(await session.step("read_nums", {"start": 0, "count": 5})) == {"items": [-2, 1, -3, 4, -1]}
+    assert ok(await session.step("read_nums", {"start": 5, "count": 5})) == {"items": [2, 1, -5, 4]}
+    assert len(session.steps) == 2
 
 
 async def test_a_bad_read_is_a_tool_error_that_costs_a_step_and_keeps_the_episode() -> None:
     runner = InProcessRunner()
-    episode = Episode(partial_maxsub(), runner)
-    past = failed(await episode.step("read_nums", {"start": 40, "count": 1}))
+    session = Session(partial_maxsub(), runner)
+    past = failed(await session.step("read_nums", {"start": 40, "count": 1}))
     assert past.message == "read_nums: start 40 is past the end: `nums` has 9 items (0..8)"
-    over = failed(await episode.step("read_nums", {"start": 0, "count": 9}))
+    over = failed(await session.step("read_nums", {"start": 0, "count": 9}))
     assert "count 9 is over the cap of 5" in over.message
     assert not past.infra and not over.infra
-    assert len(episode.steps) == 2 and not episode.done
+    assert len(session.steps) == 2 and not session.done
     assert runner.calls == 0  # reads never reach the sandbox
 
 
 async def test_a_gym_without_the_observation_field_still_observes_everything() -> None:
     gym = Catalog(FIXTURE).load("Fixture_maxsub")
     assert gym.manifest.observation == "full"
-    episode = Episode(gym, InProcessRunner())
-    assert ok(await episode.step("observe", {})) == {"nums": [-2, 1, -3, 4, -1, 2, 1, -5, 4]}
+    session = Session(gym, InProcessRunner())
+    assert ok(await session.step("observe", {})) == {"nums": [-2, 1, -3, 4, -1, 2, 1, -5, 4]}

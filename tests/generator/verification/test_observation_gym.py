@@ -186,8 +186,8 @@ async def test_the_oracle_policy_finds_its_instance_without_being_told(
     env = await CodeGymEnv.connect(server.server, task_id=gym.task_id)
     async with env:
         obs, _ = await env.reset()
-        agent = OraclePolicy().agent(
-            EpisodeContext(task_id=gym.task_id, task_text=obs.text, tools=env.tools, gym=gym)
+        agent = OraclePolicy(partial).agent(
+            EpisodeContext(task_id=gym.task_id, task_text=obs.text, tools=env.tools)
         )
         reward = 0.0
         while (action := await agent.act(obs)) is not None:

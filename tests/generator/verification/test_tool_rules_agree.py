@@ -1,7 +1,7 @@
 """Verification and the live runtime follow one set of tool-call rules (issue 12).
 
 The same calls go through both paths: the oracle harness in a jailed worker (what verification
-runs) and the runtime's :class:`Episode` (what an agent's MCP calls run). Their results, their
+runs) and the runtime's :class:`Session` (what an agent's MCP calls run). Their results, their
 messages for calls that break the rules, and their rewards must agree.
 """
 
@@ -18,7 +18,7 @@ import pytest
 
 from codegym_mcp.generator.verification._verify import HARNESS_MODULE, Candidate, _spec
 from codegym_mcp.runtime import CallFailed, Catalog, Gym, SandboxConfig, decode, encode
-from codegym_mcp.runtime._episode import Episode, ToolFailed, ToolOk
+from codegym_mcp.runtime._session import Session, ToolFailed, ToolOk
 from codegym_mcp.runtime._worker import Worker
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "catalog"
@@ -81,9 +81,9 @@ def _runtime(gym: Gym, calls: list[tuple[str, dict[str, Any]]], answer: Any) -> 
     """What the runtime answers to the same calls, then to the submission (instance 0)."""
 
     async def play() -> list[ToolOk | ToolFailed]:
-        episode = Episode(gym, InProcessRunner())
-        outcomes = [await episode.step(tool, arguments) for tool, arguments in calls]
-        return [*outcomes, await episode.step("submit", {"answer": answer})]
+        session = Session(gym, InProcessRunner())
+        outcomes = [await session.step(tool, arguments) for tool, arguments in calls]
+        return [*outcomes, await session.step("submit", {"answer": answer})]
 
     return anyio.run(play)
 

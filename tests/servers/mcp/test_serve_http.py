@@ -150,7 +150,7 @@ async def test_a_stateless_2026_request_is_refused_with_a_protocol_error(catalog
     async with Client(f"{catalog_server.base}/Fixture_maxsub/mcp", mode="2026-07-28") as client:
         listed = await client.list_tools()
         assert "submit" in {t.name for t in listed.tools}
-        with pytest.raises(MCPError, match="one episode per MCP session"):
+        with pytest.raises(MCPError, match="plays its episodes in an MCP session"):
             await client.call_tool("observe", {})
 
 

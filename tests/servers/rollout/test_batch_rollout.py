@@ -75,7 +75,11 @@ async def test_the_oracle_scores_one_on_every_batched_episode_over_mcp(
     gym = catalog.load(TASK)
     specs = plan_episodes([(TASK, 2)], episodes=4)
     records, summary = await run_rollouts(
-        specs, connect=memory_connector(catalog, pool), policy=OraclePolicy(), catalog=catalog, concurrency=2
+        specs,
+        connect=memory_connector(catalog, pool),
+        policy=OraclePolicy(catalog),
+        catalog=catalog,
+        concurrency=2,
     )
     assert summary.episodes == 4 and summary.success_rate == 1.0 and summary.tool_errors == 0
     pairs = ["+".join(i.instance_id for i in gym.instances[g * 2 : g * 2 + 2]) for g in (0, 1)]

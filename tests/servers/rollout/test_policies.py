@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from codegym_mcp.servers.rollout._policies import (
     RandomPolicy,
     random_value,
 )
-from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, run_episode, run_rollouts
+from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, play_in_new_session, run_rollouts
 
 from .._rollout_fakes import INPUTS, TASK_ID, RecordedOpenAI, toy_server, write_toy_catalog
 
@@ -47,7 +48,9 @@ def _connector(*, with_meta: bool = True) -> Any:
 
 async def test_oracle_scores_one_on_every_instance(catalog: Catalog) -> None:
     specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=len(INPUTS))
-    records, summary = await run_rollouts(specs, connect=_connector(), policy=OraclePolicy(), catalog=catalog)
+    records, summary = await run_rollouts(
+        specs, connect=_connector(), policy=OraclePolicy(catalog), catalog=catalog
+    )
     assert [r.reward for r in records] == [1] * len(INPUTS)
     assert summary.success_rate == 1.0
     assert summary.tool_errors == 0
@@ -55,12 +58,11 @@ async def test_oracle_scores_one_on_every_instance(catalog: Catalog) -> None:
 
 
 async def test_oracle_finds_its_instance_by_observing_when_not_told(catalog: Catalog) -> None:
-    gym = catalog.load(TASK_ID)
     env = await CodeGymEnv.connect(toy_server(first_instance=2, with_meta=False).server, task_id=TASK_ID)
     async with env:
         obs, _ = await env.reset()
-        agent = OraclePolicy().agent(
-            EpisodeContext(task_id=TASK_ID, task_text=obs.text, tools=env.tools, gym=gym)
+        agent = OraclePolicy(catalog).agent(
+            EpisodeContext(task_id=TASK_ID, task_text=obs.text, tools=env.tools)
         )
         reward = 0.0
         while (action := await agent.act(obs)) is not None:
@@ -71,9 +73,14 @@ async def test_oracle_finds_its_instance_by_observing_when_not_told(catalog: Cat
         assert env.episode_record().steps[0].tool == "observe"
 
 
-async def test_oracle_without_a_catalog_entry_is_a_policy_error() -> None:
-    with pytest.raises(PolicyError, match="no catalog entry"):
-        OraclePolicy().agent(EpisodeContext(task_id=TASK_ID, task_text="t", tools=()))
+async def test_oracle_on_a_task_its_catalog_lacks_is_a_policy_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=f"no gym {TASK_ID} in the catalog"):
+        OraclePolicy(Catalog(tmp_path)).agent(EpisodeContext(task_id=TASK_ID, task_text="t", tools=()))
+
+
+def test_a_policy_is_given_what_an_agent_gets_never_the_gym() -> None:
+    fields = {f.name for f in dataclasses.fields(EpisodeContext)}
+    assert fields == {"task_id", "task_text", "tools", "seed", "instance_id", "instance_index", "step_budget"}
 
 
 SCHEMAS: list[dict[str, Any]] = [
@@ -118,8 +125,12 @@ async def test_random_policy_makes_valid_calls_and_scores_near_zero(catalog: Cat
 
 async def test_random_policy_is_reproducible_from_the_seed(catalog: Catalog) -> None:
     spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=0, seed=11)
-    first = await run_episode(spec, connect=_connector(), policy=RandomPolicy(), gym=catalog.load(TASK_ID))
-    second = await run_episode(spec, connect=_connector(), policy=RandomPolicy(), gym=catalog.load(TASK_ID))
+    first = await play_in_new_session(
+        spec, connect=_connector(), policy=RandomPolicy(), gym=catalog.load(TASK_ID)
+    )
+    second = await play_in_new_session(
+        spec, connect=_connector(), policy=RandomPolicy(), gym=catalog.load(TASK_ID)
+    )
     assert [(s.tool, s.arguments) for s in first.steps] == [(s.tool, s.arguments) for s in second.steps]
 
 
@@ -127,7 +138,9 @@ async def test_openai_agent_calls_tools_until_submit_against_a_recorded_endpoint
     with RecordedOpenAI("toy_sum.json") as endpoint:
         policy = OpenAIPolicy(model="recorded-model", base_url=endpoint.base_url, api_key="test", max_turns=8)
         spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=0, seed=0)
-        record = await run_episode(spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID))
+        record = await play_in_new_session(
+            spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID)
+        )
         await policy.aclose()
     assert record.reward == 1
     assert record.end_reason == "submitted"
@@ -150,7 +163,9 @@ async def test_openai_agent_out_of_turns_stops_with_reward_zero(catalog: Catalog
     with RecordedOpenAI("toy_sum.json") as endpoint:
         policy = OpenAIPolicy(model="recorded-model", base_url=endpoint.base_url, api_key="test", max_turns=2)
         spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=0, seed=0)
-        record = await run_episode(spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID))
+        record = await play_in_new_session(
+            spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID)
+        )
         await policy.aclose()
     assert record.reward == 0
     assert record.end_reason == "step_budget"
@@ -162,8 +177,18 @@ async def test_a_failing_llm_endpoint_is_an_infra_error_not_a_zero(catalog: Cata
         endpoint.replies.clear()
         policy = OpenAIPolicy(model="recorded-model", base_url=endpoint.base_url, api_key="test")
         spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=0, seed=0)
-        record = await run_episode(spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID))
+        record = await play_in_new_session(
+            spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID)
+        )
         await policy.aclose()
     assert record.reward is None
     assert record.end_reason == "infra_error"
     assert record.detail is not None and "endpoint failed" in record.detail
+
+
+def test_run_episode_is_a_deprecated_alias_of_play_in_new_session() -> None:
+    import codegym_mcp.servers as servers
+
+    with pytest.warns(DeprecationWarning, match="use play_in_new_session"):
+        old = servers.run_episode
+    assert old is servers.play_in_new_session

@@ -70,7 +70,9 @@ async def test_a_group_shares_one_session_and_resets_to_its_instance(tmp_path: P
         return await CodeGymEnv.connect(fake.server, task_id=spec.task_id)
 
     specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=8, group_size=4)
-    records, summary = await run_rollouts(specs, connect=connect, policy=OraclePolicy(), catalog=catalog)
+    records, summary = await run_rollouts(
+        specs, connect=connect, policy=OraclePolicy(catalog), catalog=catalog
+    )
     assert len(servers) == 2  # one MCP session per group of 4
     assert summary.success_rate == 1.0
     ids = [i.instance_id for i in catalog.load(TASK_ID).instances]
@@ -91,7 +93,7 @@ async def test_a_group_reconnects_after_an_infrastructure_failure(tmp_path: Path
         return await CodeGymEnv.connect(fake.server, task_id=spec.task_id)
 
     specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=3, group_size=3)
-    records, _ = await run_rollouts(specs, connect=connect, policy=OraclePolicy(), catalog=catalog)
+    records, _ = await run_rollouts(specs, connect=connect, policy=OraclePolicy(catalog), catalog=catalog)
     assert [r.end_reason for r in records] == ["infra_error", "submitted", "submitted"]
     assert sessions == 2
 
@@ -158,7 +160,7 @@ async def test_concurrency_bounds_the_sessions_in_flight_and_records_keep_plan_o
     records, summary = await run_rollouts(
         specs,
         connect=connect,
-        policy=OraclePolicy(),
+        policy=OraclePolicy(catalog),
         catalog=catalog,
         concurrency=3,
         sink=lambda r: seen.append(1),
@@ -183,7 +185,9 @@ async def test_a_server_that_fails_is_recorded_as_infra_error_never_as_zero(tmp_
 
     specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=2)
     for connect in (refused, breaks_mid_episode):
-        records, summary = await run_rollouts(specs, connect=connect, policy=OraclePolicy(), catalog=catalog)
+        records, summary = await run_rollouts(
+            specs, connect=connect, policy=OraclePolicy(catalog), catalog=catalog
+        )
         assert [r.reward for r in records] == [None, None]
         assert {r.end_reason for r in records} == {"infra_error"}
         assert all("protocol level" in (r.detail or "") or "refused" in (r.detail or "") for r in records)
@@ -202,7 +206,7 @@ async def test_a_sandbox_failure_the_server_reports_ends_the_episode_unscored(tm
     records, summary = await run_rollouts(
         plan_episodes([(TASK_ID, len(INPUTS))], episodes=1),
         connect=connect,
-        policy=OraclePolicy(),
+        policy=OraclePolicy(catalog),
         catalog=catalog,
     )
     (record,) = records
@@ -391,10 +395,10 @@ async def test_groups_over_a_real_server_reset_with_the_harness_key_and_never_wi
     specs = plan_episodes(gyms, episodes=4, group_size=2)
     async with catalog_inprocess(FIXTURE_CATALOG, no_sandbox=True, harness_key="the-key") as base:
         keyed = http_connector(base, harness_key="the-key")
-        records, _ = await run_rollouts(specs, connect=keyed, policy=OraclePolicy(), catalog=catalog)
+        records, _ = await run_rollouts(specs, connect=keyed, policy=OraclePolicy(catalog), catalog=catalog)
         assert [r.reward for r in records] == [1, 1, 1, 1]
         records, _ = await run_rollouts(
-            specs, connect=http_connector(base), policy=OraclePolicy(), catalog=catalog
+            specs, connect=http_connector(base), policy=OraclePolicy(catalog), catalog=catalog
         )
     # Without the key each group's first episode (its own session) plays; the second cannot start.
     assert [r.reward for r in records] == [1, None, 1, None]

@@ -1,8 +1,9 @@
-"""Episodes of one gym, independent of MCP: reset, step(tool, arguments), scoring, records.
+"""Sessions and their episodes, independent of MCP: reset, step(tool, arguments), scoring, records.
 
-An :class:`Episode` is the state of one agent session with a gym: the current instance, the
-steps taken, the state value of stateful tools, and how (and whether) the episode ended.
-``reset`` starts the next instance; the server maps MCP tool calls onto :meth:`Episode.step`.
+A *session* (one MCP connection) holds *episodes*, one scored attempt each. A :class:`Session`
+is the state of one session with a gym: its current episode (the instance, the steps taken, the
+state value of stateful tools, how and whether it ended) and how the next one starts.
+``reset`` starts the next episode; the server maps MCP tool calls onto :meth:`Session.step`.
 
 Two outcomes per step, never an exception for the agent's mistakes:
 
@@ -50,9 +51,9 @@ from .jail.values import UnsupportedValue, decode, encode
 __all__ = [
     "EPISODE_META_KEY",
     "BadReset",
-    "Episode",
     "EpisodeStatus",
     "InstancePicker",
+    "Session",
     "StepOutcome",
     "ToolFailed",
     "ToolOk",
@@ -166,7 +167,7 @@ class InstancePicker:
         return random.Random(seed).randrange(self.n)
 
 
-class Episode:
+class Session:
     """One session's episodes with a gym: the current one and how to start the next.
 
     Args:
