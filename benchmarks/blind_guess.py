@@ -24,8 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from codegym_mcp.runtime import Catalog, Gym
-from codegym_mcp.schemas import canonical_json, decode, values_equal
+from codegym_mcp.runtime import Catalog, Gym, canonical_json, decode, values_equal
 
 BLIND: tuple[Any, ...] = (False, True, 0, 1, [], "", None)
 

@@ -42,8 +42,8 @@ from codegym_mcp.runtime import (
     WorkerPool,
     default_catalog_dir,
     default_isolation,
+    encode,
 )
-from codegym_mcp.schemas import encode
 from codegym_mcp.servers.mcp._catalog_server import catalog_task_url
 from codegym_mcp.servers.mcp._server import HARNESS_KEY_META
 from codegym_mcp.servers.rollout._connectors import (
@@ -141,8 +141,7 @@ def _bare_call_us(repeats: int = 20000) -> float:
 async def _sandbox_call_ms(
     gym: Gym, tool: str, arguments: dict[str, JsonValue], *, isolation: Isolation, calls: int
 ) -> float:
-    from codegym_mcp.runtime import CallFailed
-    from codegym_mcp.schemas import coerce
+    from codegym_mcp.runtime import CallFailed, coerce
 
     spec = next(t for t in gym.manifest.tools if t.name == tool)
     instance = gym.instances[0]

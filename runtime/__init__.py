@@ -32,6 +32,7 @@ from ._errors import (
     WorkerCrashed,
 )
 from ._pool import LeasedWorker, WorkerPool
+from ._protocol import jail_source
 from ._recorder import Recorder
 from ._session import (
     EPISODE_META_KEY,
@@ -45,11 +46,43 @@ from ._session import (
     ToolRunner,
 )
 from ._worker import Worker
+from .jail import tool_rules
+from .jail.boot import PACKAGE as JAIL_PACKAGE
+from .jail.inference import infer_schema, merge_schemas
+from .jail.observation import (
+    ITEMS_CAP,
+    TEXT_CAP,
+    ReadError,
+    collection_kind,
+    collection_params,
+    observe_output_schema,
+    observe_values,
+    read_input_schema,
+    read_output_schema,
+    read_tool_name,
+    read_window,
+)
+from .jail.values import (
+    CoercionError,
+    UnsupportedValue,
+    as_hashable,
+    canonical_json,
+    coerce,
+    decode,
+    describe_schema,
+    encode,
+    plain_schema,
+    to_plain,
+    values_equal,
+)
 
 __all__: list[str] = [
     "BATCH_ID_SEPARATOR",
     "CASE_ARG",
     "EPISODE_META_KEY",
+    "ITEMS_CAP",
+    "JAIL_PACKAGE",
+    "TEXT_CAP",
     "BadCalibration",
     "BadReset",
     "BrokenGym",
@@ -60,6 +93,7 @@ __all__: list[str] = [
     "CatalogError",
     "CatalogNotFound",
     "Check",
+    "CoercionError",
     "DoctorReport",
     "EpisodeStatus",
     "FilterCounts",
@@ -71,6 +105,7 @@ __all__: list[str] = [
     "MemoryLimitExceeded",
     "OutputTooLarge",
     "PassRateRange",
+    "ReadError",
     "Recorder",
     "SandboxConfig",
     "SandboxError",
@@ -81,21 +116,43 @@ __all__: list[str] = [
     "ToolOk",
     "ToolRunner",
     "UnknownTask",
+    "UnsupportedValue",
     "Worker",
     "WorkerCrashed",
     "WorkerPool",
+    "as_hashable",
+    "canonical_json",
+    "coerce",
+    "collection_kind",
+    "collection_params",
+    "decode",
     "default_catalog_dir",
     "default_isolation",
+    "describe_schema",
     "diagnose",
+    "encode",
     "episode_count",
     "episode_expected",
     "episode_instance_id",
     "episode_instances",
     "filtered_gym",
     "gym_sha256",
+    "infer_schema",
     "isolation_summary",
+    "jail_source",
+    "merge_schemas",
     "module_name_for",
+    "observe_output_schema",
+    "observe_values",
+    "plain_schema",
     "published_tools",
     "read_calibration",
+    "read_input_schema",
+    "read_output_schema",
+    "read_tool_name",
+    "read_window",
+    "to_plain",
+    "tool_rules",
+    "values_equal",
     "warn_no_sandbox",
 ]

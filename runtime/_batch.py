@@ -11,7 +11,7 @@ Rules (what the runtime accepts and what the server publishes, from one place he
   (an integer 0..K-1) choosing which case's hidden input the call sees; stateful tools keep one
   state per case;
 - ``submit(answer)`` takes a list of exactly K answers, the i-th for case i, each coerced and
-  scored by the rules of a single answer (schemas/_tool_rules.py: ``coerce_answer``, ``score``);
+  scored by the rules of a single answer (runtime/jail/tool_rules.py: ``coerce_answer``, ``score``);
   the reward is 1 only if every one is right; once routed, a call follows those rules too;
 - the episode's ``instance`` is its index g, its ``instance_id`` the K instance ids joined with
   ``+``, its ``expected`` the list of the K expected answers.
@@ -33,9 +33,10 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ..schemas import CoercionError, Instance, ToolSpec, coerce, decode, describe_schema
-from ..schemas import _tool_rules as rules
+from ..schemas import Instance, ToolSpec
 from ._catalog import Gym
+from .jail import tool_rules as rules
+from .jail.values import CoercionError, coerce, decode, describe_schema
 
 __all__ = [
     "BATCH_ID_SEPARATOR",

@@ -15,7 +15,7 @@ import tempfile
 from ._config import PYTHON_FLAGS, SandboxConfig
 from ._errors import SandboxUnavailable
 from ._nsjail import JailSetup, prepare_jail
-from ._protocol import worker_source
+from ._protocol import boot_source
 
 __all__ = ["drain_tail", "launch", "send_signal", "terminate"]
 
@@ -40,11 +40,11 @@ def launch(cfg: SandboxConfig) -> tuple[subprocess.Popen[bytes], JailSetup | Non
     jail: JailSetup | None = None
     if cfg.isolation == "nsjail":
         jail = prepare_jail(cfg)
-        argv = [*jail.argv, cfg.python, *PYTHON_FLAGS, "-c", worker_source()]
+        argv = [*jail.argv, cfg.python, *PYTHON_FLAGS, "-c", boot_source()]
         env = {}
     else:
         cwd = tempfile.gettempdir()
-        argv = [cfg.python, *PYTHON_FLAGS, "-c", worker_source()]
+        argv = [cfg.python, *PYTHON_FLAGS, "-c", boot_source()]
     try:
         proc = subprocess.Popen(
             argv,

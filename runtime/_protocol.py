@@ -1,7 +1,7 @@
 """The host side of the worker protocol: framing, replies, and what a worker's death means.
 
 Pure functions over bytes, dicts and exit statuses, shared by the sync and async paths of
-:class:`~codegym_mcp.runtime.Worker`. The in-jail side is ``_worker_main.py``.
+:class:`~codegym_mcp.runtime.Worker`. The in-jail side is ``jail/worker.py``.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ from ._errors import (
 )
 
 __all__ = [
+    "JAIL_HOST_PACKAGE",
     "READ_CHUNK",
+    "boot_source",
     "call_encoder",
     "classify_exit",
     "encode_request",
     "init_request",
-    "observation_source",
+    "jail_package",
+    "jail_source",
     "parse_reply",
     "reply_outcome",
     "request_encoder",
     "take_reply",
-    "tool_rules_source",
-    "values_source",
-    "worker_source",
 ]
 
 READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 us
@@ -47,42 +47,57 @@ READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-@cache
-def worker_source() -> str:
-    """The source of the in-jail worker script (runtime/_worker_main.py)."""
-    return resources.files(__package__).joinpath("_worker_main.py").read_text(encoding="utf-8")
+JAIL_HOST_PACKAGE = "codegym_mcp.runtime.jail"
+"""The in-jail package on the host; a worker imports it as ``codegym_jail`` (jail/boot.py)."""
 
 
 @cache
-def values_source() -> str:
-    """The source of schemas/_values.py, loaded in the jail as module ``codegym_values``."""
-    return resources.files("codegym_mcp.schemas").joinpath("_values.py").read_text(encoding="utf-8")
+def boot_source() -> str:
+    """The source a worker starts with (``python3 -c``): runtime/jail/boot.py."""
+    return resources.files(JAIL_HOST_PACKAGE).joinpath("boot.py").read_text(encoding="utf-8")
 
 
 @cache
-def observation_source() -> str:
-    """The source of schemas/_observation.py, loaded in the jail as module ``codegym_observation``."""
-    return resources.files("codegym_mcp.schemas").joinpath("_observation.py").read_text(encoding="utf-8")
-
-
-@cache
-def tool_rules_source() -> str:
-    """The source of schemas/_tool_rules.py, loaded in the jail as module ``codegym_tool_rules``."""
-    return resources.files("codegym_mcp.schemas").joinpath("_tool_rules.py").read_text(encoding="utf-8")
-
-
-def init_request(cfg: SandboxConfig) -> dict[str, Any]:
-    """The first request to a new worker: the in-jail modules it needs and its limits."""
+def jail_package() -> dict[str, str]:
+    """Every module of runtime/jail as ``{module name: source}``, what ``init`` ships to a worker."""
+    files = resources.files(JAIL_HOST_PACKAGE)
     return {
-        "op": "init",
-        "values_source": values_source(),
-        "observation_source": observation_source(),
-        "tool_rules_source": tool_rules_source(),
+        entry.name.removesuffix(".py"): entry.read_text(encoding="utf-8")
+        for entry in sorted(files.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".py") and entry.is_file()
+    }
+
+
+@cache
+def _package_json() -> bytes:
+    """:func:`jail_package` as UTF-8 JSON, encoded once (150 KB: every worker start sends it)."""
+    return _ENCODER.encode(jail_package()).encode("utf-8")
+
+
+def jail_source(module: str) -> str:
+    """The source of one module of the in-jail package (``state`` is embedded in class gyms' tools.py).
+
+    Raises:
+        KeyError: no such module in runtime/jail.
+    """
+    return jail_package()[module]
+
+
+def init_request(cfg: SandboxConfig) -> bytes:
+    """The first request to a new worker, encoded: the in-jail package and the worker's limits.
+
+    The same line as :func:`encode_request` of ``{"op": "init", "package": jail_package(),
+    "cpu_seconds": ..., "max_output": ..., "recursion_limit": ..., "rlimits": {"as_mb": ...}}``,
+    with the package's JSON encoded once per process.
+    """
+    limits = {
         "cpu_seconds": cfg.cpu_seconds,
         "max_output": cfg.max_output_bytes,
         "recursion_limit": cfg.recursion_limit,
         "rlimits": {"as_mb": cfg.address_space_mb if cfg.isolation == "none" else None},
     }
+    rest = _ENCODER.encode(limits)[1:]  # '"cpu_seconds":...}'
+    return b'{"op":"init","package":' + _package_json() + b"," + rest.encode("utf-8") + b"\n"
 
 
 def encode_request(msg: dict[str, Any]) -> memoryview:

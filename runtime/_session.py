@@ -40,24 +40,13 @@ from typing import Any, Protocol
 import anyio
 from pydantic import JsonValue
 
-from ..schemas import (
-    EndReason,
-    EpisodeRecord,
-    Instance,
-    ReadError,
-    StepRecord,
-    ToolSpec,
-    UnsupportedValue,
-    collection_kind,
-    decode,
-    encode,
-    observe_values,
-    read_window,
-)
-from ..schemas import _tool_rules as rules
+from ..schemas import EndReason, EpisodeRecord, Instance, StepRecord, ToolSpec
 from ._batch import Batch, episode_count, episode_instances
 from ._catalog import Gym
 from ._errors import CallFailed, SandboxError
+from .jail import tool_rules as rules
+from .jail.observation import ReadError, collection_kind, observe_values, read_window
+from .jail.values import UnsupportedValue, decode, encode
 
 __all__ = [
     "EPISODE_META_KEY",
@@ -483,7 +472,7 @@ class Session:
             return ToolFailed(f"{spec.name}: {exc}")
 
     async def _call(self, spec: ToolSpec, arguments: dict[str, JsonValue]) -> StepOutcome:
-        """A problem tool's call by the rules (schemas/_tool_rules.py); args go in wire form.
+        """A problem tool's call by the rules (runtime/jail/tool_rules.py); args go in wire form.
 
         Raises:
             ArgumentError: the agent's arguments break the rules (the caller's tool error).

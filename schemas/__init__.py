@@ -1,4 +1,7 @@
-"""Formats of codegym-mcp: pydantic models of every file and record, and the value codec.
+"""Formats of codegym-mcp: pydantic models of every file and record.
+
+The value codec and the observation rules live in the in-jail package (``codegym_mcp.runtime.jail``)
+and are re-exported by ``codegym_mcp.runtime``.
 
 The JSON Schema files exported from the models live beside this module in ``json/``
 (``python -m codegym_mcp.schemas`` rewrites them; a test fails when one drifts).
@@ -28,46 +31,15 @@ from ._gym import (
     ToolSpec,
     TraceCall,
 )
-from ._observation import (
-    ITEMS_CAP,
-    TEXT_CAP,
-    ReadError,
-    collection_kind,
-    collection_params,
-    observe_output_schema,
-    observe_values,
-    read_input_schema,
-    read_output_schema,
-    read_tool_name,
-    read_window,
-)
 from ._problem import LoadIssue, Problem, TestStyle, task_id_for
 from ._report import GenerationReport, GymSummary, LlmUsage, Rejection, Stage
-from ._values import (
-    CoercionError,
-    UnsupportedValue,
-    as_hashable,
-    canonical_json,
-    coerce,
-    decode,
-    describe_schema,
-    encode,
-    infer_schema,
-    merge_schemas,
-    plain_schema,
-    to_plain,
-    values_equal,
-)
 
 __all__ = [
     "CALIBRATION_FILE",
     "FORMAT_VERSION",
-    "ITEMS_CAP",
-    "TEXT_CAP",
     "AuditReport",
     "BlindGuess",
     "Calibration",
-    "CoercionError",
     "DuplicateGym",
     "EndReason",
     "EpisodeRecord",
@@ -86,7 +58,6 @@ __all__ = [
     "OracleSummary",
     "ParamSpec",
     "Problem",
-    "ReadError",
     "Rejection",
     "Stage",
     "StepRecord",
@@ -97,25 +68,5 @@ __all__ = [
     "ToolSpec",
     "ToolUseStats",
     "TraceCall",
-    "UnsupportedValue",
-    "as_hashable",
-    "canonical_json",
-    "coerce",
-    "collection_kind",
-    "collection_params",
-    "decode",
-    "describe_schema",
-    "encode",
-    "infer_schema",
-    "merge_schemas",
-    "observe_output_schema",
-    "observe_values",
-    "plain_schema",
-    "read_input_schema",
-    "read_output_schema",
-    "read_tool_name",
-    "read_window",
     "task_id_for",
-    "to_plain",
-    "values_equal",
 ]

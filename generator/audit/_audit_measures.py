@@ -10,17 +10,9 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ...schemas import (
-    CoercionError,
-    Instance,
-    ToolRef,
-    ToolSpec,
-    canonical_json,
-    decode,
-    to_plain,
-    values_equal,
-)
-from ...schemas import _tool_rules as rules
+from ...runtime import CoercionError, canonical_json, decode, to_plain, values_equal
+from ...runtime import tool_rules as rules
+from ...schemas import Instance, ToolRef, ToolSpec
 from ..verification._one_call import one_call_answers_detailed
 from ._audit_code import normalised_body, returned_params
 from ._audit_gym import GymFiles
@@ -153,7 +145,7 @@ def _case_schema(gym: GymFiles) -> dict[str, Any]:
 
 
 def _right(guess: Any, expected: Any, schema: dict[str, Any]) -> bool:
-    """Whether submitting ``guess`` scores, by the runtime's rules (schemas/_tool_rules.py)."""
+    """Whether submitting ``guess`` scores, by the runtime's rules (runtime/jail/tool_rules.py)."""
     try:
         answer = rules.coerce_answer(guess, schema)
     except CoercionError:

@@ -17,7 +17,8 @@ from typing import Any
 
 import libcst as cst
 
-from ...schemas import ObservationPolicy, Problem, read_tool_name
+from ...runtime import read_tool_name
+from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_plan import PlanRewriter

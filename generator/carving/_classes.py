@@ -5,7 +5,7 @@ LeetCode's design format: the hidden input is ``{"operations": [ClassName, metho
 "arguments": [[...], ...]}`` and the expected output the list of results (None for the
 constructor). The gym gets one STATEFUL tool per public method plus one for the constructor:
 ``tool(state, *args) -> [new_state, result]``, where the state is the object's ``__dict__``
-packed by ``_harness_state.py`` (deques, defaultdicts, OrderedDicts and Counters survive the
+packed by ``runtime/jail/state.py`` (deques, defaultdicts, OrderedDicts and Counters survive the
 wire). The oracle observes the operations, calls each one's tool with keyword arguments, and
 submits the list of results. Under the partial observation policy ``operations`` and
 ``arguments`` are collections like any other: ``observe`` gives their lengths and the oracle
@@ -21,18 +21,10 @@ import ast
 import random
 from collections.abc import Mapping, Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from ...schemas import (
-    ObservationPolicy,
-    Problem,
-    canonical_json,
-    decode,
-    encode,
-    infer_schema,
-    read_tool_name,
-)
+from ...runtime import canonical_json, decode, encode, infer_schema, jail_source, read_tool_name
+from ...schemas import ObservationPolicy, Problem
 from ..instances._augment import TIERS, Mutant
 from ..instances._instances import ParamInfo, RecordedInstances
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
@@ -57,7 +49,7 @@ DESIGN_INPUT_SCHEMA: dict[str, Any] = {
 
 @cache
 def _state_source() -> str:
-    return resources.files("codegym_mcp.generator").joinpath("_harness_state.py").read_text(encoding="utf-8")
+    return jail_source("state")  # the in-jail state codec, embedded in tools.py
 
 
 def _docs(solution: str, class_name: str) -> dict[str, str]:

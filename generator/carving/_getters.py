@@ -18,7 +18,8 @@ from typing import Any
 
 import libcst as cst
 
-from ...schemas import ObservationPolicy, read_tool_name
+from ...runtime import read_tool_name
+from ...schemas import ObservationPolicy
 from ._analysis import SolutionFacts
 from ._carve_common import Namer, entry_schema, input_schema_of, render
 from ._carving_types import CarvedParam, CarvedTool, Carving

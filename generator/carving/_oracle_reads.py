@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...schemas import ITEMS_CAP, TEXT_CAP, ObservationPolicy, collection_kind, read_tool_name
+from ...runtime import ITEMS_CAP, TEXT_CAP, collection_kind, read_tool_name
+from ...schemas import ObservationPolicy
 
 __all__ = ["read_function_source", "read_kinds", "read_lines"]
 

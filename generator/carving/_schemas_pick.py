@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...schemas import CoercionError, UnsupportedValue, coerce, infer_schema, to_plain, values_equal
+from ...runtime import CoercionError, UnsupportedValue, coerce, infer_schema, to_plain, values_equal
 
 __all__ = ["fits", "input_schema_for", "pick_schema"]
 

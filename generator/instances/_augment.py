@@ -31,7 +31,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...schemas import UnsupportedValue, as_hashable, canonical_json, encode
+from ...runtime import UnsupportedValue, as_hashable, canonical_json, encode
 
 __all__ = ["DRAWS", "LADDER", "Mutant", "Tier", "mutate_inputs", "rng_for", "tier_for"]
 

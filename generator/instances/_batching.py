@@ -21,7 +21,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ...schemas import Instance, canonical_json
+from ...runtime import canonical_json
+from ...schemas import Instance
 
 __all__ = [
     "MAX_AUTO_BATCH",

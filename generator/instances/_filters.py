@@ -31,7 +31,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ...schemas import Instance, UnsupportedValue, decode
+from ...runtime import UnsupportedValue, decode
+from ...schemas import Instance
 from .._results import GenerateSettings
 from ._batching import MAX_AUTO_BATCH, batch_size_for, case_steps_cap
 

@@ -1,7 +1,7 @@
 """Instances from a problem's unit tests: the host side of the recording harness.
 
-:func:`record_instances` loads ``_harness_record.py`` (with the ``pytest`` shim, the state
-codec and the modules it imports: :func:`harness_sources`) into a sandbox worker and runs the
+:func:`record_instances` calls the recording harness (``runtime/jail/record.py``, imported in
+the worker as ``codegym_jail.record``) in a sandbox worker, which runs the
 problem's tests against a recording wrapper of the reference; every outermost call of the
 target becomes one (input, expected output) pair.
 :func:`compute_outputs` runs the reference on new inputs (augmentation). Both return values,
@@ -16,14 +16,12 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from typing import Any, Protocol
 
 from pydantic import JsonValue
 
-from ...runtime import CallFailed, SandboxError
-from ...schemas import Problem, canonical_json
+from ...runtime import JAIL_PACKAGE, CallFailed, SandboxError, canonical_json
+from ...schemas import Problem
 from ._adapters import adapt_problem
 from ._targets import Target, recording_tests, resolve_target
 
@@ -40,24 +38,18 @@ __all__ = [
     "WorkerLike",
     "answer_text",
     "compute_outputs",
-    "harness_sources",
     "instance_id_for",
     "record_instances",
     "recording_tests",
     "resolve_target",
 ]
 
-HARNESS_MODULE = "codegym_harness_record"
-"""The module name the recording harness is loaded under in a worker."""
+HARNESS_MODULE = f"{JAIL_PACKAGE}.record"
+"""The recording harness in a worker: a module of the in-jail package (runtime/jail/record.py)."""
 
 
 class WorkerLike(Protocol):
     """What recording needs of a sandbox worker (``codegym_mcp.runtime.Worker`` fits)."""
-
-    @property
-    def loaded(self) -> frozenset[str]: ...
-
-    def load(self, name: str, source: str, *, timeout: float | None = None) -> None: ...
 
     def call(
         self,
@@ -175,30 +167,6 @@ class ComputeError:
 
 
 # --------------------------------------------------------------------------- harness
-
-
-@cache
-def harness_sources() -> tuple[tuple[str, str], ...]:
-    """(module name, source) to load into a worker, in import order.
-
-    State codec, pytest shim, test runner, instance book, recorders, then the harness itself;
-    each module imports the earlier ones by these names.
-    """
-    pkg = resources.files("codegym_mcp.generator")  # the harness files stay beside generator/__init__.py
-    return (
-        ("codegym_state", pkg.joinpath("_harness_state.py").read_text(encoding="utf-8")),
-        ("pytest", pkg.joinpath("_harness_pytest.py").read_text(encoding="utf-8")),
-        ("codegym_runner", pkg.joinpath("_harness_runner.py").read_text(encoding="utf-8")),
-        ("codegym_book", pkg.joinpath("_harness_book.py").read_text(encoding="utf-8")),
-        ("codegym_recorders", pkg.joinpath("_harness_recorders.py").read_text(encoding="utf-8")),
-        (HARNESS_MODULE, pkg.joinpath("_harness_record.py").read_text(encoding="utf-8")),
-    )
-
-
-def _ensure_harness(worker: WorkerLike) -> None:
-    for name, source in harness_sources():
-        if name not in worker.loaded:
-            worker.load(name, source)
 
 
 def instance_id_for(wire_input: Mapping[str, JsonValue]) -> str:
@@ -350,7 +318,6 @@ def _call(
     worker: WorkerLike, function: str, request: dict[str, Any], timeout: float, problem: Problem
 ) -> dict[str, Any] | RecordingFailed:
     try:
-        _ensure_harness(worker)
         raw = worker.call(HARNESS_MODULE, function, args=[json.dumps(request)], timeout=timeout)
     except CallFailed as exc:
         return _failed(problem, f"the recording harness raised {exc}", exc.traceback[-2000:] or None)

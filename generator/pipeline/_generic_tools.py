@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...schemas import (
+from ...runtime import (
     ITEMS_CAP,
     TEXT_CAP,
-    ObservationPolicy,
-    ParamSpec,
-    ToolSpec,
     collection_params,
     observe_output_schema,
     read_input_schema,
     read_output_schema,
     read_tool_name,
 )
+from ...schemas import ObservationPolicy, ParamSpec, ToolSpec
 
 __all__ = ["GENERIC_TOOL_NAMES", "generic_tools", "step_budget_for"]
 

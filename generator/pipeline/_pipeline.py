@@ -26,18 +26,8 @@ import traceback
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...runtime import SandboxError, SandboxUnavailable
-from ...schemas import (
-    GymManifest,
-    GymSummary,
-    Instance,
-    OracleSummary,
-    Problem,
-    Rejection,
-    Stage,
-    ToolSpec,
-    decode,
-)
+from ...runtime import SandboxError, SandboxUnavailable, decode
+from ...schemas import GymManifest, GymSummary, Instance, OracleSummary, Problem, Rejection, Stage, ToolSpec
 from .._results import Generated, GenerateSettings, GymFiles, Rejected
 from ..carving._carving_types import Carving
 from ..carving._schemas_pick import input_schema_for, pick_schema

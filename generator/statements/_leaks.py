@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ...schemas import canonical_json, decode, to_plain
+from ...runtime import canonical_json, decode, to_plain
 from ._text_checks import MIN_LINE, code_framing_in, dangling_headers_in, solution_lines_in
 
 __all__ = [

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...schemas import ITEMS_CAP, TEXT_CAP, ObservationPolicy, ToolSpec, decode, describe_schema, to_plain
+from ...runtime import ITEMS_CAP, TEXT_CAP, decode, describe_schema, to_plain
+from ...schemas import ObservationPolicy, ToolSpec
 from ._goal_text import drop_dangling, goal_text, strip_examples
 from ._leaks import HasInputAndAnswer, leaking_lines, solution_lines_in, statement_leaks
 from ._worked_example import WorkedExample

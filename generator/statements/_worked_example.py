@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ...schemas import Problem, UnsupportedValue, canonical_json, decode, encode
+from ...runtime import UnsupportedValue, canonical_json, decode, encode
+from ...schemas import Problem
 from .._results import GenerateSettings
 from ..instances._augment import mutate_inputs, rng_for
 from ..instances._instances import ComputeError, RecordingFailed, compute_outputs

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...schemas import Instance, ToolSpec, decode, to_plain, values_equal
+from ...runtime import decode, to_plain, values_equal
+from ...schemas import Instance, ToolSpec
 
 __all__ = ["OneCallAnswer", "one_call_answers", "one_call_answers_detailed"]
 

@@ -13,16 +13,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ...schemas import (
-    ObservationPolicy,
-    Problem,
-    Rejection,
-    Stage,
-    UnsupportedValue,
-    decode,
-    encode,
-    infer_schema,
-)
+from ...runtime import UnsupportedValue, decode, encode, infer_schema
+from ...schemas import ObservationPolicy, Problem, Rejection, Stage
 from .._results import GenerateSettings, Rejected
 from ..carving._carving_types import CarveRejected, Carving, Granularity
 from ..instances._augment import Mutant, mutate_inputs, rng_for

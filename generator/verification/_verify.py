@@ -1,6 +1,6 @@
 """Verification: replay the oracle through the tools, in the sandbox, on every instance.
 
-Two passes over the instances, each one :func:`~._harness_oracle.run_oracle` call per instance in
+Two passes over the instances, each one ``run_oracle`` call (runtime/jail/oracle.py) per instance in
 the worker:
 
 1. *infer* (only when some tool param or result has no type schema yet): the proxy passes the
@@ -19,13 +19,12 @@ import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import JsonValue
 
-from ...runtime import CallFailed, SandboxError
-from ...schemas import Instance, ObservationPolicy, ToolSpec, TraceCall, merge_schemas
+from ...runtime import JAIL_PACKAGE, CallFailed, SandboxError, merge_schemas
+from ...schemas import Instance, ObservationPolicy, ToolSpec, TraceCall
 from ..instances._instances import WorkerLike, instance_id_for
 
 __all__ = [
@@ -33,18 +32,20 @@ __all__ = [
     "SyncWorker",
     "Verification",
     "VerifyFailed",
-    "harness_source",
     "instance_id_for",
     "problem_tool_output_schema",
     "verify_gym",
 ]
 
-HARNESS_MODULE = "codegym_harness_oracle"
+HARNESS_MODULE = f"{JAIL_PACKAGE}.oracle"
+"""The oracle harness in a worker: a module of the in-jail package (runtime/jail/oracle.py)."""
 
 
 class SyncWorker(WorkerLike, Protocol):
     """What the generator needs of a sandbox worker (runtime.Worker satisfies it): recording's
-    needs plus unloading the modules of a rejected carving."""
+    needs plus loading a carving's modules and unloading those of a rejected one."""
+
+    def load(self, name: str, source: str, *, timeout: float | None = None) -> None: ...
 
     def unload(self, name: str) -> None: ...
 
@@ -90,11 +91,6 @@ class _Slots:
             mine = self.schemas.setdefault(tool, {})
             for slot, schema in slots.items():
                 mine[slot] = merge_schemas(mine[slot], schema) if slot in mine else schema
-
-
-def harness_source() -> str:
-    """The oracle harness source loaded into workers (standard library + codegym_values)."""
-    return Path(__file__).parents[1].joinpath("_harness_oracle.py").read_text(encoding="utf-8")
 
 
 def problem_tool_output_schema(fields: list[str], schemas: dict[str, dict[str, Any]]) -> dict[str, JsonValue]:
@@ -192,9 +188,7 @@ def _module_names(tools_source: str, oracle_source: str) -> tuple[str, str]:
 def _load(
     worker: SyncWorker, names: tuple[str, str], tools_source: str, oracle_source: str
 ) -> VerifyFailed | None:
-    for name, source, what in ((HARNESS_MODULE, harness_source(), "the oracle harness"),
-                               (names[0], tools_source, "tools.py"),
-                               (names[1], oracle_source, "oracle.py")):  # fmt: skip
+    for name, source, what in ((names[0], tools_source, "tools.py"), (names[1], oracle_source, "oracle.py")):
         try:
             worker.load(name, source)
         except CallFailed as exc:

@@ -56,9 +56,10 @@ from ...runtime import (
     ToolOk,
     ToolRunner,
     episode_count,
+    plain_schema,
     published_tools,
 )
-from ...schemas import EndReason, EpisodeRecord, plain_schema
+from ...schemas import EndReason, EpisodeRecord
 from ._sessions import step_index
 
 __all__ = [

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from ...runtime import BATCH_ID_SEPARATOR, CASE_ARG, Gym, episode_instances
-from ...schemas import Instance, TraceCall, canonical_json
+from ...runtime import BATCH_ID_SEPARATOR, CASE_ARG, Gym, canonical_json, episode_instances
+from ...schemas import Instance, TraceCall
 from ._env import Observation, ToolCall
 from ._policy_types import EpisodeContext, PolicyError
 

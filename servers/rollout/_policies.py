@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
-from ...runtime import Catalog, CatalogError, Gym
-from ...schemas import Instance, TraceCall, canonical_json
+from ...runtime import Catalog, CatalogError, Gym, canonical_json
+from ...schemas import Instance, TraceCall
 from ._env import Observation, ToolCall, ToolInfo
 from ._policy_types import Agent, EpisodeContext, Policy, PolicyError, PolicyName, PolicyUnavailable
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from codegym_mcp.runtime import BrokenGym, Catalog, Gym
+from codegym_mcp.runtime import BrokenGym, Catalog, Gym, decode
 from codegym_mcp.runtime._batch import episode_count, episode_instances, published_tools
 from codegym_mcp.runtime._session import Session
-from codegym_mcp.schemas import EpisodeRecord, decode
+from codegym_mcp.schemas import EpisodeRecord
 
 from .test_episode import FIXTURE, InProcessRunner, failed, ok
 

@@ -27,10 +27,12 @@ from codegym_mcp.runtime import (
     SandboxUnavailable,
     WorkerCrashed,
     WorkerPool,
+    decode,
+    encode,
 )
 from codegym_mcp.runtime._recorder import Recorder
 from codegym_mcp.runtime._session import BadReset, InstancePicker, Session, ToolFailed, ToolOk
-from codegym_mcp.schemas import EpisodeRecord, ParamSpec, ToolSpec, decode, encode
+from codegym_mcp.schemas import EpisodeRecord, ParamSpec, ToolSpec
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog"
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,7 @@ from codegym_mcp.runtime import (
 from codegym_mcp.runtime._doctor import diagnose
 
 SOURCE = """
-import codegym_values
+from codegym_jail import values as codegym_values
 
 def add(a, b):
     return a + b

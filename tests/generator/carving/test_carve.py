@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from codegym_mcp.generator.carving._analysis import SolutionFacts, analyse_solution
 from codegym_mcp.generator.carving._carve import carve_function_problem
 from codegym_mcp.generator.carving._carving_types import CarvedTool, CarveRejected, Carving
-from codegym_mcp.schemas import Problem, coerce, decode, encode, infer_schema, to_plain, values_equal
+from codegym_mcp.runtime import coerce, decode, encode, infer_schema, to_plain, values_equal
+from codegym_mcp.schemas import Problem
 
 
 def _problem(solution: str, entry: str | None = "solve") -> Problem:

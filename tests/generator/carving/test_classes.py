@@ -18,8 +18,8 @@ from codegym_mcp.generator.instances._instances import (
     record_instances,
 )
 from codegym_mcp.generator.pipeline._pipeline import build_gym
-from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import ITEMS_CAP, Problem, encode
+from codegym_mcp.runtime import ITEMS_CAP, Worker, encode
+from codegym_mcp.schemas import Problem
 
 from .._recording import kodcode_problems, sandbox_worker
 

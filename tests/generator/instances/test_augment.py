@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codegym_mcp.generator.instances._augment import LADDER, mutate_inputs, rng_for, tier_for
-from codegym_mcp.schemas import canonical_json, encode, infer_schema
+from codegym_mcp.runtime import canonical_json, encode, infer_schema
 
 INPUTS: list[dict[str, Any]] = [
     {

@@ -19,9 +19,8 @@ from codegym_mcp.generator.instances._batching import (
 )
 from codegym_mcp.generator.pipeline import _pipeline
 from codegym_mcp.generator.statements._task_text import batch_paragraph, task_statement
-from codegym_mcp.runtime import Worker
+from codegym_mcp.runtime import Worker, canonical_json
 from codegym_mcp.schemas import Instance
-from codegym_mcp.schemas._values import canonical_json
 from codegym_mcp.servers.cli._cmd_generate import add_arguments
 
 from .._pipeline_fakes import getters_carving, sandbox_worker, toy_problem

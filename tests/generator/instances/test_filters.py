@@ -14,7 +14,8 @@ from codegym_mcp.generator.instances._filters import (
     is_degenerate,
     spread,
 )
-from codegym_mcp.schemas import Instance, TraceCall, encode
+from codegym_mcp.runtime import encode
+from codegym_mcp.schemas import Instance, TraceCall
 
 
 def _instance(steps: int, *, nums: list[int] | None = None, tools: int = 4, name: str = "") -> Instance:

@@ -23,8 +23,8 @@ from codegym_mcp.generator.statements._leaks import (
 )
 from codegym_mcp.generator.statements._task_text import compose_statement, type_in_words
 from codegym_mcp.generator.statements._worked_example import WorkedExample
-from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import Problem, ToolSpec, encode
+from codegym_mcp.runtime import Worker, encode
+from codegym_mcp.schemas import Problem, ToolSpec
 
 from .._pipeline_fakes import getters_carving, sandbox_worker, toy_problem
 

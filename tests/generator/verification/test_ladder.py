@@ -15,8 +15,8 @@ from codegym_mcp.generator.verification import _ladder
 from codegym_mcp.generator.verification._ladder import UNTRIED, fill_sizes
 from codegym_mcp.generator.verification._stages import SizedCandidate
 from codegym_mcp.generator.verification._verify import Candidate, SyncWorker, Verification
-from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import Instance, Problem, decode
+from codegym_mcp.runtime import Worker, decode
+from codegym_mcp.schemas import Instance, Problem
 
 from .._pipeline_fakes import sandbox_worker
 

@@ -14,8 +14,8 @@ from codegym_mcp.generator._results import GenerateSettings
 from codegym_mcp.generator.audit._check import check_gym
 from codegym_mcp.generator.loaders._loaders import load_dataset
 from codegym_mcp.generator.pipeline._run import generate
-from codegym_mcp.runtime import Catalog, SandboxConfig, Worker, WorkerPool
-from codegym_mcp.schemas import ITEMS_CAP, TEXT_CAP, ObservationPolicy
+from codegym_mcp.runtime import ITEMS_CAP, TEXT_CAP, Catalog, SandboxConfig, Worker, WorkerPool
+from codegym_mcp.schemas import ObservationPolicy
 from codegym_mcp.servers.cli import main
 from codegym_mcp.servers.mcp._server import EPISODE_META_KEY, GymServer, ServeOptions, json_safe_schema
 from codegym_mcp.servers.rollout._env import CodeGymEnv

@@ -6,8 +6,8 @@ from typing import Any
 
 from codegym_mcp.generator.pipeline._pipeline import generic_tools
 from codegym_mcp.generator.verification._verify import Candidate, Verification, VerifyFailed, verify_gym
-from codegym_mcp.runtime import Worker
-from codegym_mcp.schemas import ParamSpec, ToolSpec, encode
+from codegym_mcp.runtime import Worker, encode
+from codegym_mcp.schemas import ParamSpec, ToolSpec
 
 from .._pipeline_fakes import sandbox_worker
 

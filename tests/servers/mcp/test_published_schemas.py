@@ -11,8 +11,7 @@ from mcp import Client
 from codegym_mcp.generator._results import GenerateSettings
 from codegym_mcp.generator.loaders._loaders import load_dataset
 from codegym_mcp.generator.pipeline._run import generate
-from codegym_mcp.runtime import Catalog, SandboxConfig, WorkerPool
-from codegym_mcp.schemas import decode
+from codegym_mcp.runtime import Catalog, SandboxConfig, WorkerPool, decode
 from codegym_mcp.servers.mcp._server import EPISODE_META_KEY, GymServer, strict_input_schema
 
 from ...generator._recording import GENERIC, isolation

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegym_mcp.runtime import Catalog
-from codegym_mcp.schemas import CoercionError, coerce
+from codegym_mcp.runtime import Catalog, CoercionError, coerce
 from codegym_mcp.servers.rollout._env import CodeGymEnv
 from codegym_mcp.servers.rollout._policies import (
     EpisodeContext,

@@ -1,8 +1,7 @@
 """The recording wrappers of a problem's target, INSIDE the sandbox worker.
 
-Standard library only and Python 3.11 compatible: the host (``_instances.py``) loads this very
-source into a worker as ``codegym_recorders``, after ``codegym_book`` (``_harness_book.py``) and
-``codegym_state`` (``_harness_state.py``); ``codegym_harness_record`` drives it.
+Standard library only and Python 3.11 compatible (the in-jail package): built on ``book`` and
+``state``; ``record`` drives it.
 
 - :class:`FunctionRecorder` wraps a function: each outermost call becomes one instance (the
   bound arguments and the return value, or the one argument an in-place function changed).
@@ -14,25 +13,11 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from codegym_mcp.generator import _harness_book as _bk
-    from codegym_mcp.generator import _harness_state as _st
-    from codegym_mcp.schemas import _values as _cv
-else:
-    try:
-        import codegym_values as _cv
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.schemas import _values as _cv
-    try:
-        import codegym_state as _st
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.generator import _harness_state as _st
-    try:
-        import codegym_book as _bk
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.generator import _harness_book as _bk
+from . import book as _bk
+from . import state as _st
+from . import values as _cv
 
 __all__ = ["ClassRecorder", "FunctionRecorder"]
 

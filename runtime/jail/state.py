@@ -1,12 +1,12 @@
 """Object state <-> a value the wire codec can carry (for stateful class tools).
 
-Standard library only, Python 3.11 compatible: the recording harness loads it into the sandbox
-worker as ``codegym_state``, and a class-based gym's ``tools.py`` embeds this source, so both
+Standard library only, Python 3.11 compatible: the recording harness imports it in the sandbox
+worker (``codegym_jail.state``), and a class-based gym's ``tools.py`` embeds this source, so both
 sides pack an object's ``__dict__`` the same way.
 
 ``pack_state(obj.__dict__)`` turns the containers the wire codec does not know into tagged
 dicts -- ``deque``, ``defaultdict`` (of a builtin factory), ``OrderedDict``, ``Counter`` --
-and leaves everything else as is (``codegym_values.encode`` then raises ``UnsupportedValue`` for
+and leaves everything else as is (``values.encode`` then raises ``UnsupportedValue`` for
 what still has no JSON form: a node object, a function...). ``unpack_state`` inverts it.
 
 Exceptions::

@@ -1,9 +1,8 @@
 """The rules of a tool call: one home for the live runtime and the oracle's verification.
 
-Standard library only, and Python 3.11 compatible: the live runtime (``runtime/_episode.py``,
-``runtime/_batch.py``) imports it on the host, and the sandbox worker loads this very source as
-module ``codegym_tool_rules`` (beside ``codegym_values`` and ``codegym_observation``) for the
-oracle harness (``generator/_harness_oracle.py``). So "verification proves solvability" holds
+Standard library only, and Python 3.11 compatible (the in-jail package): the live runtime
+(``runtime/_episode.py``, ``runtime/_batch.py``) imports it on the host, and the oracle harness
+(``oracle``) in the sandbox worker. So "verification proves solvability" holds
 by construction: the oracle's calls are checked, bound, wrapped and scored by the code that
 checks, binds, wraps and scores an agent's calls.
 
@@ -15,7 +14,7 @@ The rules:
 
 - *agent arguments* (:func:`agent_arguments`): an argument the tool does not take is an error
   (checked first), then each agent param in order must be present; each value is coerced by its
-  param's type schema (:func:`codegym_values.coerce`, strict).
+  param's type schema (:func:`.values.coerce`, strict).
 - *binding* (:func:`bind`): the function's positional arguments in param order: agent values,
   the hidden input field ``hidden_key`` (default: the param's name), the episode state.
 - *stateful contract* (:func:`split_state`): a stateful tool returns a pair
@@ -28,7 +27,7 @@ The rules:
 - *output* (:func:`check_output`): a structured result must fit the tool's output schema.
 - *answers* (:func:`coerce_answer`, :func:`score`): a submitted answer is coerced leniently by
   the gym's output schema, and scores 1 when it equals the expected value under
-  :func:`codegym_values.values_equal` (floats within tolerance), else 0.
+  :func:`.values.values_equal` (floats within tolerance), else 0.
 
 Exceptions::
 
@@ -42,15 +41,9 @@ Exceptions::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from . import _values as _cv
-else:
-    try:
-        from . import _values as _cv
-    except ImportError:  # in the jail: loaded as a top-level module beside codegym_values
-        import codegym_values as _cv
+from . import values as _cv
 
 __all__ = [
     "ArgumentError",

@@ -1,13 +1,14 @@
-"""The worker that runs inside the jail: standard library only, Python 3.11 compatible.
+"""The worker loop that runs inside the jail: standard library only, Python 3.11 compatible.
 
-The host starts ``python3 -I -S -c <this source>`` and talks JSON lines over the process's
-stdin/stdout. The first thing the worker does is move the protocol onto private file
-descriptors and point fds 0, 1 and 2 at ``/dev/null``: nothing the code writes to the real
-stdout can corrupt the protocol, and ``sys.stdout``/``sys.stderr`` become capped in-memory sinks.
+The host starts ``python3 -I -S -c <boot.py>``; boot installs this package (as ``codegym_jail``)
+from the first request and calls :func:`main`, which talks JSON lines over the process's
+stdin/stdout. The first thing it does is move the protocol onto private file descriptors and
+point fds 0, 1 and 2 at ``/dev/null``: nothing the code writes to the real stdout can corrupt
+the protocol, and ``sys.stdout``/``sys.stderr`` become capped in-memory sinks.
 
 Requests (one JSON object a line)::
 
-    {"op": "init", "values_source": str, "cpu_seconds": int, "max_output": int,
+    {"op": "init", "package": {module: source}, "cpu_seconds": int, "max_output": int,
      "recursion_limit": int, "rlimits": {"as_mb": int | null}}
     {"op": "load", "name": str, "source": str}
     {"op": "unload", "name": str}
@@ -18,26 +19,28 @@ Replies: ``{"ok": true, "result": wire}`` or ``{"ok": false, "kind": "exception"
 "memory", "exc_type": str, "message": str, "traceback": str}``. The first reply, to ``init``,
 is ``{"ok": true, "result": {"pid": int, "python": str}}``.
 
-The module ``codegym_values`` (the shared wire codec, schemas/_values.py) is created from the
-source the host sends in ``init``, so loaded code can ``import codegym_values``; likewise
-``codegym_observation`` (the partial observation rules, schemas/_observation.py) and
-``codegym_tool_rules`` (the rules of a tool call, schemas/_tool_rules.py).
+A ``call`` names a loaded module, or a module of this package (``codegym_jail.record``,
+``codegym_jail.oracle``...), imported on its first call under the call's limits. Loaded code
+can import the package's modules too (``from codegym_jail import values``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import linecache
 import os
-import select
 import sys
 import threading
 import time
 import traceback
 import types
 from typing import Any, BinaryIO
+
+from . import values as _values
+from .process import be_init, exit_when_host_goes, read_int
 
 try:
     import resource
@@ -46,8 +49,9 @@ except ImportError:  # pragma: no cover - every Linux python has it
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_SELF = __file__ if "__file__" in globals() else "<string>"  # run as `python -c`: "<string>"
-_SELF_ENCODED = frozenset((str, int, bool))  # exact types that codegym_values.encode returns as they are
+_SELF = __file__  # codegym_jail/worker.py in a worker (boot.py sets it)
+_SELF_ENCODED = frozenset((str, int, bool))  # exact types that values.encode returns as they are
+_PACKAGE = __name__.rpartition(".")[0]  # codegym_jail in a worker
 _QUIET_FOR = 100e-6  # reap(): longest gap between two last-pid readings that can skip kill(-1)
 _QUIET_PID_MAX = 32768  # reap(): the shortcut needs this many pids to wrap around
 
@@ -146,7 +150,6 @@ class _Worker:
         self.cpu_seconds = 5
         self.max_output = 1 << 20
         self.recursion_limit = 1000
-        self.values: Any = None
         self.pid = os.getpid()
         self.jailed = False
         self.cpu_armed_at = -1
@@ -198,21 +201,6 @@ class _Worker:
                 limit = int(as_mb) * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        values = types.ModuleType("codegym_values")
-        values.__file__ = "codegym_values.py"
-        sys.modules["codegym_values"] = values
-        exec(compile(msg["values_source"], "codegym_values.py", "exec"), values.__dict__)
-        self.values = values
-        if msg.get("observation_source"):  # the partial observation rules; imports codegym_values
-            observation = types.ModuleType("codegym_observation")
-            observation.__file__ = "codegym_observation.py"
-            sys.modules["codegym_observation"] = observation
-            exec(compile(msg["observation_source"], "codegym_observation.py", "exec"), observation.__dict__)
-        if msg.get("tool_rules_source"):  # the rules of a tool call; imports codegym_values
-            rules = types.ModuleType("codegym_tool_rules")
-            rules.__file__ = "codegym_tool_rules.py"
-            sys.modules["codegym_tool_rules"] = rules
-            exec(compile(msg["tool_rules_source"], "codegym_tool_rules.py", "exec"), rules.__dict__)
         return {"ok": True, "result": {"pid": os.getpid(), "python": sys.version.split()[0]}}
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +219,18 @@ class _Worker:
         self.modules[name] = module
         return {"ok": True, "result": None}
 
+    def import_own(self, name: str) -> types.ModuleType:
+        """Module ``name`` of this package (``codegym_jail.record``...), imported under the call limits.
+
+        Raises:
+            LookupError: ``name`` is neither loaded nor a module of this package.
+        """
+        if not name.startswith(_PACKAGE + "."):
+            raise LookupError("module " + repr(name) + " is not loaded in this worker: load it first")
+        module: types.ModuleType = self._run(importlib.import_module, (name,), {})
+        self.modules[name] = module
+        return module
+
     def unload(self, msg: dict[str, Any]) -> dict[str, Any]:
         name = str(msg["name"])
         self.modules.pop(name, None)
@@ -241,16 +241,16 @@ class _Worker:
     def call(self, msg: dict[str, Any], plain: bool = False) -> dict[str, Any]:
         """Call a loaded function; ``plain``: the request holds no tagged wire value ("$" keys).
 
-        The shortcuts rest on the wire codec (schemas/_values.py): ``decode`` changes nothing
+        The shortcuts rest on the wire codec (values.py): ``decode`` changes nothing
         but "$"-tagged dicts (a new kind of tag must start with "$" too), and ``encode`` returns
         None, str, int and bool as they are. If either changes, drop the shortcut.
         """
         name = str(msg["module"])
         module = self.modules.get(name)
         if module is None:
-            raise LookupError("module " + repr(name) + " is not loaded in this worker: load it first")
+            module = self.import_own(name)
         fn = getattr(module, str(msg["function"]))
-        decode = self.values.decode
+        decode = _values.decode
         raw = msg.get("args")
         if not raw:
             args = []
@@ -268,7 +268,7 @@ class _Worker:
         result = self._run(fn, args, kwargs)
         if result is None or type(result) in _SELF_ENCODED:
             return {"ok": True, "result": result}  # what encode() gives back for these
-        return {"ok": True, "result": self.values.encode(result)}
+        return {"ok": True, "result": _values.encode(result)}
 
     def _run(self, fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
         """Run ``fn(*args, **kwargs)`` with capped stdout/stderr, a fresh CPU budget and the recursion limit."""
@@ -366,7 +366,7 @@ class _Worker:
             return -1
         try:
             if fd < 0:
-                self.pid_max = _read_int("/proc/sys/kernel/pid_max")
+                self.pid_max = read_int("/proc/sys/kernel/pid_max")
                 fd = self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY)
             return int(os.pread(fd, 32, 0))
         except (OSError, ValueError):
@@ -432,17 +432,6 @@ class _Worker:
                 self.send(self.failure("exception", exc))
 
 
-def _read_int(path: str) -> int:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            return int(os.read(fd, 64))
-        finally:
-            os.close(fd)
-    except (OSError, ValueError):
-        return 0
-
-
 def _safe_str(exc: BaseException) -> str:
     try:
         return str(exc)
@@ -450,61 +439,23 @@ def _safe_str(exc: BaseException) -> str:
         return "<unprintable " + type(exc).__name__ + ">"
 
 
-def _exit_when_host_goes(fd: int) -> None:
-    """Exit as soon as the host's end of the request pipe closes, even mid-call.
+def main(requests: BinaryIO, init: dict[str, Any]) -> None:
+    """Serve the protocol: ``requests`` is the worker's buffered stdin, ``init`` its first request (read by boot).
 
-    A host killed by SIGKILL cannot stop its jails; this makes a worker stuck in a sleeping
-    call exit anyway (POLLHUP is reported even with no events requested).
+    In a fresh pid namespace the process forks first: the parent stays pid 1 as a reaper
+    (:func:`~.process.be_init`) and the child serves.
     """
-    poller = select.poll()
-    poller.register(fd, 0)
-    while True:
-        for _fd, event in poller.poll():
-            if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
-                os._exit(0)
-
-
-def _be_init() -> bool:
-    """In a fresh pid namespace, stay PID 1 as a reaper and serve from a child; True in the child.
-
-    The kernel does not deliver default-action signals such as SIGXCPU (the CPU-time limit) to a
-    namespace's init, so the code must not run as PID 1. The init reaps orphans and exits with
-    the child's status, signals as 128+N (the same convention nsjail uses).
-    """
-    if os.getpid() != 1:
-        return False
-    child = os.fork()
-    if child == 0:
-        return True
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(1)
-        except InterruptedError:
-            continue
-        if pid == child:
-            if os.WIFSIGNALED(status):
-                os._exit(128 + os.WTERMSIG(status))
-            os._exit(os.waitstatus_to_exitcode(status))
-
-
-def main() -> None:
-    jailed = _be_init()
-    proto_in = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
+    jailed = be_init()
     proto_out = os.dup(1)
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
-    worker = _Worker(proto_in, proto_out)
+    worker = _Worker(requests, proto_out)
     worker.jailed = jailed
-    threading.Thread(target=_exit_when_host_goes, args=(proto_in.fileno(),), daemon=True).start()
+    threading.Thread(target=exit_when_host_goes, args=(requests.fileno(),), daemon=True).start()
     sys.stdin = io.StringIO("")
     sys.stdout = worker.sink
     sys.stderr = worker.sink
+    worker.send(worker.handle(init))
     worker.serve()
-
-
-if __name__ == "__main__":
-    main()

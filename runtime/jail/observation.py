@@ -1,9 +1,8 @@
 """The partial observation policy: what ``observe`` shows and what a ``read_<p>`` tool returns.
 
-Standard library only, and Python 3.11 compatible: the live runtime (``runtime/_episode.py``)
-imports it on the host, and the sandbox worker loads this very source as module
-``codegym_observation`` (beside ``codegym_values``) for the oracle harness, so the oracle reads
-the hidden input exactly as an agent does over MCP.
+Standard library only, and Python 3.11 compatible (the in-jail package): the live runtime
+(``runtime/_episode.py``) imports it on the host, and the oracle harness (``oracle``) in the
+sandbox worker, so the oracle reads the hidden input exactly as an agent does over MCP.
 
 Under ``partial``:
 
@@ -25,15 +24,9 @@ Exceptions::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from . import _values as _cv
-else:
-    try:
-        from . import _values as _cv
-    except ImportError:  # in the jail: loaded as a top-level module beside codegym_values
-        import codegym_values as _cv
+from . import values as _cv
 
 __all__ = [
     "COLLECTION_KINDS",

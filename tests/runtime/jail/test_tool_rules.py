@@ -1,4 +1,4 @@
-"""The rules of a tool call (schemas/_tool_rules.py), one rule at a time."""
+"""The rules of a tool call (runtime/jail/tool_rules.py), one rule at a time."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from codegym_mcp.schemas import CoercionError
-from codegym_mcp.schemas import _tool_rules as rules
+from codegym_mcp.runtime import CoercionError
+from codegym_mcp.runtime.jail import tool_rules as rules
 
 TOOL: dict[str, Any] = {
     "name": "span",

@@ -1,7 +1,7 @@
 """Running a dataset's tests INSIDE the sandbox worker: pytest files without pytest, HumanEval code.
 
-Standard library only and Python 3.11 compatible: loaded into the worker as ``codegym_runner``
-(the recording harness, ``_harness_record.py``, drives it). Each test runs with ``random``
+Standard library only and Python 3.11 compatible (the in-jail package; the recording harness,
+``record``, drives it). Each test runs with ``random``
 seeded and its own time slice (a SIGALRM timer when the worker calls from its main thread);
 its outcome is counted: passed, failed (with the first line of the error), skipped.
 
@@ -10,7 +10,7 @@ classes (``setup_method``/``teardown_method``, ``setup_class``), ``unittest.Test
 classes, ``mark.parametrize`` (stacked, ``pytest.param``), fixtures from the test module
 (``params=``, ``autouse=``, generator fixtures, ``request.param``) and the builtins
 ``capsys``/``capfd``, ``monkeypatch``, ``tmp_path``/``tmpdir``, ``request``. The marks and
-fixtures are the attributes the ``pytest`` stand-in (``_harness_pytest.py``) sets.
+fixtures are the attributes the ``pytest`` stand-in (``pytest_standin``) sets.
 
 Exceptions::
 
@@ -22,6 +22,7 @@ Exceptions::
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import itertools
@@ -47,7 +48,8 @@ class TestTimeout(BaseException):
 class Outcome:
     """How the tests went so far: counts, the first failures (one line each), the time budget."""
 
-    def __init__(self, per_test: float, budget: float) -> None:
+    def __init__(self, per_test: float, budget: float, *, report: bool = False) -> None:
+        self.results: list[list[str]] | None = [] if report else None  # [name, outcome] per test run
         self.run = 0
         self.passed = 0
         self.skipped = 0
@@ -59,6 +61,7 @@ class Outcome:
 
     def fail(self, name: str, exc: BaseException) -> None:
         """Note the failure of test ``name`` (the caller counts the run)."""
+        self.note(name, "failed")
         text = f"{name}: {type(exc).__name__}: {safe_str(exc)}"
         text = text if len(text) < 300 else text[:297] + "..."
         self.last_error = text
@@ -77,7 +80,13 @@ class Outcome:
             "tests_skipped": self.skipped,
             "failures": self.failures,
             "budget_exhausted": self.exhausted,
+            **({} if self.results is None else {"results": self.results}),
         }
+
+    def note(self, name: str, result: str) -> None:
+        """Keep ``name``'s outcome (passed, failed, skipped) when asked to report each test."""
+        if self.results is not None:
+            self.results.append([name, result])
 
 
 def safe_str(exc: BaseException) -> str:
@@ -122,14 +131,17 @@ def timed(outcome: Outcome, seed: int, name: str, thunk: Any, *, xfail: bool = F
     except Exception as exc:
         if getattr(type(exc), "_codegym_skip", False):
             outcome.skipped += 1
+            outcome.note(name, "skipped")
         elif xfail:
             outcome.passed += 1
+            outcome.note(name, "passed")
         else:
             outcome.fail(name, exc)
     except SystemExit as exc:
         outcome.fail(name, exc)
     else:
         outcome.passed += 1
+        outcome.note(name, "passed")
 
 
 class _Capture:
@@ -271,40 +283,69 @@ class _Fixtures:
         return value
 
 
-def _cases(fn: Any) -> list[dict[str, Any]]:
-    """The parametrize combinations of a test function (``[{}]`` when none)."""
+def _mark_effect(marks: Any) -> str | None:
+    """What a ``pytest.param``'s marks do to its case: ``"skip"``, ``"xfail"`` or None."""
+    effect = None
+    for m in marks if isinstance(marks, (list, tuple)) else [marks]:
+        name = getattr(m, "name", "")
+        args = getattr(m, "args", ())
+        kwargs = getattr(m, "kwargs", {}) or {}
+        condition = args[0] if args and name in ("skipif", "xfail") else kwargs.get("condition", True)
+        if isinstance(condition, str) or not condition:
+            continue
+        if name in ("skip", "skipif"):
+            return "skip"
+        if name == "xfail":
+            effect = "xfail"
+    return effect
+
+
+def _cases(fn: Any) -> list[tuple[dict[str, Any], str | None]]:
+    """The parametrize combinations of a test function (``[({}, None)]`` when none), each with
+    what its ``pytest.param`` marks do (:func:`_mark_effect`)."""
     layers = getattr(fn, "_codegym_params", None) or []
-    choices: list[list[dict[str, Any]]] = []
+    choices: list[list[tuple[dict[str, Any], str | None]]] = []
     for names, values in layers:
         layer = []
         for value in values:
-            marks = getattr(value, "marks", None)
+            effect = None
             if hasattr(value, "values") and hasattr(value, "marks"):
-                if any(
-                    getattr(m, "name", "") == "skip"
-                    for m in (marks if isinstance(marks, (list, tuple)) else [marks])
-                ):
-                    continue
+                effect = _mark_effect(value.marks)
                 value = value.values if len(names) > 1 else value.values[0]
             if len(names) == 1:
-                layer.append({names[0]: value})
+                layer.append(({names[0]: value}, effect))
             else:
-                layer.append(dict(zip(names, value, strict=False)))
+                layer.append((dict(zip(names, value, strict=False)), effect))
         choices.append(layer)
     if not choices:
-        return [{}]
-    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*choices)]
+        return [({}, None)]
+    cases = []
+    for combo in itertools.product(*choices):
+        effects = {effect for _, effect in combo}
+        effect = "skip" if "skip" in effects else ("xfail" if "xfail" in effects else None)
+        cases.append(({k: v for part, _ in combo for k, v in part.items()}, effect))
+    return cases
 
 
-def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome, seed: int) -> None:
+def _run_test_callable(
+    fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome, seed: int, prepare: Any = None
+) -> None:
+    """Run every case of test ``fn`` (parametrize x fixture params); ``prepare()``, when given,
+    returns a fresh bound test method and its teardown for each case (test classes)."""
     if getattr(fn, "_codegym_skip", None):
         outcome.skipped += 1
         outcome.run += 1
+        outcome.note(name, "skipped")
         return
     sig = _signature(fn)
     wanted = [p for p in (sig.parameters if sig is not None else {})]
     xfail = bool(getattr(fn, "_codegym_xfail", False))
-    for case in _cases(fn):
+    for case, effect in _cases(fn):
+        if effect == "skip":
+            outcome.run += 1
+            outcome.skipped += 1
+            outcome.note(name, "skipped")
+            continue
         rest = [p for p in wanted if p not in case]
         for fixture_params in fixtures.param_sets(rest):
 
@@ -321,12 +362,16 @@ def _run_test_callable(fn: Any, name: str, fixtures: _Fixtures, outcome: Outcome
                     kwargs = dict(case)
                     for p in rest:
                         kwargs[p] = fixtures.resolve(p, cache, cleanups, fp)
-                    fn(**kwargs)
+                    test = fn
+                    if prepare is not None:
+                        test, teardown = prepare()
+                        cleanups.append(teardown)
+                    test(**kwargs)
                 finally:
                     for cleanup in reversed(cleanups):
                         cleanup()
 
-            timed(outcome, seed, name, thunk, xfail=xfail)
+            timed(outcome, seed, name, thunk, xfail=xfail or effect == "xfail")
 
 
 def run_pytest_module(namespace: dict[str, Any], outcome: Outcome, seed: int) -> None:
@@ -379,7 +424,8 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: Outc
 
         msig = _signature(method)
         if getattr(method, "_codegym_params", None) or (msig is not None and len(msig.parameters) > 0):
-            _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed)
+            prepare = functools.partial(_fresh_method, cls, attr)  # pytest: a new instance per case
+            _run_test_callable(method, f"{cls_name}.{attr}", fixtures, outcome, seed, prepare)
         else:
             timed(
                 outcome,
@@ -394,6 +440,17 @@ def _run_test_class(cls: type, cls_name: str, fixtures: _Fixtures, outcome: Outc
         except Exception as exc:
             outcome.run += 1  # counted like a failing setup_class: the failure must not pass unseen
             outcome.fail(f"{cls_name}.teardown_class", exc)
+
+
+def _fresh_method(cls: type, attr: str) -> tuple[Any, Any]:
+    """Test method ``attr`` of a new instance of ``cls`` after its ``setup_method``, and its teardown."""
+    instance = cls()
+    method = getattr(instance, attr)
+    setup = getattr(instance, "setup_method", None)
+    teardown = getattr(instance, "teardown_method", None)
+    if setup is not None:
+        setup(method)
+    return method, (lambda: teardown(method)) if teardown is not None else (lambda: None)
 
 
 def _run_unittest_class(cls: type, outcome: Outcome, seed: int) -> None:

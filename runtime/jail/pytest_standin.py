@@ -1,9 +1,9 @@
 """A small ``pytest`` stand-in for running dataset tests INSIDE the sandbox worker.
 
 Standard library only, Python 3.11 compatible. The jail has no pytest, and dataset tests only
-need a handful of its names: this module is loaded into the worker as ``pytest`` so that
-``import pytest`` in a test file finds it. It marks functions with plain attributes that the
-test runner (``_harness_runner.py``) reads: ``_codegym_fixture`` (a fixture's options),
+need a handful of its names: the recording harness (``record``) puts this module in
+``sys.modules["pytest"]`` while a problem's tests run, so that ``import pytest`` in a test file
+finds it. It marks functions with plain attributes that the test runner (``runner``) reads: ``_codegym_fixture`` (a fixture's options),
 ``_codegym_params`` (stacked ``parametrize`` lists), ``_codegym_skip`` / ``_codegym_xfail``.
 
 Provided: ``raises`` (context manager and call form, ``match=``), ``approx``, ``mark.parametrize``,

@@ -1,17 +1,16 @@
 """The oracle harness: runs a gym's ``oracle(tools)`` INSIDE the sandbox worker.
 
-Standard library only and Python 3.11 compatible: the generator loads this very source into a
-jailed worker (``Worker.load``), beside the gym's tools and oracle modules, and calls
-:func:`run_oracle` once per instance. The proxy handed to the oracle does exactly what the MCP
+Standard library only and Python 3.11 compatible: the generator calls :func:`run_oracle`
+(``codegym_jail.oracle`` in a worker) once per instance, beside the gym's tools and oracle
+modules it loaded. The proxy handed to the oracle does exactly what the MCP
 path does (runtime/server), so a verified trace is one an agent can replay: the rules of a call
 (arguments, binding, the stateful pair, result fields, answers and scoring) are the runtime's
-own, from ``codegym_tool_rules`` (schemas/_tool_rules.py), and the observation rules from
-``codegym_observation``:
+own, from ``tool_rules``, and the observation rules from ``observation``:
 
 - ``observe()`` -> what the gym's observation policy shows of the hidden input (``full``: every
-  value; ``partial``: scalars and ``{"length": N}`` per collection; codegym_observation), as
+  value; ``partial``: scalars and ``{"length": N}`` per collection; ``observation``), as
   plain JSON coerced back by observe's output schema;
-- ``read_<p>(start=, count=)`` (partial) -> the window codegym_observation computes, as an
+- ``read_<p>(start=, count=)`` (partial) -> the window ``observation`` computes, as an
   agent would see it, recorded in the trace; the proxy returns its ``items`` (coerced by the
   read tool's output schema) or its ``text``; bad arguments raise ``ToolCallError``;
 - a problem tool -> agent kwargs to plain, checked and coerced by ``agent_arguments``; hidden
@@ -38,21 +37,12 @@ from __future__ import annotations
 import copy
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from codegym_mcp.schemas import _observation as _obs
-    from codegym_mcp.schemas import _tool_rules as _rules
-    from codegym_mcp.schemas import _values as _cv
-else:
-    try:
-        import codegym_observation as _obs
-        import codegym_tool_rules as _rules
-        import codegym_values as _cv
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.schemas import _observation as _obs
-        from codegym_mcp.schemas import _tool_rules as _rules
-        from codegym_mcp.schemas import _values as _cv
+from . import observation as _obs
+from . import tool_rules as _rules
+from . import values as _cv
+from .inference import infer_schema
 
 __all__ = ["HarnessError", "ToolCallError", "run_oracle"]
 
@@ -234,7 +224,7 @@ def _inferred(episode: _Episode) -> tuple[dict[str, dict[str, Any]], list[str]]:
     for tool, slots in sorted(episode.raw.items()):
         for slot, values in sorted(slots.items()):
             try:
-                schemas.setdefault(tool, {})[slot] = _cv.infer_schema(values)
+                schemas.setdefault(tool, {})[slot] = infer_schema(values)
             except _cv.UnsupportedValue as exc:
                 problems.append(f"tool {tool} {slot.replace(':', ' ')}: {exc}")
     return schemas, problems

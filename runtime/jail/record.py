@@ -1,10 +1,10 @@
 """The recording harness: runs a problem's unit tests INSIDE the sandbox worker.
 
-Standard library only and Python 3.11 compatible: the host (``_instances.py``) loads this very
-source into a worker as ``codegym_harness_record``, beside ``codegym_state`` (``_harness_state.py``),
-``pytest`` (the shim in ``_harness_pytest.py``), ``codegym_runner`` (``_harness_runner.py``),
-``codegym_book`` (``_harness_book.py``) and ``codegym_recorders`` (``_harness_recorders.py``),
-then calls :func:`record` or :func:`compute` with one JSON text and gets one JSON text back.
+Standard library only and Python 3.11 compatible (the in-jail package): the host
+(``generator/_instances.py``) calls :func:`record` or :func:`compute` of ``codegym_jail.record``
+with one JSON text and gets one JSON text back. While a problem's code runs, ``pytest`` in
+``sys.modules`` is the stand-in (``pytest_standin``); the test runner is ``runner``, the
+instances go to a ``book``, the wrappers are ``recorders``.
 
 ``record``: executes the reference solution as module ``solution``, swaps the target for a
 recording wrapper in the module the tests see, and runs the tests (HumanEval's ``check(...)``
@@ -28,6 +28,7 @@ dropped and why, and how the tests went with the reference.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import json
@@ -35,30 +36,14 @@ import random
 import sys
 import time
 import types
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
-if TYPE_CHECKING:
-    from codegym_mcp.generator import _harness_book as _bk
-    from codegym_mcp.generator import _harness_recorders as _rc
-    from codegym_mcp.generator import _harness_runner as _run
-    from codegym_mcp.schemas import _values as _cv
-else:
-    try:
-        import codegym_values as _cv
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.schemas import _values as _cv
-    try:
-        import codegym_runner as _run
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.generator import _harness_runner as _run
-    try:
-        import codegym_book as _bk
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.generator import _harness_book as _bk
-    try:
-        import codegym_recorders as _rc
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.generator import _harness_recorders as _rc
+from . import book as _bk
+from . import pytest_standin
+from . import recorders as _rc
+from . import runner as _run
+from . import values as _cv
 
 __all__ = ["compute", "record"]
 
@@ -96,83 +81,58 @@ def _facing_module(real: types.ModuleType, target: str, replacement: Any) -> typ
     return facing
 
 
+_SWAPPED = ("solution", "test_solution", "pytest")
+"""The ``sys.modules`` entries a run sets (the reference, the test file, the pytest stand-in)."""
+
+
+@contextlib.contextmanager
+def _problem_scope() -> Iterator[None]:
+    """The pytest stand-in as ``pytest`` and prints discarded; every swapped module restored after."""
+    saved = {name: sys.modules.get(name) for name in _SWAPPED}
+    streams = (sys.stdout, sys.stderr)
+    sys.stdout = sys.stderr = _Discard()  # tests may print a lot; that is no reason to fail them
+    sys.modules["pytest"] = pytest_standin
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
 def record(request: str) -> str:
     """Run the tests of one problem against a recording wrapper of its target; JSON in, JSON out.
 
     Request: ``{"solution", "tests", "test_style": "humaneval"|"pytest", "target", "kind":
     "function"|"class", "seed", "per_test_seconds", "budget_seconds", "max_instances",
-    "max_value_chars", "max_total_chars"}``.
+    "max_value_chars", "max_total_chars", "report_tests"}``.
     Reply: ``{"ok": true, "kind", "target", "params", "methods", "calls": [{"input", "expected",
     "in_place"}], "total_calls", "dropped": {reason: n}, "state_issues": {reason: n}, "tests":
     {...}}`` or ``{"ok": false, "error": "..."}`` when the solution or the tests do not load.
+    With ``report_tests`` the ``tests`` object also lists each test run, in order, with its
+    outcome (``runner.Outcome.as_dict``).
     """
     req = json.loads(request)
     book = _bk.Book(req)
     seed = int(req.get("seed", 0))
-    target = str(req["target"])
-    kind = str(req.get("kind", "function"))
-    saved_modules = {name: sys.modules.get(name) for name in ("solution", "test_solution")}
-    streams = (sys.stdout, sys.stderr)
-    sys.stdout = sys.stderr = _Discard()  # tests may print a lot; that is no reason to fail them
-    try:
+    with _problem_scope():
         random.seed(seed)
         real = _load_solution(str(req["solution"]), float(req.get("budget_seconds", 8.0)) / 2)
         if isinstance(real, str):
             return json.dumps({"ok": False, "error": real})
-        original = getattr(real, target, None)
-        reply: dict[str, Any] = {"ok": True, "kind": kind, "target": target, "methods": {}}
-        recorder: _rc.FunctionRecorder | _rc.ClassRecorder
-        if kind == "class":
-            if not inspect.isclass(original):
-                return json.dumps(
-                    {
-                        "ok": False,
-                        "error": f"the solution defines no class {target!r} (got {type(original).__name__}): name a class it defines",
-                    }
-                )
-            recorder = _rc.ClassRecorder(original, book)
-            replacement: Any = recorder.make_class()
-            reply["params"] = _bk.params_of(recorder.init_sig, skip_first=True)
-            reply["methods"] = {
-                n: _bk.params_of(_bk.signature_of(f), skip_first=True) for n, f in recorder.methods.items()
-            }
-            if hasattr(original, "__slots__"):
-                recorder.state_issues["the class uses __slots__ (no __dict__ to store)"] = 1
-        else:
-            if not callable(original):
-                return json.dumps(
-                    {
-                        "ok": False,
-                        "error": f"the solution defines no function {target!r} (got {type(original).__name__}): name a function it defines",
-                    }
-                )
-            recorder = _rc.FunctionRecorder(original, book)
-            replacement = recorder.wrapper()
-            reply["params"] = _bk.params_of(recorder.sig)
-        facing = _facing_module(real, target, replacement)
-        outcome = _run.Outcome(float(req.get("per_test_seconds", 2.0)), float(req.get("budget_seconds", 8.0)))
-        if req.get("test_style") == "humaneval":
-            namespace = dict(facing.__dict__)
-            namespace["__name__"] = "__codegym_tests__"
-            code = compile(str(req["tests"]), "tests.py", "exec")
-            outcome.per_test = outcome.deadline - time.monotonic()
-            _run.timed(outcome, seed, "check", lambda: exec(code, namespace))
-        else:
-            sys.modules["solution"] = facing
-            test_module = types.ModuleType("test_solution")
-            test_module.__file__ = "test_solution.py"
-            sys.modules["test_solution"] = test_module
-            try:
-                random.seed(seed)
-                with _run.time_slice(outcome.per_test):
-                    exec(compile(str(req["tests"]), "test_solution.py", "exec"), test_module.__dict__)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                outcome.run += 1
-                outcome.fail("<module>", exc)
-            else:
-                _run.run_pytest_module(test_module.__dict__, outcome, seed)
+        made = _make_recorder(real, str(req["target"]), str(req.get("kind", "function")), book)
+        if isinstance(made, str):
+            return json.dumps({"ok": False, "error": made})
+        recorder, replacement, reply = made
+        outcome = _run.Outcome(
+            float(req.get("per_test_seconds", 2.0)),
+            float(req.get("budget_seconds", 8.0)),
+            report=bool(req.get("report_tests")),
+        )
+        _run_tests(req, _facing_module(real, str(req["target"]), replacement), outcome, seed)
         recorder.finish()
         reply["state_issues"] = recorder.state_issues if isinstance(recorder, _rc.ClassRecorder) else {}
         reply["shapes"] = recorder.shapes if isinstance(recorder, _rc.FunctionRecorder) else {}
@@ -181,13 +141,57 @@ def record(request: str) -> str:
         reply["dropped"] = book.dropped
         reply["tests"] = outcome.as_dict()
         return json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
-    finally:
-        sys.stdout, sys.stderr = streams
-        for name, module in saved_modules.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+
+
+def _make_recorder(
+    real: types.ModuleType, target: str, kind: str, book: _bk.Book
+) -> tuple[_rc.FunctionRecorder | _rc.ClassRecorder, Any, dict[str, Any]] | str:
+    """The recorder of ``target``, the wrapper the tests get instead, the reply so far; or the error."""
+    original = getattr(real, target, None)
+    reply: dict[str, Any] = {"ok": True, "kind": kind, "target": target, "methods": {}}
+    if kind == "class":
+        if not inspect.isclass(original):
+            return f"the solution defines no class {target!r} (got {type(original).__name__}): name a class it defines"
+        recorder = _rc.ClassRecorder(original, book)
+        replacement = recorder.make_class()
+        reply["params"] = _bk.params_of(recorder.init_sig, skip_first=True)
+        reply["methods"] = {
+            n: _bk.params_of(_bk.signature_of(f), skip_first=True) for n, f in recorder.methods.items()
+        }
+        if hasattr(original, "__slots__"):
+            recorder.state_issues["the class uses __slots__ (no __dict__ to store)"] = 1
+        return recorder, replacement, reply
+    if not callable(original):
+        return f"the solution defines no function {target!r} (got {type(original).__name__}): name a function it defines"
+    function_recorder = _rc.FunctionRecorder(original, book)
+    reply["params"] = _bk.params_of(function_recorder.sig)
+    return function_recorder, function_recorder.wrapper(), reply
+
+
+def _run_tests(req: dict[str, Any], facing: types.ModuleType, outcome: _run.Outcome, seed: int) -> None:
+    """Run the problem's tests (HumanEval ``check`` code or a pytest file) against ``facing``."""
+    if req.get("test_style") == "humaneval":
+        namespace = dict(facing.__dict__)
+        namespace["__name__"] = "__codegym_tests__"
+        code = compile(str(req["tests"]), "tests.py", "exec")
+        outcome.per_test = outcome.deadline - time.monotonic()
+        _run.timed(outcome, seed, "check", lambda: exec(code, namespace))
+        return
+    sys.modules["solution"] = facing
+    test_module = types.ModuleType("test_solution")
+    test_module.__file__ = "test_solution.py"
+    sys.modules["test_solution"] = test_module
+    try:
+        random.seed(seed)
+        with _run.time_slice(outcome.per_test):
+            exec(compile(str(req["tests"]), "test_solution.py", "exec"), test_module.__dict__)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        outcome.run += 1
+        outcome.fail("<module>", exc)
+    else:
+        _run.run_pytest_module(test_module.__dict__, outcome, seed)
 
 
 def _call_function(fn: Any, sig: inspect.Signature | None, values: dict[str, Any]) -> Any:
@@ -238,10 +242,7 @@ def compute(request: str) -> str:
     """
     req = json.loads(request)
     seed = int(req.get("seed", 0))
-    saved = sys.modules.get("solution")
-    streams = (sys.stdout, sys.stderr)
-    sys.stdout = sys.stderr = _Discard()
-    try:
+    with _problem_scope():
         random.seed(seed)
         real = _load_solution(str(req["solution"]), float(req.get("budget_seconds", 8.0)) / 2)
         if isinstance(real, str):
@@ -279,9 +280,3 @@ def compute(request: str) -> str:
             else:
                 results.append({"ok": False, "error": outcome.last_error.removeprefix("input: ") or "failed"})
         return json.dumps({"ok": True, "results": results}, ensure_ascii=False, separators=(",", ":"))
-    finally:
-        sys.stdout, sys.stderr = streams
-        if saved is None:
-            sys.modules.pop("solution", None)
-        else:
-            sys.modules["solution"] = saved

@@ -1,8 +1,7 @@
 """The recording harness's book of instances and its value encoding, INSIDE the sandbox worker.
 
-Standard library only and Python 3.11 compatible: the host (``_instances.py``) loads this very
-source into a worker as ``codegym_book``; ``codegym_recorders`` (``_harness_recorders.py``) and
-``codegym_harness_record`` (``_harness_record.py``) import it by that name.
+Standard library only and Python 3.11 compatible (the in-jail package); ``recorders`` and
+``record`` import it.
 
 - :class:`Book` holds the recorded instances, deduplicated, and counts every drop by reason.
 - :func:`encode_value` / :func:`encode_shaped` turn a python value into wire form, or say why
@@ -13,15 +12,9 @@ source into a worker as ``codegym_book``; ``codegym_recorders`` (``_harness_reco
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from codegym_mcp.schemas import _values as _cv
-else:
-    try:
-        import codegym_values as _cv
-    except ImportError:  # imported on the host (tests)
-        from codegym_mcp.schemas import _values as _cv
+from . import values as _cv
 
 __all__ = ["Book", "bind_call", "encode_shaped", "encode_value", "params_of", "signature_of"]
 

