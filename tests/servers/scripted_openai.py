@@ -32,8 +32,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import JsonValue
 
-from codegym_mcp.runtime import Catalog
-from codegym_mcp.schemas import canonical_json
+from codegym_mcp.runtime import Catalog, canonical_json
 from codegym_mcp.servers import EpisodeContext, Observation, OraclePolicy
 from codegym_mcp.servers.rollout._policies import random_value
 
