@@ -181,8 +181,8 @@ class _ReplicaActor:
     def pid(self) -> int:
         return self._replica.pid()
 
-    def stop(self) -> int | None:
-        return self._replica.stop()
+    def stop(self, timeout: float) -> int | None:
+        return self._replica.stop(timeout)
 
 
 async def _serve(args: argparse.Namespace, catalog: Path) -> int:
@@ -237,7 +237,8 @@ async def _serve(args: argparse.Namespace, catalog: Path) -> int:
                 await serve_front(front.app(), sock)
                 tg.cancel_scope.cancel()
     finally:
-        await anyio.to_thread.run_sync(_stop_all, list(fleet.actors.values()))
+        drain = float(getattr(args, "drain_timeout", None) or 0.0)
+        await anyio.to_thread.run_sync(_stop_all, list(fleet.actors.values()), drain)
     return 0
 
 
@@ -300,17 +301,19 @@ def _stopped(signum: int, frame: Any) -> None:
     """Signal handler after uvicorn's own stop: nothing more to do (the caller cleans up)."""
 
 
-def _stop_all(actors: list[Any]) -> None:
-    """Stop each replica's server (it drains), then end the actors."""
+def _stop_all(actors: list[Any], drain: float) -> None:
+    """Stop each replica's server (it drains for up to ``drain`` seconds, then ends what still
+    runs as ``shutdown`` and writes the records), then end the actors. A replica is killed only
+    well after its own drain deadline, so its records are written first."""
     ray = _ray()
 
     refs = []
     for actor in actors:
         try:
-            refs.append(actor.stop.remote())
+            refs.append(actor.stop.remote(drain + 15.0))
         except Exception:  # an actor already gone
             continue
     if refs:
-        ray.wait(refs, num_returns=len(refs), timeout=60)
+        ray.wait(refs, num_returns=len(refs), timeout=drain + 30.0)
     for actor in actors:
         ray.kill(actor)
