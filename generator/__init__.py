@@ -14,6 +14,8 @@ from .carving._carve import carve_function_problem
 from .carving._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving
 from .carving._classes import carve_class_problem
 from .instances._instances import RecordedInstances, RecordingFailed, compute_outputs, record_instances
+from .llm._llm_client import _INSTALL_HINT as LLM_INSTALL_HINT
+from .llm._llm_client import API_KEY_ENV as LLM_API_KEY_ENV
 from .llm._llm_client import (
     LlmClient,
     LlmError,
@@ -21,8 +23,7 @@ from .llm._llm_client import (
     LlmRequestFailed,
     LlmSettings,
     LlmTimeout,
-    add_llm_arguments,
-    llm_settings_from_args,
+    default_llm_cache_dir,
 )
 from .llm._llm_decompose import Proposal, ProposalRejected, decompose, decompose_all
 from .loaders._loaders import DatasetError, LoadResult, load_dataset
@@ -32,6 +33,8 @@ from .pipeline._ray_run import RayNotInstalled, join_cluster, ray_executor
 from .pipeline._run import RunResult, generate
 
 __all__ = [
+    "LLM_API_KEY_ENV",
+    "LLM_INSTALL_HINT",
     "CarveRejected",
     "CarvedParam",
     "CarvedTool",
@@ -55,7 +58,6 @@ __all__ = [
     "RecordingFailed",
     "Rejected",
     "RunResult",
-    "add_llm_arguments",
     "audit_catalog",
     "build_gym",
     "carve_class_problem",
@@ -64,9 +66,9 @@ __all__ = [
     "compute_outputs",
     "decompose",
     "decompose_all",
+    "default_llm_cache_dir",
     "generate",
     "join_cluster",
-    "llm_settings_from_args",
     "load_dataset",
     "ray_executor",
     "record_instances",

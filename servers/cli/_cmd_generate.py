@@ -154,7 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run untrusted code WITHOUT nsjail (loudly warned; throwaway machines)",
     )
-    from ...generator import add_llm_arguments
+    from ._llm_flags import add_llm_arguments
 
     add_llm_arguments(parser)
     add_report_html_argument(parser)
@@ -308,10 +308,10 @@ def run(args: argparse.Namespace) -> int:
         LlmNotInstalled,
         RayNotInstalled,
         generate,
-        llm_settings_from_args,
         load_dataset,
     )
     from ...runtime import SandboxConfig, SandboxUnavailable, default_catalog_dir, default_isolation
+    from ._llm_flags import llm_settings_from_args
 
     min_steps, max_steps, min_tools = (
         (None, None, None)
