@@ -265,7 +265,7 @@ async def _watch(front: Front, fleet: _Fleet) -> None:
                 continue
             front.mark_gone(replica, reason or replica.gone or "gone")
             del fleet.actors[key]
-            await anyio.to_thread.run_sync(_stop_all, [actor])
+            await anyio.to_thread.run_sync(_stop_all, [actor], 0.0)  # already gone: no drain to wait for
             new_key = fleet.next_key()
             try:
                 new_actor, url = await anyio.to_thread.run_sync(fleet.start_one, new_key)
