@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import threading
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ import httpx2
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ..mcp._catalog_server import catalog_task_url
+from ..mcp._sessions import AUTH_TOKEN_ENV
 from ..rollout._connectors import shared_http_client
 from ..rollout._env import (
     CodeGymEnv,
@@ -331,7 +333,8 @@ class SyncSession:
 
     async def _connect(self, instance: int | None, seed: int | None) -> CodeGymEnv:
         if self._http is None:
-            self._http = shared_http_client(max_connections=4)
+            # a server started with --auth-token: the same token from $CODEGYM_AUTH_TOKEN
+            self._http = shared_http_client(max_connections=4, auth_token=os.environ.get(AUTH_TOKEN_ENV))
             await self._http.__aenter__()
         url = catalog_task_url(self.catalog_url, self.task_id, instance=instance, seed=seed)
         return await CodeGymEnv.connect(
