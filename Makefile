@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Each bootstraps what it needs on first use:
-# Debian's libnl-route-3-200 (nsjail links it), chromium + chromium-driver (browser tests), a .venv on Python 3.12, and the package with its dev extras.
+# Debian's libnl-route-3-200 (nsjail links it), chromium + chromium-driver (browser tests), a .venv on Python 3.12, and the package with its dev extras (Ray included) and the trainer extras.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
