@@ -24,6 +24,8 @@ from pathlib import Path
 
 from codegym_mcp.schemas import task_id_for
 
+from .._openai_http import send_json
+
 __all__ = ["FIXTURES", "ReplayServer", "Scripted", "replay_server"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
@@ -130,7 +132,7 @@ def _handler(state: ReplayServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length", "0"))
             raw = self.rfile.read(length)
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                send_json(self, 404, {"error": {"message": f"no route {self.path}"}})
                 return
             state.enter()
             try:
@@ -140,17 +142,7 @@ def _handler(state: ReplayServer) -> type[BaseHTTPRequestHandler]:
             if payload is None:
                 self.close_connection = True
                 return
-            self._send(status, payload)
-
-        def _send(self, status: int, payload: dict[str, object] | str) -> None:
-            data = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            if status == 429:
-                self.send_header("retry-after", "0")
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
     return Handler
 

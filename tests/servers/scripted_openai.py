@@ -36,6 +36,8 @@ from codegym_mcp.runtime import Catalog, canonical_json
 from codegym_mcp.servers import EpisodeContext, Observation, OraclePolicy
 from codegym_mcp.servers.rollout._policies import random_value
 
+from .._openai_http import send_json
+
 __all__ = [
     "Behaviour",
     "Fault",
@@ -203,14 +205,7 @@ def _handler(state: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             if payload is None:
                 self.close_connection = True
                 return
-            data = json.dumps(payload).encode("utf-8")
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            if status == 429:
-                self.send_header("retry-after", "0")
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
     return Handler
 
