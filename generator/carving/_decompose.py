@@ -121,11 +121,7 @@ def _decompose_value(
     unique: Callable[[str], str],
     is_tool_call: Callable[[cst.CSTNode], bool],
 ) -> list[Step] | None:
-    """The steps of ``value`` (at least two), or None when it is not a pure chain worth splitting.
-
-    A comprehension passed as an argument stays in the plan (the plan's expression pass rewrites it, so its
-    element and filter become tools); its list then feeds the step that consumes it.
-    """
+    """:func:`decompose_value`'s body, run with the solution's inputs in scope."""
     comps = _hoistable_comps(value)
     if any(isinstance(n, _BARRIERS) for n in _walk_outside(value, comps)) or is_tool_call(value):
         return None
