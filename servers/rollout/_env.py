@@ -123,8 +123,12 @@ class CodeGymEnv:
         tools: Sequence[ToolInfo],
         instructions: str | None = None,
         harness_key: str | None = None,
+        scope: anyio.CancelScope | None = None,
+        close_timeout: float = 10.0,
     ) -> None:
         self._client = client
+        self._scope = scope
+        self.close_timeout = close_timeout
         self._harness_key = harness_key
         self._stack = stack
         self._instructions = instructions
@@ -149,6 +153,7 @@ class CodeGymEnv:
         http_client: httpx2.AsyncClient | None = None,
         harness_key: str | None = None,
         auth_token: str | None = None,
+        close_timeout: float = 10.0,
     ) -> Self:
         """Open an MCP session with the gym server and list its tools.
 
@@ -166,6 +171,8 @@ class CodeGymEnv:
                 needed to start a second episode in this session; default ``$CODEGYM_HARNESS_KEY``.
             auth_token: the HTTP server's bearer token (``serve --auth-token``); default
                 ``$CODEGYM_AUTH_TOKEN``. Added to ``http_client``'s headers when it has none.
+            close_timeout: seconds :meth:`close` waits for the server to end the session before
+                it abandons the connection (a hung server).
 
         Raises:
             ServerFailure: the server could not be reached, or did not answer in time.
@@ -173,6 +180,9 @@ class CodeGymEnv:
         if harness_key is None:
             harness_key = os.environ.get(HARNESS_KEY_ENV) or None
         stack = AsyncExitStack()
+        # A scope around everything the session opens, exited last: close() gives it a deadline, so
+        # a session whose server hangs is cut (its DELETE and task groups cancelled) instead of waited on.
+        scope = stack.enter_context(anyio.CancelScope())
         # Episodes live in a stateful MCP session: the legacy handshake gives one (Mcp-Session-Id).
         server: EnvTarget | Transport = target
         token = auth_token if auth_token is not None else os.environ.get(AUTH_TOKEN_ENV)
@@ -225,13 +235,30 @@ class CodeGymEnv:
             tools=tools,
             instructions=client.instructions,
             harness_key=harness_key,
+            scope=scope,
+            close_timeout=close_timeout,
         )
 
     async def close(self) -> None:
-        """End the MCP session (the server records an unfinished episode as disconnected)."""
-        if not self._closed:
-            self._closed = True
+        """End the MCP session (the server records an unfinished episode as disconnected).
+
+        Bounded: after ``close_timeout`` seconds (a hung server) the session's requests and tasks
+        are cancelled and its connection dropped. A server that is gone (its connection refused or
+        broken) is not an error here: the session is over either way.
+
+        Raises:
+            Exception: a failure that is not the transport's (a bug) propagates.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._scope is not None:
+            self._scope.deadline = anyio.current_time() + self.close_timeout
+        try:
             await self._stack.aclose()
+        except Exception as exc:
+            if transport_failure(exc) is None:
+                raise
 
     async def __aenter__(self) -> Self:
         return self

@@ -311,6 +311,8 @@ async def run_rollouts(
 
     Each episode gets its own MCP session, except the episodes of one group (see
     :func:`plan_episodes`), which share one. ``sink`` sees each record as its episode ends.
+    Every planned episode gets one record: a failure of the server, the policy or the session
+    itself (even one that ends its task without an error) is an ``infra_error`` record, no reward.
 
     Raises:
         ValueError: concurrency < 1.
@@ -355,7 +357,16 @@ async def run_rollouts(
     async def worker() -> None:
         # K workers pull batches (an episode, or a group sharing a session) from one plan.
         for batch in queue:
-            await play_batch(batch)
+            # Each batch in a task of its own: a cancellation leaking out of a broken MCP session
+            # (its task group lives in the session's exit stack) ends that task only, silently,
+            # instead of this worker and every batch it would still play. What it left without a
+            # record is recorded here as an infrastructure failure.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(play_batch, batch)
+            for position, spec in batch:
+                if results[position] is None:
+                    detail = "the MCP session ended without a record (a cancellation leaked out of it)"
+                    emit(position, _failed(spec, gyms.get(spec.task_id), time.time(), detail))
 
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:

@@ -1,15 +1,20 @@
-"""A connection lost while an episode's session closes keeps the finished episode's record."""
+"""A connection lost while an episode's session closes keeps the finished episode's record; a
+session that leaks a cancellation costs its own episode only, recorded as an infrastructure failure."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 
 from codegym_mcp.runtime import Catalog
+from codegym_mcp.schemas import EpisodeRecord
+from codegym_mcp.servers import Observation, ToolCall
 from codegym_mcp.servers.rollout._env import CodeGymEnv
 from codegym_mcp.servers.rollout._policies import OraclePolicy
+from codegym_mcp.servers.rollout._policy_types import Agent, EpisodeContext
 from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, play_in_new_session, run_rollouts
 
 from .._rollout_fakes import INPUTS, TASK_ID, toy_server, write_toy_catalog
@@ -72,3 +77,34 @@ async def test_a_bug_while_closing_still_surfaces(tmp_path: Path) -> None:
             policy=OraclePolicy(catalog),
             gym=catalog.load(TASK_ID),
         )
+
+
+class _LeakingAgent:
+    async def act(self, obs: Observation) -> ToolCall | None:
+        raise anyio.get_cancelled_exc_class()()  # what a broken MCP session's task group leaks
+
+
+class _LeakingOracle(OraclePolicy):
+    """The oracle, except that the episodes of instance 1 leak a cancellation out of their session."""
+
+    def agent(self, ctx: EpisodeContext) -> Agent:
+        return _LeakingAgent() if ctx.instance_index == 1 else super().agent(ctx)
+
+
+async def test_a_session_leaking_a_cancellation_costs_its_own_episode_recorded_as_infra(tmp_path: Path) -> None:
+    catalog = Catalog(write_toy_catalog(tmp_path))
+
+    async def connect(spec: EpisodeSpec) -> CodeGymEnv:
+        return await CodeGymEnv.connect(toy_server(first_instance=spec.instance).server, task_id=spec.task_id)
+
+    specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=2 * len(INPUTS))
+    sunk: list[EpisodeRecord] = []
+    records, summary = await run_rollouts(
+        specs, connect=connect, policy=_LeakingOracle(catalog), catalog=catalog, concurrency=1, sink=sunk.append
+    )
+    assert len(records) == len(sunk) == len(specs)  # the worker went on after each leak
+    leaked = [r for r, s in zip(records, specs, strict=True) if s.instance == 1]
+    assert len(leaked) == 2
+    assert all((r.reward, r.end_reason) == (None, "infra_error") for r in leaked)
+    assert all("without a record" in (r.detail or "") for r in leaked)
+    assert (summary.successes, summary.infra_errors) == (len(specs) - 2, 2)
