@@ -4,7 +4,6 @@ gives a clear ServerFailure or a bounded close, and leaves no task, thread or so
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -13,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import anyio
 import pytest
@@ -57,9 +57,9 @@ def server_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
 def open_sockets() -> set[str]:
     """The sockets this process holds open (``socket:[inode]``)."""
     sockets = set()
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in Path("/proc/self/fd").iterdir():
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = str(fd.readlink())
         except OSError:
             continue  # closed meanwhile
         if target.startswith("socket:"):
@@ -114,4 +114,3 @@ async def test_connecting_to_no_server_raises_server_failure_naming_the_url_and_
     assert f"could not open an MCP session with {url}" in message and "ConnectError" in message
     assert "check that the server is running" in message
     assert failed.value.task_id == "Fixture_maxsub"
-

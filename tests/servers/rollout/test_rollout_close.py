@@ -91,7 +91,9 @@ class _LeakingOracle(OraclePolicy):
         return _LeakingAgent() if ctx.instance_index == 1 else super().agent(ctx)
 
 
-async def test_a_session_leaking_a_cancellation_costs_its_own_episode_recorded_as_infra(tmp_path: Path) -> None:
+async def test_a_session_leaking_a_cancellation_costs_its_own_episode_recorded_as_infra(
+    tmp_path: Path,
+) -> None:
     catalog = Catalog(write_toy_catalog(tmp_path))
 
     async def connect(spec: EpisodeSpec) -> CodeGymEnv:
@@ -100,7 +102,12 @@ async def test_a_session_leaking_a_cancellation_costs_its_own_episode_recorded_a
     specs = plan_episodes([(TASK_ID, len(INPUTS))], episodes=2 * len(INPUTS))
     sunk: list[EpisodeRecord] = []
     records, summary = await run_rollouts(
-        specs, connect=connect, policy=_LeakingOracle(catalog), catalog=catalog, concurrency=1, sink=sunk.append
+        specs,
+        connect=connect,
+        policy=_LeakingOracle(catalog),
+        catalog=catalog,
+        concurrency=1,
+        sink=sunk.append,
     )
     assert len(records) == len(sunk) == len(specs)  # the worker went on after each leak
     leaked = [r for r, s in zip(records, specs, strict=True) if s.instance == 1]
