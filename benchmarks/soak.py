@@ -37,6 +37,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
+from benchmarks._lean_client import LeanTally, play_lean
 from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count
 from codegym_mcp.schemas import EpisodeRecord
 from codegym_mcp.servers import CodeGymEnv, Observation, ToolCall
@@ -52,19 +53,34 @@ class RssSample(BaseModel):
     episodes: int
     seconds: float
     rss_kb: int
+    workers: int = 0
+    workers_rss_kb: int = 0
+    processes: int = 0
+    health_sessions: int = -1
+    health_workers: int = -1
 
 
 class SoakResult(BaseModel):
     episodes: int
     concurrency: int
+    per_session: int
+    client: str
+    sandbox: bool
     scored_1: int
+    infra_errors: int
+    client_records: int
     server_records: int
     seconds: float
     episodes_per_s: float
     episodes_per_s_per_core: float
+    rss_start_kb: int
     rss_first_kb: int
     rss_last_kb: int
     rss_growth_pct: float
+    workers_rss_first_kb: int
+    workers_rss_last_kb: int
+    client_cpu_s: float
+    server_cpu_s: float
     samples: list[RssSample]
 
 
@@ -89,6 +105,67 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def descendants(pid: int) -> list[tuple[int, int]]:
+    """The processes under ``pid`` as (pid, parent pid): its sandbox workers (each an nsjail
+    process and the Python processes in it; without the sandbox, one Python process)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8")
+        except OSError:
+            continue  # ended meanwhile
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: list[tuple[int, int]] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for child in children.get(parent, []):
+            found.append((child, parent))
+            todo.append(child)
+    return found
+
+
+def sample(pid: int, episodes: int, seconds: float) -> RssSample:
+    """The server's RSS, and its workers: the count of its child processes (one per worker), every
+    process under it, and the sum of their RSS (pages shared between them counted in each)."""
+    children = descendants(pid)
+    workers_kb = 0
+    for child, _ in children:
+        try:
+            workers_kb += rss_kb(child)
+        except (OSError, RuntimeError):
+            continue  # ended meanwhile, or a zombie
+    return RssSample(
+        episodes=episodes,
+        seconds=round(seconds, 1),
+        rss_kb=rss_kb(pid),
+        workers=sum(1 for _, parent in children if parent == pid),
+        workers_rss_kb=workers_kb,
+        processes=len(children),
+    )
+
+
+def session_plan(gyms: list[tuple[str, int]], *, episodes: int, per_session: int) -> list[EpisodeSpec]:
+    """Round-robin over the gyms, ``per_session`` episodes (over the gym's instances) per MCP session."""
+    specs = []
+    for i in range(episodes):
+        group = i // per_session
+        task_id, instances = gyms[group % len(gyms)]
+        specs.append(
+            EpisodeSpec(index=i, task_id=task_id, instance=i % max(1, instances), seed=i, group=group)
+        )
+    return specs
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def health(base: str) -> dict[str, Any]:
@@ -130,42 +207,84 @@ def count_lines(path: Path) -> int:
     return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
 
 
-async def soak(catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace) -> SoakResult:
+async def soak(
+    catalog: Catalog, base: str, pid: int, record: Path, args: argparse.Namespace, key: str
+) -> SoakResult:
     gyms = [(t, episode_count(catalog.load(t))) for t in catalog.task_ids()]
-    specs = plan_episodes(gyms, episodes=args.episodes, seed=0)
+    if args.sample_every % args.per_session:
+        raise SystemExit(f"--sample-every ({args.sample_every}) must be a multiple of --per-session")
+    specs = session_plan(gyms, episodes=args.episodes, per_session=args.per_session)
+    start = sample(pid, 0, 0.0)
+    cpu_start = (cpu_seconds(os.getpid()), cpu_seconds(pid))
     samples: list[RssSample] = []
-    scored = 0
+    scored = infra = played = 0
     started = time.perf_counter()
     async with shared_http_client(max_connections=max(8, args.concurrency * 2)) as http:
-        connect = http_connector(base, http_client=http)
+        connect = http_connector(base, http_client=http, harness_key=key)
+        tally = LeanTally()
         for first in range(0, len(specs), args.sample_every):
             chunk = specs[first : first + args.sample_every]
-            records, _ = await run_rollouts(
-                chunk,
-                connect=connect,
-                policy=OraclePolicy(catalog),
-                catalog=catalog,
-                concurrency=args.concurrency,
-            )
-            scored += sum(1 for r in records if r.reward == 1)
+            if args.lean:
+                sessions = [
+                    (catalog.load(group[0].task_id), [s.instance for s in group])
+                    for group in (
+                        chunk[i : i + args.per_session] for i in range(0, len(chunk), args.per_session)
+                    )
+                ]
+                await play_lean(http, base, sessions, key=key, concurrency=args.concurrency, tally=tally)
+                scored, infra, played = tally.scored_1, tally.failed, tally.episodes + tally.failed
+            else:
+                records, _ = await run_rollouts(
+                    chunk,
+                    connect=connect,
+                    policy=OraclePolicy(catalog),
+                    catalog=catalog,
+                    concurrency=args.concurrency,
+                )
+                scored += sum(1 for r in records if r.reward == 1)
+                infra += sum(1 for r in records if r.end_reason == "infra_error")
+                played += len(records)
             done = first + len(chunk)
+            now = await anyio.to_thread.run_sync(health, base)
             samples.append(
-                RssSample(episodes=done, seconds=time.perf_counter() - started, rss_kb=rss_kb(pid))
+                sample(pid, done, time.perf_counter() - started).model_copy(
+                    update={"health_sessions": now["sessions"], "health_workers": now["workers"]}
+                )
             )
-            print(f"soak: {done} episodes, {scored} scored 1, server RSS {samples[-1].rss_kb} kB", flush=True)
+            last = samples[-1]
+            print(
+                f"soak: {done} episodes, {scored} scored 1, {infra} infra errors, {last.seconds:.0f} s, "
+                f"server RSS {last.rss_kb} kB, {last.workers} workers ({last.processes} processes, "
+                f"{last.workers_rss_kb} kB), /health: {last.health_sessions} sessions, {last.health_workers} workers",
+                flush=True,
+            )
+    if tally.failures:
+        print(f"soak: lean client failures (first {len(tally.failures)}): {tally.failures}", flush=True)
     seconds = time.perf_counter() - started
+    client_cpu, server_cpu = cpu_seconds(os.getpid()) - cpu_start[0], cpu_seconds(pid) - cpu_start[1]
+    await anyio.sleep(1.0)  # the server writes the last records as their sessions close
     first_kb, last_kb = samples[0].rss_kb, samples[-1].rss_kb
     return SoakResult(
         episodes=len(specs),
         concurrency=args.concurrency,
+        per_session=args.per_session,
+        client="lean JSON-RPC" if args.lean else "CodeGymEnv (mcp.Client)",
+        sandbox=not args.no_sandbox,
         scored_1=scored,
+        infra_errors=infra,
+        client_records=played,
         server_records=count_lines(record),
         seconds=round(seconds, 1),
         episodes_per_s=round(len(specs) / seconds, 2),
         episodes_per_s_per_core=round(len(specs) / seconds / (os.cpu_count() or 1), 2),
+        rss_start_kb=start.rss_kb,
         rss_first_kb=first_kb,
         rss_last_kb=last_kb,
         rss_growth_pct=round(100.0 * (last_kb - first_kb) / first_kb, 2),
+        workers_rss_first_kb=samples[0].workers_rss_kb,
+        workers_rss_last_kb=samples[-1].workers_rss_kb,
+        client_cpu_s=round(client_cpu, 1),
+        server_cpu_s=round(server_cpu, 1),
         samples=samples,
     )
 
@@ -358,7 +477,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if args.episodes:
             record = Path(tmp) / "soak.jsonl"
             with server(args.catalog, record, workers=args.workers, extra=extra, key=key) as (base, pid):
-                out["soak"] = (await soak(catalog, base, pid, record, args)).model_dump()
+                out["soak"] = (await soak(catalog, base, pid, record, args, key)).model_dump()
             _records_ok(record)
         if args.sessions:
             record = Path(tmp) / "sessions.jsonl"
@@ -381,6 +500,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--episodes", type=int, default=20_000, help="soak episodes (0 skips; default 20000)")
     parser.add_argument("--concurrency", type=int, default=4, help="soak episodes at a time (default 4)")
+    parser.add_argument(
+        "--per-session",
+        type=int,
+        default=1,
+        help="soak: episodes played one after another in one MCP session (reset by the harness; default 1)",
+    )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="soak: play episodes with a raw JSON-RPC client instead of CodeGymEnv",
+    )
     parser.add_argument("--sample-every", type=int, default=1000, help="episodes between RSS samples")
     parser.add_argument(
         "--sessions", type=int, default=1024, help="sessions held at once (0 skips; default 1024)"
