@@ -25,6 +25,8 @@ from ._errors import (
     SandboxUnavailable,
     WorkerCrashed,
 )
+from .jail.worker import ENCODER as _ENCODER
+from .jail.worker import c_encoder
 
 __all__ = [
     "JAIL_HOST_PACKAGE",
@@ -43,9 +45,6 @@ __all__ = [
 ]
 
 READ_CHUNK = 1 << 16  # larger reads allocate (mmap) a big buffer per call: +12 us
-# json.dumps with options builds a new encoder per call (~2 us): build it once
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
 
 JAIL_HOST_PACKAGE = "codegym_mcp.runtime.jail"
 """The in-jail package on the host; a worker imports it as ``codegym_jail`` (jail/boot.py)."""
@@ -105,27 +104,6 @@ def encode_request(msg: dict[str, Any]) -> memoryview:
     return memoryview((_ENCODER.encode(msg) + "\n").encode("utf-8"))
 
 
-def _c_encoder() -> tuple[Callable[[Any, int], Any], dict[int, Any]] | None:
-    """``_ENCODER``'s own C encoder, built once, and its circular-reference markers."""
-    make: Any = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed
-    if make is None:  # pragma: no cover - CPython always has _json
-        return None
-    e = _ENCODER
-    markers: dict[int, Any] = {}
-    encoder = make(
-        markers,
-        e.default,
-        json.encoder.encode_basestring,  # ensure_ascii=False
-        None,
-        e.key_separator,
-        e.item_separator,
-        e.sort_keys,
-        e.skipkeys,
-        e.allow_nan,
-    )
-    return encoder, markers
-
-
 def request_encoder() -> Callable[[dict[str, Any]], bytes]:
     """A function that encodes one request as a JSON line, the same bytes as :func:`encode_request`.
 
@@ -134,7 +112,7 @@ def request_encoder() -> Callable[[dict[str, Any]], bytes]:
     one at a time): the C encoder keeps circular-reference markers while it runs, cleared here
     when it raises (it leaves them behind then, and a recycled id would read as circular).
     """
-    built = _c_encoder()
+    built = c_encoder()
     if built is None:  # pragma: no cover
         return lambda msg: (_ENCODER.encode(msg) + "\n").encode("utf-8")
     encoder, markers = built
@@ -157,7 +135,7 @@ def call_encoder() -> Callable[[Any, Any, Any, Any], bytes]:
     spaces), written from a template around the encoded values: half the cost of encoding the
     whole dict. Per :class:`Worker`, like :func:`request_encoder`.
     """
-    built = _c_encoder()
+    built = c_encoder()
     if built is None:  # pragma: no cover
         return lambda module, function, args, kwargs: encode_request(
             {

@@ -48,7 +48,8 @@ except ImportError:  # pragma: no cover - every Linux python has it
     resource = None  # type: ignore[assignment]
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""The protocol's JSON settings, on both sides (the host's runtime/_protocol.py uses it too)."""
 _SELF = __file__  # codegym_jail/worker.py in a worker (boot.py sets it)
 _SELF_ENCODED = frozenset((str, int, bool))  # exact types that values.encode returns as they are
 _PACKAGE = __name__.rpartition(".")[0]  # codegym_jail in a worker
@@ -56,18 +57,17 @@ _QUIET_FOR = 100e-6  # reap(): longest gap between two last-pid readings that ca
 _QUIET_PID_MAX = 32768  # reap(): the shortcut needs this many pids to wrap around
 
 
-def _make_dumps() -> Any:
-    """``_ENCODER.encode`` for the protocol's dicts, without its per-call set-up.
-
-    ``JSONEncoder.encode`` builds a new C encoder (and a closure) on every call; this builds it
-    once with the same settings, so the output is the same. The C encoder leaves its
-    circular-reference markers behind when it raises: they are cleared then, or a later object
-    with a recycled id would read as circular.
+def c_encoder() -> tuple[Any, dict[int, Any]] | None:
+    """``ENCODER``'s own C encoder, built once, and its circular-reference markers (None without
+    the C module). ``JSONEncoder.encode`` builds a new one (and a closure) on every call; this one
+    has the same settings, so the output is the same. It leaves its markers behind when it
+    raises: the caller clears them then, or a later object with a recycled id would read as
+    circular. The worker's replies and the host's requests are encoded with it.
     """
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has _json
-        return _ENCODER.encode
-    e = _ENCODER
+        return None
+    e = ENCODER
     markers: dict[int, Any] = {}
     encoder = make(
         markers,
@@ -80,6 +80,15 @@ def _make_dumps() -> Any:
         e.skipkeys,
         e.allow_nan,
     )
+    return encoder, markers
+
+
+def _make_dumps() -> Any:
+    """``ENCODER.encode`` for the protocol's dicts, without its per-call set-up (see :func:`c_encoder`)."""
+    built = c_encoder()
+    if built is None:  # pragma: no cover - CPython always has _json
+        return ENCODER.encode
+    encoder, markers = built
 
     def dumps(obj: Any) -> str:
         try:
