@@ -3,10 +3,14 @@
 Two runs against ``codegym-mcp serve --all`` in its own process (``--record`` on, so every episode
 the server ends is counted there too):
 
-1. soak: N oracle episodes back to back (``--concurrency`` at a time, one MCP session each),
-   sampling the server's RSS (``/proc/PID/status`` VmRSS, the server process only; the sandbox
-   workers are separate processes) every ``--sample-every`` episodes. Growth is reported from the
-   sample after the warm-up (the first sample, every gym touched once) to the last one.
+1. soak: N oracle episodes, ``--per-session`` of them one after another in each MCP session (the
+   harness resets it), ``--concurrency`` sessions at a time, played by a lean JSON-RPC client
+   (benchmarks/_lean_client.py; ``--client env``: CodeGymEnv over mcp.Client, whose own CPU time
+   per episode is about twice the server's). Every ``--sample-every`` episodes it samples the
+   server's RSS (``/proc/PID/status`` VmRSS of the server process) and, apart, its sandbox
+   workers (their count and the RSS of every process under the server). Growth is reported from
+   the sample after the warm-up (the first sample, every gym touched once) to the last one;
+   the client's and the server's CPU seconds tell where an episode's time goes.
 2. sessions: S sessions opened at once, each makes its first oracle call, and all are held open
    (checked at ``GET /health``: sessions and episodes running) before any goes on; then each plays
    its oracle episode to the end (``--hold-only``: closes instead, its episode recorded as
@@ -22,15 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ import anyio
 from pydantic import BaseModel
 
 from benchmarks._lean_client import LeanTally, play_lean
+from benchmarks._server_probe import RssSample, count_lines, cpu_seconds, health, rss_kb, sample, server
 from codegym_mcp.runtime import Catalog, default_catalog_dir, episode_count
 from codegym_mcp.schemas import EpisodeRecord
 from codegym_mcp.servers import CodeGymEnv, Observation, ToolCall
@@ -47,17 +46,6 @@ from codegym_mcp.servers.rollout._policy_types import Agent, EpisodeContext
 from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, run_rollouts
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-class RssSample(BaseModel):
-    episodes: int
-    seconds: float
-    rss_kb: int
-    workers: int = 0
-    workers_rss_kb: int = 0
-    processes: int = 0
-    health_sessions: int = -1
-    health_workers: int = -1
 
 
 class SoakResult(BaseModel):
@@ -99,57 +87,6 @@ class SessionsResult(BaseModel):
     calls_ok: int | None = None
 
 
-def rss_kb(pid: int) -> int:
-    """VmRSS of a process, in kB."""
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def descendants(pid: int) -> list[tuple[int, int]]:
-    """The processes under ``pid`` as (pid, parent pid): its sandbox workers (each an nsjail
-    process and the Python processes in it; without the sandbox, one Python process)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text(encoding="utf-8")
-        except OSError:
-            continue  # ended meanwhile
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: list[tuple[int, int]] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        for child in children.get(parent, []):
-            found.append((child, parent))
-            todo.append(child)
-    return found
-
-
-def sample(pid: int, episodes: int, seconds: float) -> RssSample:
-    """The server's RSS, and its workers: the count of its child processes (one per worker), every
-    process under it, and the sum of their RSS (pages shared between them counted in each)."""
-    children = descendants(pid)
-    workers_kb = 0
-    for child, _ in children:
-        try:
-            workers_kb += rss_kb(child)
-        except (OSError, RuntimeError):
-            continue  # ended meanwhile, or a zombie
-    return RssSample(
-        episodes=episodes,
-        seconds=round(seconds, 1),
-        rss_kb=rss_kb(pid),
-        workers=sum(1 for _, parent in children if parent == pid),
-        workers_rss_kb=workers_kb,
-        processes=len(children),
-    )
-
-
 def session_plan(gyms: list[tuple[str, int]], *, episodes: int, per_session: int) -> list[EpisodeSpec]:
     """Round-robin over the gyms, ``per_session`` episodes (over the gym's instances) per MCP session."""
     specs = []
@@ -160,51 +97,6 @@ def session_plan(gyms: list[tuple[str, int]], *, episodes: int, per_session: int
             EpisodeSpec(index=i, task_id=task_id, instance=i % max(1, instances), seed=i, group=group)
         )
     return specs
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def health(base: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{base}/health", timeout=30) as response:
-        body = json.loads(response.read())
-        assert isinstance(body, dict)
-        return body
-
-
-@contextmanager
-def server(
-    catalog: Path, record: Path, *, workers: int, extra: list[str], key: str
-) -> Iterator[tuple[str, int]]:
-    """A catalog server process; yields (base URL, pid). SIGTERM (drain) on exit."""
-    command = [sys.executable, "-m", "codegym_mcp.servers", "serve", "--all", "--catalog", str(catalog)]
-    command += ["--port", "0", "--record", str(record), "--workers", str(workers), *extra]
-    env = {**os.environ, "CODEGYM_HARNESS_KEY": key}
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env)
-    try:
-        assert proc.stderr is not None
-        line = ""
-        while "on http" not in line:
-            line = proc.stderr.readline()
-            if not line:
-                raise RuntimeError(f"the server exited before listening: {command}")
-        match = re.search(r"(http://\S+?)/<task_id>/mcp", line)
-        assert match is not None, line
-        yield match.group(1), proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def count_lines(path: Path) -> int:
-    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
 
 
 async def soak(
@@ -224,7 +116,7 @@ async def soak(
         tally = LeanTally()
         for first in range(0, len(specs), args.sample_every):
             chunk = specs[first : first + args.sample_every]
-            if args.lean:
+            if args.client == "lean":
                 sessions = [
                     (catalog.load(group[0].task_id), [s.instance for s in group])
                     for group in (
@@ -268,7 +160,7 @@ async def soak(
         episodes=len(specs),
         concurrency=args.concurrency,
         per_session=args.per_session,
-        client="lean JSON-RPC" if args.lean else "CodeGymEnv (mcp.Client)",
+        client=args.client,
         sandbox=not args.no_sandbox,
         scored_1=scored,
         infra_errors=infra,
@@ -499,17 +391,18 @@ def main(argv: list[str] | None = None) -> int:
         "--catalog", type=Path, default=None, help="catalog (default: the demo's, else the default)"
     )
     parser.add_argument("--episodes", type=int, default=20_000, help="soak episodes (0 skips; default 20000)")
-    parser.add_argument("--concurrency", type=int, default=4, help="soak episodes at a time (default 4)")
+    parser.add_argument("--concurrency", type=int, default=8, help="soak: sessions at a time (default 8)")
     parser.add_argument(
         "--per-session",
         type=int,
-        default=1,
-        help="soak: episodes played one after another in one MCP session (reset by the harness; default 1)",
+        default=50,
+        help="soak: episodes played one after another in one MCP session (reset by the harness; default 50)",
     )
     parser.add_argument(
-        "--lean",
-        action="store_true",
-        help="soak: play episodes with a raw JSON-RPC client instead of CodeGymEnv",
+        "--client",
+        choices=("lean", "env"),
+        default="lean",
+        help="soak: a raw JSON-RPC client (lean, default) or CodeGymEnv over mcp.Client (env)",
     )
     parser.add_argument("--sample-every", type=int, default=1000, help="episodes between RSS samples")
     parser.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,22 @@ def killed_after(proc: subprocess.Popen[Any], seconds: float = 60.0) -> Iterator
         yield
     finally:
         watchdog.cancel()
+
+
+def base_url_of(proc: subprocess.Popen[str]) -> str:
+    """The base URL a ``serve --all`` process announces on stderr (read until its banner).
+
+    Raises:
+        AssertionError: the process exited before listening.
+    """
+    assert proc.stderr is not None
+    banner = ""
+    while "on http" not in banner:
+        banner = proc.stderr.readline()
+        assert banner, "the server exited before listening"
+    match = re.search(r"(http://\S+?)/<task_id>/mcp", banner)
+    assert match is not None, banner
+    return match.group(1)
 
 
 def text_of(result: Any) -> str:

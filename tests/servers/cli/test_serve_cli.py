@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import urllib.request
@@ -18,7 +17,7 @@ from mcp_types import RequestParamsMeta
 
 from codegym_mcp.schemas import EpisodeRecord
 
-from .._serve_helpers import FIXTURE, SERVE, killed_after, run_cli, serve_env, text_of
+from .._serve_helpers import FIXTURE, SERVE, base_url_of, killed_after, run_cli, serve_env, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -130,14 +129,7 @@ def test_catalog_mode_over_http_and_sigterm_ends_open_episodes_as_shutdown(tmp_p
         killed_after(proc),
     ):
         try:
-            assert proc.stderr is not None
-            banner = ""
-            while "on http" not in banner:
-                banner = proc.stderr.readline()
-                assert banner, "the server exited before listening"
-            match = re.search(r"(http://\S+?)/<task_id>/mcp", banner)
-            assert match is not None, banner
-            url = f"{match.group(1)}/Fixture_vowels/mcp?instance=2"
+            url = f"{base_url_of(proc)}/Fixture_vowels/mcp?instance=2"
             init = {
                 "jsonrpc": "2.0",
                 "id": 1,

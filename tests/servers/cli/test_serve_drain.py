@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 from codegym_mcp.schemas import EpisodeRecord
 
-from .._serve_helpers import FIXTURE, SERVE, killed_after, run_cli, serve_env
+from .._serve_helpers import FIXTURE, SERVE, base_url_of, killed_after, run_cli, serve_env
 
 _HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
@@ -85,14 +84,7 @@ def test_sigterm_drains_lets_running_episodes_finish_ends_the_rest_as_shutdown_a
         ) as proc,
         killed_after(proc, 240),  # a loaded machine starts a server slowly
     ):
-        assert proc.stderr is not None
-        banner = ""
-        while "on http" not in banner:
-            banner = proc.stderr.readline()
-            assert banner, "the server exited before listening"
-        match = re.search(r"(http://\S+?)/<task_id>/mcp", banner)
-        assert match is not None, banner
-        base = match.group(1)
+        base = base_url_of(proc)
         finishing = f"{base}/Fixture_vowels/mcp?instance=1"
         stalled = f"{base}/Fixture_maxsub/mcp?instance=0"
         a, b = open_session(finishing), open_session(stalled)

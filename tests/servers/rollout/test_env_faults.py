@@ -4,7 +4,6 @@ gives a clear ServerFailure or a bounded close, and leaves no task, thread or so
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 from codegym_mcp.servers import CodeGymEnv, ServerFailure, ToolCall
 from codegym_mcp.servers.rollout._connectors import shared_http_client
 
-from .._serve_helpers import FIXTURE, SERVE, killed_after, serve_env
+from .._serve_helpers import FIXTURE, SERVE, base_url_of, killed_after, serve_env
 
 pytestmark = pytest.mark.anyio
 
@@ -40,15 +39,8 @@ def server_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
         ) as proc,
         killed_after(proc, 120),  # a loaded machine starts a server slowly; a hung test ends
     ):
-        assert proc.stderr is not None
-        banner = ""
-        while "on http" not in banner:
-            banner = proc.stderr.readline()
-            assert banner, "the server exited before listening"
-        match = re.search(r"(http://\S+?)/<task_id>/mcp", banner)
-        assert match is not None, banner
         try:
-            yield proc, match.group(1)
+            yield proc, base_url_of(proc)
         finally:
             proc.send_signal(signal.SIGCONT)
             proc.kill()
