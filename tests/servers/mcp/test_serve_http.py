@@ -6,7 +6,6 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -15,11 +14,11 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from codegym_mcp.runtime import Catalog, SandboxConfig, WorkerPool
-from codegym_mcp.schemas import EpisodeRecord
 from codegym_mcp.servers.mcp._catalog_server import catalog_task_url, running_http_server
 from codegym_mcp.servers.mcp._server import EPISODE_META_KEY
 
 from .._serve_helpers import FIXTURE
+from ._served import Served, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -29,32 +28,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@dataclass
-class Running:
-    base: str
-    records: list[EpisodeRecord] = field(default_factory=list)
-    recorded: anyio.Event = field(default_factory=anyio.Event)
-
-    def on_end(self, record: EpisodeRecord) -> None:
-        self.records.append(record)
-        self.recorded.set()
-
-    async def next_record(self) -> EpisodeRecord:
-        with anyio.fail_after(10):
-            await self.recorded.wait()
-        self.recorded = anyio.Event()
-        return self.records[-1]
-
-
 @pytest.fixture
-async def catalog_server() -> AsyncIterator[Running]:
-    running = Running(base="")
-    async with (
-        WorkerPool(SandboxConfig(isolation="none"), size=2) as pool,
-        running_http_server(Catalog(FIXTURE), pool, on_end=running.on_end) as base,
-    ):
-        running.base = base
-        yield running
+async def catalog_server() -> AsyncIterator[Served]:
+    async with serving(workers=2) as served:
+        yield served
 
 
 def episode_meta(result: Any) -> dict[str, Any]:
@@ -63,7 +40,7 @@ def episode_meta(result: Any) -> dict[str, Any]:
     return value
 
 
-async def test_many_concurrent_sessions_are_isolated_episodes(catalog_server: Running) -> None:
+async def test_many_concurrent_sessions_are_isolated_episodes(catalog_server: Served) -> None:
     outcomes: dict[int, tuple[str, Any, Any, Any]] = {}
 
     async def session(i: int) -> None:
@@ -99,7 +76,7 @@ async def test_many_concurrent_sessions_are_isolated_episodes(catalog_server: Ru
 
 
 async def test_a_dataset_id_as_written_and_the_alternative_path_reach_the_gym(
-    catalog_server: Running,
+    catalog_server: Served,
 ) -> None:
     for url in (
         f"{catalog_server.base}/Fixture/vowels/mcp?seed=3",
@@ -110,7 +87,7 @@ async def test_a_dataset_id_as_written_and_the_alternative_path_reach_the_gym(
             assert episode_meta(result)["task_id"] == "Fixture_vowels"
 
 
-async def test_an_unknown_task_is_a_404_naming_the_nearest_ids(catalog_server: Running) -> None:
+async def test_an_unknown_task_is_a_404_naming_the_nearest_ids(catalog_server: Served) -> None:
     def post() -> tuple[int, dict[str, Any]]:
         request = urllib.request.Request(
             f"{catalog_server.base}/Fixture_vowles/mcp",
@@ -130,7 +107,7 @@ async def test_an_unknown_task_is_a_404_naming_the_nearest_ids(catalog_server: R
     assert body["suggestions"][0] == "Fixture_vowels"
 
 
-async def test_the_tasks_endpoint_lists_the_catalog(catalog_server: Running) -> None:
+async def test_the_tasks_endpoint_lists_the_catalog(catalog_server: Served) -> None:
     def get() -> Any:
         with urllib.request.urlopen(f"{catalog_server.base}/tasks", timeout=10) as response:
             return json.loads(response.read())
@@ -138,7 +115,7 @@ async def test_the_tasks_endpoint_lists_the_catalog(catalog_server: Running) -> 
     assert await anyio.to_thread.run_sync(get) == {"tasks": ["Fixture_maxsub", "Fixture_vowels"]}
 
 
-async def test_a_closed_session_records_its_running_episode_as_disconnected(catalog_server: Running) -> None:
+async def test_a_closed_session_records_its_running_episode_as_disconnected(catalog_server: Served) -> None:
     async with Client(f"{catalog_server.base}/Fixture_maxsub/mcp") as client:
         await client.call_tool("observe", {})
     record = await catalog_server.next_record()
@@ -146,7 +123,7 @@ async def test_a_closed_session_records_its_running_episode_as_disconnected(cata
     assert [s.tool for s in record.steps] == ["observe"]
 
 
-async def test_a_stateless_2026_request_is_refused_with_a_protocol_error(catalog_server: Running) -> None:
+async def test_a_stateless_2026_request_is_refused_with_a_protocol_error(catalog_server: Served) -> None:
     async with Client(f"{catalog_server.base}/Fixture_maxsub/mcp", mode="2026-07-28") as client:
         listed = await client.list_tools()
         assert "submit" in {t.name for t in listed.tools}

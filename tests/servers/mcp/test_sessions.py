@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import anyio
@@ -18,13 +15,12 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import RequestParamsMeta
 
-from codegym_mcp.runtime import Catalog, SandboxConfig, ToolRunner, WorkerPool
-from codegym_mcp.schemas import EpisodeRecord
-from codegym_mcp.servers.mcp._catalog_server import running_http_server
+from codegym_mcp.runtime import SandboxConfig, ToolRunner, WorkerPool
 from codegym_mcp.servers.mcp._server import EPISODE_META_KEY
 from codegym_mcp.servers.mcp._sessions import SessionLimits
 
-from .._serve_helpers import FIXTURE, text_of
+from .._serve_helpers import text_of
+from ._served import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -32,24 +28,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@dataclass
-class Served:
-    base: str
-    records: list[EpisodeRecord] = field(default_factory=list)
-    changed: anyio.Event = field(default_factory=anyio.Event)
-
-    def on_end(self, record: EpisodeRecord) -> None:
-        self.records.append(record)
-        self.changed.set()
-        self.changed = anyio.Event()
-
-    async def wait_records(self, n: int) -> list[EpisodeRecord]:
-        with anyio.fail_after(20):
-            while len(self.records) < n:
-                await self.changed.wait()
-        return self.records
 
 
 class SlowRunner:
@@ -66,21 +44,6 @@ class SlowRunner:
         if function == self._slow:
             await anyio.sleep(self._delay)
         return await self._runner.call(source=source, function=function, args=args)
-
-
-@asynccontextmanager
-async def serving(
-    *, runner: ToolRunner | None = None, limits: SessionLimits | None = None, auth_token: str | None = None
-) -> AsyncIterator[Served]:
-    served = Served(base="")
-    async with (
-        WorkerPool(SandboxConfig(isolation="none"), size=1) as pool,
-        running_http_server(
-            Catalog(FIXTURE), runner or pool, on_end=served.on_end, limits=limits, auth_token=auth_token
-        ) as base,
-    ):
-        served.base = base
-        yield served
 
 
 def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:

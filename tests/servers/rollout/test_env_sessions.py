@@ -9,7 +9,7 @@ from codegym_mcp.servers import CodeGymEnv, ServerFailure, ToolCall
 from codegym_mcp.servers.rollout._connectors import http_connector, shared_http_client
 from codegym_mcp.servers.rollout._rollout import EpisodeSpec
 
-from ..mcp.test_sessions import serving
+from ..mcp._served import serving
 
 pytestmark = pytest.mark.anyio
 
