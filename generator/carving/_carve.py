@@ -21,6 +21,7 @@ from ...runtime import read_tool_name
 from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
+from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._describe_text import function_description
@@ -47,7 +48,8 @@ def carve_function_problem(
     ``entry_params`` are the entry point's parameters as the instances name them;
     ``input_schema`` (an object type schema over them) refines parameter types.
     ``granularity`` picks how much is carved: "fine" (atomic pieces), "split" (fine, with a loop
-    body's statements as tools of their own rather than one step tool), "coarse" (whole top-level
+    body's statements as tools of their own rather than one step tool), "inline" (fine, with the
+    helpers the entry point calls carved as plans rather than offered whole), "coarse" (whole top-level
     loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
     rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
     ``observation`` is how the oracle learns the hidden input: "full" (one ``observe()``) or
@@ -101,42 +103,29 @@ def _carve(
     observation: ObservationPolicy,
 ) -> Carving | None:
     entry = facts.entry
-    body = entry.node.body
     tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
     in_var = "_in" if "_in" not in facts.all_names else "_cg_in"
     namer = Namer(facts.all_names | facts.module_names)
     for p in read_kinds(entry_params, schemas, observation):
         namer.claimed.add(read_tool_name(p))  # the generic read tools own these names
     ctx, hoisted = _segment_context(facts)
-    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
-    helper_tools = _helper_tools(facts)
-    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
-        plan = PlanRewriter(
-            facts,
-            ctx,
-            helper_tools=helper_tools,
-            nested_tools=nested_tools,
-            unique=namer.unique,
-            claim=namer.claim,
-            tools_var=tools_var,
-            segments=granularity in ("fine", "split", "coarse") and not facts.has_global,
-            coarse=granularity == "coarse",
-            single_ops=single_ops,
-            split=granularity == "split",
-        )
-        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
-        if plan.tools:
-            break
-    else:
+    made = _plans(facts, ctx, hoisted, namer, granularity=granularity, tools_var=tools_var)
+    if made is None:
         return None
+    plan, new_body, inlined = made
+    tools = {**{k: v for h in inlined for k, v in h.tools.items()}, **plan.tools}
     eligible = _hidden_eligible(facts, entry_params)
-    hidden = _hidden_bindings(plan.tools.values(), eligible)
+    hidden = _hidden_bindings(tools.values(), eligible)
     plan_fn = _plan_fn(entry.node, new_body, tools_var, hidden)
     kinds = read_kinds(entry_params, schemas, observation)
     reader = namer.unique("read_whole") if kinds else ""
     reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
-    oracle_fn = _oracle_fn(plan_fn, reads, tools_var=tools_var, in_var=in_var, entry=entry.name)
-    tools_source, carved = _tools_module(facts, plan.tools.values(), hidden, hoisted, schemas)
+    before = [h.plan_fn for h in inlined]
+    oracle_fn = _oracle_fn(
+        plan_fn, reads, tools_var=tools_var, in_var=in_var, entry=entry.name, before=before
+    )
+    own = {k for h in inlined for k in h.tools} - set(plan.tools)  # the helpers' values, not the entry's
+    tools_source, carved = _tools_module(facts, tools.values(), hidden, hoisted, schemas, own)
     prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
     oracle_source = render(
         facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
@@ -152,21 +141,86 @@ def _carve(
     )
 
 
+def _plans(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    hoisted: set[str],
+    namer: Namer,
+    *,
+    granularity: Granularity,
+    tools_var: str,
+) -> tuple[PlanRewriter, list[cst.BaseStatement], list[HelperPlan]] | None:
+    """The entry point's plan, its rewritten body and the helpers carved as plans ("inline"), or
+    None when nothing is worth a tool."""
+    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
+    segments = granularity in ("fine", "split", "coarse", "inline") and not facts.has_global
+    bodies: dict[str, PendingTool] = {}  # one tool per body across the helpers' plans and the entry's
+
+    def make(
+        of: SolutionFacts,
+        of_ctx: SegmentContext,
+        *,
+        helper_tools: dict[str, FunctionFacts],
+        inlined: frozenset[str] = frozenset(),
+        single_ops: bool = False,
+        nested: dict[str, PendingTool] | None = None,
+    ) -> PlanRewriter:
+        return PlanRewriter(
+            of,
+            of_ctx,
+            helper_tools=helper_tools,
+            nested_tools=nested or {},
+            unique=namer.unique,
+            claim=namer.claim,
+            tools_var=tools_var,
+            segments=segments,
+            coarse=granularity == "coarse",
+            single_ops=single_ops,
+            split=granularity == "split",
+            inlined=inlined,
+            bodies=bodies,
+        )
+
+    names = inlinable_helpers(facts) if granularity == "inline" and segments else []
+    inlined = helper_plans(
+        facts, names, context=lambda f: _segment_context(f)[0], helper_tools=_helper_tools, make=make
+    )
+    carved_away = frozenset(h.name for h in inlined)
+    helper_tools = {k: v for k, v in _helper_tools(facts).items() if k not in carved_away}
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = make(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            inlined=carved_away,
+            single_ops=single_ops,
+            nested=nested_tools,
+        )
+        new_body = plan.block(
+            suite_statements(facts.entry.node.body), frozenset(p.name for p in facts.entry.params), False
+        )
+        if plan.tools or inlined:
+            return plan, new_body, inlined
+    return None
+
+
 def _tools_module(
     facts: SolutionFacts,
     tools: Iterable[PendingTool],
     hidden: dict[str, dict[str, str]],
     hoisted: set[str],
     schemas: dict[str, Any],
+    inlined: Collection[str] = (),
 ) -> tuple[str, list[CarvedTool]]:
-    """tools.py (local imports, hoisted helpers, the carved functions) and the carved tools."""
+    """tools.py (local imports, hoisted helpers, the carved functions) and the carved tools; a tool
+    named in ``inlined`` (called only by a helper's plan) takes no schema from the entry's inputs."""
     generated: list[cst.BaseStatement] = list(facts.local_imports)
     generated += [facts.nested[n].node.with_changes(leading_lines=[]) for n in sorted(hoisted)]
     carved: list[CarvedTool] = []
     for tool in tools:
         if tool.node is not None and tool.node.name.value not in hoisted:
             generated.append(tool.node)
-        carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
+        carved.append(_carved_tool(tool, hidden[tool.name], facts, {} if tool.name in inlined else schemas))
     return render(facts, generated, "Tools carved from the reference solution (codegym-mcp)."), carved
 
 
@@ -236,9 +290,16 @@ def _hidden_bindings(tools: Iterable[PendingTool], eligible: Collection[str]) ->
 
 
 def _oracle_fn(
-    plan_fn: cst.FunctionDef, reads: list[str], *, tools_var: str, in_var: str, entry: str
+    plan_fn: cst.FunctionDef,
+    reads: list[str],
+    *,
+    tools_var: str,
+    in_var: str,
+    entry: str,
+    before: Sequence[cst.FunctionDef] = (),
 ) -> cst.FunctionDef:
-    """``oracle(tools)``: observe (and read) the input, the plan, then submit its answer."""
+    """``oracle(tools)``: observe (and read) the input, the plan (after the helpers' plans
+    ``before``), then submit its answer."""
     return cst.FunctionDef(
         name=cst.Name("oracle"),
         params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
@@ -246,7 +307,7 @@ def _oracle_fn(
             body=[
                 cst.parse_statement(f"{in_var} = {tools_var}.observe()"),
                 *(cst.parse_statement(line) for line in reads),
-                plan_fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
+                *(fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]) for fn in [*before, plan_fn]),
                 cst.parse_statement(f"return {tools_var}.submit(answer={entry}(**{in_var}))").with_changes(
                     leading_lines=[cst.EmptyLine(indent=False)]
                 ),

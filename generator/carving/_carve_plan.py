@@ -68,6 +68,8 @@ class PlanRewriter:
         coarse: bool = False,
         single_ops: bool = False,
         split: bool = False,
+        inlined: frozenset[str] = frozenset(),
+        bodies: dict[str, PendingTool] | None = None,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -83,7 +85,8 @@ class PlanRewriter:
         self.split = split  # a loop body's statements as tools of their own, not one step tool
         self.tools: dict[str, PendingTool] = {}
         self._inits: dict[str, cst.BaseExpression] | None = None  # literal starts of the next loop's values
-        self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
+        self.inlined = inlined  # helpers carved as plan functions: their calls stay plan code
+        self._bodies = {} if bodies is None else bodies  # normalised body -> the tool that has it
         self._code = facts.module.code_for_node
 
     # ------------------------------------------------------------------ tool registry
@@ -187,7 +190,7 @@ class PlanRewriter:
             if (
                 isinstance(n, cst.Call)
                 and isinstance(n.func, cst.Name)
-                and self._tool_for(n.func) is not None
+                and (self._tool_for(n.func) is not None or n.func.value in self.inlined)
             ):
                 return True
             if isinstance(n, cst.Arg) and self.key_function(n) is not None:

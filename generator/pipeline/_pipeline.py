@@ -39,6 +39,7 @@ from ..statements._worked_example import worked_examples
 from ..verification._ladder import Refill, verify_by_rungs
 from ..verification._one_call import one_call_answers
 from ..verification._stages import (
+    FINER,
     GRANULARITIES,
     Recorded,
     augment_candidates,
@@ -175,17 +176,17 @@ class _Attempt:
                 else []
             )
             if answers and granularity == "fine":
-                split = self.split()  # the answering piece statement by statement, when that verifies
-                if split is not None:
-                    return split
+                finer = self.finer()  # the answering piece statement by statement, when that verifies
+                if finer is not None:
+                    return finer
             if answers:  # not offered: the next rung, and the reason in the report
                 failures.append(
                     f"{carving.granularity}: tool {answers[0]} returns the answer in one call on the hidden input"
                 )
                 continue
             if isinstance(result, Rejected) and result.rejection.stage == "filter" and granularity == "fine":
-                split = self.split()  # fewer, larger tools fell short: the loop bodies statement by statement
-                return split if split is not None else result
+                finer = self.finer()  # fewer, larger tools fell short: smaller pieces, when they verify
+                return finer if finer is not None else result
             if isinstance(result, Generated) or result.rejection.stage == "filter":
                 return result
             stage = result.rejection.stage
@@ -193,19 +194,23 @@ class _Attempt:
         reason = failures[-1] if failures else "no carving"
         return _reject(self.problem, stage, reason, detail="\n".join(failures))
 
-    def split(self) -> Generated | None:
-        """The "split" carving (loop bodies statement by statement) when it makes a gym that passes
-        the filters and has no one-call-answer tool, else None."""
+    def finer(self) -> Generated | None:
+        """The first of the finer carvings, "split" (loop bodies statement by statement) then
+        "inline" (the helpers the entry calls carved as plans), that makes a gym passing the
+        filters with no one-call-answer tool, else None."""
         source = self.recorded.raw.adapted or self.problem
-        carving = carve(source, self.recorded, "split", self.inferred, self.settings.observe)
-        if isinstance(carving, Rejected) or carving.granularity != "split":
-            return None
-        result = self.verify(carving)
-        if not isinstance(result, Generated):
-            return None
-        if one_call_answers(result.files.manifest.tools, result.files.instances):
-            return None
-        return result
+        for granularity in FINER:
+            if granularity == "inline" and self.recorded.is_class:
+                break
+            carving = carve(source, self.recorded, granularity, self.inferred, self.settings.observe)
+            if isinstance(carving, Rejected) or carving.granularity != granularity:
+                continue
+            result = self.verify(carving)
+            if isinstance(result, Generated) and not one_call_answers(
+                result.files.manifest.tools, result.files.instances
+            ):
+                return result
+        return None
 
     def proposal(self, proposal: Proposal | ProposalRejected) -> Generated | str:
         """A gym carved from the LLM's decomposition, or why not (the fallback reason)."""
