@@ -21,7 +21,7 @@ from ...runtime import read_tool_name
 from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
-from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers
+from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers, passed_through
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._describe_text import function_description
@@ -327,10 +327,11 @@ def _hidden_eligible(facts: SolutionFacts, entry_params: list[str]) -> set[str]:
     body = facts.entry.node.body
     index = facts.index
     name = facts.entry.name
-    if any(isinstance(n, cst.Name) and n.value == name for n in walk(body)):
-        return set()  # recursive: the parameters change from call to call
     changed = index.writes(body) | set(index.mutated(body)) | index.deletes(body)
-    return {p for p in entry_params if p not in changed}
+    stable = {p for p in entry_params if p not in changed}
+    if any(isinstance(n, cst.Name) and n.value == name for n in walk(body)):
+        return passed_through(facts, stable)  # recursive: only what every recursive call passes on
+    return stable
 
 
 def _alias_prone(facts: SolutionFacts) -> set[str]:

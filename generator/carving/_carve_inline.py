@@ -22,7 +22,7 @@ from ._carve_common import PendingTool
 from ._carve_plan import PlanRewriter
 from ._segments import SegmentContext, suite_statements
 
-__all__ = ["HelperPlan", "helper_plans", "inlinable_helpers"]
+__all__ = ["HelperPlan", "helper_plans", "inlinable_helpers", "passed_through"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,31 @@ def helper_plans(
         )
         plans.append(HelperPlan(name, fn, dict(plan.tools)))
     return plans
+
+
+def passed_through(facts: SolutionFacts, params: set[str]) -> set[str]:
+    """Of ``params`` (never rebound in the entry point), those every recursive call of the entry
+    passes on unchanged (``f(xs, i + 1)`` passes ``xs``): in every frame they hold the input.
+    Empty when the entry is referred to other than by a call, or a call unpacks ``*args``."""
+    entry = facts.entry
+    order = [p.name for p in entry.params]
+    names = [n for n in walk(entry.node.body) if isinstance(n, cst.Name) and n.value == entry.name]
+    calls = [
+        n
+        for n in walk(entry.node.body)
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == entry.name
+    ]
+    if len(calls) != len(names) or any(a.star for c in calls for a in c.args):
+        return set()
+    kept = set(params)
+    for call in calls:
+        given = {
+            (a.keyword.value if a.keyword else order[i] if i < len(order) else ""): a.value
+            for i, a in enumerate(call.args)
+        }
+        kept = {
+            p
+            for p in kept
+            if isinstance(given.get(p), cst.Name) and cst.ensure_type(given[p], cst.Name).value == p
+        }
+    return kept

@@ -31,8 +31,10 @@ from ...schemas import GymManifest, GymSummary, Instance, OracleSummary, Problem
 from .._results import Generated, GenerateSettings, GymFiles, Rejected
 from ..carving._carving_types import Carving
 from ..carving._schemas_pick import input_schema_for, pick_schema
+from ..instances._adapters import ADAPTER_PREFIX
 from ..instances._batching import BatchPlan, plan_batches
 from ..instances._filters import apply_filters, fit_episodes
+from ..instances._handles import handle_problem
 from ..llm._llm_decompose import Proposal, ProposalRejected
 from ..statements._task_text import Statement, compose_statement
 from ..statements._worked_example import worked_examples
@@ -187,19 +189,26 @@ class _Attempt:
             if isinstance(result, Rejected) and result.rejection.stage == "filter" and granularity == "fine":
                 finer = self.finer()  # fewer, larger tools fell short: smaller pieces, when they verify
                 return finer if finer is not None else result
-            if isinstance(result, Generated) or result.rejection.stage == "filter":
+            if isinstance(result, Rejected) and result.rejection.stage == "filter":
+                finer = self.finer(numbered_only=True)  # trees, linked lists: node numbers
+                return finer if finer is not None else result
+            if isinstance(result, Generated):
                 return result
             stage = result.rejection.stage
             failures.append(f"{carving.granularity}: {result.rejection.reason}")
         reason = failures[-1] if failures else "no carving"
         return _reject(self.problem, stage, reason, detail="\n".join(failures))
 
-    def finer(self) -> Generated | None:
-        """The first of the finer carvings, "split" (loop bodies statement by statement) then
-        "inline" (the helpers the entry calls carved as plans), that makes a gym passing the
-        filters with no one-call-answer tool, else None."""
+    def finer(self, *, numbered_only: bool = False) -> Generated | None:
+        """The first of the finer carvings, "split" (loop bodies statement by statement),
+        "inline" (the helpers the entry calls carved as plans), then for trees and linked lists
+        the reference walking node numbers through accessor tools, that makes a gym passing the
+        filters with no one-call-answer tool, else None. ``numbered_only``: the last one only."""
         source = self.recorded.raw.adapted or self.problem
-        for granularity in FINER:
+        numbered = self.numbered()
+        tries = [] if numbered_only else [(source, g) for g in FINER]
+        tries += [(numbered, "fine")] if numbered is not None else []
+        for source, granularity in tries:
             if granularity == "inline" and self.recorded.is_class:
                 break
             carving = carve(source, self.recorded, granularity, self.inferred, self.settings.observe)
@@ -211,6 +220,16 @@ class _Attempt:
             ):
                 return result
         return None
+
+    def numbered(self) -> Problem | None:
+        """A tree or linked-list problem with the reference walking node numbers (``_handles``)."""
+        raw = self.recorded.raw
+        if raw.adapted is None or not raw.shapes or self.recorded.is_class:
+            return None
+        target = raw.target.name.removeprefix(ADAPTER_PREFIX)
+        params = [(p.name, p.kind) for p in raw.params]
+        out = handle_problem(self.problem, target, params, raw.shapes, in_place=raw.answer_is_argument)
+        return out if isinstance(out, Problem) else None
 
     def proposal(self, proposal: Proposal | ProposalRejected) -> Generated | str:
         """A gym carved from the LLM's decomposition, or why not (the fallback reason)."""
