@@ -21,7 +21,7 @@ from ...runtime import read_tool_name
 from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
-from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers, passed_through
+from ._carve_inline import HelperPlan, calls_any, helper_plans, inlinable_helpers, passed_through
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._describe_text import function_description
@@ -380,10 +380,11 @@ def _nested_tools(
 ) -> dict[str, PendingTool]:
     index = facts.index
     out: dict[str, PendingTool] = {}
+    helpers = frozenset(_helper_tools(facts))
     for name in sorted(facts.nested):
         f = facts.nested[name]
-        if not _basic_ok(f):
-            continue
+        if not _basic_ok(f) or calls_any(f.node.body, helpers):
+            continue  # a helper tool inside: the function stays plan code that calls the tool
         free: list[str] = []
         for r in index.reads(f.node.body):
             if r != name and r not in ctx.available and r not in free:

@@ -12,7 +12,7 @@ point's parameters (the first replay infers them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import libcst as cst
@@ -22,7 +22,7 @@ from ._carve_common import PendingTool
 from ._carve_plan import PlanRewriter
 from ._segments import SegmentContext, suite_statements
 
-__all__ = ["HelperPlan", "helper_plans", "inlinable_helpers", "passed_through"]
+__all__ = ["HelperPlan", "calls_any", "helper_plans", "inlinable_helpers", "passed_through"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,10 @@ def passed_through(facts: SolutionFacts, params: set[str]) -> set[str]:
             if isinstance(given.get(p), cst.Name) and cst.ensure_type(given[p], cst.Name).value == p
         }
     return kept
+
+
+def calls_any(node: cst.CSTNode, names: Collection[str]) -> bool:
+    """Whether ``node`` calls one of the functions ``names`` by name."""
+    return any(
+        isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in names for n in walk(node)
+    )

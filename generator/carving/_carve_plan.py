@@ -377,7 +377,11 @@ class PlanRewriter:
             )
         if isinstance(stmt, cst.SimpleStatementLine):
             return self._simple(stmt, bound, in_loop)
-        return stmt  # try, def, class, match: kept as written
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in self.facts.nested:
+            from ._carve_exprs import HelperCalls  # imports this module
+
+            return cast(cst.FunctionDef, stmt.visit(HelperCalls(self)))  # a nested plan function
+        return stmt  # try, class, match: kept as written
 
     def _for(
         self, stmt: cst.For, bound: frozenset[str], in_loop: bool, iter_override: cst.BaseExpression | None
