@@ -25,16 +25,16 @@ __all__ = ["handle_problem"]
 
 _TREE_NODES = '''
 def _codegym_nodes(values, node=None):
-    """Node number (1-based position in the level-order list) -> [value, left, right] numbers."""
+    """Node number (1-based position in the level-order list) -> its value and children's numbers."""
     nodes = {}
     if values and values[0] is not None:
-        nodes[1] = [values[0], None, None]
+        nodes[1] = {"VAL": values[0], "LEFT": None, "RIGHT": None}
     queue, i = [1] if nodes else [], 1
     while queue and i < len(values):
         parent = queue.pop(0)
-        for side in (1, 2):
+        for side in ("LEFT", "RIGHT"):
             if i < len(values) and values[i] is not None:
-                nodes[i + 1] = [values[i], None, None]
+                nodes[i + 1] = {"VAL": values[i], "LEFT": None, "RIGHT": None}
                 nodes[parent][side] = i + 1
                 queue.append(i + 1)
             i += 1
@@ -43,20 +43,27 @@ def _codegym_nodes(values, node=None):
 
 _LIST_NODES = '''
 def _codegym_nodes(values, node=None):
-    """Node number (1-based position in the list of values) -> [value, next number]."""
+    """Node number (1-based position in the list of values) -> its value and the next node's number."""
     n = len(values or [])
-    nodes = {k + 1: [values[k], k + 2 if k + 1 < n else None] for k in range(n)}
+    nodes = {k + 1: {"VAL": values[k], "NEXT": k + 2 if k + 1 < n else None} for k in range(n)}
     return nodes if node is None else _codegym_node(nodes, node, n)
 '''
 
 _NODE = """
+class _CodegymNode:
+    \"\"\"One numbered node: its value and its links' numbers, under the node class's names.\"\"\"
+
+    def __init__(self, fields):
+        self.__dict__.update(fields)
+
+
 def _codegym_node(nodes, node, size):
     if node not in nodes:
         raise ValueError(
             f"node {node!r} is not a node: nodes are numbered by their position in the list, 1 to {size}, "
             "and a missing child is null; pass the number of an existing node"
         )
-    return nodes[node]
+    return _CodegymNode(nodes[node])
 """
 
 
@@ -94,7 +101,7 @@ def handle_problem(
     attrs = (shape.val, *shape.links)
     accessors = {a: f"{a}_of" for a in attrs}
     first = "root_of" if shape.kind == "tree" else "head_of"
-    taken = {*accessors.values(), first, "_codegym_nodes", "_codegym_node"} & names
+    taken = {*accessors.values(), first, "_codegym_nodes", "_codegym_node", "_CodegymNode"} & names
     node, handle = nodes[0], f"{nodes[0]}_node"
     if taken or handle in names:
         return f"the solution already uses the names {sorted(taken | ({handle} & names))}"
@@ -109,7 +116,7 @@ def handle_problem(
         update={
             "solution": problem.solution.rstrip()
             + "\n\n\n# ---- codegym: the nodes as numbers, read through tools (generated) ----\n"
-            + (_TREE_NODES if shape.kind == "tree" else _LIST_NODES)
+            + _decoder(shape.kind, shape.val, shape.links)
             + _NODE
             + _accessors(shape.kind, node, accessors, shape.val, first)
             + _entry(fn, body, entry, node, handle, first),
@@ -214,6 +221,18 @@ class _Rewrite(cst.CSTTransformer):
         return updated_node.with_changes(func=cst.Name(self.entry), args=args)
 
 
+def _decoder(kind: str, val: str, links: tuple[str, ...]) -> str:
+    """``_codegym_nodes`` with the node class's own attribute names as keys."""
+    if kind == "tree":
+        left, right = links
+        return (
+            _TREE_NODES.replace('"VAL"', repr(val))
+            .replace('"LEFT"', repr(left))
+            .replace('"RIGHT"', repr(right))
+        )
+    return _LIST_NODES.replace('"VAL"', repr(val)).replace('"NEXT"', repr(links[0]))
+
+
 def _accessors(kind: str, node: str, accessors: dict[str, str], val: str, first: str) -> str:
     what = "binary tree" if kind == "tree" else "linked list"
     where = "level-order list (null for a missing child)" if kind == "tree" else "list of values"
@@ -223,7 +242,7 @@ def _accessors(kind: str, node: str, accessors: dict[str, str], val: str, first:
         f'    """The number of the first node of the {what} `{node}` (1), or None when it is empty."""\n'
         f"    return 1 if _codegym_nodes({node}) else None\n"
     ]
-    for k, (attr, name) in enumerate(accessors.items()):
+    for attr, name in accessors.items():
         if attr == val:
             doc = f"The `{attr}` value of node `node` of the {what} `{node}`; {numbered}."
         else:
@@ -231,7 +250,7 @@ def _accessors(kind: str, node: str, accessors: dict[str, str], val: str, first:
                 f"The number of the `{attr}` node of node `node` of the {what} `{node}`, or None; {numbered}."
             )
         out.append(
-            f'\n\ndef {name}({node}, node):\n    """{doc}"""\n    return _codegym_nodes({node}, node)[{k}]\n'
+            f'\n\ndef {name}({node}, node):\n    """{doc}"""\n    return _codegym_nodes({node}, node).{attr}\n'
         )
     return "".join(out)
 
