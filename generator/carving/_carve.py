@@ -21,10 +21,10 @@ from ...runtime import read_tool_name
 from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
-from ._carve_inline import HelperPlan, calls_any, helper_plans, inlinable_helpers, passed_through
+from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers, passed_through
+from ._carve_nested import basic_ok, nested_helper_tools
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
-from ._describe_text import function_description
 from ._getters import getters_carving
 from ._oracle_reads import read_function_source, read_kinds, read_lines
 from ._segments import SegmentContext, opaque_names, suite_statements
@@ -152,7 +152,9 @@ def _plans(
 ) -> tuple[PlanRewriter, list[cst.BaseStatement], list[HelperPlan]] | None:
     """The entry point's plan, its rewritten body and the helpers carved as plans ("inline"), or
     None when nothing is worth a tool."""
-    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
+    nested_tools = (
+        nested_helper_tools(facts, ctx, hoisted, namer, _helper_tools(facts)) if not facts.has_global else {}
+    )
     segments = granularity in ("fine", "split", "coarse", "inline") and not facts.has_global
     bodies: dict[str, PendingTool] = {}  # one tool per body across the helpers' plans and the entry's
 
@@ -358,7 +360,7 @@ def _hoistable(facts: SolutionFacts, imports: frozenset[str]) -> set[str]:
     for _ in range(len(facts.nested) + 1):
         grew = False
         for name, f in facts.nested.items():
-            if name in hoisted or name in facts.module_names or not _basic_ok(f):
+            if name in hoisted or name in facts.module_names or not basic_ok(f):
                 continue
             free = [r for r in index.reads(f.node) if r != name and r not in hoisted and r not in imports]
             if not free and set(f.decorators) <= _CACHES:
@@ -367,79 +369,6 @@ def _hoistable(facts: SolutionFacts, imports: frozenset[str]) -> set[str]:
         if not grew:
             break
     return hoisted
-
-
-def _basic_ok(f: FunctionFacts) -> bool:
-    if not f.simple_params or f.is_generator or f.mutated_params:
-        return False
-    return not any(isinstance(n, (cst.Global, cst.Nonlocal)) for n in walk(f.node.body))
-
-
-def _nested_tools(
-    facts: SolutionFacts, ctx: SegmentContext, hoisted: set[str], namer: Namer
-) -> dict[str, PendingTool]:
-    index = facts.index
-    out: dict[str, PendingTool] = {}
-    helpers = frozenset(_helper_tools(facts))
-    for name in sorted(facts.nested):
-        f = facts.nested[name]
-        if not _basic_ok(f) or calls_any(f.node.body, helpers):
-            continue  # a helper tool inside: the function stays plan code that calls the tool
-        free: list[str] = []
-        for r in index.reads(f.node.body):
-            if r != name and r not in ctx.available and r not in free:
-                free.append(r)
-        if name in hoisted:
-            fname, node = name, f.node
-        else:
-            if (
-                f.decorators
-                or any(r in ctx.opaque for r in free)
-                or set(free) & set(index.mutated(f.node.body))
-            ):
-                continue
-            own = [n for n in walk(f.node.body) if isinstance(n, cst.Name) and n.value == name]
-            calls = [
-                n.func for n in walk(f.node.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)
-            ]
-            if len(own) != sum(1 for c in calls if c.value == name):
-                continue  # refers to itself other than by calling itself
-            fname = name if name not in facts.module_names else namer.unique(f"{name}_tool")
-            params = f.node.params.with_changes(
-                params=[cst.Param(cst.Name(v)) for v in free] + list(f.node.params.params)
-            )
-            fbody = f.node.body.visit(_Recursion(name, fname, free))
-            node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
-        assert isinstance(node, cst.FunctionDef)
-        desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
-        out[name] = PendingTool(
-            namer.claim(name),
-            "helper",
-            desc,
-            fname,
-            [*free, *(p.name for p in f.params)],
-            node=node,
-            helper=f,
-            free=free,
-        )
-    return out
-
-
-class _Recursion(cst.CSTTransformer):
-    """Recursive calls of a hoisted closure pass its closure variables along."""
-
-    def __init__(self, name: str, fname: str, free: list[str]) -> None:
-        super().__init__()
-        self.name, self.fname, self.free = name, fname, free
-
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        if isinstance(updated_node.func, cst.Name) and updated_node.func.value == self.name:
-            extra = [cst.Arg(cst.Name(v), keyword=cst.Name(v), equal=_EQ) for v in self.free]
-            return updated_node.with_changes(func=cst.Name(self.fname), args=[*updated_node.args, *extra])
-        return updated_node
-
-
-_EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 
 
 class _DropHidden(cst.CSTTransformer):

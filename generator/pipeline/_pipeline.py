@@ -35,6 +35,7 @@ from ..instances._adapters import ADAPTER_PREFIX
 from ..instances._batching import BatchPlan, plan_batches
 from ..instances._filters import apply_filters, fit_episodes
 from ..instances._handles import handle_problem
+from ..instances._inplace import inplace_problem
 from ..llm._llm_decompose import Proposal, ProposalRejected
 from ..statements._task_text import Statement, compose_statement
 from ..statements._worked_example import worked_examples
@@ -222,13 +223,20 @@ class _Attempt:
         return None
 
     def numbered(self) -> Problem | None:
-        """A tree or linked-list problem with the reference walking node numbers (``_handles``)."""
+        """An adapted problem rewritten so that its work is in reach of the carving: a tree or
+        linked-list reference walking node numbers (``_handles``), an in-place reference as the
+        entry point itself (``_inplace``)."""
         raw = self.recorded.raw
-        if raw.adapted is None or not raw.shapes or self.recorded.is_class:
+        if raw.adapted is None or self.recorded.is_class:
             return None
         target = raw.target.name.removeprefix(ADAPTER_PREFIX)
         params = [(p.name, p.kind) for p in raw.params]
-        out = handle_problem(self.problem, target, params, raw.shapes, in_place=raw.answer_is_argument)
+        if raw.shapes:
+            out = handle_problem(self.problem, target, params, raw.shapes, in_place=raw.answer_is_argument)
+        elif raw.answer_is_argument is not None:
+            out = inplace_problem(self.problem, target, params, raw.answer_is_argument)
+        else:
+            return None
         return out if isinstance(out, Problem) else None
 
     def proposal(self, proposal: Proposal | ProposalRejected) -> Generated | str:
