@@ -22,7 +22,7 @@ from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
 from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers, passed_through
-from ._carve_nested import basic_ok, nested_helper_tools
+from ._carve_nested import basic_ok, nested_helper_tools, write_back_source
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
 from ._getters import getters_carving
@@ -127,6 +127,8 @@ def _carve(
     own = {k for h in inlined for k in h.tools} - set(plan.tools)  # the helpers' values, not the entry's
     tools_source, carved = _tools_module(facts, tools.values(), hidden, hoisted, schemas, own)
     prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
+    backs = sorted({t.write_back for t in tools.values() if t.write_back})
+    prelude += [cst.parse_statement(write_back_source(name)) for name in backs]
     oracle_source = render(
         facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
     )
@@ -401,7 +403,7 @@ def _carved_tool(
     returns: dict[str, Any] | None = None
     if tool.helper is not None:
         declared = {p.name: annotation_schema(p.annotation) for p in tool.helper.params}
-        returns = annotation_schema(tool.helper.returns)
+        returns = annotation_schema(tool.helper.returns) if not tool.changed else None
     stable = _hidden_eligible(facts, list(schemas))
     params = []
     for p in tool.params:

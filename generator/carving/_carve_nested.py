@@ -12,7 +12,7 @@ from ._carve_inline import calls_any
 from ._describe_text import function_description
 from ._segments import SegmentContext
 
-__all__ = ["basic_ok", "nested_helper_tools"]
+__all__ = ["basic_ok", "nested_helper_tools", "returning", "write_back_source"]
 
 
 def basic_ok(f: FunctionFacts) -> bool:
@@ -35,6 +35,7 @@ def nested_helper_tools(
     index = facts.index
     out: dict[str, PendingTool] = {}
     helpers = frozenset(helper_tools)
+    write_back: str | None = None
     for name in sorted(facts.nested):
         f = facts.nested[name]
         if not basic_ok(f) or (calls_any(f.node.body, helpers) and calls_any(f.node.body, [name])):
@@ -43,13 +44,15 @@ def nested_helper_tools(
         for r in index.reads(f.node.body):
             if r != name and r not in ctx.available and r not in free:
                 free.append(r)
+        changed: list[str] = []
         if name in hoisted:
             fname, node = name, f.node
         else:
+            changed = [v for v in free if v in set(index.mutated(f.node.body))]
             if (
                 f.decorators
                 or any(r in ctx.opaque for r in free)
-                or set(free) & set(index.mutated(f.node.body))
+                or (changed and calls_any(f.node.body, [name]))
             ):
                 continue
             own = [n for n in walk(f.node.body) if isinstance(n, cst.Name) and n.value == name]
@@ -63,9 +66,14 @@ def nested_helper_tools(
                 params=[cst.Param(cst.Name(v)) for v in free] + list(f.node.params.params)
             )
             fbody = f.node.body.visit(_Recursion(name, fname, free))
+            if changed:  # the closure's values it changes come back after its result
+                fbody = returning(cst.ensure_type(fbody, cst.IndentedBlock), changed)
+                write_back = write_back or namer.unique("write_back")
             node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
         assert isinstance(node, cst.FunctionDef)
         desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
+        if changed:
+            desc += f"\nIt changes {', '.join(changed)}: the reply is [its result, {', '.join(changed)} after the change]."
         out[name] = PendingTool(
             namer.claim(name),
             "helper",
@@ -75,6 +83,8 @@ def nested_helper_tools(
             node=node,
             helper=f,
             free=free,
+            changed=changed,
+            write_back=write_back if changed else None,
         )
     return out
 
@@ -88,9 +98,51 @@ class _Recursion(cst.CSTTransformer):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if isinstance(updated_node.func, cst.Name) and updated_node.func.value == self.name:
-            extra = [cst.Arg(cst.Name(v), keyword=cst.Name(v), equal=_EQ) for v in self.free]
-            return updated_node.with_changes(func=cst.Name(self.fname), args=[*updated_node.args, *extra])
+            extra = [cst.Arg(cst.Name(v)) for v in self.free]  # the leading parameters
+            return updated_node.with_changes(func=cst.Name(self.fname), args=[*extra, *updated_node.args])
         return updated_node
 
 
-_EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+def returning(body: cst.IndentedBlock, changed: list[str]) -> cst.IndentedBlock:
+    """``body`` returning ``(result, *changed)`` at each of its returns and at its end."""
+    new = body.visit(_Returns(changed))
+    assert isinstance(new, cst.IndentedBlock)
+    last = new.body[-1] if new.body else None
+    if isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return):
+        return new  # it never runs off its end
+    end = cst.parse_statement(f"return (None, {', '.join(changed)})\n")
+    return new.with_changes(body=[*new.body, end])
+
+
+class _Returns(cst.CSTTransformer):
+    def __init__(self, changed: list[str]) -> None:
+        super().__init__()
+        self.changed = changed
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def leave_Return(self, original_node: cst.Return, updated_node: cst.Return) -> cst.Return:
+        value = updated_node.value or cst.Name("None")
+        items = [cst.Element(value), *(cst.Element(cst.Name(v)) for v in self.changed)]
+        return updated_node.with_changes(
+            value=cst.Tuple(items), whitespace_after_return=cst.SimpleWhitespace(" ")
+        )
+
+
+def write_back_source(name: str) -> str:
+    """The oracle's ``name(reply, *targets)``: copy a tool's changed values back into the plan's
+    own objects (in place, as the reference changed them), then give the tool's result."""
+    return (
+        f"def {name}(reply, *targets):\n"
+        "    for target, value in zip(targets, reply[1:]):\n"
+        "        if isinstance(target, (dict, set)):\n"
+        "            target.clear()\n"
+        "            target.update(value)\n"
+        "        else:\n"
+        "            target[:] = value\n"
+        "    return reply[0]\n"
+    )

@@ -377,7 +377,11 @@ class PlanRewriter:
             )
         if isinstance(stmt, cst.SimpleStatementLine):
             return self._simple(stmt, bound, in_loop)
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in self.facts.nested:
+        if (
+            isinstance(stmt, cst.FunctionDef)
+            and stmt.name.value in self.facts.nested
+            and stmt.name.value not in self.nested_tools
+        ):
             from ._carve_exprs import HelperCalls  # imports this module
 
             return cast(cst.FunctionDef, stmt.visit(HelperCalls(self)))  # a nested plan function

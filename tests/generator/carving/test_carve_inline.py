@@ -87,3 +87,52 @@ def test_a_recursive_helper_is_not_carved_as_a_plan() -> None:
     assert "fact" in {t.name for t in inline.tools}
     answer, _ = _run(inline, {"n": 12})
     assert answer == _reference(RECURSIVE, "solve", {"n": 12})
+
+
+# shaped like KodCode's quick_sort_in_place: closures that change the input in place
+QUICK = """
+def solve(arr):
+    def partition(low, high):
+        pivot = arr[high]
+        i = low - 1
+        for j in range(low, high):
+            if arr[j] <= pivot:
+                i += 1
+                arr[i], arr[j] = arr[j], arr[i]
+        arr[i + 1], arr[high] = arr[high], arr[i + 1]
+        return i + 1
+
+    def sort(low, high):
+        if low < high:
+            p = partition(low, high)
+            sort(low, p - 1)
+            sort(p + 1, high)
+
+    sort(0, len(arr) - 1)
+    return arr
+"""
+
+# a recursive closure called with positional arguments
+COUNT = """
+def solve(nums, k):
+    def count(i):
+        return 0 if i == len(nums) else (nums[i] > k) + count(i + 1)
+    return count(0)
+"""
+
+
+def test_a_closure_that_changes_the_input_returns_it_and_the_plan_writes_it_back() -> None:
+    carving = _carve(QUICK, ["arr"])
+    (tool,) = carving.tools
+    assert tool.name == "partition" and [p.name for p in tool.params] == ["arr", "low", "high"]
+    assert "the reply is [its result, arr after the change]" in tool.description
+    for arr in ([5, 1, 4, 2, 3], [3, 3, 1], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]):
+        answer, calls = _run(carving, {"arr": arr})
+        assert answer == sorted(arr) and calls.count("partition") >= len(arr) // 2
+
+
+def test_a_recursive_closure_tool_passes_its_closure_values_before_its_own_arguments() -> None:
+    carving = _carve(COUNT, ["nums", "k"])
+    assert [t.name for t in carving.tools] == ["count"]
+    answer, _ = _run(carving, {"nums": [1, 5, 2, 8], "k": 2})
+    assert answer == _reference(COUNT, "solve", {"nums": [1, 5, 2, 8], "k": 2}) == 2
