@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import libcst as cst
@@ -158,33 +159,14 @@ def _plans(
         nested_helper_tools(facts, ctx, hoisted, namer, _helper_tools(facts)) if not facts.has_global else {}
     )
     segments = granularity in ("fine", "split", "coarse", "inline") and not facts.has_global
-    bodies: dict[str, PendingTool] = {}  # one tool per body across the helpers' plans and the entry's
-
-    def make(
-        of: SolutionFacts,
-        of_ctx: SegmentContext,
-        *,
-        helper_tools: dict[str, FunctionFacts],
-        inlined: frozenset[str] = frozenset(),
-        single_ops: bool = False,
-        nested: dict[str, PendingTool] | None = None,
-    ) -> PlanRewriter:
-        return PlanRewriter(
-            of,
-            of_ctx,
-            helper_tools=helper_tools,
-            nested_tools=nested or {},
-            unique=namer.unique,
-            claim=namer.claim,
-            tools_var=tools_var,
-            segments=segments,
-            coarse=granularity == "coarse",
-            single_ops=single_ops,
-            split=granularity == "split",
-            inlined=inlined,
-            bodies=bodies,
-        )
-
+    make = partial(
+        _rewriter,
+        namer=namer,
+        tools_var=tools_var,
+        granularity=granularity,
+        segments=segments,
+        bodies={},  # one tool per body across the helpers' plans and the entry's
+    )
     names = inlinable_helpers(facts) if granularity == "inline" and segments else []
     inlined = helper_plans(
         facts, names, context=lambda f: _segment_context(f)[0], helper_tools=_helper_tools, make=make
@@ -206,6 +188,38 @@ def _plans(
         if plan.tools or inlined:
             return plan, new_body, inlined
     return None
+
+
+def _rewriter(
+    of: SolutionFacts,
+    of_ctx: SegmentContext,
+    *,
+    namer: Namer,
+    tools_var: str,
+    granularity: Granularity,
+    segments: bool,
+    bodies: dict[str, PendingTool],
+    helper_tools: dict[str, FunctionFacts],
+    inlined: frozenset[str] = frozenset(),
+    single_ops: bool = False,
+    nested: dict[str, PendingTool] | None = None,
+) -> PlanRewriter:
+    """A plan rewriter of ``of`` (the entry point's facts, or a helper's) with the carving's settings."""
+    return PlanRewriter(
+        of,
+        of_ctx,
+        helper_tools=helper_tools,
+        nested_tools=nested or {},
+        unique=namer.unique,
+        claim=namer.claim,
+        tools_var=tools_var,
+        segments=segments,
+        coarse=granularity == "coarse",
+        single_ops=single_ops,
+        split=granularity == "split",
+        inlined=inlined,
+        bodies=bodies,
+    )
 
 
 def _tools_module(

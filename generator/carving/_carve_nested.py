@@ -55,21 +55,12 @@ def nested_helper_tools(
                 or (changed and calls_any(f.node.body, [name]))
             ):
                 continue
-            own = [n for n in walk(f.node.body) if isinstance(n, cst.Name) and n.value == name]
-            calls = [
-                n.func for n in walk(f.node.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)
-            ]
-            if len(own) != sum(1 for c in calls if c.value == name):
+            made = _closure(f, free, changed, facts, namer)
+            if made is None:
                 continue  # refers to itself other than by calling itself
-            fname = name if name not in facts.module_names else namer.unique(f"{name}_tool")
-            params = f.node.params.with_changes(
-                params=[cst.Param(cst.Name(v)) for v in free] + list(f.node.params.params)
-            )
-            fbody = f.node.body.visit(_Recursion(name, fname, free))
-            if changed:  # the closure's values it changes come back after its result
-                fbody = returning(cst.ensure_type(fbody, cst.IndentedBlock), changed)
+            fname, node = made
+            if changed:
                 write_back = write_back or namer.unique("write_back")
-            node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
         assert isinstance(node, cst.FunctionDef)
         desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
         if changed:
@@ -87,6 +78,27 @@ def nested_helper_tools(
             write_back=write_back if changed else None,
         )
     return out
+
+
+def _closure(
+    f: FunctionFacts, free: list[str], changed: list[str], facts: SolutionFacts, namer: Namer
+) -> tuple[str, cst.FunctionDef] | None:
+    """The tool function of closure ``f``: its closure variables ``free`` as leading parameters,
+    the ``changed`` ones returned after its result; None when it refers to itself other than by
+    calling itself."""
+    name = f.name
+    own = [n for n in walk(f.node.body) if isinstance(n, cst.Name) and n.value == name]
+    calls = [n.func for n in walk(f.node.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)]
+    if len(own) != sum(1 for c in calls if c.value == name):
+        return None
+    fname = name if name not in facts.module_names else namer.unique(f"{name}_tool")
+    params = f.node.params.with_changes(
+        params=[cst.Param(cst.Name(v)) for v in free] + list(f.node.params.params)
+    )
+    fbody = f.node.body.visit(_Recursion(name, fname, free))
+    if changed:  # the closure's values it changes come back after its result
+        fbody = returning(cst.ensure_type(fbody, cst.IndentedBlock), changed)
+    return fname, f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
 
 
 class _Recursion(cst.CSTTransformer):
