@@ -33,11 +33,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["KEEP_ALIVE", "POOLS", "SESSION_HEADER", "Front", "Replica", "serve_front"]
+from ._catalog_server import KEEP_ALIVE
 
-KEEP_ALIVE = 30
-"""Seconds the front keeps an idle client connection: longer than clients keep theirs (httpx: 5 s),
-so a client never sends on a connection the front is closing."""
+__all__ = ["POOLS", "SESSION_HEADER", "Front", "Replica", "serve_front"]
 
 SESSION_HEADER = "mcp-session-id"
 POOLS = 16
@@ -138,10 +136,12 @@ class Front:
     @asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
         timeout = httpx2.Timeout(30.0, read=None)  # an SSE stream may stay silent for long
-        # idle upstream connections are dropped before the replica's uvicorn drops them (5 s): a
-        # request never goes out on a connection the replica is closing
+        # an idle upstream connection is dropped well before the replica (a catalog server) drops it
+        # (KEEP_ALIVE): a request never goes out on a connection the replica is closing
         idle = max(1, _IDLE_KEPT // self._pool_count)
-        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=idle, keepalive_expiry=2.0)
+        limits = httpx2.Limits(
+            max_connections=None, max_keepalive_connections=idle, keepalive_expiry=KEEP_ALIVE / 2
+        )
         async with AsyncExitStack() as stack:
             pools = [httpx2.AsyncClient(timeout=timeout, limits=limits) for _ in range(self._pool_count)]
             for pool in pools:
