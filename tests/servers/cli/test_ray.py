@@ -61,15 +61,21 @@ def catalog_files(catalog: Path) -> dict[str, bytes]:
     return files
 
 
+def generate_arguments(**more: Any) -> dict[str, Any]:
+    """``generate``'s arguments for the generic fixture dataset, sandbox on (plus ``more``)."""
+    return {
+        "dataset": "generic",
+        "settings": GenerateSettings(),
+        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
+        **more,
+    }
+
+
 def test_ray_generation_writes_the_local_run_s_catalog_byte_for_byte_and_resumes(
     cluster: str, tmp_path: Path
 ) -> None:
     problems = load_dataset(f"jsonl:{DATASET}").problems
-    common: dict[str, Any] = {
-        "dataset": "generic",
-        "settings": GenerateSettings(),
-        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
-    }
+    common = generate_arguments()
     local = generate(problems, catalog=tmp_path / "local", workers=2, **common)
     on_ray = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
     again = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
@@ -112,12 +118,7 @@ def test_a_ray_actor_killed_mid_problem_costs_that_problem_as_infra_and_a_rerun_
     cluster: str, tmp_path: Path
 ) -> None:
     problems = load_dataset(f"jsonl:{DATASET}").problems
-    common: dict[str, Any] = {
-        "dataset": "generic",
-        "settings": GenerateSettings(),
-        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
-        "catalog": tmp_path / "ray",
-    }
+    common = generate_arguments(catalog=tmp_path / "ray")
     killed: list[int] = []
     stop = threading.Event()
     killer = threading.Thread(target=kill_first_builder_in_flight, args=(killed, stop), daemon=True)
