@@ -19,6 +19,7 @@ import anyio
 import httpx2
 
 from codegym_mcp.runtime import EPISODE_META_KEY, Gym, canonical_json
+from codegym_mcp.servers.mcp._sessions import STEP_META
 
 __all__ = ["LightEpisode", "LightSession", "open_session"]
 
@@ -67,8 +68,24 @@ class LightSession:
     def _slot(self) -> AbstractAsyncContextManager[Any]:
         return self.limit if self.limit is not None else nullcontext()
 
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """One ``tools/call``; its JSON-RPC result.
+    async def _send(self, method: str, body: dict[str, Any] | None) -> httpx2.Response:
+        """One request of this session; sent once more when the connection was closed under it
+        (a keep-alive connection the server closed as the request went out: it was not served).
+
+        Raises:
+            httpx2.HTTPError: the transport failed twice.
+        """
+        for attempt in (1, 2):
+            try:
+                async with self._slot():
+                    return await self.http.request(method, self.url, json=body, headers=self.headers)
+            except httpx2.RemoteProtocolError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], *, step: int) -> dict[str, Any]:
+        """One ``tools/call`` (the episode's call ``step``, 0-based); its JSON-RPC result.
 
         Raises:
             ProtocolFailure: an HTTP error status or a JSON-RPC error.
@@ -79,10 +96,10 @@ class LightSession:
             "jsonrpc": "2.0",
             "id": self._next_id,
             "method": "tools/call",
-            "params": {"name": name, "arguments": arguments},
+            # the step index makes a resent call idempotent on the server (served once)
+            "params": {"name": name, "arguments": arguments, "_meta": {STEP_META: step}},
         }
-        async with self._slot():
-            answer = await self.http.post(self.url, json=body, headers=self.headers)
+        answer = await self._send("POST", body)
         payload = answer.json() if answer.content else {}
         if answer.status_code != 200 or "result" not in payload:
             raise ProtocolFailure(f"tools/call {name}: HTTP {answer.status_code}, {payload.get('error')}")
@@ -93,8 +110,8 @@ class LightSession:
         """Replay instance ``instance``'s oracle trace (the session plays that instance)."""
         episode = LightEpisode()
         try:
-            for step in gym.instances[instance].oracle_trace:
-                result = await self.call_tool(step.tool, dict(step.arguments))
+            for index, step in enumerate(gym.instances[instance].oracle_trace):
+                result = await self.call_tool(step.tool, dict(step.arguments), step=index)
                 episode.calls += 1
                 structured = result.get("structuredContent")
                 if result.get("isError") or canonical_json(structured) != canonical_json(step.result):
@@ -107,14 +124,14 @@ class LightSession:
             episode.error = f"{type(exc).__name__}: {exc}"
         return episode
 
-    async def close(self) -> None:
-        """``DELETE`` the session (the server writes the record of an episode still running).
-
-        Raises:
-            httpx2.HTTPError: the transport failed.
-        """
-        async with self._slot():
-            await self.http.delete(self.url, headers=self.headers)
+    async def close(self) -> str | None:
+        """``DELETE`` the session (the server writes the record of an episode still running); the
+        failure, if any (the server's idle timeout closes the session anyway)."""
+        try:
+            answer = await self._send("DELETE", None)
+        except httpx2.HTTPError as exc:
+            return f"DELETE: {type(exc).__name__}: {exc}"
+        return None if answer.status_code < 300 else f"DELETE: HTTP {answer.status_code}"
 
 
 async def open_session(

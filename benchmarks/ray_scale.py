@@ -4,11 +4,16 @@
    cluster (``--ray --workers 2``), each a fresh catalog, one after the other in this run; the
    wall time of each command, their ratio (target <= 1.5) and whether the catalogs are
    byte-identical (report.json's ``seconds`` aside).
-2. sessions: ``serve --all --ray --replicas R`` on a catalog (the Ray-generated HumanEval one,
-   else the fixture catalog) and N oracle episodes whose sessions are all held open at once
-   (they open 64 at a time and wait until all N are open), then play at once:
-   peak sessions reported by the front's ``/health``, episodes scored 1, records the replicas
-   wrote (lost = N - written), the replicas' memory at the peak.
+2. sessions: ``serve --all --ray --replicas R`` (sandbox on, ``--workers 2`` and
+   ``--idle-timeout 3600`` per replica) on a catalog (``--catalog``, else the Ray-generated
+   HumanEval one, else the fixture catalog) and N oracle episodes whose sessions are all held
+   open at once (they open 64 at a time and wait until all N are open; the front's ``/health``
+   is read then), then play: peak sessions reported by the front's ``/health``, episodes scored
+   1, records the replicas wrote (lost = N - submitted records), whether every episode the
+   client saw scored 1 has its record scored 1, the replicas' memory at the peak. The client is
+   ``--client light`` (default: benchmarks/_jsonrpc_client.py, plain JSON-RPC over one pooled
+   HTTP client, 256 requests in flight at most) or ``--client sdk`` (``CodeGymEnv``, one SDK
+   ``mcp.Client`` per session, each holding its own GET event stream through the front).
 
 ``--only generate|sessions``, ``--sessions N`` (default 4096), ``--replicas R`` (default 2).
 """
@@ -237,8 +242,9 @@ async def light_held_sessions(url: str, catalog: Path, n: int, record: Path) -> 
             if session is None:
                 return
             await held["go"].wait()
-            episodes.append(await session.play_trace(gyms[spec.task_id], spec.instance or 0))
-            await session.close()
+            episode = await session.play_trace(gyms[spec.task_id], spec.instance or 0)
+            episode.error = episode.error or await session.close()
+            episodes.append(episode)
 
         async def hold_then_go() -> None:
             await everyone.wait()
