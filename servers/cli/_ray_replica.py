@@ -28,8 +28,8 @@ START_TIMEOUT = 120.0
 """Seconds a replica may take to answer its first request."""
 KILL_AFTER_DRAIN = 60.0
 """Seconds past its drain deadline a stopping replica gets to write its records before SIGKILL.
-Thousands of open sessions take a while on a busy machine: with 15 s, a 4,096-session run
-stopped mid-episode had 617 records of its 3,548 open sessions written when the replicas were killed."""
+Thousands of open sessions take a while on a busy machine: with 15 s, a 4,096-session run stopped
+mid-episode had written 617 shutdown records of its 3,548 unfinished sessions when its replicas ended."""
 
 
 class ReplicaFailed(RuntimeError):
