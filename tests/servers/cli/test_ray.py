@@ -26,6 +26,7 @@ from codegym_mcp.generator import GenerateSettings, generate, join_cluster, load
 from codegym_mcp.runtime import SandboxConfig, default_isolation
 from codegym_mcp.schemas import EpisodeRecord
 
+from ..._catalog_files import catalog_files
 from .._serve_helpers import FIXTURE, SERVE, serve_env
 
 ray = pytest.importorskip("ray", reason="needs codegym-mcp[ray] (make bootstrap installs it)")
@@ -51,13 +52,6 @@ def cluster() -> Iterator[str]:
         yield str(ray.get_runtime_context().gcs_address)
     finally:
         ray.shutdown()
-
-
-def catalog_files(catalog: Path) -> dict[str, bytes]:
-    """Every file of a catalog by relative path, report.json without its ``seconds``."""
-    files = {str(p.relative_to(catalog)): p.read_bytes() for p in sorted(catalog.rglob("*")) if p.is_file()}
-    files["report.json"] = re.sub(rb'\n  "seconds": [0-9.e+-]+,?', b"", files["report.json"])
-    return files
 
 
 def test_ray_generation_writes_the_local_run_s_catalog_byte_for_byte_and_resumes(
