@@ -1,9 +1,17 @@
-"""A catalog's files as bytes, for the byte-identity checks of determinism, resume and Ray runs."""
+"""A catalog's files as bytes, and a default-settings run of the generic fixture dataset: the pieces
+of the byte-identity checks (determinism, resume, Ray against a local run)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
+
+from codegym_mcp.generator import GenerateSettings, load_dataset
+from codegym_mcp.runtime import SandboxConfig, default_isolation
+from codegym_mcp.schemas import Problem
+
+GENERIC = Path(__file__).parent / "fixtures" / "datasets" / "generic.jsonl"
 
 
 def catalog_files(catalog: Path) -> dict[str, bytes]:
@@ -11,3 +19,14 @@ def catalog_files(catalog: Path) -> dict[str, bytes]:
     files = {str(p.relative_to(catalog)): p.read_bytes() for p in sorted(catalog.rglob("*")) if p.is_file()}
     files["report.json"] = re.sub(rb'\n  "seconds": [0-9.e+-]+,?', b"", files["report.json"])
     return files
+
+
+def generic_default_run() -> tuple[list[Problem], dict[str, Any]]:
+    """The generic fixture's problems and ``generate`` keywords with the default settings, in the sandbox."""
+    problems = load_dataset(f"jsonl:{GENERIC}").problems
+    common: dict[str, Any] = {
+        "dataset": "generic",
+        "settings": GenerateSettings(),
+        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
+    }
+    return list(problems), common

@@ -4,29 +4,20 @@ of carvings): an interrupted run resumed by the same call writes the uninterrupt
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from codegym_mcp.generator import GenerateSettings, generate, load_dataset
+from codegym_mcp.generator import generate
 from codegym_mcp.generator._results import Generated, Rejected
-from codegym_mcp.runtime import SandboxConfig, default_isolation
 
-from ..._catalog_files import catalog_files
-
-DATASET = Path(__file__).parents[2] / "fixtures" / "datasets" / "generic.jsonl"
+from ..._catalog_files import catalog_files, generic_default_run
 
 
 def test_an_interrupted_default_run_resumed_writes_the_uninterrupted_catalog_byte_for_byte(
     tmp_path: Path,
 ) -> None:
-    problems = load_dataset(f"jsonl:{DATASET}").problems
-    common: dict[str, Any] = {
-        "dataset": "generic",
-        "settings": GenerateSettings(),
-        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
-        "workers": 2,
-    }
+    problems, common = generic_default_run()
+    common["workers"] = 2
     whole = generate(problems, catalog=tmp_path / "whole", **common)
     assert len(whole.report.gyms) >= 2, whole.report.rejections
 

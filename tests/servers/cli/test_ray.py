@@ -22,16 +22,14 @@ from typing import Any
 
 import pytest
 
-from codegym_mcp.generator import GenerateSettings, generate, join_cluster, load_dataset, ray_executor
-from codegym_mcp.runtime import SandboxConfig, default_isolation
+from codegym_mcp.generator import generate, join_cluster, ray_executor
 from codegym_mcp.schemas import EpisodeRecord
 
-from ..._catalog_files import catalog_files
+from ..._catalog_files import catalog_files, generic_default_run
 from .._serve_helpers import FIXTURE, SERVE, serve_env
 
 ray = pytest.importorskip("ray", reason="needs codegym-mcp[ray] (make bootstrap installs it)")
 
-DATASET = Path(__file__).parents[2] / "fixtures" / "datasets" / "generic.jsonl"
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -57,12 +55,7 @@ def cluster() -> Iterator[str]:
 def test_ray_generation_writes_the_local_run_s_catalog_byte_for_byte_and_resumes(
     cluster: str, tmp_path: Path
 ) -> None:
-    problems = load_dataset(f"jsonl:{DATASET}").problems
-    common: dict[str, Any] = {
-        "dataset": "generic",
-        "settings": GenerateSettings(),
-        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
-    }
+    problems, common = generic_default_run()
     local = generate(problems, catalog=tmp_path / "local", workers=2, **common)
     on_ray = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
     again = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
