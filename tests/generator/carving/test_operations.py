@@ -9,10 +9,7 @@ import libcst as cst
 import pytest
 
 from codegym_mcp.generator.audit._audit_code import single_operator as audit_single
-from codegym_mcp.generator.carving._carve import carve_function_problem
 from codegym_mcp.generator.carving._carve_rules import single_operation
-from codegym_mcp.generator.carving._carving_types import Carving
-from codegym_mcp.schemas import Problem
 
 from .test_carve import _run
 from .test_tool_names import _carve, _function_code
@@ -75,19 +72,8 @@ def test_an_if_of_one_operation_in_a_loop_is_not_fused_into_a_tool_of_its_own() 
 
 def test_the_split_rung_keeps_each_step_of_a_chain_a_tool_of_its_own() -> None:
     source = "def solve(decimal):\n    return 'db' + bin(decimal)[2:] + 'db'\n"
-    problem = Problem(
-        problem_id="T/1",
-        task_id="T_1",
-        source="test",
-        question="q",
-        solution=source,
-        tests="",
-        test_style="pytest",
-        entry_point="solve",
-    )
     fine = _carve(source, ["decimal"])
-    split = carve_function_problem(problem, entry_params=["decimal"], granularity="split")
-    assert isinstance(split, Carving)
+    split = _carve(source, ["decimal"], "split")
     assert len(fine.tools) == 2  # bin(..)[2:] is one step, 'db' + .. + 'db' the other
     assert len(split.tools) > len(fine.tools)  # the finer rung, tried when fine misses the filters
     assert _run(split, {"decimal": 5})[0] == _run(fine, {"decimal": 5})[0] == "db101db"
