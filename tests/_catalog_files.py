@@ -7,9 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from codegym_mcp.generator import GenerateSettings, load_dataset
+from codegym_mcp.generator import GenerateSettings
 from codegym_mcp.runtime import SandboxConfig, default_isolation
-from codegym_mcp.schemas import Problem
 
 GENERIC = Path(__file__).parent / "fixtures" / "datasets" / "generic.jsonl"
 
@@ -21,12 +20,12 @@ def catalog_files(catalog: Path) -> dict[str, bytes]:
     return files
 
 
-def generic_default_run() -> tuple[list[Problem], dict[str, Any]]:
-    """The generic fixture's problems and ``generate`` keywords with the default settings, in the sandbox."""
-    problems = load_dataset(f"jsonl:{GENERIC}").problems
-    common: dict[str, Any] = {
+def generate_arguments(**more: Any) -> dict[str, Any]:
+    """``generate``'s arguments for the generic fixture dataset (:data:`GENERIC`), default settings,
+    sandbox on (plus ``more``)."""
+    return {
         "dataset": "generic",
         "settings": GenerateSettings(),
         "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
+        **more,
     }
-    return list(problems), common

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from codegym_mcp.generator import generate
+from codegym_mcp.generator import generate, load_dataset
 from codegym_mcp.generator._results import Generated, Rejected
 
-from ..._catalog_files import catalog_files, generic_default_run
+from ..._catalog_files import GENERIC, catalog_files, generate_arguments
 
 
 def test_an_interrupted_default_run_resumed_writes_the_uninterrupted_catalog_byte_for_byte(
     tmp_path: Path,
 ) -> None:
-    problems, common = generic_default_run()
-    common["workers"] = 2
+    problems = load_dataset(f"jsonl:{GENERIC}").problems
+    common = generate_arguments(workers=2)
     whole = generate(problems, catalog=tmp_path / "whole", **common)
     assert len(whole.report.gyms) >= 2, whole.report.rejections
 
