@@ -237,6 +237,8 @@ class PlanRewriter:
     def block(
         self, stmts: Sequence[cst.BaseStatement], bound: frozenset[str], in_loop: bool
     ) -> list[cst.BaseStatement]:
+        from ._carve_steps import fused_if  # imports this module
+
         out: list[cst.BaseStatement] = []
         i = 0
         while i < len(stmts):
@@ -255,7 +257,7 @@ class PlanRewriter:
                 continue
             if not in_loop and isinstance(stmt, (cst.For, cst.While)):
                 self._inits = literal_starts(self.facts.index, stmts[:i])
-            steps = self._decomposed_return(stmt, bound)
+            steps = self._decomposed_return(stmt, bound) or fused_if(self, stmt, bound, in_loop)
             if steps is None and self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
                 whole = self._statement_segment([stmt], bound, in_loop, None, whole=stmt)
                 steps = [whole] if whole is not None else None

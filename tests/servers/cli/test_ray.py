@@ -23,15 +23,14 @@ from typing import Any
 
 import pytest
 
-from codegym_mcp.generator import GenerateSettings, generate, join_cluster, load_dataset, ray_executor
-from codegym_mcp.runtime import SandboxConfig, default_isolation
+from codegym_mcp.generator import generate, join_cluster, load_dataset, ray_executor
 from codegym_mcp.schemas import EpisodeRecord
 
+from ..._catalog_files import GENERIC, catalog_files, generate_arguments
 from .._serve_helpers import FIXTURE, SERVE, serve_env
 
 ray = pytest.importorskip("ray", reason="needs codegym-mcp[ray] (make bootstrap installs it)")
 
-DATASET = Path(__file__).parents[2] / "fixtures" / "datasets" / "generic.jsonl"
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -54,27 +53,10 @@ def cluster() -> Iterator[str]:
         ray.shutdown()
 
 
-def catalog_files(catalog: Path) -> dict[str, bytes]:
-    """Every file of a catalog by relative path, report.json without its ``seconds``."""
-    files = {str(p.relative_to(catalog)): p.read_bytes() for p in sorted(catalog.rglob("*")) if p.is_file()}
-    files["report.json"] = re.sub(rb'\n  "seconds": [0-9.e+-]+,?', b"", files["report.json"])
-    return files
-
-
-def generate_arguments(**more: Any) -> dict[str, Any]:
-    """``generate``'s arguments for the generic fixture dataset, sandbox on (plus ``more``)."""
-    return {
-        "dataset": "generic",
-        "settings": GenerateSettings(),
-        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
-        **more,
-    }
-
-
 def test_ray_generation_writes_the_local_run_s_catalog_byte_for_byte_and_resumes(
     cluster: str, tmp_path: Path
 ) -> None:
-    problems = load_dataset(f"jsonl:{DATASET}").problems
+    problems = load_dataset(f"jsonl:{GENERIC}").problems
     common = generate_arguments()
     local = generate(problems, catalog=tmp_path / "local", workers=2, **common)
     on_ray = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
@@ -117,7 +99,7 @@ def kill_first_builder_in_flight(killed: list[int], stop: threading.Event) -> No
 def test_a_ray_actor_killed_mid_problem_costs_that_problem_as_infra_and_a_rerun_finishes_the_catalog(
     cluster: str, tmp_path: Path
 ) -> None:
-    problems = load_dataset(f"jsonl:{DATASET}").problems
+    problems = load_dataset(f"jsonl:{GENERIC}").problems
     common = generate_arguments(catalog=tmp_path / "ray")
     killed: list[int] = []
     stop = threading.Event()
