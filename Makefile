@@ -64,9 +64,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.run
 
-# Ray scale-out (docs/scaling.md): HumanEval local vs a local Ray cluster, then 4,096 sessions over 2 replicas.
+# Ray scale-out (docs/scaling.md): HumanEval local vs a local Ray cluster, then 4,096 sessions over 2 replicas;
+# then the front's upstream pools, 1 vs 16 (front CPU per proxied request).
 bench-ray: $(STAMP)
 	$(BIN)/python -m benchmarks.ray_scale
+	$(BIN)/python -m benchmarks.front_pools
 
 # Soak and load of one catalog server (docs/serving.md, "Long runs"): 20,000 oracle episodes with the
 # server's RSS sampled, then 1,024 sessions held at once. Long: run it on a quiet machine.

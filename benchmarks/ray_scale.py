@@ -4,11 +4,16 @@
    cluster (``--ray --workers 2``), each a fresh catalog, one after the other in this run; the
    wall time of each command, their ratio (target <= 1.5) and whether the catalogs are
    byte-identical (report.json's ``seconds`` aside).
-2. sessions: ``serve --all --ray --replicas R`` on a catalog (the Ray-generated HumanEval one,
-   else the fixture catalog) and N oracle episodes whose sessions are all held open at once
-   (they open 64 at a time and wait until all N are open), then play at once:
-   peak sessions reported by the front's ``/health``, episodes scored 1, records the replicas
-   wrote (lost = N - written), the replicas' memory at the peak.
+2. sessions: ``serve --all --ray --replicas R`` (sandbox on, ``--workers 2`` and
+   ``--idle-timeout 3600`` per replica) on a catalog (``--catalog``, else the Ray-generated
+   HumanEval one, else the fixture catalog) and N oracle episodes whose sessions are all held
+   open at once (they open 64 at a time and wait until all N are open; the front's ``/health``
+   is read then), then play: peak sessions reported by the front's ``/health``, episodes scored
+   1, records the replicas wrote (lost = N - submitted records), whether every episode the
+   client saw scored 1 has its record scored 1, the replicas' memory at the peak. The client is
+   ``--client light`` (default: benchmarks/_jsonrpc_client.py, plain JSON-RPC over one pooled
+   HTTP client, 256 requests in flight at most) or ``--client sdk`` (``CodeGymEnv``, one SDK
+   ``mcp.Client`` per session, each holding its own GET event stream through the front).
 
 ``--only generate|sessions``, ``--sessions N`` (default 4096), ``--replicas R`` (default 2).
 """
@@ -22,6 +27,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -39,10 +45,14 @@ from codegym_mcp.servers.rollout._connectors import shared_http_client
 from codegym_mcp.servers.rollout._policies import OraclePolicy
 from codegym_mcp.servers.rollout._rollout import EpisodeSpec, plan_episodes, run_rollouts
 
+from ._jsonrpc_client import LightEpisode, ProtocolFailure, open_session
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench-out"
 CLI = [sys.executable, "-m", "codegym_mcp.servers"]
 FIXTURE_CATALOG = REPO / "tests" / "fixtures" / "catalog"
+_IN_FLIGHT = 256
+"""Requests the light client keeps in flight at most (its connection pool's size)."""
 
 
 def _files(catalog: Path) -> dict[str, bytes]:
@@ -90,8 +100,10 @@ def bench_generate(work: Path) -> dict[str, Any]:
 def ray_front(catalog: Path, record: Path, replicas: int) -> Iterator[str]:
     """``serve --all --ray --replicas R`` on a local cluster; yields its base URL."""
     argv = [*CLI, "serve", "--all", "--catalog", str(catalog), "--ray", "--replicas", str(replicas)]
-    argv += ["--port", "0", "--record", str(record), "--workers", "2"]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, encoding="utf-8")
+    # sessions opened first wait for the last to open, then for their turn: no idle reaping meanwhile
+    argv += ["--port", "0", "--record", str(record), "--workers", "2", "--idle-timeout", "3600"]
+    env = {**os.environ, "RAY_TMPDIR": os.environ.get("RAY_TMPDIR", tempfile.gettempdir())}
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, encoding="utf-8", env=env)
     assert proc.stderr is not None
     lines: list[str] = []
     try:
@@ -195,17 +207,105 @@ async def _held_sessions(url: str, catalog: Path, n: int, record: Path) -> dict[
     }
 
 
-def bench_sessions(catalog: Path, n: int, replicas: int, work: Path) -> dict[str, Any]:
+async def light_held_sessions(url: str, catalog: Path, n: int, record: Path) -> dict[str, Any]:
+    """N sessions of the minimal JSON-RPC client (_jsonrpc_client.py): all opened (64 at a time)
+    and held open at once, the front's ``/health`` read then, then every one replays its oracle
+    trace and closes. Gyms with batched episodes are left out (their trace is not one instance's)."""
+    cat = Catalog(catalog)
+    gyms = {t: cat.load(t) for t in cat.task_ids()}
+    specs = plan_episodes(
+        [(t, episode_count(g)) for t, g in gyms.items() if g.manifest.batch_size == 1], episodes=n
+    )
+    everyone, opened, failures = anyio.Event(), [0], [0]
+    peak: dict[str, Any] = {"sessions": 0, "rss_mb": 0.0}
+    held: dict[str, Any] = {}
+    episodes: list[LightEpisode] = []
+    inflight = anyio.Semaphore(_IN_FLIGHT)  # FIFO: every open session gets its turn, none idles out
+    opening = anyio.Semaphore(64)
+    limits = httpx2.Limits(max_connections=_IN_FLIGHT, max_keepalive_connections=_IN_FLIGHT)
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(600.0), limits=limits) as http:
+
+        async def one(spec: EpisodeSpec) -> None:
+            target = catalog_task_url(url, spec.task_id, instance=spec.instance)
+            try:
+                async with opening:
+                    session = await open_session(http, target, limit=inflight)
+            except (ProtocolFailure, httpx2.HTTPError) as exc:
+                failures[0] += 1
+                held.setdefault("first_failure", f"{type(exc).__name__}: {exc}")
+                session = None
+            else:
+                opened[0] += 1
+            if opened[0] + failures[0] >= n:
+                everyone.set()
+            await everyone.wait()
+            if session is None:
+                return
+            await held["go"].wait()
+            episode = await session.play_trace(gyms[spec.task_id], spec.instance or 0)
+            episode.error = episode.error or await session.close()
+            episodes.append(episode)
+
+        async def hold_then_go() -> None:
+            await everyone.wait()
+            held["open_seconds"] = round(time.perf_counter() - started, 1)
+            await anyio.sleep(2.5)  # the front's next poll of the replicas' own counts
+            held["health"] = (await http.get(f"{url}/health", timeout=60)).json()
+            held["go"].set()
+
+        started = time.perf_counter()
+        held["go"] = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_peak, url, record, peak)
+            async with anyio.create_task_group() as sessions:
+                sessions.start_soon(hold_then_go)
+                for spec in specs:
+                    sessions.start_soon(one, spec)
+            tg.cancel_scope.cancel()
+    health = held.get("health") or {}
+    return {
+        "client": "light (JSON-RPC over one pooled httpx2 client, benchmarks/_jsonrpc_client.py)",
+        "sessions_requested": n,
+        "sessions_open_at_once": opened[0],
+        "sessions_failed_to_open": failures[0],
+        "first_open_failure": held.get("first_failure"),
+        "front_sessions_with_all_open": health.get("sessions"),
+        "replica_sessions_with_all_open": {r["key"]: r["sessions"] for r in health.get("replicas", [])},
+        "front_peak_sessions": peak["sessions"],
+        "replicas_rss_mb_at_peak": peak["rss_mb"],
+        "open_seconds": held.get("open_seconds"),
+        "scored_1": sum(e.reward == 1 for e in episodes),
+        "episode_errors": sum(e.error is not None for e in episodes),
+        "first_episode_error": next((e.error for e in episodes if e.error), None),
+        "divergent_results": sum(e.divergences for e in episodes),
+        "tool_calls": sum(e.calls for e in episodes),
+        "episode_ids": sorted(e.episode_id for e in episodes if e.episode_id and e.reward == 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def bench_sessions(
+    catalog: Path, n: int, replicas: int, work: Path, *, client: str = "light"
+) -> dict[str, Any]:
     record = work / "records" / "episodes.jsonl"
     record.parent.mkdir(parents=True, exist_ok=True)
+    for old in record.parent.glob("episodes.r*.jsonl"):
+        old.unlink()  # the records of this run only
+    play = light_held_sessions if client == "light" else _held_sessions
     with ray_front(catalog, record, replicas) as url:
-        result = anyio.run(_held_sessions, url, catalog, n, record)
+        result = anyio.run(play, url, catalog, n, record)
     written = [
         EpisodeRecord.model_validate_json(line)
         for path in sorted(record.parent.glob("episodes.r*.jsonl"))
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
     submitted = [r for r in written if r.end_reason == "submitted"]
+    scored = result.pop("episode_ids", None)
+    if scored is not None:  # every episode the client saw scored 1 has its record, scored 1
+        by_id = {r.episode_id: r for r in submitted}
+        result["scored_1_without_a_record_scored_1"] = sum(
+            1 for e in scored if e not in by_id or by_id[e].reward != 1
+        )
     result.update(
         replicas=replicas,
         catalog=str(catalog),
@@ -222,6 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=4096)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--work", type=Path, default=OUT / "ray-work")
+    parser.add_argument(
+        "--client",
+        choices=["light", "sdk"],
+        default="light",
+        help="sessions: the minimal JSON-RPC client (default) or the SDK's, through CodeGymEnv",
+    )
+    parser.add_argument(
+        "--catalog", type=Path, help="sessions: this catalog (default: the generated one, else the fixture's)"
+    )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"cpus": os.cpu_count()}
@@ -230,8 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out["generate"]), flush=True)
     if args.only in (None, "sessions"):
         catalog = args.work / "ray" if (args.work / "ray" / "report.json").exists() else FIXTURE_CATALOG
-        out["sessions"] = bench_sessions(catalog, args.sessions, args.replicas, args.work)
+        catalog = args.catalog or catalog
+        out["sessions"] = bench_sessions(catalog, args.sessions, args.replicas, args.work, client=args.client)
         print(json.dumps(out["sessions"]), flush=True)
+    OUT.mkdir(exist_ok=True)
     (OUT / "ray.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0
 

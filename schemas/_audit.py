@@ -96,13 +96,18 @@ class ToolMeasures(BaseModel):
     problem_tools: int = Field(
         description="Tools with a function in tools.py (helper, segment, method, getter)"
     )
-    single_operator: int
+    single_operator: int = Field(
+        description=(
+            "Problem tools of exactly one operation on scalars or one item (`n <= 1`, `i + 1`, `lst[0]`): "
+            "no loop and no whole-collection call (the carver's rule, generator/carving/_operations.py)"
+        )
+    )
     single_operator_share: float | None
-    single_scalar_operator: int = Field(
+    one_operation: int = Field(
         default=0,
         description=(
-            "Single-operator tools that are not collection-level: one operation on scalars or one item "
-            "(`n <= 1`, `i + 1`, `lst[0]`), not a whole-collection call such as `sum(xs)`"
+            "Problem tools of exactly one operation and no loop, whole-collection calls such as `sum(xs)` "
+            "included (single_operator plus the one-call reductions)"
         ),
     )
     zero_operator: int = Field(description="Problem tools whose body holds no operation (returns an input)")

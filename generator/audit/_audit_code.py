@@ -1,11 +1,8 @@
 """Facts about one tool's function in tools.py, read with ``ast`` (never run on the host).
 
-- :func:`operation_count`: binary, unary and boolean operations, each comparison operator, each
-  subscript and each call in the body; def/return/assignment scaffolding and docstrings are free.
-- :func:`has_loop`: a for/while loop or a comprehension in the body.
-- :func:`is_collection_level`: loops or comprehends over something other than ``range(k)`` of a
-  plain number, or calls a whole-collection builtin (:data:`COLLECTION_CALLS`); the issue's
-  "operation over a whole collection".
+- :func:`operation_count`, :func:`has_loop`, :func:`is_collection_level`, :func:`single_operator`:
+  the rules of ``generator/carving/_operations.py`` (the one definition the carver uses too) over
+  the body, docstring dropped.
 - :func:`normalised_body`: the body with the function's name, docstring and parameter names
   replaced by positions, so two tools computing the same thing compare equal.
 - :func:`vocabulary`: the identifiers, operator words and constants a body holds (what a name or
@@ -19,8 +16,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from ..carving import _operations as operations
+
 __all__ = [
-    "COLLECTION_CALLS",
     "OP_WORDS",
     "Vocabulary",
     "functions_of",
@@ -29,18 +27,9 @@ __all__ = [
     "normalised_body",
     "operation_count",
     "returned_params",
+    "single_operator",
     "vocabulary",
 ]
-
-COLLECTION_CALLS = frozenset(
-    {
-        "sum", "sorted", "min", "max", "len", "any", "all", "set", "frozenset", "Counter", "list",
-        "tuple", "dict", "reversed", "enumerate", "zip", "map", "filter", "join", "count", "index",
-        "sort", "most_common", "heapify", "nlargest", "nsmallest", "bisect_left", "bisect_right",
-        "accumulate", "reduce", "defaultdict", "deque", "split",
-    }
-)  # fmt: skip
-"""Calls that work on a whole collection (a min/max of two scalars is not one: see below)."""
 
 OP_WORDS: dict[type[ast.AST], tuple[str, ...]] = {
     ast.Lt: ("lt", "less"),
@@ -91,61 +80,23 @@ def _walk(func: ast.FunctionDef) -> list[ast.AST]:
 
 
 def operation_count(func: ast.FunctionDef) -> int:
-    """How many operations the body computes (see the module docstring)."""
-    count = 0
-    for node in _walk(func):
-        if isinstance(node, ast.BinOp | ast.UnaryOp | ast.BoolOp | ast.Subscript | ast.Call | ast.AugAssign):
-            count += 1
-        elif isinstance(node, ast.Compare):
-            count += len(node.ops)
-    return count
-
-
-_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    """How many operations the body computes (``carving._operations.operation_count``)."""
+    return operations.operation_count(_walk(func))
 
 
 def has_loop(func: ast.FunctionDef) -> bool:
     """Whether the body holds a loop or a comprehension."""
-    return any(isinstance(node, _LOOPS) for node in _walk(func))
-
-
-def _call_name(node: ast.Call) -> str | None:
-    if isinstance(node.func, ast.Name):
-        return node.func.id
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return None
-
-
-def _over_plain_range(iterable: ast.expr) -> bool:
-    """``range(k)`` whose arguments take no whole-collection call (``range(len(x))`` is over x)."""
-    if not (isinstance(iterable, ast.Call) and _call_name(iterable) == "range"):
-        return False
-    return not any(
-        isinstance(n, ast.Call) and _call_name(n) in COLLECTION_CALLS
-        for a in iterable.args
-        for n in ast.walk(a)
-    )
+    return operations.has_loop(_walk(func))
 
 
 def is_collection_level(func: ast.FunctionDef) -> bool:
-    """Whether the body works over a whole collection (see the module docstring)."""
-    for node in _walk(func):
-        if isinstance(node, ast.For | ast.AsyncFor) and not _over_plain_range(node.iter):
-            return True
-        if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) and not all(
-            _over_plain_range(g.iter) for g in node.generators
-        ):
-            return True
-        if isinstance(node, ast.While):
-            return True
-        if isinstance(node, ast.Call):
-            name = _call_name(node)
-            if name in ("min", "max") and len(node.args) > 1:
-                continue  # min(a, b) of scalars
-            if name in COLLECTION_CALLS:
-                return True
-    return False
+    """Whether the body works over a whole collection (``carving._operations.is_collection_level``)."""
+    return operations.is_collection_level(_walk(func))
+
+
+def single_operator(func: ast.FunctionDef) -> bool:
+    """Whether the body is one operation that is not over a whole collection (the carver's rule too)."""
+    return operations.single_operator(_walk(func))
 
 
 class _Renamer(ast.NodeTransformer):
@@ -233,7 +184,7 @@ def returned_params(func: ast.FunctionDef) -> set[str]:
     for part in parts:
         if (
             isinstance(part, ast.Call)
-            and _call_name(part) in ("list", "tuple", "str", "dict")
+            and operations.call_name(part) in ("list", "tuple", "str", "dict")
             and len(part.args) == 1
         ):
             part = part.args[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import libcst as cst
@@ -21,9 +22,10 @@ from ...runtime import read_tool_name
 from ...schemas import ObservationPolicy, Problem
 from ._analysis import FunctionFacts, SolutionFacts, analyse_solution, walk
 from ._carve_common import Namer, PendingTool, entry_schema, input_schema_of, render
+from ._carve_inline import HelperPlan, helper_plans, inlinable_helpers, passed_through
+from ._carve_nested import basic_ok, nested_helper_tools, write_back_source
 from ._carve_plan import PlanRewriter
 from ._carving_types import CarvedParam, CarvedTool, CarveRejected, Carving, Granularity
-from ._describe_text import function_description
 from ._getters import getters_carving
 from ._oracle_reads import read_function_source, read_kinds, read_lines
 from ._segments import SegmentContext, opaque_names, suite_statements
@@ -47,7 +49,8 @@ def carve_function_problem(
     ``entry_params`` are the entry point's parameters as the instances name them;
     ``input_schema`` (an object type schema over them) refines parameter types.
     ``granularity`` picks how much is carved: "fine" (atomic pieces), "split" (fine, with a loop
-    body's statements as tools of their own rather than one step tool), "coarse" (whole top-level
+    body's statements as tools of their own rather than one step tool), "inline" (fine, with the
+    helpers the entry point calls carved as plans rather than offered whole), "coarse" (whole top-level
     loops), "helpers" (helper functions only) or "getters" (always verifiable). When a finer
     rung finds nothing to carve, the result is the "getters" carving (``Carving.granularity``).
     ``observation`` is how the oracle learns the hidden input: "full" (one ``observe()``) or
@@ -101,43 +104,32 @@ def _carve(
     observation: ObservationPolicy,
 ) -> Carving | None:
     entry = facts.entry
-    body = entry.node.body
     tools_var = "tools" if "tools" not in facts.all_names else "_cg_tools"
     in_var = "_in" if "_in" not in facts.all_names else "_cg_in"
     namer = Namer(facts.all_names | facts.module_names)
     for p in read_kinds(entry_params, schemas, observation):
         namer.claimed.add(read_tool_name(p))  # the generic read tools own these names
     ctx, hoisted = _segment_context(facts)
-    nested_tools = _nested_tools(facts, ctx, hoisted, namer) if not facts.has_global else {}
-    helper_tools = _helper_tools(facts)
-    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
-        plan = PlanRewriter(
-            facts,
-            ctx,
-            helper_tools=helper_tools,
-            nested_tools=nested_tools,
-            unique=namer.unique,
-            claim=namer.claim,
-            tools_var=tools_var,
-            segments=granularity in ("fine", "split", "coarse") and not facts.has_global,
-            coarse=granularity == "coarse",
-            single_ops=single_ops,
-            split=granularity == "split",
-        )
-        new_body = plan.block(suite_statements(body), frozenset(p.name for p in entry.params), False)
-        if plan.tools:
-            break
-    else:
+    made = _plans(facts, ctx, hoisted, namer, granularity=granularity, tools_var=tools_var)
+    if made is None:
         return None
+    plan, new_body, inlined = made
+    tools = {**{k: v for h in inlined for k, v in h.tools.items()}, **plan.tools}
     eligible = _hidden_eligible(facts, entry_params)
-    hidden = _hidden_bindings(plan.tools.values(), eligible)
+    hidden = _hidden_bindings(tools.values(), eligible)
     plan_fn = _plan_fn(entry.node, new_body, tools_var, hidden)
     kinds = read_kinds(entry_params, schemas, observation)
     reader = namer.unique("read_whole") if kinds else ""
     reads = read_lines(kinds, reader=reader, tools_var=tools_var, in_var=in_var)
-    oracle_fn = _oracle_fn(plan_fn, reads, tools_var=tools_var, in_var=in_var, entry=entry.name)
-    tools_source, carved = _tools_module(facts, plan.tools.values(), hidden, hoisted, schemas)
+    before = [h.plan_fn for h in inlined]
+    oracle_fn = _oracle_fn(
+        plan_fn, reads, tools_var=tools_var, in_var=in_var, entry=entry.name, before=before
+    )
+    own = {k for h in inlined for k in h.tools} - set(plan.tools)  # the helpers' values, not the entry's
+    tools_source, carved = _tools_module(facts, tools.values(), hidden, hoisted, schemas, own)
     prelude = [cst.parse_statement(read_function_source(reader))] if kinds else []
+    backs = sorted({t.write_back for t in tools.values() if t.write_back})
+    prelude += [cst.parse_statement(write_back_source(name)) for name in backs]
     oracle_source = render(
         facts, [*prelude, oracle_fn], "The oracle plan: the reference solution as tool calls."
     )
@@ -152,21 +144,101 @@ def _carve(
     )
 
 
+def _plans(
+    facts: SolutionFacts,
+    ctx: SegmentContext,
+    hoisted: set[str],
+    namer: Namer,
+    *,
+    granularity: Granularity,
+    tools_var: str,
+) -> tuple[PlanRewriter, list[cst.BaseStatement], list[HelperPlan]] | None:
+    """The entry point's plan, its rewritten body and the helpers carved as plans ("inline"), or
+    None when nothing is worth a tool."""
+    nested_tools = (
+        nested_helper_tools(facts, ctx, hoisted, namer, _helper_tools(facts)) if not facts.has_global else {}
+    )
+    segments = granularity in ("fine", "split", "coarse", "inline") and not facts.has_global
+    make = partial(
+        _rewriter,
+        namer=namer,
+        tools_var=tools_var,
+        granularity=granularity,
+        segments=segments,
+        bodies={},  # one tool per body across the helpers' plans and the entry's
+    )
+    names = inlinable_helpers(facts) if granularity == "inline" and segments else []
+    inlined = helper_plans(
+        facts, names, context=lambda f: _segment_context(f)[0], helper_tools=_helper_tools, make=make
+    )
+    carved_away = frozenset(h.name for h in inlined)
+    helper_tools = {k: v for k, v in _helper_tools(facts).items() if k not in carved_away}
+    for single_ops in (False, True):  # single operators only when nothing else is worth a tool
+        plan = make(
+            facts,
+            ctx,
+            helper_tools=helper_tools,
+            inlined=carved_away,
+            single_ops=single_ops,
+            nested=nested_tools,
+        )
+        new_body = plan.block(
+            suite_statements(facts.entry.node.body), frozenset(p.name for p in facts.entry.params), False
+        )
+        if plan.tools or inlined:
+            return plan, new_body, inlined
+    return None
+
+
+def _rewriter(
+    of: SolutionFacts,
+    of_ctx: SegmentContext,
+    *,
+    namer: Namer,
+    tools_var: str,
+    granularity: Granularity,
+    segments: bool,
+    bodies: dict[str, PendingTool],
+    helper_tools: dict[str, FunctionFacts],
+    inlined: frozenset[str] = frozenset(),
+    single_ops: bool = False,
+    nested: dict[str, PendingTool] | None = None,
+) -> PlanRewriter:
+    """A plan rewriter of ``of`` (the entry point's facts, or a helper's) with the carving's settings."""
+    return PlanRewriter(
+        of,
+        of_ctx,
+        helper_tools=helper_tools,
+        nested_tools=nested or {},
+        unique=namer.unique,
+        claim=namer.claim,
+        tools_var=tools_var,
+        segments=segments,
+        coarse=granularity == "coarse",
+        single_ops=single_ops,
+        split=granularity == "split",
+        inlined=inlined,
+        bodies=bodies,
+    )
+
+
 def _tools_module(
     facts: SolutionFacts,
     tools: Iterable[PendingTool],
     hidden: dict[str, dict[str, str]],
     hoisted: set[str],
     schemas: dict[str, Any],
+    inlined: Collection[str] = (),
 ) -> tuple[str, list[CarvedTool]]:
-    """tools.py (local imports, hoisted helpers, the carved functions) and the carved tools."""
+    """tools.py (local imports, hoisted helpers, the carved functions) and the carved tools; a tool
+    named in ``inlined`` (called only by a helper's plan) takes no schema from the entry's inputs."""
     generated: list[cst.BaseStatement] = list(facts.local_imports)
     generated += [facts.nested[n].node.with_changes(leading_lines=[]) for n in sorted(hoisted)]
     carved: list[CarvedTool] = []
     for tool in tools:
         if tool.node is not None and tool.node.name.value not in hoisted:
             generated.append(tool.node)
-        carved.append(_carved_tool(tool, hidden[tool.name], facts, schemas))
+        carved.append(_carved_tool(tool, hidden[tool.name], facts, {} if tool.name in inlined else schemas))
     return render(facts, generated, "Tools carved from the reference solution (codegym-mcp)."), carved
 
 
@@ -236,9 +308,16 @@ def _hidden_bindings(tools: Iterable[PendingTool], eligible: Collection[str]) ->
 
 
 def _oracle_fn(
-    plan_fn: cst.FunctionDef, reads: list[str], *, tools_var: str, in_var: str, entry: str
+    plan_fn: cst.FunctionDef,
+    reads: list[str],
+    *,
+    tools_var: str,
+    in_var: str,
+    entry: str,
+    before: Sequence[cst.FunctionDef] = (),
 ) -> cst.FunctionDef:
-    """``oracle(tools)``: observe (and read) the input, the plan, then submit its answer."""
+    """``oracle(tools)``: observe (and read) the input, the plan (after the helpers' plans
+    ``before``), then submit its answer."""
     return cst.FunctionDef(
         name=cst.Name("oracle"),
         params=cst.Parameters(params=[cst.Param(cst.Name(tools_var))]),
@@ -246,7 +325,7 @@ def _oracle_fn(
             body=[
                 cst.parse_statement(f"{in_var} = {tools_var}.observe()"),
                 *(cst.parse_statement(line) for line in reads),
-                plan_fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]),
+                *(fn.with_changes(leading_lines=[cst.EmptyLine(indent=False)]) for fn in [*before, plan_fn]),
                 cst.parse_statement(f"return {tools_var}.submit(answer={entry}(**{in_var}))").with_changes(
                     leading_lines=[cst.EmptyLine(indent=False)]
                 ),
@@ -266,10 +345,11 @@ def _hidden_eligible(facts: SolutionFacts, entry_params: list[str]) -> set[str]:
     body = facts.entry.node.body
     index = facts.index
     name = facts.entry.name
-    if any(isinstance(n, cst.Name) and n.value == name for n in walk(body)):
-        return set()  # recursive: the parameters change from call to call
     changed = index.writes(body) | set(index.mutated(body)) | index.deletes(body)
-    return {p for p in entry_params if p not in changed}
+    stable = {p for p in entry_params if p not in changed}
+    if any(isinstance(n, cst.Name) and n.value == name for n in walk(body)):
+        return passed_through(facts, stable)  # recursive: only what every recursive call passes on
+    return stable
 
 
 def _alias_prone(facts: SolutionFacts) -> set[str]:
@@ -296,7 +376,7 @@ def _hoistable(facts: SolutionFacts, imports: frozenset[str]) -> set[str]:
     for _ in range(len(facts.nested) + 1):
         grew = False
         for name, f in facts.nested.items():
-            if name in hoisted or name in facts.module_names or not _basic_ok(f):
+            if name in hoisted or name in facts.module_names or not basic_ok(f):
                 continue
             free = [r for r in index.reads(f.node) if r != name and r not in hoisted and r not in imports]
             if not free and set(f.decorators) <= _CACHES:
@@ -305,78 +385,6 @@ def _hoistable(facts: SolutionFacts, imports: frozenset[str]) -> set[str]:
         if not grew:
             break
     return hoisted
-
-
-def _basic_ok(f: FunctionFacts) -> bool:
-    if not f.simple_params or f.is_generator or f.mutated_params:
-        return False
-    return not any(isinstance(n, (cst.Global, cst.Nonlocal)) for n in walk(f.node.body))
-
-
-def _nested_tools(
-    facts: SolutionFacts, ctx: SegmentContext, hoisted: set[str], namer: Namer
-) -> dict[str, PendingTool]:
-    index = facts.index
-    out: dict[str, PendingTool] = {}
-    for name in sorted(facts.nested):
-        f = facts.nested[name]
-        if not _basic_ok(f):
-            continue
-        free: list[str] = []
-        for r in index.reads(f.node.body):
-            if r != name and r not in ctx.available and r not in free:
-                free.append(r)
-        if name in hoisted:
-            fname, node = name, f.node
-        else:
-            if (
-                f.decorators
-                or any(r in ctx.opaque for r in free)
-                or set(free) & set(index.mutated(f.node.body))
-            ):
-                continue
-            own = [n for n in walk(f.node.body) if isinstance(n, cst.Name) and n.value == name]
-            calls = [
-                n.func for n in walk(f.node.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)
-            ]
-            if len(own) != sum(1 for c in calls if c.value == name):
-                continue  # refers to itself other than by calling itself
-            fname = name if name not in facts.module_names else namer.unique(f"{name}_tool")
-            params = f.node.params.with_changes(
-                params=[cst.Param(cst.Name(v)) for v in free] + list(f.node.params.params)
-            )
-            fbody = f.node.body.visit(_Recursion(name, fname, free))
-            node = f.node.with_changes(name=cst.Name(fname), params=params, body=fbody, leading_lines=[])
-        assert isinstance(node, cst.FunctionDef)
-        desc = f.doc or function_description(cst.Module(body=[f.node]).code, name, [p.name for p in f.params])
-        out[name] = PendingTool(
-            namer.claim(name),
-            "helper",
-            desc,
-            fname,
-            [*free, *(p.name for p in f.params)],
-            node=node,
-            helper=f,
-            free=free,
-        )
-    return out
-
-
-class _Recursion(cst.CSTTransformer):
-    """Recursive calls of a hoisted closure pass its closure variables along."""
-
-    def __init__(self, name: str, fname: str, free: list[str]) -> None:
-        super().__init__()
-        self.name, self.fname, self.free = name, fname, free
-
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        if isinstance(updated_node.func, cst.Name) and updated_node.func.value == self.name:
-            extra = [cst.Arg(cst.Name(v), keyword=cst.Name(v), equal=_EQ) for v in self.free]
-            return updated_node.with_changes(func=cst.Name(self.fname), args=[*updated_node.args, *extra])
-        return updated_node
-
-
-_EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 
 
 class _DropHidden(cst.CSTTransformer):
@@ -409,7 +417,7 @@ def _carved_tool(
     returns: dict[str, Any] | None = None
     if tool.helper is not None:
         declared = {p.name: annotation_schema(p.annotation) for p in tool.helper.params}
-        returns = annotation_schema(tool.helper.returns)
+        returns = annotation_schema(tool.helper.returns) if not tool.changed else None
     stable = _hidden_eligible(facts, list(schemas))
     params = []
     for p in tool.params:

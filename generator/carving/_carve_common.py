@@ -134,6 +134,8 @@ class PendingTool:
     free: list[str] = field(default_factory=list)  # closure variables of a nested helper
     sites: list[dict[str, str | None]] = field(default_factory=list)  # param -> entry param it is, or None
     state_param: str | None = None  # stateful: the parameter the runtime fills with the episode state
+    changed: list[str] = field(default_factory=list)  # closure values it changes, returned after its result
+    write_back: str | None = None  # the oracle function that copies them back into the plan's objects
 
 
 def snippet(code: str, limit: int = 70) -> str:

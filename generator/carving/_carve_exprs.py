@@ -9,7 +9,7 @@ import libcst as cst
 if TYPE_CHECKING:
     from ._carve_plan import PlanRewriter
 
-__all__ = ["ExprRewriter"]
+__all__ = ["ExprRewriter", "HelperCalls"]
 
 
 class ExprRewriter(cst.CSTTransformer):
@@ -125,3 +125,22 @@ class ExprRewriter(cst.CSTTransformer):
             value=self._elt(original_node.value, updated_node.value),
             for_in=self._comp_for(original_node.for_in, updated_node.for_in),
         )
+
+
+class HelperCalls(cst.CSTTransformer):
+    """Only helper calls -> tool calls: the body of a nested function the plan keeps as code."""
+
+    def __init__(self, plan: PlanRewriter) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if isinstance(original_node.func, cst.Name):
+            return self.plan.helper_call(original_node, updated_node)
+        return updated_node

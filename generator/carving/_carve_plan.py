@@ -68,6 +68,8 @@ class PlanRewriter:
         coarse: bool = False,
         single_ops: bool = False,
         split: bool = False,
+        inlined: frozenset[str] = frozenset(),
+        bodies: dict[str, PendingTool] | None = None,
     ) -> None:
         self.facts = facts
         self.ctx = ctx
@@ -83,7 +85,8 @@ class PlanRewriter:
         self.split = split  # a loop body's statements as tools of their own, not one step tool
         self.tools: dict[str, PendingTool] = {}
         self._inits: dict[str, cst.BaseExpression] | None = None  # literal starts of the next loop's values
-        self._bodies: dict[str, PendingTool] = {}  # normalised body -> the tool that has it
+        self.inlined = inlined  # helpers carved as plan functions: their calls stay plan code
+        self._bodies = {} if bodies is None else bodies  # normalised body -> the tool that has it
         self._code = facts.module.code_for_node
 
     # ------------------------------------------------------------------ tool registry
@@ -187,7 +190,7 @@ class PlanRewriter:
             if (
                 isinstance(n, cst.Call)
                 and isinstance(n.func, cst.Name)
-                and self._tool_for(n.func) is not None
+                and (self._tool_for(n.func) is not None or n.func.value in self.inlined)
             ):
                 return True
             if isinstance(n, cst.Arg) and self.key_function(n) is not None:
@@ -234,6 +237,8 @@ class PlanRewriter:
     def block(
         self, stmts: Sequence[cst.BaseStatement], bound: frozenset[str], in_loop: bool
     ) -> list[cst.BaseStatement]:
+        from ._carve_steps import fused_if  # imports this module
+
         out: list[cst.BaseStatement] = []
         i = 0
         while i < len(stmts):
@@ -252,7 +257,7 @@ class PlanRewriter:
                 continue
             if not in_loop and isinstance(stmt, (cst.For, cst.While)):
                 self._inits = literal_starts(self.facts.index, stmts[:i])
-            steps = self._decomposed_return(stmt, bound)
+            steps = self._decomposed_return(stmt, bound) or fused_if(self, stmt, bound, in_loop)
             if steps is None and self.coarse and self.segments and isinstance(stmt, (cst.For, cst.While)):
                 whole = self._statement_segment([stmt], bound, in_loop, None, whole=stmt)
                 steps = [whole] if whole is not None else None
@@ -374,7 +379,15 @@ class PlanRewriter:
             )
         if isinstance(stmt, cst.SimpleStatementLine):
             return self._simple(stmt, bound, in_loop)
-        return stmt  # try, def, class, match: kept as written
+        if (
+            isinstance(stmt, cst.FunctionDef)
+            and stmt.name.value in self.facts.nested
+            and stmt.name.value not in self.nested_tools
+        ):
+            from ._carve_exprs import HelperCalls  # imports this module
+
+            return cast(cst.FunctionDef, stmt.visit(HelperCalls(self)))  # a nested plan function
+        return stmt  # try, class, match: kept as written
 
     def _for(
         self, stmt: cst.For, bound: frozenset[str], in_loop: bool, iter_override: cst.BaseExpression | None

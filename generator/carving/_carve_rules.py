@@ -10,9 +10,9 @@ import libcst as cst
 
 from ._analysis import NameIndex, walk
 from ._describe import MAX_NAME, name_words, read_expr
+from ._operations import operation_count, single_operator
 
 __all__ = [
-    "WHOLE_COLLECTION",
     "body_key",
     "code_words",
     "plain_if",
@@ -55,27 +55,18 @@ def code_words(code: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^0-9a-z_]+", "_", "_".join(words).lower())).strip("_")
 
 
-_OPERATIONS = (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.Subscript, cst.Call)
-WHOLE_COLLECTION = frozenset({"sum", "sorted", "min", "max", "len", "any", "all", "set", "Counter"})
-
-
 def single_operation(expr: cst.BaseExpression) -> bool:
-    """One operation (``i + 1``, ``n <= 1``, ``lst[0]``, one call) and no loop: not worth a tool, unless
-    the one operation is a whole-collection builtin (``len(xs)``, ``sorted(xs)``)."""
-    count = 0
-    for n in walk(expr):
-        if isinstance(n, cst.Comparison):
-            count += len(n.comparisons)
-        elif isinstance(n, cst.UnaryOperation) and isinstance(n.expression, (cst.Integer, cst.Float)):
-            continue  # ``-1`` is a constant
-        elif isinstance(n, _OPERATIONS):
-            count += 1
-        elif isinstance(n, (*_COMPS, cst.Lambda)):
-            return False
-    if count != 1:
-        return count == 0
-    calls = [n for n in walk(expr) if isinstance(n, cst.Call)]
-    return not (calls and isinstance(calls[0].func, cst.Name) and calls[0].func.value in WHOLE_COLLECTION)
+    """No operation, or one single operator (``i + 1``, ``n <= 1``, ``lst[0]``): not worth a tool,
+    unless nothing else is. The rule is ``_operations.single_operator``, the one the audit counts:
+    one operation over a whole collection (``len(xs)``, ``sorted(xs)``, ``s.split()``) is worth one."""
+    if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
+        return False
+    try:
+        tree = ast.parse(f"({cst.Module(body=[]).code_for_node(expr)})", mode="eval")
+    except SyntaxError:
+        return False
+    nodes = list(ast.walk(tree))
+    return operation_count(nodes) == 0 or single_operator(nodes)
 
 
 def body_key(fn: cst.FunctionDef) -> str:

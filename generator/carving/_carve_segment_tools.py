@@ -152,4 +152,10 @@ def helper_call(plan: PlanRewriter, original: cst.Call, updated: cst.Call) -> cs
             args.append((p.name, p.default, None))
         else:
             return updated
-    return plan.call_tool(tool, args).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+    call = plan.call_tool(tool, args)
+    if tool.write_back is not None:  # the tool changed closure values: copy them back in place
+        back = [cst.Arg(cst.Name(v)) for v in tool.changed]
+        return cst.Call(
+            cst.Name(tool.write_back), [cst.Arg(call), *back], lpar=updated.lpar, rpar=updated.rpar
+        )
+    return call.with_changes(lpar=updated.lpar, rpar=updated.rpar)

@@ -5,17 +5,21 @@ Functions over the :class:`~._carve_plan.PlanRewriter` (they register tools thro
 
 from __future__ import annotations
 
+import ast
+import textwrap
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from ._analysis import walk
+from ._carve_rules import plain_if
 from ._decompose import Step, decompose_iter, decompose_value
+from ._operations import operation_count
 
 if TYPE_CHECKING:
     from ._carve_plan import PlanRewriter
 
-__all__ = ["decomposable", "decomposed_iter", "decomposed_return"]
+__all__ = ["decomposable", "decomposed_iter", "decomposed_return", "fused_if"]
 
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
@@ -27,7 +31,13 @@ def decomposed_iter(
     if not plan.segments:
         return [], None
     found = decompose_iter(
-        plan.facts, plan.ctx, loop.iter, bound=bound, unique=plan.unique, is_tool_call=plan.calls_tool
+        plan.facts,
+        plan.ctx,
+        loop.iter,
+        bound=bound,
+        unique=plan.unique,
+        is_tool_call=plan.calls_tool,
+        fold=not plan.split,
     )
     if found is None:
         return [], None
@@ -62,6 +72,7 @@ def decomposed_return(
         bound=bound,
         unique=plan.unique,
         is_tool_call=plan.calls_tool,
+        fold=not plan.split,
     )
     if steps is None:
         plan.tools = before  # comprehension parts registered on the way are dropped again
@@ -90,6 +101,29 @@ def decomposed_return(
     return out
 
 
+def fused_if(
+    plan: PlanRewriter, stmt: cst.BaseStatement, bound: frozenset[str], in_loop: bool
+) -> list[cst.BaseStatement] | None:
+    """``if b == "<": depth += 1`` / ``else: depth -= 1`` in a loop -> ``depth = tools.update_depth(..)``.
+
+    An ``if`` of a loop body whose branches only assign is one tool, its condition fused with the
+    update it guards, when together they do more than one operation; otherwise (or when it cannot
+    be a segment) its condition is a check tool and its branches stay plan code.
+    """
+    if not (in_loop and plan.segments and not (plan.coarse or plan.split) and plain_if(stmt)):
+        return None
+    if plan.calls_tool(stmt):
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(plan._code(stmt)))
+    except SyntaxError:
+        return None
+    if operation_count(ast.walk(tree)) < 2:
+        return None
+    made = plan._statement_segment([stmt], bound, in_loop, None)
+    return [made] if made is not None else None
+
+
 def _comprehension_source(
     plan: PlanRewriter, value: cst.BaseExpression, bound: frozenset[str]
 ) -> list[Step] | None:
@@ -103,6 +137,7 @@ def _comprehension_source(
         bound=bound,
         unique=plan.unique,
         is_tool_call=plan.calls_tool,
+        fold=not plan.split,
     )
     if found is None:
         return None
@@ -132,6 +167,7 @@ def decomposable(plan: PlanRewriter, stmt: cst.BaseStatement, bound: frozenset[s
         bound=bound,
         unique=lambda b: b,
         is_tool_call=plan.calls_tool,
+        fold=not plan.split,
     )
     plan.tools = before
     return probe is not None

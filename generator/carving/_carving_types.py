@@ -23,9 +23,11 @@ __all__ = [
 
 ToolKindCarved = Literal["helper", "segment", "getter", "method"]
 ParamSource = Literal["agent", "hidden", "state"]
-Granularity = Literal["fine", "split", "coarse", "helpers", "getters"]
+Granularity = Literal["fine", "split", "inline", "coarse", "helpers", "getters"]
 """fine: helpers + loop bodies, conditions, comprehension parts; split: fine, but each statement of
-a loop body a tool of its own (tried when fine's gym falls short of the filters); coarse: helpers + whole top-level
+a loop body a tool of its own (tried when fine's gym falls short of the filters); inline: fine, but
+the helpers the entry point calls carved like the entry point, their bodies plan functions of the
+oracle (tried after split); coarse: helpers + whole top-level
 loops and the straight-line code around them (few calls even on large inputs); helpers: helper
 functions only; getters: getters over the input (always verifiable, the fallback)."""
 

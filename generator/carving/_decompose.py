@@ -17,6 +17,7 @@ import libcst as cst
 
 from ._analysis import MUTATING_FUNCS, MUTATOR_METHODS, OPAQUE_CALLS, SolutionFacts, callee_name, walk
 from ._carve_common import PendingTool
+from ._carve_rules import single_operation
 from ._describe import expr_name, temp_name
 from ._describe_text import expr_description
 from ._segments import SegmentContext
@@ -43,14 +44,19 @@ _INPUTS: ContextVar[frozenset[str]] = ContextVar("_INPUTS", default=frozenset())
 
 _ENTRY: ContextVar[str] = ContextVar("_ENTRY", default="")
 
+_FOLD: ContextVar[bool] = ContextVar("_FOLD", default=True)
+"""Whether single-operator steps fold into the step that uses them (not at granularity ``split``)."""
+
 
 @contextmanager
-def _inputs(facts: SolutionFacts) -> Iterator[None]:
+def _inputs(facts: SolutionFacts, fold: bool) -> Iterator[None]:
     token = _INPUTS.set(frozenset(p.name for p in facts.entry.params))
     entry = _ENTRY.set(facts.entry.name)
+    folding = _FOLD.set(fold)
     try:
         yield
     finally:
+        _FOLD.reset(folding)
         _ENTRY.reset(entry)
         _INPUTS.reset(token)
 
@@ -94,6 +100,36 @@ def _is_point(node: cst.CSTNode) -> bool:
     return False
 
 
+def _own_step(node: cst.CSTNode) -> bool:
+    """A point that stays a step of its own. A point inside another that is one single operator once
+    its own steps are named (``bin(n)`` in ``bin(n)[2:]``, ``m + 1`` in ``[0] * (max(xs) + 1)``) is
+    folded into the step that uses it: a tool of one operator is plan code, not a tool worth calling."""
+    return _is_point(node) and not (_FOLD.get() and single_operation(_steps_named(node)))
+
+
+def _steps_named(node: cst.CSTNode) -> cst.BaseExpression:
+    """``node`` with each step of its own inside it replaced by a name (what the step's tool computes)."""
+
+    class _Named(cst.CSTTransformer):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            return n is node or not (isinstance(n, cst.BaseExpression) and _own_step(n))
+
+        def on_leave(  # type: ignore[override]
+            self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+        ) -> cst.CSTNode:
+            if (
+                original_node is not node
+                and isinstance(original_node, cst.BaseExpression)
+                and _own_step(original_node)
+            ):
+                return cst.Name("step")
+            return updated_node
+
+    named = node.visit(_Named())
+    assert isinstance(named, cst.BaseExpression)
+    return named
+
+
 def decompose_value(
     facts: SolutionFacts,
     ctx: SegmentContext,
@@ -102,13 +138,15 @@ def decompose_value(
     bound: frozenset[str],
     unique: Callable[[str], str],
     is_tool_call: Callable[[cst.CSTNode], bool],
+    fold: bool = True,
 ) -> list[Step] | None:
     """The steps of ``value`` (at least two), or None when it is not a pure chain worth splitting.
 
     A comprehension passed as an argument stays in the plan (the plan's expression pass rewrites it, so its
-    element and filter become tools); its list then feeds the step that consumes it.
+    element and filter become tools); its list then feeds the step that consumes it. ``fold``: a
+    single-operator step folds into the step that uses it (:func:`_own_step`).
     """
-    with _inputs(facts):
+    with _inputs(facts, fold):
         return _decompose_value(facts, ctx, value, bound=bound, unique=unique, is_tool_call=is_tool_call)
 
 
@@ -125,14 +163,14 @@ def _decompose_value(
     comps = _hoistable_comps(value)
     if any(isinstance(n, _BARRIERS) for n in _walk_outside(value, comps)) or is_tool_call(value):
         return None
-    points = sum(1 for n in _walk_outside(value, comps) if _is_point(n))
+    points = sum(1 for n in _walk_outside(value, comps) if _own_step(n))
     if ctx.index.mutated(value) or points + len(comps) < 2 or not points:
         return None
     state = _State()
     replaced = _split(facts, ctx, value, bound, unique, state, root=True, comps=comps)
     if state.failed or replaced is None or len(state.steps) < 2:
         return None
-    if not _is_point(value):  # the root stays in the plan, e.g. ``set(a) == set(b)``
+    if not _own_step(value):  # the root stays in the plan, e.g. ``set(a) == set(b)``, ``n - total``
         state.steps.append(Step(None, [], None, replaced))
     return state.steps
 
@@ -145,9 +183,10 @@ def decompose_iter(
     bound: frozenset[str],
     unique: Callable[[str], str],
     is_tool_call: Callable[[cst.CSTNode], bool],
+    fold: bool = True,
 ) -> tuple[list[Step], cst.BaseExpression] | None:
     """Steps computing a loop's iterable (``range(len(s.split()))`` -> ``parts = tools.compute_split_s()``)."""
-    with _inputs(facts):
+    with _inputs(facts, fold):
         return _decompose_iter(facts, ctx, value, bound=bound, unique=unique, is_tool_call=is_tool_call)
 
 
@@ -218,7 +257,7 @@ def _split(
     def _sub() -> _Substeps:
         return _Substeps(facts, ctx, node, bound, unique, state, comps, temps)
 
-    if not _is_point(node):
+    if not (_own_step(node) if root else _is_point(node)):
         if not root:
             return node
         kept = node.visit(_sub())  # the root stays in the plan (``range(..)``); its sub-steps do not
@@ -280,7 +319,7 @@ class _Substeps(cst.CSTTransformer):
         if n is self.node:
             return True
         # comprehensions and sub-steps are handled in on_leave
-        return not (any(n is c for c in self.comps) or (isinstance(n, cst.BaseExpression) and _is_point(n)))
+        return not (any(n is c for c in self.comps) or (isinstance(n, cst.BaseExpression) and _own_step(n)))
 
     def on_leave(  # type: ignore[override]
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
@@ -298,7 +337,7 @@ class _Substeps(cst.CSTTransformer):
         if (
             original_node is not self.node
             and isinstance(original_node, cst.BaseExpression)
-            and _is_point(original_node)
+            and _own_step(original_node)
         ):
             inner = _split(
                 self.facts, self.ctx, original_node, self.bound, self.unique, self.state, comps=self.comps
@@ -317,7 +356,7 @@ def _point_children(node: cst.CSTNode) -> list[cst.CSTNode]:
     stack = list(node.children)
     while stack:
         cur = stack.pop()
-        if isinstance(cur, cst.BaseExpression) and _is_point(cur):
+        if isinstance(cur, cst.BaseExpression) and _own_step(cur):
             out.append(cur)
             continue
         stack.extend(cur.children)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ...schemas import Problem
 
-__all__ = ["ADAPTER_PREFIX", "adapt_problem", "describe_shape"]
+__all__ = ["ADAPTER_PREFIX", "adapt_problem", "describe_shape", "node_shape"]
 
 ADAPTER_PREFIX = "codegym_"
 _VALUE_ATTRS = frozenset({"val", "value", "data", "key"})
@@ -32,7 +32,8 @@ class _Shape:
     links: tuple[str, ...]
 
 
-def _shape(raw: Mapping[str, str], classes: set[str]) -> _Shape | str:
+def node_shape(raw: Mapping[str, str], classes: set[str]) -> _Shape | str:
+    """The node layout the harness reported, checked against the solution's classes, or why not."""
     kind = raw.get("kind")
     cls = raw.get("cls", "")
     val = raw.get("val", "")
@@ -141,7 +142,7 @@ def adapt_problem(
     classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     parsed: dict[str, _Shape] = {}
     for key, raw in shapes.items():
-        shape = _shape(raw, classes)
+        shape = node_shape(raw, classes)
         if isinstance(shape, str):
             return shape
         parsed[key] = shape

@@ -31,14 +31,18 @@ from ...schemas import GymManifest, GymSummary, Instance, OracleSummary, Problem
 from .._results import Generated, GenerateSettings, GymFiles, Rejected
 from ..carving._carving_types import Carving
 from ..carving._schemas_pick import input_schema_for, pick_schema
+from ..instances._adapters import ADAPTER_PREFIX
 from ..instances._batching import BatchPlan, plan_batches
 from ..instances._filters import apply_filters, fit_episodes
+from ..instances._handles import handle_problem
+from ..instances._inplace import inplace_problem
 from ..llm._llm_decompose import Proposal, ProposalRejected
 from ..statements._task_text import Statement, compose_statement
 from ..statements._worked_example import worked_examples
 from ..verification._ladder import Refill, verify_by_rungs
 from ..verification._one_call import one_call_answers
 from ..verification._stages import (
+    FINER,
     GRANULARITIES,
     Recorded,
     augment_candidates,
@@ -175,37 +179,65 @@ class _Attempt:
                 else []
             )
             if answers and granularity == "fine":
-                split = self.split()  # the answering piece statement by statement, when that verifies
-                if split is not None:
-                    return split
+                finer = self.finer()  # the answering piece statement by statement, when that verifies
+                if finer is not None:
+                    return finer
             if answers:  # not offered: the next rung, and the reason in the report
                 failures.append(
                     f"{carving.granularity}: tool {answers[0]} returns the answer in one call on the hidden input"
                 )
                 continue
             if isinstance(result, Rejected) and result.rejection.stage == "filter" and granularity == "fine":
-                split = self.split()  # fewer, larger tools fell short: the loop bodies statement by statement
-                return split if split is not None else result
-            if isinstance(result, Generated) or result.rejection.stage == "filter":
+                finer = self.finer()  # fewer, larger tools fell short: smaller pieces, when they verify
+                return finer if finer is not None else result
+            if isinstance(result, Rejected) and result.rejection.stage == "filter":
+                finer = self.finer(numbered_only=True)  # trees, linked lists: node numbers
+                return finer if finer is not None else result
+            if isinstance(result, Generated):
                 return result
             stage = result.rejection.stage
             failures.append(f"{carving.granularity}: {result.rejection.reason}")
         reason = failures[-1] if failures else "no carving"
         return _reject(self.problem, stage, reason, detail="\n".join(failures))
 
-    def split(self) -> Generated | None:
-        """The "split" carving (loop bodies statement by statement) when it makes a gym that passes
-        the filters and has no one-call-answer tool, else None."""
+    def finer(self, *, numbered_only: bool = False) -> Generated | None:
+        """The first of the finer carvings, "split" (loop bodies statement by statement),
+        "inline" (the helpers the entry calls carved as plans), then for trees and linked lists
+        the reference walking node numbers through accessor tools, that makes a gym passing the
+        filters with no one-call-answer tool, else None. ``numbered_only``: the last one only."""
         source = self.recorded.raw.adapted or self.problem
-        carving = carve(source, self.recorded, "split", self.inferred, self.settings.observe)
-        if isinstance(carving, Rejected) or carving.granularity != "split":
+        numbered = self.numbered()
+        tries = [] if numbered_only else [(source, g) for g in FINER]
+        tries += [(numbered, "fine")] if numbered is not None else []
+        for source, granularity in tries:
+            if granularity == "inline" and self.recorded.is_class:
+                break
+            carving = carve(source, self.recorded, granularity, self.inferred, self.settings.observe)
+            if isinstance(carving, Rejected) or carving.granularity != granularity:
+                continue
+            result = self.verify(carving)
+            if isinstance(result, Generated) and not one_call_answers(
+                result.files.manifest.tools, result.files.instances
+            ):
+                return result
+        return None
+
+    def numbered(self) -> Problem | None:
+        """An adapted problem rewritten so that its work is in reach of the carving: a tree or
+        linked-list reference walking node numbers (``_handles``), an in-place reference as the
+        entry point itself (``_inplace``)."""
+        raw = self.recorded.raw
+        if raw.adapted is None or self.recorded.is_class:
             return None
-        result = self.verify(carving)
-        if not isinstance(result, Generated):
+        target = raw.target.name.removeprefix(ADAPTER_PREFIX)
+        params = [(p.name, p.kind) for p in raw.params]
+        if raw.shapes:
+            out = handle_problem(self.problem, target, params, raw.shapes, in_place=raw.answer_is_argument)
+        elif raw.answer_is_argument is not None:
+            out = inplace_problem(self.problem, target, params, raw.answer_is_argument)
+        else:
             return None
-        if one_call_answers(result.files.manifest.tools, result.files.instances):
-            return None
-        return result
+        return out if isinstance(out, Problem) else None
 
     def proposal(self, proposal: Proposal | ProposalRejected) -> Generated | str:
         """A gym carved from the LLM's decomposition, or why not (the fallback reason)."""

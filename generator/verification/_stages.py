@@ -28,6 +28,7 @@ from ..instances._instances import (
 from ._verify import Candidate, SyncWorker, instance_id_for
 
 __all__ = [
+    "FINER",
     "GRANULARITIES",
     "Recorded",
     "SizedCandidate",
@@ -40,6 +41,8 @@ __all__ = [
 GRANULARITIES: tuple[Granularity, ...] = ("fine", "coarse", "helpers", "getters")
 """Carving ladder: the finest tools first (fine: loop bodies, conditions...; coarse: whole loops;
 helpers: helper functions only); getters (one per input field) always verify."""
+FINER: tuple[Granularity, ...] = ("split", "inline")
+"""Tried, in this order, when the "fine" gym falls short of the filters or answers in one call."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -181,8 +181,8 @@ class _ReplicaActor:
     def pid(self) -> int:
         return self._replica.pid()
 
-    def stop(self, timeout: float) -> int | None:
-        return self._replica.stop(timeout)
+    def stop(self) -> int | None:
+        return self._replica.stop()
 
 
 async def _serve(args: argparse.Namespace, catalog: Path) -> int:
@@ -237,8 +237,7 @@ async def _serve(args: argparse.Namespace, catalog: Path) -> int:
                 await serve_front(front.app(), sock)
                 tg.cancel_scope.cancel()
     finally:
-        drain = float(getattr(args, "drain_timeout", None) or 0.0)
-        await anyio.to_thread.run_sync(_stop_all, list(fleet.actors.values()), drain)
+        await anyio.to_thread.run_sync(_stop_all, list(fleet.actors.values()))
     return 0
 
 
@@ -265,7 +264,7 @@ async def _watch(front: Front, fleet: _Fleet) -> None:
                 continue
             front.mark_gone(replica, reason or replica.gone or "gone")
             del fleet.actors[key]
-            await anyio.to_thread.run_sync(_stop_all, [actor], 0.0)  # already gone: no drain to wait for
+            await anyio.to_thread.run_sync(_stop_all, [actor])  # already gone: nothing to drain
             new_key = fleet.next_key()
             try:
                 new_actor, url = await anyio.to_thread.run_sync(fleet.start_one, new_key)
@@ -301,19 +300,19 @@ def _stopped(signum: int, frame: Any) -> None:
     """Signal handler after uvicorn's own stop: nothing more to do (the caller cleans up)."""
 
 
-def _stop_all(actors: list[Any], drain: float) -> None:
-    """Stop each replica's server (it drains for up to ``drain`` seconds, then ends what still
-    runs as ``shutdown`` and writes the records), then end the actors. A replica is killed only
-    well after its own drain deadline, so its records are written first."""
+def _stop_all(actors: list[Any]) -> None:
+    """Stop each replica's server (it drains for its own ``--drain-timeout``, then ends what still
+    runs as ``shutdown`` and writes the records; ReplicaProcess.stop kills it only after that),
+    then end the actors once every stop returned (an actor lost with its node answers at once)."""
     ray = _ray()
 
     refs = []
     for actor in actors:
         try:
-            refs.append(actor.stop.remote(drain + 15.0))
+            refs.append(actor.stop.remote())
         except Exception:  # an actor already gone
             continue
     if refs:
-        ray.wait(refs, num_returns=len(refs), timeout=drain + 30.0)
+        ray.wait(refs, num_returns=len(refs))
     for actor in actors:
         ray.kill(actor)

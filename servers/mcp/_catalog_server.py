@@ -43,9 +43,23 @@ from ...schemas import EndReason, EpisodeRecord
 from ._server import GymServer, ServeOptions
 from ._sessions import BearerAuth, SessionGate, SessionLimits
 
-__all__ = ["HttpGyms", "base_url", "bind_socket", "catalog_task_url", "running_http_server", "serve_http"]
+__all__ = [
+    "KEEP_ALIVE",
+    "HttpGyms",
+    "base_url",
+    "bind_socket",
+    "catalog_task_url",
+    "running_http_server",
+    "serve_http",
+]
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+KEEP_ALIVE = 30
+"""Seconds the HTTP servers (a catalog server, the Ray front) keep an idle client connection: longer
+than clients keep idle pooled connections (httpx: 5 s), so a client never sends on a connection
+the server is closing at that moment (a ReadError for a call never served)."""
 
 
 class HttpGyms:
@@ -279,10 +293,8 @@ async def serve_http(
         def capture_signals(self) -> Iterator[None]:
             yield  # signals are serve_http's (a drain first), not uvicorn's (exit by the signal)
 
-    # Keep-alive longer than clients keep idle pooled connections (httpx: 5 s), so that a client never
-    # reuses a connection the server is closing at that moment (a ReadError for a call never served).
     config = uvicorn.Config(
-        app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=30
+        app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE
     )
     server = _Server(config)
 

@@ -21,7 +21,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +33,18 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["KEEP_ALIVE", "SESSION_HEADER", "Front", "Replica", "serve_front"]
+from ._catalog_server import KEEP_ALIVE
 
-KEEP_ALIVE = 30
-"""Seconds the front keeps an idle client connection: longer than clients keep theirs (httpx: 5 s),
-so a client never sends on a connection the front is closing."""
+__all__ = ["POOLS", "SESSION_HEADER", "Front", "Replica", "serve_front"]
 
 SESSION_HEADER = "mcp-session-id"
+POOLS = 16
+"""Upstream connection pools (one httpx2 client each) the front deals its requests over in turn.
+A pool scans every connection it holds on each request and each release (and probes each idle
+one's socket), so a request costs time in proportion to its pool's connections: with thousands
+of sessions in flight one pool made that the front's main cost; 16 pools divide it by 16."""
+_IDLE_KEPT = 1024
+"""Idle upstream connections kept open, over all pools."""
 POLL_EVERY = 1.0
 """Seconds between two ``GET /health`` of each replica."""
 _GONE_AFTER = 3
@@ -91,15 +96,25 @@ class Front:
 
     ``auth_token`` (the replicas' bearer token, if they need one) is sent with the front's own
     health polls; clients' requests carry their own ``Authorization``, passed through as is.
+    ``pools``: upstream connection pools the requests are dealt over (see :data:`POOLS`).
     """
 
     def __init__(
-        self, replicas: Sequence[Replica], *, auth_token: str | None = None, poll_every: float = POLL_EVERY
+        self,
+        replicas: Sequence[Replica],
+        *,
+        auth_token: str | None = None,
+        poll_every: float = POLL_EVERY,
+        pools: int = POOLS,
     ) -> None:
+        if pools < 1:
+            raise ValueError(f"a front needs at least one upstream pool, got pools={pools}")
         self.replicas: dict[str, Replica] = {r.key: r for r in replicas}
         self._auth = {"authorization": f"Bearer {auth_token}"} if auth_token else {}
         self._poll_every = poll_every
-        self._http: httpx2.AsyncClient | None = None
+        self._pool_count = pools
+        self._pools: list[httpx2.AsyncClient] = []
+        self._turn = 0
         self.draining = False
 
     def add(self, replica: Replica, *, replaces: str | None = None) -> None:
@@ -110,7 +125,7 @@ class Front:
             self.replicas[replaces].replaced_by = replica.key
 
     def app(self) -> Starlette:
-        """The ASGI app; its lifespan holds the upstream HTTP client and the health poller."""
+        """The ASGI app; its lifespan holds the upstream connection pools and the health poller."""
         methods = ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"]
         routes = [
             Route("/health", self._health, methods=["GET"]),
@@ -121,14 +136,18 @@ class Front:
     @asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
         timeout = httpx2.Timeout(30.0, read=None)  # an SSE stream may stay silent for long
-        # idle upstream connections are dropped before the replica's uvicorn drops them (5 s): a
-        # request never goes out on a connection the replica is closing
-        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=512, keepalive_expiry=2.0)
-        async with (
-            httpx2.AsyncClient(timeout=timeout, limits=limits) as http,
-            anyio.create_task_group() as tg,
-        ):
-            self._http = http
+        # an idle upstream connection is dropped well before the replica (a catalog server) drops it
+        # (KEEP_ALIVE): a request never goes out on a connection the replica is closing
+        idle = max(1, _IDLE_KEPT // self._pool_count)
+        limits = httpx2.Limits(
+            max_connections=None, max_keepalive_connections=idle, keepalive_expiry=KEEP_ALIVE / 2
+        )
+        async with AsyncExitStack() as stack:
+            pools = [httpx2.AsyncClient(timeout=timeout, limits=limits) for _ in range(self._pool_count)]
+            for pool in pools:
+                await stack.enter_async_context(pool)
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            self._pools = pools
             await self.poll()
             tg.start_soon(self._poll_forever)
             try:
@@ -136,7 +155,14 @@ class Front:
             finally:
                 self.draining = True
                 tg.cancel_scope.cancel()
-                self._http = None
+                self._pools = []
+
+    def _pool(self) -> httpx2.AsyncClient | None:
+        """The next upstream pool in turn (None when the app is not running)."""
+        if not self._pools:
+            return None
+        self._turn = (self._turn + 1) % len(self._pools)
+        return self._pools[self._turn]
 
     async def _poll_forever(self) -> None:
         while True:
@@ -151,10 +177,11 @@ class Front:
                     tg.start_soon(self._poll_one, replica)
 
     async def _poll_one(self, replica: Replica) -> None:
-        if self._http is None:  # the app is not running (yet, or any more)
+        http = self._pool()
+        if http is None:  # the app is not running (yet, or any more)
             return
         try:
-            answer = await self._http.get(f"{replica.url}/health", headers=self._auth, timeout=5.0)
+            answer = await http.get(f"{replica.url}/health", headers=self._auth, timeout=5.0)
         except httpx2.ConnectError as exc:  # nothing listens there any more
             replica.failures += 1
             if replica.failures >= _GONE_AFTER:
@@ -268,15 +295,16 @@ class Front:
         Raises:
             httpx2.TransportError: the replica could not be reached or broke off.
         """
-        assert self._http is not None, "the front's lifespan is not running"
+        http = self._pool()
+        assert http is not None, "the front's lifespan is not running"
         headers = [(k, v) for k, v in request.headers.items() if k not in _HOP_BY_HOP and k != SESSION_HEADER]
         if session is not None:
             headers.append((SESSION_HEADER, session))
         url = f"{replica.url}{request.url.path}"
         if request.url.query:
             url += f"?{request.url.query}"
-        upstream = self._http.build_request(request.method, url, headers=headers, content=body)
-        response = await self._http.send(upstream, stream=True)
+        upstream = http.build_request(request.method, url, headers=headers, content=body)
+        response = await http.send(upstream, stream=True)
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             try:  # a JSON answer (or an error): read whole, cheaper than a relay
                 content = b"".join([chunk async for chunk in response.aiter_raw()])  # as sent (encoded)

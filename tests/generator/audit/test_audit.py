@@ -224,7 +224,7 @@ def test_check_fails_a_gym_on_honesty_and_passes_it_without(
     assert "honesty [" not in capsys.readouterr().out
 
 
-def test_a_whole_collection_call_is_single_operator_but_not_a_scalar_one(tmp_path: Path) -> None:
+def test_a_whole_collection_call_is_one_operation_but_not_a_single_operator(tmp_path: Path) -> None:
     gym = FakeGym(
         tools_py="def total(xs):\n    return sum(xs)\n\ndef step(i):\n    return i + 1\n",
         tools=[
@@ -234,4 +234,5 @@ def test_a_whole_collection_call_is_single_operator_but_not_a_scalar_one(tmp_pat
     )
     gym.write(tmp_path / "cat")
     tools = audit_catalog(tmp_path / "cat").tools
-    assert (tools.problem_tools, tools.single_operator, tools.single_scalar_operator) == (2, 2, 1)
+    assert (tools.problem_tools, tools.single_operator, tools.one_operation) == (2, 1, 2)
+    assert tools.collection_level == 1

@@ -13,7 +13,7 @@ import pytest
 
 from codegym_mcp.generator.carving._carve import carve_function_problem
 from codegym_mcp.generator.carving._carve_common import Namer
-from codegym_mcp.generator.carving._carving_types import Carving
+from codegym_mcp.generator.carving._carving_types import Carving, Granularity
 from codegym_mcp.generator.carving._describe import expr_name, statement_name
 from codegym_mcp.generator.carving._describe_text import faithfulness_problems
 from codegym_mcp.generator.statements._leaks import solution_lines_in
@@ -23,7 +23,7 @@ from codegym_mcp.schemas import Instance, ParamSpec, Problem, ToolSpec, TraceCal
 from .test_carve import _run
 
 
-def _carve(solution: str, params: list[str]) -> Carving:
+def _carve(solution: str, params: list[str], granularity: Granularity = "fine") -> Carving:
     problem = Problem(
         problem_id="T/1",
         task_id="T_1",
@@ -34,7 +34,7 @@ def _carve(solution: str, params: list[str]) -> Carving:
         test_style="pytest",
         entry_point="solve",
     )
-    out = carve_function_problem(problem, entry_params=params)
+    out = carve_function_problem(problem, entry_params=params, granularity=granularity)
     assert isinstance(out, Carving), out
     return out
 

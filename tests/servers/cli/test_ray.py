@@ -7,6 +7,7 @@ the module's cluster, and play episodes through its one URL.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -22,15 +23,14 @@ from typing import Any
 
 import pytest
 
-from codegym_mcp.generator import GenerateSettings, generate, join_cluster, load_dataset, ray_executor
-from codegym_mcp.runtime import SandboxConfig, default_isolation
+from codegym_mcp.generator import generate, join_cluster, load_dataset, ray_executor
 from codegym_mcp.schemas import EpisodeRecord
 
+from ..._catalog_files import GENERIC, catalog_files, generate_arguments
 from .._serve_helpers import FIXTURE, SERVE, serve_env
 
 ray = pytest.importorskip("ray", reason="needs codegym-mcp[ray] (make bootstrap installs it)")
 
-DATASET = Path(__file__).parents[2] / "fixtures" / "datasets" / "generic.jsonl"
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -53,22 +53,11 @@ def cluster() -> Iterator[str]:
         ray.shutdown()
 
 
-def catalog_files(catalog: Path) -> dict[str, bytes]:
-    """Every file of a catalog by relative path, report.json without its ``seconds``."""
-    files = {str(p.relative_to(catalog)): p.read_bytes() for p in sorted(catalog.rglob("*")) if p.is_file()}
-    files["report.json"] = re.sub(rb'\n  "seconds": [0-9.e+-]+,?', b"", files["report.json"])
-    return files
-
-
 def test_ray_generation_writes_the_local_run_s_catalog_byte_for_byte_and_resumes(
     cluster: str, tmp_path: Path
 ) -> None:
-    problems = load_dataset(f"jsonl:{DATASET}").problems
-    common: dict[str, Any] = {
-        "dataset": "generic",
-        "settings": GenerateSettings(),
-        "sandbox": SandboxConfig(isolation=default_isolation(no_sandbox=False)),
-    }
+    problems = load_dataset(f"jsonl:{GENERIC}").problems
+    common = generate_arguments()
     local = generate(problems, catalog=tmp_path / "local", workers=2, **common)
     on_ray = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
     again = generate(problems, catalog=tmp_path / "ray", executor=ray_executor(None, workers=2), **common)
@@ -76,6 +65,64 @@ def test_ray_generation_writes_the_local_run_s_catalog_byte_for_byte_and_resumes
     assert catalog_files(tmp_path / "ray") == catalog_files(tmp_path / "local")
     assert (again.skipped, again.ran) == (len(problems), 0)  # a rerun skips what the catalog holds
     assert ray.is_initialized()  # the executor leaves alone a cluster it did not start
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+        except OSError:
+            break
+        pid = int(stat.rpartition(")")[2].split()[1])
+        chain.append(pid)
+    return chain
+
+
+def kill_first_builder_in_flight(killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first Ray actor process of this test's own cluster (a descendant of this
+    process) seen building a problem: Ray titles it ``ray::_Builder.build`` while it runs one."""
+    me = os.getpid()
+    while not stop.is_set():
+        for proc in Path("/proc").iterdir():
+            if (
+                proc.name.isdigit()
+                and b"ray::_Builder.build" in _cmdline(proc)
+                and me in _ancestors(int(proc.name))
+            ):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+                return
+        time.sleep(0.02)
+
+
+def test_a_ray_actor_killed_mid_problem_costs_that_problem_as_infra_and_a_rerun_finishes_the_catalog(
+    cluster: str, tmp_path: Path
+) -> None:
+    problems = load_dataset(f"jsonl:{GENERIC}").problems
+    common = generate_arguments(catalog=tmp_path / "ray")
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=kill_first_builder_in_flight, args=(killed, stop), daemon=True)
+    killer.start()
+    try:
+        first = generate(problems, executor=ray_executor(None, workers=1), **common)
+    finally:
+        stop.set()
+        killer.join(timeout=10)
+    assert killed, "no builder was seen in flight"
+    lost = [r for r in first.report.rejections if r.stage == "infra"]
+    assert len(lost) == 1 and "the Ray worker died while this problem was in flight" in lost[0].reason
+    held = {g.task_id for g in first.report.gyms} | {r.task_id for r in first.report.rejections}
+    assert held == {
+        p.task_id for p in problems
+    }  # every other problem got its outcome (a new actor took over)
+    again = generate(problems, executor=ray_executor(None, workers=1), **common)
+    assert (again.ran, again.skipped) == (1, len(problems) - 1)  # the rerun retries the lost problem only
+    assert not [r for r in again.report.rejections if r.stage == "infra"]
+    assert lost[0].task_id in {g.task_id for g in again.report.gyms} | {
+        r.task_id for r in again.report.rejections
+    }
 
 
 @dataclass

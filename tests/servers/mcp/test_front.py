@@ -185,3 +185,8 @@ def test_an_error_answer_carries_the_request_id() -> None:
         "id": 7,
         "error": {"code": -32000, "message": "gone"},
     }
+
+
+def test_a_front_without_an_upstream_pool_is_refused_with_the_count() -> None:
+    with pytest.raises(ValueError, match="pools=0"):
+        Front([Replica(key="r0", url="http://127.0.0.1:1")], pools=0)
