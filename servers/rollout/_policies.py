@@ -315,14 +315,24 @@ class OpenAIAgent:
 
     async def _turn(self) -> None:
         import openai
+        from openai.types.chat import ChatCompletion
 
+        # The body is sent as built, through the client's public ``post``: the same JSON as
+        # ``chat.completions.create`` sends (its retries, auth and headers too), without the
+        # SDK's per-call walk of every message's typed dict, whose cost grows with the
+        # conversation and made one-call-per-reply episodes quadratic.
+        body = {
+            "model": self.policy.model,
+            "messages": self.messages,
+            "tools": self.tools,
+            "temperature": self.policy.temperature,
+        }
         try:
-            response = await self.client.chat.completions.create(
-                model=self.policy.model,
-                messages=self.messages,  # type: ignore[arg-type]
-                tools=self.tools,  # type: ignore[arg-type]
-                temperature=self.policy.temperature,
-                extra_headers={EPISODE_HEADER: self.episode_tag} if self.episode_tag else None,
+            response = await self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options={"headers": {EPISODE_HEADER: self.episode_tag}} if self.episode_tag else {},
             )
         except openai.OpenAIError as exc:
             raise PolicyError(f"openai: the endpoint failed: {type(exc).__name__}: {exc}") from exc

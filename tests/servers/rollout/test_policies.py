@@ -192,3 +192,38 @@ def test_run_episode_is_a_deprecated_alias_of_play_in_new_session() -> None:
     with pytest.warns(DeprecationWarning, match="use play_in_new_session"):
         old = servers.run_episode
     assert old is servers.play_in_new_session
+
+
+async def test_openai_agent_sends_what_chat_completions_create_sends_without_calling_it(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openai import AsyncOpenAI
+    from openai.resources.chat import AsyncCompletions
+
+    real_create = AsyncCompletions.create
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        # create() walks every message's typed dict on every call: quadratic in the episode's length
+        raise AssertionError("the agent must post its prebuilt body, not call chat.completions.create")
+
+    monkeypatch.setattr(AsyncCompletions, "create", refuse)
+    with RecordedOpenAI("toy_sum.json") as endpoint:
+        policy = OpenAIPolicy(model="recorded-model", base_url=endpoint.base_url, api_key="test", max_turns=8)
+        spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=0, seed=0)
+        record = await play_in_new_session(
+            spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID)
+        )
+        await policy.aclose()
+    assert record.reward == 1
+    sent = endpoint.requests[-1]
+    monkeypatch.setattr(AsyncCompletions, "create", real_create)
+    with RecordedOpenAI("toy_sum.json") as reference:
+        client = AsyncOpenAI(base_url=reference.base_url, api_key="test", max_retries=0)
+        await client.chat.completions.create(
+            model=sent["model"],
+            messages=sent["messages"],
+            tools=sent["tools"],
+            temperature=sent["temperature"],
+        )
+        await client.close()
+    assert reference.requests == [sent]
