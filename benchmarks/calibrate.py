@@ -196,7 +196,13 @@ def _time_model(policy: OpenAIPolicy) -> tuple[list[float], list[float]]:
 
 
 def _exactness(
-    catalog: Path, *, samples: int, concurrency: int, chunk: int, gyms: int | None, keep: Path | None
+    catalog: Path,
+    *,
+    samples: int,
+    concurrency: int,
+    chunk: int,
+    gyms: int | list[str] | None,
+    keep: Path | None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         copy = keep or Path(tmp) / "catalog"
@@ -204,8 +210,10 @@ def _exactness(
             shutil.copytree(catalog, copy, ignore=shutil.ignore_patterns("calibration*"))
         script = hashed_script(samples)
         task_ids = Catalog(copy).task_ids()
-        if gyms is not None:  # a seeded sample of the catalog's gyms
+        if isinstance(gyms, int):  # a seeded sample of the catalog's gyms
             task_ids = sorted(random.Random(0).sample(task_ids, min(gyms, len(task_ids))))
+        elif gyms is not None:
+            task_ids = [t for t in task_ids if t in set(gyms)]
         argv = ["calibrate", "--catalog", str(copy), "--llm-model", "scripted", "--samples", str(samples)]
         argv += ["--concurrency", str(concurrency), "--tasks", *task_ids]
         timings = []
@@ -281,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--full-gyms", type=int, help="--full on a seeded sample of this many gyms (default: all)"
     )
+    parser.add_argument("--full-tasks", nargs="+", help="--full on these gyms only")
     parser.add_argument(
         "--full-dir",
         type=Path,
@@ -308,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             samples=args.samples,
             concurrency=args.concurrency,
             chunk=args.full_chunk,
-            gyms=args.full_gyms,
+            gyms=args.full_tasks or args.full_gyms,
             keep=args.full_dir,
         )
     result["load_after"] = os.getloadavg()
