@@ -227,3 +227,26 @@ async def test_openai_agent_sends_what_chat_completions_create_sends_without_cal
         )
         await client.close()
     assert reference.requests == [sent]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"choices": []}, {"choices": [{"message": {"tool_calls": [{"function": {}}]}}]}, ["not", "a", "dict"]],
+)
+def test_an_answer_that_is_not_a_chat_completion_is_a_policy_error(answer: object) -> None:
+    from codegym_mcp.servers.rollout._policies import _read_reply
+
+    with pytest.raises(PolicyError, match="openai: the endpoint"):
+        _read_reply(answer)
+
+
+def test_a_chat_completion_answer_gives_its_text_function_calls_and_usage() -> None:
+    from codegym_mcp.servers.rollout._policies import _read_reply
+
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+    other = {"id": "c2", "type": "custom", "custom": {"name": "x", "input": ""}}
+    answer = {
+        "choices": [{"message": {"role": "assistant", "content": "hm", "tool_calls": [call, other]}}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+    }
+    assert _read_reply(answer) == ("hm", [call], (7, 3))
