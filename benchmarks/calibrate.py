@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -43,6 +44,7 @@ from codegym_mcp.servers.rollout._calibrate import (
     CalibrationPlan,
     CalibrationRun,
     Journal,
+    rate_label,
     run_calibration,
 )
 from codegym_mcp.servers.rollout._connectors import (
@@ -228,14 +230,15 @@ def _exactness(
                 raise SystemExit(f"calibrate exited {code}")
         calibration = Calibration.model_validate_json((copy / "calibration.json").read_text(encoding="utf-8"))
         mismatches = []
-        for row in calibration.instances:
+        chosen = set(task_ids)
+        rows = [r for r in calibration.instances if r.task_id in chosen]  # the journal may hold more gyms
+        for row in rows:
             implied = sum(
                 script(row.task_id, row.instance, s) in ("right", "skip_right") for s in range(samples)
             )
             if row.pass_rate != implied / samples:
                 mismatches.append(f"{row.task_id}#{row.instance}: {row.pass_rate} != {implied}/{samples}")
         total = sum(episode_count(Catalog(copy).load(t)) for t in task_ids)
-        chosen = set(task_ids)
         entries = [
             e
             for e in Journal(copy / JOURNAL_FILE).entries.values()
@@ -250,13 +253,13 @@ def _exactness(
         "gyms": task_ids,
         "samples": samples,
         "episodes": total,
-        "measured": len(calibration.instances),
-        "exact": len(calibration.instances) - len(mismatches),
+        "measured": len(rows),
+        "exact": len(rows) - len(mismatches),
         "mismatches": mismatches[:20],
         "samples_scored": len(entries),
         "samples_exact": len(entries) - len(wrong),
         "infra_errors": calibration.infra_errors,
-        "histogram": calibration.histogram,
+        "histogram": dict(Counter(rate_label(r.pass_rate) for r in rows)),
         "tool_use": calibration.tool_use.model_dump() if calibration.tool_use else None,
         "first_run_requests": counts[0],
         "rerun_requests": counts[1],
