@@ -316,72 +316,84 @@ class OpenAIAgent:
     async def _turn(self) -> None:
         import openai
 
+        # The body goes as built through the client's public ``post`` (its retries, auth and
+        # headers): the JSON ``chat.completions.create`` sends, without the SDK's per-call walk of
+        # every message's typed dict (its cost grows with the conversation: one-call-per-reply
+        # episodes went quadratic); the answer is read as plain JSON, not built into models.
+        body = {
+            "model": self.policy.model,
+            "messages": self.messages,
+            "tools": self.tools,
+            "temperature": self.policy.temperature,
+        }
         try:
-            response = await self.client.chat.completions.create(
-                model=self.policy.model,
-                messages=self.messages,  # type: ignore[arg-type]
-                tools=self.tools,  # type: ignore[arg-type]
-                temperature=self.policy.temperature,
-                extra_headers={EPISODE_HEADER: self.episode_tag} if self.episode_tag else None,
+            data = await self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
+                options={"headers": {EPISODE_HEADER: self.episode_tag}} if self.episode_tag else {},
             )
         except openai.OpenAIError as exc:
             raise PolicyError(f"openai: the endpoint failed: {type(exc).__name__}: {exc}") from exc
-        if not response.choices:
-            raise PolicyError("openai: the endpoint answered with no choices")
-        if response.usage is not None:
-            self.prompt_tokens += response.usage.prompt_tokens
-            self.completion_tokens += response.usage.completion_tokens
-        message = response.choices[0].message
-        calls = [c for c in message.tool_calls or [] if c.type == "function"]
+        content, calls, (prompt, completion) = _read_reply(data)
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
         self.messages.append(
-            {
-                "role": "assistant",
-                "content": message.content,
-                **(
-                    {
-                        "tool_calls": [
-                            {
-                                "id": c.id,
-                                "type": "function",
-                                "function": {"name": c.function.name, "arguments": c.function.arguments},
-                            }
-                            for c in calls
-                        ]
-                    }
-                    if calls
-                    else {}
-                ),
-            }
+            {"role": "assistant", "content": content, **({"tool_calls": calls} if calls else {})}
         )
         if not calls:
             self.messages.append({"role": "user", "content": _NUDGE})
             return
         offered = {t["function"]["name"] for t in self.tools}
-        for c in calls:
-            if c.function.name not in offered:
-                self.messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": c.id,
-                        "content": f"error: no tool {c.function.name!r}; the tools are {', '.join(sorted(offered))}",
-                    }
-                )
+        for call in calls:
+            name, raw = call["function"]["name"], call["function"]["arguments"]
+            if name not in offered:
+                error = f"error: no tool {name!r}; the tools are {', '.join(sorted(offered))}"
+                self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": error})
                 continue
             try:
-                arguments = json.loads(c.function.arguments or "{}")
-            except ValueError:
+                arguments = json.loads(raw or "{}")
+            except (TypeError, ValueError):
                 arguments = None
             if not isinstance(arguments, dict):
                 # Answer the call ourselves: the model learns its arguments were not a JSON object.
-                self.messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": c.id,
-                        "content": f"error: arguments must be a JSON object, got {c.function.arguments[:80]!r}",
-                    }
-                )
+                error = f"error: arguments must be a JSON object, got {str(raw)[:80]!r}"
+                self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": error})
                 continue
-            self.pending.append(ToolCall(c.function.name, arguments, call_id=c.id))
+            self.pending.append(ToolCall(name, arguments, call_id=call["id"]))
+
+
+def _read_reply(data: Any) -> tuple[str | None, list[dict[str, Any]], tuple[int, int]]:
+    """A chat completion's JSON: the first choice's text, its function calls (as the conversation
+    keeps them) and the token usage.
+
+    Raises:
+        PolicyError: the answer has no choice, or is not shaped as a chat completion.
+    """
+    try:
+        if not data["choices"]:
+            raise PolicyError("openai: the endpoint answered with no choices")
+        message = data["choices"][0]["message"]
+        calls = [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["function"]["name"], "arguments": c["function"].get("arguments")},
+            }
+            for c in message.get("tool_calls") or []
+            if c.get("type", "function") == "function"
+        ]
+        usage = data.get("usage") or {}
+        return (
+            message.get("content"),
+            calls,
+            (usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise PolicyError(
+            f"openai: the endpoint's answer is not a chat completion ({type(exc).__name__}: {exc}): {str(data)[:200]}; "
+            "is the base URL an OpenAI-compatible /v1 endpoint?"
+        ) from exc
 
 
 EPISODE_HEADER = "X-Codegym-Episode"

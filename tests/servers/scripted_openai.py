@@ -22,6 +22,7 @@ import json
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from codegym_mcp.servers.rollout._policies import random_value
 from .._openai_http import send_json
 
 __all__ = [
+    "SERVER_SECONDS_HEADER",
     "Behaviour",
     "Fault",
     "ScriptedServer",
@@ -52,6 +54,9 @@ Behaviour = Literal["right", "wrong", "skip_right", "skip_wrong"]
 Fault = Literal["429", "500", "hang"]
 Script = Callable[[str, int, int], Behaviour]
 _HEADER = "x-codegym-episode"
+SERVER_SECONDS_HEADER = "x-scripted-seconds"
+"""Response header: seconds the server spent on the request, from reading its body to encoding
+the reply (the benchmark's strictest measure of the model's own time)."""
 
 
 def mutated(value: JsonValue) -> JsonValue:
@@ -200,12 +205,15 @@ def _handler(state: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            started = time.perf_counter()
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             status, payload = state.answer(self.headers, json.loads(raw or b"{}"))
             if payload is None:
                 self.close_connection = True
                 return
-            send_json(self, status, payload)
+            body = json.dumps(payload)
+            spent = {SERVER_SECONDS_HEADER: f"{time.perf_counter() - started:.6f}"}
+            send_json(self, status, body, spent)
 
     return Handler
 

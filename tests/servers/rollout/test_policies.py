@@ -192,3 +192,61 @@ def test_run_episode_is_a_deprecated_alias_of_play_in_new_session() -> None:
     with pytest.warns(DeprecationWarning, match="use play_in_new_session"):
         old = servers.run_episode
     assert old is servers.play_in_new_session
+
+
+async def test_openai_agent_sends_what_chat_completions_create_sends_without_calling_it(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openai import AsyncOpenAI
+    from openai.resources.chat import AsyncCompletions
+
+    real_create = AsyncCompletions.create
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        # create() walks every message's typed dict on every call: quadratic in the episode's length
+        raise AssertionError("the agent must post its prebuilt body, not call chat.completions.create")
+
+    monkeypatch.setattr(AsyncCompletions, "create", refuse)
+    with RecordedOpenAI("toy_sum.json") as endpoint:
+        policy = OpenAIPolicy(model="recorded-model", base_url=endpoint.base_url, api_key="test", max_turns=8)
+        spec = EpisodeSpec(index=0, task_id=TASK_ID, instance=0, seed=0)
+        record = await play_in_new_session(
+            spec, connect=_connector(), policy=policy, gym=catalog.load(TASK_ID)
+        )
+        await policy.aclose()
+    assert record.reward == 1
+    sent = endpoint.requests[-1]
+    monkeypatch.setattr(AsyncCompletions, "create", real_create)
+    with RecordedOpenAI("toy_sum.json") as reference:
+        client = AsyncOpenAI(base_url=reference.base_url, api_key="test", max_retries=0)
+        await client.chat.completions.create(
+            model=sent["model"],
+            messages=sent["messages"],
+            tools=sent["tools"],
+            temperature=sent["temperature"],
+        )
+        await client.close()
+    assert reference.requests == [sent]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"choices": []}, {"choices": [{"message": {"tool_calls": [{"function": {}}]}}]}, ["not", "a", "dict"]],
+)
+def test_an_answer_that_is_not_a_chat_completion_is_a_policy_error(answer: object) -> None:
+    from codegym_mcp.servers.rollout._policies import _read_reply
+
+    with pytest.raises(PolicyError, match="openai: the endpoint"):
+        _read_reply(answer)
+
+
+def test_a_chat_completion_answer_gives_its_text_function_calls_and_usage() -> None:
+    from codegym_mcp.servers.rollout._policies import _read_reply
+
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+    other = {"id": "c2", "type": "custom", "custom": {"name": "x", "input": ""}}
+    answer = {
+        "choices": [{"message": {"role": "assistant", "content": "hm", "tool_calls": [call, other]}}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+    }
+    assert _read_reply(answer) == ("hm", [call], (7, 3))
