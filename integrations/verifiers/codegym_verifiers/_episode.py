@@ -9,6 +9,7 @@ first result, so a retried call never runs twice. The server's episode bookkeepi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class EpisodeSession:
         self.instructions = client.instructions or ""
         self.instance_id: str | None = None
         self.steps = 0
+        self.step_ms: list[float] = []  # each call's round trip, retries included
         self.last: StepResult | None = None
         self._next_step = 0
 
@@ -131,6 +133,7 @@ class EpisodeSession:
             ServerFailure: the call failed in transport on every attempt.
         """
         meta = cast(RequestParamsMeta, {STEP_META: self._next_step})
+        started = time.perf_counter()
         for attempt in range(_TRANSPORT_ATTEMPTS):
             try:
                 result = await self._client.call_tool(name, dict(arguments), meta=meta)
@@ -140,6 +143,7 @@ class EpisodeSession:
                     raise ServerFailure(
                         f"tool call {name} (step {self._next_step}) failed: {type(exc).__name__}: {exc}"
                     ) from exc
+        self.step_ms.append(round((time.perf_counter() - started) * 1000.0, 3))
         episode = (result.meta or {}).get(EPISODE_META)
         state: Mapping[str, Any] = episode if isinstance(episode, Mapping) else {}
         served = state.get("step")

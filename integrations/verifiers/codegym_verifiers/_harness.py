@@ -79,6 +79,7 @@ class CodeGymHarness(vf.Harness[CodeGymHarnessConfig]):  # type: ignore[misc]
                 end = await self._play(ctx, endpoint, secret, data, episode)
                 trace.info["codegym_instance_id"] = episode.instance_id
                 trace.info["codegym_end_reason"] = end
+                trace.info["codegym_step_ms"] = episode.step_ms
                 trace.record_metric("codegym_steps", episode.steps)
                 last = episode.last
                 if last is not None and last.infra:

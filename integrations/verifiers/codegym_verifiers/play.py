@@ -46,6 +46,7 @@ def _record(task: vf.Task, episode: vf.Episode, seconds: float) -> dict[str, Any
         "error": "; ".join(errors) or None,
         "instance_id": trace.info.get("codegym_instance_id") if trace is not None else None,
         "end_reason": trace.info.get("codegym_end_reason") if trace is not None else None,
+        "step_ms": trace.info.get("codegym_step_ms") if trace is not None else None,
         "seconds": round(seconds, 3),
     }
 
@@ -54,7 +55,10 @@ async def play(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Play every row (``args.concurrency`` at a time); one record per episode, in row order."""
     os.environ.setdefault(args.api_key_var, "unused")
     env = load_environment(
-        args.catalog_url, tasks=args.tasks, seed=args.seed, instances_per_task=args.instances_per_task
+        args.catalog_url,
+        tasks=args.tasks,
+        seed=None if args.seed < 0 else args.seed,
+        instances_per_task=args.instances_per_task,
     )
     tasks = list(env.taskset)
     gate = asyncio.Semaphore(args.concurrency)
@@ -82,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key-var", default="OPENAI_API_KEY", help="environment variable with the key")
     parser.add_argument("--tasks", nargs="*", default=None)
     parser.add_argument("--instances-per-task", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="row order's shuffle seed (-1: the server's order)"
+    )
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--tag-header", default=None, help="send task/instance of the episode in this header")
     args = parser.parse_args(argv)
