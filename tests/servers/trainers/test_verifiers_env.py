@@ -8,8 +8,10 @@ The catalog server runs from this venv; ``python -m codegym_verifiers.play`` run
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,8 @@ import pytest
 
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers.mcp._server import ServeOptions, gym_instructions
+from codegym_mcp.servers.mcp._sessions import AUTH_TOKEN_ENV
+from codegym_mcp.servers.trainers.local import catalog_server_process
 
 from ..._openai_http import send_json
 from ..scripted_openai import Behaviour, scripted_server
@@ -33,11 +37,16 @@ needs_venv = pytest.mark.skipif(
 )
 
 
-def play(catalog_url: str, model_url: str, *extra: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run the verifiers play command; its per-episode records and its summary."""
+def play(
+    catalog_url: str, model_url: str, *extra: str, token: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the verifiers play command (``token`` in ``$CODEGYM_AUTH_TOKEN``); its records and its summary."""
     command = [str(VENV_PYTHON), "-m", "codegym_verifiers.play", "--catalog-url", catalog_url]
     command += ["--model-url", model_url, "--model", "scripted", "--tag-header", "x-codegym-episode", *extra]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    env = {k: v for k, v in os.environ.items() if k != AUTH_TOKEN_ENV}
+    if token is not None:
+        env[AUTH_TOKEN_ENV] = token
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return [r for r in lines if "summary" not in r], lines[-1]["summary"]
@@ -125,3 +134,19 @@ def test_the_task_listing_gives_each_gyms_episode_count_and_the_statement_a_sess
         }
         for gym in gyms
     ]
+
+
+@needs_venv
+def test_the_adapter_sends_the_bearer_token_of_the_environment_to_a_server_that_requires_one() -> None:
+    with catalog_server_process(FIXTURE, startup_timeout=240.0, extra_args=("--auth-token", "s3cret")) as url:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/tasks?detail=1", timeout=30)
+        refused.value.close()
+        assert refused.value.code == 401
+        with scripted_server(FIXTURE, lambda t, i, s: "right") as model:
+            records, _ = play(
+                url, model.url, "--tasks", "Fixture_vowels", "--instances-per-task", "1", token="s3cret"
+            )
+        assert [(r["task_id"], r["reward"]) for r in records] == [("Fixture_vowels", 1.0)]
+        status = health(url)
+        assert status is not None and status["sessions"] == 0
