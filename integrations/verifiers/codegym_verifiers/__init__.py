@@ -5,6 +5,13 @@
 per (gym, instance) with the statement as prompt; the model plays with the gym's MCP tools; the
 reward (``codegym``) is the gym's own. The taskset and the harness are exported here, so
 verifiers' loaders resolve ``--env.taskset.id codegym_verifiers`` (and its default harness) too.
+
+Exceptions::
+
+    RuntimeError
+    +-- CatalogUnavailable    the catalog server could not be listed (raised when the taskset is read)
+    +-- ServerFailure         an episode's MCP session failed; the harness re-raises it as
+                              verifiers.v1.ToolsetError, a rollout error (never a reward of 0)
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 import verifiers.v1 as vf
 
 from ._catalog import AUTH_TOKEN_ENV, CatalogUnavailable, catalog_rows, task_url
+from ._episode import ServerFailure
 from ._harness import REWARD_NAME, CodeGymHarness, CodeGymHarnessConfig
 from ._taskset import CodeGymConfig, CodeGymData, CodeGymTask, CodeGymTaskset
 
@@ -29,6 +37,7 @@ __all__ = [
     "CodeGymHarnessConfig",
     "CodeGymTask",
     "CodeGymTaskset",
+    "ServerFailure",
     "catalog_rows",
     "load_environment",
     "task_url",
