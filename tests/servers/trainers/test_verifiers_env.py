@@ -150,3 +150,39 @@ def test_the_adapter_sends_the_bearer_token_of_the_environment_to_a_server_that_
         assert [(r["task_id"], r["reward"]) for r in records] == [("Fixture_vowels", 1.0)]
         status = health(url)
         assert status is not None and status["sessions"] == 0
+
+
+RETRY_SCRIPT = """
+import json, sys
+import anyio
+from codegym_verifiers import task_url
+from codegym_verifiers._episode import EpisodeSession
+
+async def main() -> None:
+    async with await EpisodeSession.open(task_url(sys.argv[1], "Fixture_vowels", instance=0)) as episode:
+        first = await episode.call("observe", {})
+        episode._next_step = 0  # what a transport retry of step 0 sends: the same index
+        again = await episode.call("observe", {})
+        served_next = episode._next_step  # the server's index of the next call, from its _meta
+        after = await episode.call("is_vowel", {"ch": "b"})
+        print(json.dumps([first.text, again.text, served_next, after.text]))
+
+anyio.run(main)
+"""
+
+
+@needs_venv
+def test_a_call_sent_again_with_its_step_index_gets_the_first_result_not_a_second_run(server: str) -> None:
+    done = subprocess.run(
+        [str(VENV_PYTHON), "-c", RETRY_SCRIPT, server],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, again, served_next, after = json.loads(done.stdout.splitlines()[-1])
+    assert (again, served_next) == (first, 1)  # answered with the first result; the episode did not advance
+    assert "false" in after.lower()  # the next index is step 1 and runs
+    status = health(server)
+    assert status is not None and status["sessions"] == 0
