@@ -137,7 +137,8 @@ class HttpGyms:
             ids = [self.source.task_id] if isinstance(self.source, Gym) else self.source.task_ids()
             if not request.query_params.get("detail"):
                 return JSONResponse({"tasks": ids})
-            gyms = [self._gym(name) for name in ids]
+            # Loading every gym reads and validates its files: off the event loop, which serves sessions.
+            gyms = await anyio.to_thread.run_sync(lambda: [self._gym(name) for name in ids])
         except CatalogError as exc:  # the folder went away while serving
             return JSONResponse({"error": str(exc)}, status_code=500)
         detail = [

@@ -76,7 +76,7 @@ def catalog_rows(
     tasks: Sequence[str] | None = None,
     instances_per_task: int | None = None,
     seed: int | None = 0,
-    timeout: float = 60.0,
+    timeout: float = 300.0,
 ) -> list[Row]:
     """Every (gym, instance) row the server serves, optionally restricted, in a seeded order.
 
@@ -86,7 +86,7 @@ def catalog_rows(
         instances_per_task: only each gym's first K instances; None: all of them.
         seed: rows are shuffled by ``random.Random(seed)`` (the same seed, the same row order,
             so row i is always the same instance); None keeps the server's order.
-        timeout: seconds to wait for the listing.
+        timeout: seconds to wait for the listing (the server loads every gym for it the first time).
 
     Raises:
         CatalogUnavailable: the server could not be listed.
