@@ -18,9 +18,8 @@ import argparse
 import asyncio
 import os
 
-import verifiers.v1 as vf
-
 import codegym_verifiers
+import verifiers.v1 as vf
 
 
 async def main() -> None:
