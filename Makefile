@@ -4,11 +4,15 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The verifiers adapter is its own distribution in its own venv: verifiers 0.4.0 pins mcp==2.0.0,
+# codegym-mcp needs mcp>=2.3 (integrations/verifiers, docs/trainers.md).
+VVENV := .venv-verifiers
+VSTAMP := $(VVENV)/.installed
 PYTHON312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -n 1)
 
 .PHONY: demo test lint typecheck imports unit bench bench-ray soak bootstrap clean
 
-bootstrap: $(STAMP)
+bootstrap: $(STAMP) $(VSTAMP)
 
 $(STAMP): pyproject.toml
 	@if ! ldconfig -p 2>/dev/null | grep -q libnl-route-3.so.200; then \
@@ -27,6 +31,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,gymnasium,skyrl,openenv]'
 	@touch $(STAMP)
 
+$(VSTAMP): integrations/verifiers/pyproject.toml | $(STAMP)
+	@if [ ! -x $(VVENV)/bin/python ]; then "$$(readlink -f $(BIN)/python)" -m venv $(VVENV); fi
+	$(VVENV)/bin/python -m pip install -q --upgrade pip
+	$(VVENV)/bin/python -m pip install -q -e 'integrations/verifiers[dev]'
+	@touch $(VSTAMP)
+
 # mypy needs the installed layout (codegym_mcp.<folder>); a symlink tree gives it that view.
 .typecheck/codegym_mcp: | $(STAMP)
 	@mkdir -p .typecheck/codegym_mcp
@@ -36,15 +46,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP) .typecheck/codegym_mcp
+typecheck: $(STAMP) $(VSTAMP) .typecheck/codegym_mcp
 	$(BIN)/mypy .typecheck/codegym_mcp tests benchmarks
+	cd integrations/verifiers && ../../$(VVENV)/bin/mypy codegym_verifiers
 
 # Import contracts (.importlinter): one-way layers, public names across packages, no cycles, and
 # the in-jail modules importing only the standard library. Run from the installed-layout view.
 imports: $(STAMP) .typecheck/codegym_mcp
 	cd .typecheck && ../$(BIN)/lint-imports --no-cache ../.importlinter
 
-unit: $(STAMP)
+unit: $(STAMP) $(VSTAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck imports unit
@@ -76,4 +87,4 @@ soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak
 
 clean:
-	rm -rf .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .typecheck build *.egg-info integrations/verifiers/*.egg-info .pytest_cache .mypy_cache .ruff_cache

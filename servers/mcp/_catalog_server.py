@@ -6,7 +6,8 @@ URLs::
     /<task_id>/mcp            a catalog's gym (also /mcp/<task_id>); the dataset id works too,
                               URL-encoded (HumanEval%2F0)
     ...?instance=K | ?seed=S  the first instance of the session's episodes
-    /tasks                    GET: the task ids served, as JSON
+    /tasks                    GET: the task ids served, as JSON; ``?detail=1`` adds, per gym, its
+                              episode count and the statement a session is told first (``gyms``)
     /health                   GET: live sessions, limits, workers, draining (open without a token)
 
 Each gym gets its own MCP ``Server`` and streamable-HTTP session manager, created on the first
@@ -38,9 +39,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ...runtime import Catalog, CatalogError, Gym, ToolRunner, UnknownTask
+from ...runtime import Catalog, CatalogError, Gym, ToolRunner, UnknownTask, episode_count
 from ...schemas import EndReason, EpisodeRecord
-from ._server import GymServer, ServeOptions
+from ._server import GymServer, ServeOptions, gym_instructions
 from ._sessions import BearerAuth, SessionGate, SessionLimits
 
 __all__ = [
@@ -146,12 +147,24 @@ class HttpGyms:
         return JSONResponse(self.gate.health())
 
     async def _tasks(self, request: Request) -> Response:
-        if isinstance(self.source, Gym):
-            return JSONResponse({"tasks": [self.source.task_id]})
         try:
-            return JSONResponse({"tasks": self.source.task_ids()})
+            ids = [self.source.task_id] if isinstance(self.source, Gym) else self.source.task_ids()
+            if not request.query_params.get("detail"):
+                return JSONResponse({"tasks": ids})
+            # Loading every gym reads and validates its files: off the event loop, which serves sessions.
+            gyms = await anyio.to_thread.run_sync(lambda: [self._gym(name) for name in ids])
         except CatalogError as exc:  # the folder went away while serving
             return JSONResponse({"error": str(exc)}, status_code=500)
+        detail = [
+            {
+                "task_id": gym.task_id,
+                "problem_id": gym.manifest.problem_id,
+                "episodes": episode_count(gym),
+                "statement": gym_instructions(gym, self._options),
+            }
+            for gym in gyms
+        ]
+        return JSONResponse({"tasks": ids, "gyms": detail})
 
     def _gym(self, name: str) -> Gym:
         if isinstance(self.source, Gym):

@@ -69,6 +69,7 @@ __all__ = [
     "GymServer",
     "ServeOptions",
     "SessionSlot",
+    "gym_instructions",
     "json_safe_schema",
 ]
 
@@ -140,6 +141,18 @@ class SessionSlot:
             self.session.close(reason)
 
 
+def gym_instructions(gym: Gym, options: ServeOptions) -> str:
+    """What a session of ``gym`` served with ``options`` is told first: the statement, then the rules."""
+    manifest = gym.manifest
+    budget = options.max_steps or manifest.step_budget
+    reset = "; `reset` starts the next instance" if options.allow_reset else ""
+    return (
+        f"{manifest.task}\n\n"
+        f"Episode rules: you have {budget} tool calls. `submit` ends the episode (reward 1 if the "
+        f"answer is correct, else 0). `task` repeats this statement{reset}."
+    )
+
+
 class GymServer:
     """Builds and backs the MCP server of one gym.
 
@@ -185,14 +198,7 @@ class GymServer:
 
     def instructions(self) -> str:
         """The server instructions: the task statement, then the episode's rules in one paragraph."""
-        manifest = self.gym.manifest
-        budget = self.options.max_steps or manifest.step_budget
-        reset = "; `reset` starts the next instance" if self.options.allow_reset else ""
-        return (
-            f"{manifest.task}\n\n"
-            f"Episode rules: you have {budget} tool calls. `submit` ends the episode (reward 1 if the "
-            f"answer is correct, else 0). `task` repeats this statement{reset}."
-        )
+        return gym_instructions(self.gym, self.options)
 
     def _build_tools(self) -> list[types.Tool]:
         tools = [

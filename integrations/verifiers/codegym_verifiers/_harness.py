@@ -1,0 +1,130 @@
+"""The harness: the agent loop of one codegym episode, run in-process by verifiers' rollout.
+
+verifiers' contract for a harness is the interception endpoint, not a process: "a harness may run
+its loop in-process instead of launching a program, as long as every model call goes through
+``endpoint`` + ``secret``" (``Harness.launch``). This one does: it opens the episode's MCP session
+itself (``BASE/<task_id>/mcp?instance=K``), offers the gym's tools to the model as OpenAI function
+tools through the interception endpoint (so every model call is on the trace), runs each tool
+call as one step of the episode, and records the server's reward on the trace as ``codegym``.
+
+- The episode ends on ``submit`` (reward 0/1 from the server), on the step budget (0), or when
+  the model answers without a tool call (0: no answer submitted).
+- An infrastructure failure (server unreachable, a sandbox failure the server flags ``infra``)
+  raises :class:`verifiers.v1.ToolsetError`: verifiers records it as the rollout's error and no
+  reward is recorded, so it is never scored as a 0. Drop errored traces from a batch.
+- The session is closed when the loop ends, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+import verifiers.v1 as vf
+from openai import AsyncOpenAI
+from pydantic import Field
+from verifiers.v1.runtimes import ProgramResult, Runtime
+
+from ._catalog import task_url
+from ._episode import EpisodeSession, ServerFailure
+from ._taskset import CodeGymData
+
+__all__ = ["REWARD_NAME", "CodeGymHarness", "CodeGymHarnessConfig"]
+
+REWARD_NAME = "codegym"
+
+
+class CodeGymHarnessConfig(vf.HarnessConfig):  # type: ignore[misc]
+    """The in-process codegym loop's knobs."""
+
+    max_replies: int = Field(64, ge=1)
+    """Model replies allowed per episode (the server ends it at its step budget anyway; a reply
+    whose calls are not JSON costs a reply, not a step)."""
+    mcp_timeout: float = Field(300.0, gt=0)
+    """Seconds to wait for any one answer of the catalog server."""
+
+
+def _tool_message(call_id: str, content: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+class CodeGymHarness(vf.Harness[CodeGymHarnessConfig]):  # type: ignore[misc]
+    """Plays one catalog instance: the gym's MCP tools, the server's reward (see the module doc)."""
+
+    APPENDS_SYSTEM_PROMPT = True
+    EXECUTES_CODE = False  # the tools run in the catalog server's sandboxes, not in this runtime
+    NEEDS_CONTAINER = False
+
+    async def launch(
+        self,
+        ctx: vf.ModelContext,
+        trace: vf.Trace,
+        runtime: Runtime,
+        endpoint: str,
+        secret: str,
+        mcp_urls: dict[str, str],
+        data: vf.TaskData,
+        tool_interception_url: str | None = None,
+    ) -> ProgramResult:
+        """Run the episode to its end (see the module doc) and return a synthetic success.
+
+        Raises:
+            verifiers.v1.ToolsetError: the catalog server failed (an infrastructure failure).
+        """
+        row = CodeGymData.model_validate(data.model_dump())
+        url = task_url(row.catalog_url, row.task_id, instance=row.instance)
+        try:
+            async with await EpisodeSession.open(url, read_timeout=self.config.mcp_timeout) as episode:
+                trace.info["codegym_url"] = url
+                end = await self._play(ctx, endpoint, secret, data, episode)
+                trace.info["codegym_instance_id"] = episode.instance_id
+                trace.info["codegym_end_reason"] = end
+                trace.info["codegym_step_ms"] = episode.step_ms
+                trace.record_metric("codegym_steps", episode.steps)
+                last = episode.last
+                if last is not None and last.infra:
+                    raise vf.ToolsetError(
+                        f"the catalog server reported an infrastructure failure at {url}: {last.text}"
+                    )
+                reward = last.reward if last is not None and last.done and last.reward is not None else 0.0
+                trace.record_reward(REWARD_NAME, reward)
+        except ServerFailure as exc:
+            raise vf.ToolsetError(str(exc)) from exc
+        return ProgramResult(exit_code=0, stdout="", stderr="")
+
+    async def _play(
+        self, ctx: vf.ModelContext, endpoint: str, secret: str, data: vf.TaskData, episode: EpisodeSession
+    ) -> str:
+        """The agent loop; returns how it ended (the server's end reason, or ``no_submit``)."""
+        system, _ = self.resolve_prompt(data)
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+        # The live session's statement is the prompt (the dataset row carries the same text).
+        messages.append({"role": "user", "content": episode.instructions or data.prompt_text})
+        async with AsyncOpenAI(base_url=endpoint, api_key=secret, max_retries=2) as model:
+            for _ in range(self.config.max_replies):
+                reply = await model.chat.completions.create(
+                    model=ctx.model, messages=cast(Any, messages), tools=cast(Any, episode.tools)
+                )
+                message = reply.choices[0].message
+                calls = message.tool_calls or []
+                messages.append(message.model_dump(exclude_none=True))
+                if not calls:
+                    return "no_submit"
+                for call in calls:
+                    messages.append(_tool_message(call.id, await self._step(episode, call)))
+                    if episode.last is not None and episode.last.done:
+                        return episode.last.end_reason or "done"
+        return "max_replies"
+
+    @staticmethod
+    async def _step(episode: EpisodeSession, call: Any) -> str:
+        function = getattr(call, "function", None)
+        if function is None:
+            return "only function tool calls are supported"
+        try:
+            arguments = json.loads(function.arguments or "{}")
+        except json.JSONDecodeError as exc:
+            return f"the arguments of {function.name} are not JSON ({exc}); send a JSON object"
+        if not isinstance(arguments, dict):
+            return f"the arguments of {function.name} must be a JSON object, got {type(arguments).__name__}"
+        return (await episode.call(function.name, arguments)).text

@@ -1,0 +1,188 @@
+"""The verifiers adapter (integrations/verifiers, its own venv): episodes through verifiers' own Env.
+
+The catalog server runs from this venv; ``python -m codegym_verifiers.play`` runs in
+``.venv-verifiers`` (verifiers 0.4.0, mcp 2.0.0) and plays each row through ``Env.serving`` and
+``Env.run_episode`` against a scripted OpenAI-compatible model on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegym_mcp.runtime import Catalog
+from codegym_mcp.servers.mcp._server import ServeOptions, gym_instructions
+from codegym_mcp.servers.mcp._sessions import AUTH_TOKEN_ENV
+from codegym_mcp.servers.trainers.local import catalog_server_process
+
+from ..._openai_http import send_json
+from ..scripted_openai import Behaviour, scripted_server
+from ._harness import FIXTURE, fixture_episodes, health
+
+VENV_PYTHON = Path(__file__).resolve().parents[3] / ".venv-verifiers" / "bin" / "python"
+needs_venv = pytest.mark.skipif(
+    not VENV_PYTHON.exists(),
+    reason=f"{VENV_PYTHON} is missing: `make bootstrap` creates it (verifiers' own venv)",
+)
+
+
+def play(
+    catalog_url: str, model_url: str, *extra: str, token: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the verifiers play command (``token`` in ``$CODEGYM_AUTH_TOKEN``); its records and its summary."""
+    command = [str(VENV_PYTHON), "-m", "codegym_verifiers.play", "--catalog-url", catalog_url]
+    command += ["--model-url", model_url, "--model", "scripted", "--tag-header", "x-codegym-episode", *extra]
+    env = {k: v for k, v in os.environ.items() if k != AUTH_TOKEN_ENV}
+    if token is not None:
+        env[AUTH_TOKEN_ENV] = token
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return [r for r in lines if "summary" not in r], lines[-1]["summary"]
+
+
+def scripted_play(server: str, behaviour: Behaviour) -> list[dict[str, Any]]:
+    with scripted_server(FIXTURE, lambda task_id, instance, seed: behaviour) as model:
+        records, summary = play(server, model.url, "--concurrency", "8")
+    status = health(server)
+    assert status is not None and status["sessions"] == 0, f"MCP sessions left open: {status}"
+    assert summary["episodes"] == len(records)
+    return records
+
+
+@needs_venv
+def test_the_oracle_scores_one_on_every_fixture_instance_through_the_verifiers_env(server: str) -> None:
+    records = scripted_play(server, "right")
+    expected = {(gym.task_id, k): gym.instances[k].instance_id for gym, k in fixture_episodes()}
+    assert {(r["task_id"], r["instance"]): r["instance_id"] for r in records} == expected
+    assert [r["reward"] for r in records] == [1.0] * len(expected), records
+    assert {r["end_reason"] for r in records} == {"submitted"}
+
+
+@needs_venv
+def test_a_wrong_policy_scores_zero_on_every_instance_through_the_verifiers_env(server: str) -> None:
+    records = scripted_play(server, "wrong")
+    assert len(records) == len(fixture_episodes())
+    assert [r["reward"] for r in records] == [0.0] * len(records) and not any(r["error"] for r in records)
+
+
+@contextmanager
+def failing_catalog(real: str) -> Iterator[str]:
+    """A server that lists ``real``'s gyms but fails every MCP request (503): an infrastructure failure."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/tasks"):
+                with urllib.request.urlopen(f"{real}{self.path}", timeout=30) as response:
+                    send_json(self, 200, json.loads(response.read()))
+            else:
+                send_json(self, 503, {"error": "scripted outage"})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            send_json(self, 503, {"error": "scripted outage"})
+
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{stub.server_address[1]}"
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=5)
+
+
+@needs_venv
+def test_an_infrastructure_failure_is_a_rollout_error_never_a_zero(server: str) -> None:
+    with failing_catalog(server) as broken, scripted_server(FIXTURE, lambda t, i, s: "right") as model:
+        records, summary = play(broken, model.url, "--instances-per-task", "1")
+    assert len(records) == 2 and [r["reward"] for r in records] == [None, None]
+    assert all("could not open an MCP session" in r["error"] for r in records), records
+    assert (summary["scored"], summary["infra_errors"], summary["mean_reward"]) == (0, 2, None)
+    assert model.requests == 0
+
+
+def test_the_task_listing_gives_each_gyms_episode_count_and_the_statement_a_session_is_told(
+    server: str,
+) -> None:
+    with urllib.request.urlopen(f"{server}/tasks?detail=1", timeout=30) as response:
+        listing = json.loads(response.read())
+    catalog = Catalog(FIXTURE)
+    gyms = [catalog.load(t) for t in catalog.task_ids()]
+    assert listing["tasks"] == catalog.task_ids()
+    assert listing["gyms"] == [
+        {
+            "task_id": gym.task_id,
+            "problem_id": gym.manifest.problem_id,
+            "episodes": len(gym.instances),
+            "statement": gym_instructions(gym, ServeOptions()),
+        }
+        for gym in gyms
+    ]
+
+
+@needs_venv
+def test_the_adapter_sends_the_bearer_token_of_the_environment_to_a_server_that_requires_one() -> None:
+    with catalog_server_process(FIXTURE, startup_timeout=240.0, extra_args=("--auth-token", "s3cret")) as url:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/tasks?detail=1", timeout=30)
+        refused.value.close()
+        assert refused.value.code == 401
+        with scripted_server(FIXTURE, lambda t, i, s: "right") as model:
+            records, _ = play(
+                url, model.url, "--tasks", "Fixture_vowels", "--instances-per-task", "1", token="s3cret"
+            )
+        assert [(r["task_id"], r["reward"]) for r in records] == [("Fixture_vowels", 1.0)]
+        status = health(url)
+        assert status is not None and status["sessions"] == 0
+
+
+RETRY_SCRIPT = """
+import json, sys
+import anyio
+from codegym_verifiers import task_url
+from codegym_verifiers._episode import EpisodeSession
+
+async def main() -> None:
+    async with await EpisodeSession.open(task_url(sys.argv[1], "Fixture_vowels", instance=0)) as episode:
+        first = await episode.call("observe", {})
+        episode._next_step = 0  # what a transport retry of step 0 sends: the same index
+        again = await episode.call("observe", {})
+        served_next = episode._next_step  # the server's index of the next call, from its _meta
+        after = await episode.call("is_vowel", {"ch": "b"})
+        print(json.dumps([first.text, again.text, served_next, after.text]))
+
+anyio.run(main)
+"""
+
+
+@needs_venv
+def test_a_call_sent_again_with_its_step_index_gets_the_first_result_not_a_second_run(server: str) -> None:
+    done = subprocess.run(
+        [str(VENV_PYTHON), "-c", RETRY_SCRIPT, server],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, again, served_next, after = json.loads(done.stdout.splitlines()[-1])
+    assert (again, served_next) == (first, 1)  # answered with the first result; the episode did not advance
+    assert "false" in after.lower()  # the next index is step 1 and runs
+    status = health(server)
+    assert status is not None and status["sessions"] == 0
