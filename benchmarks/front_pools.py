@@ -28,16 +28,8 @@ import anyio
 from codegym_mcp.servers.mcp._catalog_server import base_url, bind_socket
 from codegym_mcp.servers.mcp._front import POOLS, Front, Replica, serve_front
 
+from ._server_probe import cpu_seconds, server
 from .ray_scale import FIXTURE_CATALOG, OUT, light_held_sessions
-from .soak import server
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import libcst as cst
 
 from ._analysis import FunctionFacts, SolutionFacts, walk
 from ._carve_common import PendingTool
-from ._carve_rules import body_key, literal_starts, plain_if, single_operation
+from ._carve_rules import body_key, is_run_stmt, literal_starts, nontrivial, plain_if, single_operation
 from ._describe import expr_name
 from ._describe_text import expr_description
 from ._segments import SegmentContext, definitely_assigned, expression_interface
@@ -24,31 +24,8 @@ from ._segments import SegmentContext, definitely_assigned, expression_interface
 __all__ = ["PlanRewriter"]
 
 _N = TypeVar("_N", bound=cst.CSTNode)
-_TRIVIAL = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
 _LOOPS = (cst.For, cst.While)
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-
-
-def _nontrivial(node: cst.CSTNode) -> bool:
-    if isinstance(node, cst.SimpleStatementLine) and any(
-        isinstance(s, cst.AugAssign) and not isinstance(s.value, _TRIVIAL[1:]) for s in node.body
-    ):
-        return True  # an accumulation step such as ``total += x``
-    return any(
-        (isinstance(n, cst.Call) and not _copy_call(n))
-        or isinstance(
-            n,
-            (
-                cst.Subscript,
-                cst.BinaryOperation,
-                cst.Comparison,
-                cst.BooleanOperation,
-                cst.IfExp,
-                *_COMPS,
-            ),
-        )
-        for n in walk(node)
-    )
 
 
 class PlanRewriter:
@@ -143,7 +120,7 @@ class PlanRewriter:
 
         ``lambda_params``: the parameters of the lambda whose body ``expr`` is (read first).
         """
-        if not self.segments or not _nontrivial(expr) or self.calls_tool(expr):
+        if not self.segments or not nontrivial(expr) or self.calls_tool(expr):
             return None
         if any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(expr)):
             return None
@@ -217,7 +194,7 @@ class PlanRewriter:
             and not value.params.star_kwarg
             and not value.params.kwonly_params
             and not value.params.posonly_params
-            and _nontrivial(value.body)
+            and nontrivial(value.body)
             and not single_operation(value.body)
             and not any(isinstance(n, (*_COMPS, cst.Lambda)) for n in walk(value.body))
         ):
@@ -243,11 +220,11 @@ class PlanRewriter:
         i = 0
         while i < len(stmts):
             stmt = stmts[i]
-            if _is_run_stmt(stmt) and not (not in_loop and self._decomposable(stmt, bound)):
+            if is_run_stmt(stmt) and not (not in_loop and self._decomposable(stmt, bound)):
                 j = i
                 while (
                     j < len(stmts)
-                    and _is_run_stmt(stmts[j])
+                    and is_run_stmt(stmts[j])
                     and not (not in_loop and self._decomposable(stmts[j], bound))
                 ):
                     j += 1
@@ -417,7 +394,7 @@ class PlanRewriter:
             isinstance(s, cst.BaseCompoundStatement) and not plain_if(s) for s in body
         ):
             return None  # atomic pieces instead: conditions, runs, inner loops
-        if not any(_nontrivial(s) for s in body):
+        if not any(nontrivial(s) for s in body):
             return None
         return self._statement_segment(body, bound, True, loop, inits=inits)
 
@@ -472,26 +449,8 @@ class PlanRewriter:
         return helper_call(self, original, updated)
 
 
-def _is_run_stmt(stmt: cst.BaseStatement) -> bool:
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-        only = stmt.body[0]
-        if isinstance(only, cst.Expr) and isinstance(only.value, (cst.SimpleString, cst.ConcatenatedString)):
-            return False
-    return isinstance(stmt, cst.SimpleStatementLine) and all(
-        isinstance(s, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr)) for s in stmt.body
-    )
-
-
-_CONVERSIONS = frozenset({"list", "dict", "set", "tuple", "frozenset", "str", "int", "float", "bool"})
-
-
-def _copy_call(call: cst.Call) -> bool:
-    """``list(xs)``, ``int(s)``, ``set()``: a conversion or a copy, not work worth a tool."""
-    return isinstance(call.func, cst.Name) and call.func.value in _CONVERSIONS
-
-
 def _nontrivial_run(run: list[cst.SimpleStatementLine]) -> bool:
-    return any(_nontrivial(s) for s in run)
+    return any(nontrivial(s) for s in run)
 
 
 def _shadowed(facts: SolutionFacts, expr: cst.BaseExpression, name: str) -> bool:

@@ -15,6 +15,8 @@ from ._operations import operation_count, single_operator
 __all__ = [
     "body_key",
     "code_words",
+    "is_run_stmt",
+    "nontrivial",
     "plain_if",
     "read_code",
     "segment_name",
@@ -22,6 +24,7 @@ __all__ = [
 ]
 
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_ACCUMULATED_LITERALS = (cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
 
 
 def plain_if(stmt: cst.BaseStatement) -> bool:
@@ -155,3 +158,45 @@ def literal_starts(index: NameIndex, before: Sequence[cst.BaseStatement]) -> dic
                 if isinstance(t.value, cst.Name) and _literal(v.value):
                     starts[t.value.value] = v.value
     return starts
+
+
+def nontrivial(node: cst.CSTNode) -> bool:
+    """Whether a node does work worth a tool: a call that is not a copy, an operator, a subscript."""
+    if isinstance(node, cst.SimpleStatementLine) and any(
+        isinstance(s, cst.AugAssign) and not isinstance(s.value, _ACCUMULATED_LITERALS) for s in node.body
+    ):
+        return True  # an accumulation step such as ``total += x``
+    return any(
+        (isinstance(n, cst.Call) and not _copy_call(n))
+        or isinstance(
+            n,
+            (
+                cst.Subscript,
+                cst.BinaryOperation,
+                cst.Comparison,
+                cst.BooleanOperation,
+                cst.IfExp,
+                *_COMPS,
+            ),
+        )
+        for n in walk(node)
+    )
+
+
+def is_run_stmt(stmt: cst.BaseStatement) -> bool:
+    """A simple statement that can join a run of statements carved as one tool (no docstring)."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        only = stmt.body[0]
+        if isinstance(only, cst.Expr) and isinstance(only.value, (cst.SimpleString, cst.ConcatenatedString)):
+            return False
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr)) for s in stmt.body
+    )
+
+
+_CONVERSIONS = frozenset({"list", "dict", "set", "tuple", "frozenset", "str", "int", "float", "bool"})
+
+
+def _copy_call(call: cst.Call) -> bool:
+    """``list(xs)``, ``int(s)``, ``set()``: a conversion or a copy, not work worth a tool."""
+    return isinstance(call.func, cst.Name) and call.func.value in _CONVERSIONS

@@ -21,18 +21,17 @@ problem could succeed and the run must stop with the fix.
 
 from __future__ import annotations
 
-import hashlib
 import traceback
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ...runtime import SandboxError, SandboxUnavailable, decode
-from ...schemas import GymManifest, GymSummary, Instance, OracleSummary, Problem, Rejection, Stage, ToolSpec
+from ...schemas import GymManifest, Instance, Problem, Rejection, Stage, ToolSpec
 from .._results import Generated, GenerateSettings, GymFiles, Rejected
 from ..carving._carving_types import Carving
 from ..carving._schemas_pick import input_schema_for, pick_schema
 from ..instances._adapters import ADAPTER_PREFIX
-from ..instances._batching import BatchPlan, plan_batches
+from ..instances._batching import plan_batches
 from ..instances._filters import apply_filters, fit_episodes
 from ..instances._handles import handle_problem
 from ..instances._inplace import inplace_problem
@@ -53,6 +52,7 @@ from ..verification._stages import (
 )
 from ..verification._verify import Candidate, SyncWorker, Verification, VerifyFailed
 from ._generic_tools import GENERIC_TOOL_NAMES, generic_tools, step_budget_for
+from ._gym_files import gym_manifest, gym_summary
 
 __all__ = ["GENERIC_TOOL_NAMES", "build_gym", "generic_tools", "step_budget_for"]
 
@@ -380,14 +380,14 @@ def _render(
     # types never inferred): it is not offered
     used = {c.tool for inst in instances for c in inst.oracle_trace}
     tools = [t for t in verified.tools if t.function is None or t.name in used]
-    manifest = _manifest(
+    manifest = gym_manifest(
         problem, settings, carving, tools, instances, (input_schema, output_schema), batches.size
     )
     statement = _statement(
         problem, settings, worker, recorded, manifest, instances, verified.instances, design
     )
     manifest = manifest.model_copy(update={"task": statement.text})
-    summary = _summary(problem, manifest, instances, dropped, batches, statement.notes)
+    summary = gym_summary(problem, manifest, instances, dropped, batches, statement.notes)
     files = GymFiles(
         manifest=manifest,
         tools_source=carving.tools_source,
@@ -396,66 +396,6 @@ def _render(
         problem=problem,
     )
     return Generated(files=files, summary=summary)
-
-
-def _manifest(
-    problem: Problem,
-    settings: GenerateSettings,
-    carving: Carving,
-    tools: list[ToolSpec],
-    instances: list[Instance],
-    schemas: tuple[dict[str, Any], dict[str, Any]],
-    batch_size: int,
-) -> GymManifest:
-    """The gym's manifest with an empty task statement (composed after, from the manifest)."""
-    steps = [i.oracle_steps for i in instances]
-    entry = problem.entry_point or carving.entry_point.removeprefix("codegym_")  # adapter -> its reference
-    return GymManifest(
-        task_id=problem.task_id,
-        problem_id=problem.problem_id,
-        source=problem.source,
-        task="",
-        entry_point=entry,
-        input_schema=schemas[0],
-        output_schema=schemas[1],
-        tools=tools,
-        tools_sha256=hashlib.sha256(carving.tools_source.encode("utf-8")).hexdigest(),
-        n_instances=len(instances),
-        oracle=OracleSummary(
-            steps_min=min(steps), steps_max=max(steps), steps_mean=round(sum(steps) / len(steps), 3)
-        ),
-        step_budget=batch_size * step_budget_for(max(steps)),  # a budget per case, for K cases
-        seed=settings.seed,
-        observation=settings.observe,
-        batch_size=batch_size,
-    )
-
-
-def _summary(
-    problem: Problem,
-    manifest: GymManifest,
-    instances: list[Instance],
-    dropped: dict[str, int],
-    batches: BatchPlan,
-    notes: list[str],
-) -> GymSummary:
-    """What the generate report says of the gym."""
-    return GymSummary(
-        task_id=problem.task_id,
-        problem_id=problem.problem_id,
-        n_tools=len(manifest.tools),
-        n_problem_tools=sum(t.function is not None for t in manifest.tools),
-        n_instances=len(instances),
-        instances_dropped=dict(sorted(dropped.items())),
-        oracle_steps_min=manifest.oracle.steps_min,
-        oracle_steps_max=manifest.oracle.steps_max,
-        oracle_steps_mean=manifest.oracle.steps_mean,
-        oracle_steps=[i.oracle_steps for i in instances],
-        batch_size=batches.size,
-        answer_mode_share=batches.answer_share,
-        episode_mode_share=batches.episode_share,
-        statement_notes=notes,
-    )
 
 
 def _statement(

@@ -20,7 +20,6 @@ EnvClosed, EpisodeOver, ServerFailure) live in :mod:`._env_types` and are re-exp
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -57,7 +56,9 @@ from ._env_types import (
     ToolCall,
     ToolInfo,
     describe_target,
+    episode_meta,
     opt_int,
+    result_text,
     task_text,
     transport_failure,
 )
@@ -87,22 +88,6 @@ _SCHEMA_VIOLATIONS = (
     "has an output schema but did not return",
 )
 _HIDDEN_FROM_AGENTS = frozenset({"reset"})
-
-
-def result_text(result: CallToolResult) -> str:
-    """The text an agent reads from a tool result (text blocks joined, else the structured JSON)."""
-    texts = [block.text for block in result.content if isinstance(block, TextContent)]
-    if texts:
-        return "\n".join(texts)
-    if result.structured_content is not None:
-        return json.dumps(result.structured_content, ensure_ascii=False)
-    return ""
-
-
-def _episode_meta(result: CallToolResult) -> Mapping[str, Any]:
-    meta = result.meta or {}
-    value = meta.get(EPISODE_META_KEY)
-    return value if isinstance(value, Mapping) else {}
 
 
 class CodeGymEnv:
@@ -320,7 +305,7 @@ class CodeGymEnv:
                 raise ServerFailure(
                     f"the server refused to reset ({result_text(result)}){hint}", task_id=self.task_id
                 )
-            meta = _episode_meta(result)
+            meta = episode_meta(result)
             text = task_text(result) or text
         self._fresh = False
         self._next_step = opt_int(meta.get("step")) or 0
@@ -380,10 +365,10 @@ class CodeGymEnv:
             # The step index makes a retry of this call (same index) idempotent on the server.
             step_meta = cast(RequestParamsMeta, {STEP_META: self._next_step})
             result = await self._call(action.name, action.arguments, meta=step_meta)
-            served = opt_int(_episode_meta(result).get("step"))
+            served = opt_int(episode_meta(result).get("step"))
             self._next_step = served if served is not None else self._next_step + 1
         latency_ms = (time.perf_counter() - started) * 1000.0
-        meta = _episode_meta(result)
+        meta = episode_meta(result)
         infra = bool(meta.get("infra", False))
         obs = Observation(
             text=result_text(result),

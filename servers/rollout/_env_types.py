@@ -12,6 +12,8 @@ Exceptions::
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -21,7 +23,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.server import Server
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, TextContent
 from pydantic import JsonValue
 
 from ...runtime import EPISODE_META_KEY
@@ -45,7 +47,9 @@ __all__ = [
     "ToolCall",
     "ToolInfo",
     "describe_target",
+    "episode_meta",
     "opt_int",
+    "result_text",
     "task_text",
     "transport_failure",
 ]
@@ -210,3 +214,20 @@ def describe_target(target: EnvTarget) -> str:
     if isinstance(target, StdioServerParameters):
         return " ".join([target.command, *target.args])
     return f"in-process server {type(target).__name__}"
+
+
+def result_text(result: CallToolResult) -> str:
+    """The text an agent reads from a tool result (text blocks joined, else the structured JSON)."""
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    if texts:
+        return "\n".join(texts)
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content, ensure_ascii=False)
+    return ""
+
+
+def episode_meta(result: CallToolResult) -> Mapping[str, Any]:
+    """The episode bookkeeping the server publishes in a result's ``_meta`` (empty when absent)."""
+    meta = result.meta or {}
+    value = meta.get(EPISODE_META_KEY)
+    return value if isinstance(value, Mapping) else {}
