@@ -1,50 +1,52 @@
-"""The trainer adapters, measured: oracle success, overhead per step, sessions left after many episodes.
+"""The trainer adapters, measured: oracle success, overhead per step, nothing left after many episodes.
 
 ``.venv/bin/python -m benchmarks.trainers [--catalog DIR] [--leak-episodes 10000]`` writes
-``bench-out/trainers.json`` and prints a table:
+``bench-out/trainers.json`` and prints tables:
 
-1. oracle success of the env API and of each adapter (Gymnasium, SkyRL-gym, OpenEnv) on the
-   first instance of every gym of the catalog (target 100%);
-2. time per step of each adapter against the env API's own step, on the same episodes (the first
-   ``--timing-gyms`` gyms), played interleaved gym by gym in one run, one episode at a time
-   (target <= 1.2x): medians of the per-step latencies (the sweep of 1. runs ``--concurrency``
-   episodes at a time and is not timed);
-3. leak check: N short episodes (reset, one read, a random answer) through the Gymnasium
-   adapter, each in a new env (so each one opens and closes its MCP session); then the catalog
-   server's live sessions (``GET /health``), the process's threads and its RSS growth.
+1. time per step of each adapter against the env API's own step (target <= 1.2x): every path
+   plays the same episodes (the oracle on the first instance of the first ``--timing-gyms`` gyms)
+   one at a time, interleaved gym by gym, for ``--rounds`` rounds (the order of the paths rotates
+   each round); each round gives each path's median step over the env API's median step, and the
+   table shows the median ratio over the rounds with its spread (min-max). "openenv echo" is
+   OpenEnv's own cost: its client and server over an environment that answers at once, so
+   OpenEnv's step splits into the env API's step + OpenEnv's own + ours (the rest);
+2. oracle success of each adapter (Gymnasium, SkyRL-gym, OpenEnv) on the first instance of every
+   gym of the catalog (target 100%), ``--concurrency`` episodes at a time;
+3. leak check, per adapter of ``--leak-adapters``: N short episodes (reset, one read, a random
+   answer), each in a new env (so each one opens and closes its MCP session and its loop); then the
+   catalog server's live sessions (``GET /health``), this process's open fds, threads and RSS, and
+   the server's RSS, after a warm-up of 50 episodes (start) and after the N (end).
 
-The catalog server runs as a child process (``codegym-mcp serve --all``); the OpenEnv server in a
-thread of this process, like a trainer would host it.
+The catalog server and both OpenEnv servers run as child processes, as they are deployed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import signal
 import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
-import uvicorn
 
 from codegym_mcp.runtime import Catalog, Gym, default_catalog_dir
 from codegym_mcp.servers import CodeGymEnv, ToolCall, catalog_task_url
-from codegym_mcp.servers.trainers._bridge import portal_users
+from codegym_mcp.servers.trainers._bridge import open_sessions
 
 REPO = Path(__file__).resolve().parent.parent
 Player = Callable[[str, Gym], tuple[float, list[float]]]
+Episode = Callable[[str, Gym, int], None]
 
 
 @contextmanager
@@ -55,25 +57,33 @@ def _catalog_server(catalog: Path) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def _openenv_server(catalog_url: str) -> Iterator[str]:
-    from codegym_mcp.servers.trainers.openenv_env import create_codegym_app
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_codegym_app(catalog_url, max_concurrent_envs=16), log_level="critical")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+
+@contextmanager
+def _child_server(args: Sequence[str], *, timeout: float = 120.0) -> Iterator[str]:
+    """``python -m ARGS --port P`` as a child process; yields its URL once ``GET /health`` answers."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        deadline = time.monotonic() + timeout
+        while _health(url) is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(args)} did not start (exit code {proc.poll()})")
+            time.sleep(0.2)
+        yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _plan(gym: Gym) -> list[ToolCall]:
@@ -179,25 +189,130 @@ def _health(url: str) -> dict[str, Any] | None:
     except urllib.error.HTTPError as exc:
         exc.close()
         return None
+    except OSError:  # not listening yet
+        return None
 
 
-def leak_check(url: str, gym: Gym, episodes: int) -> dict[str, Any]:
+def echo_player(echo_url: str) -> Player:
+    """OpenEnv's own step: the same calls through OpenEnv to an environment that answers at once."""
+    play = openenv_player(echo_url)
+
+    def run(url: str, gym: Gym) -> tuple[float, list[float]]:
+        return 0.0, play(url, gym)[1]
+
+    return run
+
+
+# ---------------------------------------------------------------------- leak check
+
+
+def _status(pid: int | str, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _children(pid: int | str) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text(encoding="utf-8").split()]
+    return kids
+
+
+def _child(*marks: bytes) -> int | None:
+    """This process's child whose command line holds every one of ``marks``."""
+    for kid in _children("self"):
+        cmdline = Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0")
+        if all(m in cmdline for m in marks):
+            return kid
+    return None
+
+
+def _process(pid: int | str | None) -> dict[str, int] | None:
+    if pid is None:
+        return None
+    return {
+        "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
+        "threads": _status(pid, "Threads"),
+        "rss_kb": _status(pid, "VmRSS"),
+        "children": len(_children(pid)),
+    }
+
+
+def _snapshot() -> dict[str, dict[str, int] | None]:
+    """fds, threads, RSS and child processes of this process (the client) and of its two servers."""
+    return {
+        "client": _process("self"),
+        "catalog_server": _process(_child(b"codegym_mcp.servers", b"--all")),
+        "openenv_server": _process(_child(b"codegym_mcp.servers.trainers.openenv_env")),
+    }
+
+
+def _submit_name(gym: Gym) -> str:
+    return next(t.name for t in gym.manifest.tools if t.kind == "submit")
+
+
+def leak_gymnasium(url: str, gym: Gym, i: int) -> None:
     import gymnasium
 
     import codegym_mcp.servers.trainers.gymnasium_env  # noqa: F401
 
-    submit = next(t for t in gym.manifest.tools if t.kind == "submit")
-    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    threads_start = threading.active_count()
+    env = gymnasium.make("codegym/CodeGym-v0", catalog_url=url, task_id=gym.task_id)
+    try:
+        env.reset(seed=i)
+        env.step({"name": "task", "arguments": {}})
+        env.step({"name": _submit_name(gym), "arguments": {"answer": None}})
+    finally:
+        env.close()
+
+
+def leak_skyrl(url: str, gym: Gym, i: int) -> None:
+    import skyrl_gym
+
+    import codegym_mcp.servers.trainers.skyrl_env  # noqa: F401
+
+    env = skyrl_gym.make(
+        "codegym", env_config={"catalog_url": url}, extras={"task_id": gym.task_id, "seed": i}
+    )
+    try:
+        env.init([])
+        calls = [
+            {"name": "task", "arguments": {}},
+            {"name": _submit_name(gym), "arguments": {"answer": None}},
+        ]
+        env.step("".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls))
+    finally:
+        env.close()
+
+
+def openenv_leak(openenv_url: str) -> Episode:
+    from codegym_mcp.servers.trainers.openenv_env import CallToolAction, CodeGymOpenEnvClient
+
+    def episode(_: str, gym: Gym, i: int) -> None:
+        async def run() -> None:
+            async with CodeGymOpenEnvClient(base_url=openenv_url) as client:
+                await client.reset(task_id=gym.task_id, seed=i)
+                await client.step(CallToolAction(tool_name="task", arguments={}))
+                await client.step(CallToolAction(tool_name=_submit_name(gym), arguments={"answer": None}))
+
+        anyio.run(run)
+
+    return episode
+
+
+def leak_check(url: str, gym: Gym, episode: Episode, episodes: int, *, warmup: int = 50) -> dict[str, Any]:
+    """``warmup`` + ``episodes`` short episodes, each in a new env; what is left at the start and the end."""
+    for i in range(warmup):
+        episode(url, gym, i)
+    start = _snapshot()
     started = time.perf_counter()
     for i in range(episodes):
-        env = gymnasium.make("codegym/CodeGym-v0", catalog_url=url, task_id=gym.task_id)
-        try:
-            env.reset(seed=i)
-            env.step({"name": "task", "arguments": {}})
-            env.step({"name": submit.name, "arguments": {"answer": None}})
-        finally:
-            env.close()
+        episode(url, gym, warmup + i)
+        if (i + 1) % 1000 == 0:
+            print(
+                f"  [leak] {i + 1}/{episodes} {time.perf_counter() - started:.0f}s {_snapshot()}", flush=True
+            )
     wall = time.perf_counter() - started
     time.sleep(1.0)
     health = _health(url)
@@ -205,14 +320,13 @@ def leak_check(url: str, gym: Gym, episodes: int) -> dict[str, Any]:
         "episodes": episodes,
         "seconds": round(wall, 1),
         "server_sessions_after": None if health is None else health.get("sessions"),
-        "health": health,
-        "sync_loop_users_after": portal_users(),
-        "threads_before": threads_start,
-        "threads_after": threading.active_count(),
-        "max_rss_growth_mb": round(
-            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_start) / 1024, 1
-        ),
+        "open_adapter_sessions_after": open_sessions(),
+        "start": start,
+        "end": _snapshot(),
     }
+
+
+# ---------------------------------------------------------------------- oracle sweep and timing
 
 
 def _sweep(play: Player, url: str, gyms: list[Gym], concurrency: int) -> list[str]:
@@ -229,38 +343,55 @@ def _sweep(play: Player, url: str, gyms: list[Gym], concurrency: int) -> list[st
         return [t for t in pool.map(one, gyms) if t is not None]
 
 
-def _summary(
-    gyms: list[Gym], timed: list[Gym], times: dict[str, list[float]], solved: dict[str, list[str]]
-) -> dict[str, dict[str, Any]]:
-    base = statistics.median(times["env API"])
-    results: dict[str, dict[str, Any]] = {}
-    for name, steps in times.items():
-        median = statistics.median(steps)
-        results[name] = {
-            "oracle_success": len(solved[name]) / len(gyms) if name in solved else None,
-            "unsolved": sorted({g.task_id for g in gyms} - set(solved.get(name, [])))
-            if name in solved
-            else None,
-            "timed_gyms": len(timed),
-            "steps": len(steps),
-            "median_step_ms": round(median * 1000, 3),
-            "mean_step_ms": round(statistics.fmean(steps) * 1000, 3),
-            "vs_env_api": round(median / base, 3),
+def timing(players: dict[str, Player], url: str, timed: list[Gym], rounds: int) -> dict[str, dict[str, Any]]:
+    """Per path: steps, median step, and its ratio to the env API's median step per round (see 1.)."""
+    names = list(players)
+    steps: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    started = time.perf_counter()
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        this: dict[str, list[float]] = {name: [] for name in names}
+        for gym in timed:  # interleaved: every path plays the same gym back to back
+            for name in order:
+                this[name].extend(players[name](url, gym)[1])
+        base = statistics.median(this["env API"])
+        for name in names:
+            steps[name] += this[name]
+            ratios[name].append(statistics.median(this[name]) / base)
+        line = " ".join(f"{n}={ratios[n][-1]:.3f}" for n in names[1:])
+        print(f"[timing round {r + 1}/{rounds}, {time.perf_counter() - started:.0f}s] {line}", flush=True)
+    return {
+        name: {
+            "steps": len(steps[name]),
+            "median_step_ms": round(statistics.median(steps[name]) * 1000, 3),
+            "vs_env_api": round(statistics.median(ratios[name]), 3),
+            "vs_env_api_min": round(min(ratios[name]), 3),
+            "vs_env_api_max": round(max(ratios[name]), 3),
+            "vs_env_api_rounds": [round(x, 3) for x in ratios[name]],
         }
-    return results
+        for name in names
+    }
 
 
-def _write(
-    out: Path, catalog: Path, gyms: int, results: dict[str, dict[str, Any]], leak: dict[str, Any] | None
-) -> None:
-    load = (
-        Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
-        if Path("/proc/loadavg").exists()
-        else []
-    )
-    report = {"catalog": str(catalog), "gyms": gyms, "load_average": load, "adapters": results, "leak": leak}
+def _write(out: Path, report: dict[str, Any]) -> None:
+    load = Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    out.write_text(json.dumps({**report, "load_average_at_end": load}, indent=2), encoding="utf-8")
+
+
+def _print_timing(results: dict[str, dict[str, Any]]) -> None:
+    print(f"{'path':<13} {'steps':>6} {'median step':>12} {'vs env API (median, min-max over rounds)':>42}")
+    for name, r in results.items():
+        spread = f"{r['vs_env_api']:.3f}x ({r['vs_env_api_min']:.3f}-{r['vs_env_api_max']:.3f})"
+        print(f"{name:<13} {r['steps']:>6} {r['median_step_ms']:>9.3f} ms {spread:>42}")
+    if "openenv" in results and "openenv echo" in results:
+        env_api, total = results["env API"]["median_step_ms"], results["openenv"]["median_step_ms"]
+        own = results["openenv echo"]["median_step_ms"]
+        print(
+            f"openenv step {total:.3f} ms = env API {env_api:.3f} + OpenEnv's own {own:.3f} "
+            f"+ ours {total - env_api - own:.3f} ms"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,54 +400,56 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalog", type=Path, default=demo if demo.is_dir() else default_catalog_dir())
     parser.add_argument("--gyms", type=int, default=0, help="only the first N gyms (0: all)")
     parser.add_argument("--timing-gyms", type=int, default=10, help="gyms played for the per-step timing")
+    parser.add_argument("--rounds", type=int, default=5, help="timing rounds (the spread is over them)")
     parser.add_argument("--concurrency", type=int, default=4, help="episodes at a time in the oracle sweep")
-    parser.add_argument("--sweep-env-api", action="store_true", help="sweep the env API too (rollout does)")
+    parser.add_argument("--sweep", default="gymnasium,skyrl,openenv", help="adapters to sweep ('' for none)")
     parser.add_argument("--leak-episodes", type=int, default=10_000)
+    parser.add_argument(
+        "--leak-adapters", default="gymnasium", help="comma-separated: gymnasium,skyrl,openenv"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "trainers.json")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     catalog = Catalog(args.catalog)
     gyms = [catalog.load(t) for t in catalog.task_ids()]
     gyms = gyms[: args.gyms] if args.gyms else gyms
-    results: dict[str, dict[str, Any]] = {}
-    leak: dict[str, Any] | None = None
-    with _catalog_server(args.catalog) as url, _openenv_server(url) as openenv_url:
+    report: dict[str, Any] = {"catalog": str(args.catalog), "gyms": len(gyms)}
+    openenv_args = ["codegym_mcp.servers.trainers.openenv_env", "--max-sessions", "64"]
+    with (
+        _catalog_server(args.catalog) as url,
+        _child_server([*openenv_args, "--catalog-url", url]) as openenv_url,
+        _child_server(["benchmarks._openenv_echo"]) as echo_url,
+    ):
         players: dict[str, Player] = {
             "env API": play_env_api,
             "gymnasium": play_gymnasium,
             "skyrl": play_skyrl,
             "openenv": openenv_player(openenv_url),
+            "openenv echo": echo_player(echo_url),
         }
-        timed = gyms[: args.timing_gyms]
-        times: dict[str, list[float]] = {name: [] for name in players}
-        started = time.perf_counter()
-        for done, gym in enumerate(timed, 1):  # interleaved: every path plays the same gym back to back
-            for name, play in players.items():
-                times[name].extend(play(url, gym)[1])
-            print(
-                f"[timing {done}/{len(timed)}, {time.perf_counter() - started:.0f}s] {gym.task_id}",
-                flush=True,
-            )
-        solved: dict[str, list[str]] = {}
-        for name, play in players.items():
-            if name == "env API" and not args.sweep_env_api:
-                continue  # rollout --policy oracle is the env API's own sweep
-            solved[name] = _sweep(play, url, gyms, args.concurrency)
-            print(f"[oracle sweep] {name}: {len(solved[name])}/{len(gyms)}", flush=True)
-            results = _summary(gyms, timed, times, solved)
-            _write(args.out, args.catalog, len(gyms), results, None)
-        if args.leak_episodes:
-            leak = leak_check(url, gyms[0], args.leak_episodes)
-    _write(args.out, args.catalog, len(gyms), results, leak)
-    print(f"catalog {args.catalog}: first instance of {len(gyms)} gyms")
-    print(f"{'path':<10} {'oracle':>8} {'steps':>7} {'median step':>12} {'vs env API':>11}")
-    for name, r in results.items():
-        success = "-" if r["oracle_success"] is None else f"{r['oracle_success']:.1%}"
-        print(
-            f"{name:<10} {success:>8} {r['steps']:>7} {r['median_step_ms']:>9.2f} ms {r['vs_env_api']:>10.2f}x"
-        )
-    if leak is not None:
-        print(f"leak check: {json.dumps(leak)}")
+        if args.timing_gyms and args.rounds:
+            report["timing"] = timing(players, url, gyms[: args.timing_gyms], args.rounds)
+            report["timing_load_average"] = Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
+            _write(args.out, report)
+            _print_timing(report["timing"])
+        report["oracle"] = {}
+        for name in [n for n in args.sweep.split(",") if n]:
+            solved = _sweep(players[name], url, gyms, args.concurrency)
+            unsolved = sorted({g.task_id for g in gyms} - set(solved))
+            report["oracle"][name] = {"solved": len(solved), "of": len(gyms), "unsolved": unsolved}
+            print(f"[oracle sweep] {name}: {len(solved)}/{len(gyms)} unsolved={unsolved}", flush=True)
+            _write(args.out, report)
+        episodes: dict[str, Episode] = {
+            "gymnasium": leak_gymnasium,
+            "skyrl": leak_skyrl,
+            "openenv": openenv_leak(openenv_url),
+        }
+        report["leak"] = {}
+        for name in [n for n in args.leak_adapters.split(",") if n] if args.leak_episodes else []:
+            report["leak"][name] = leak_check(url, gyms[0], episodes[name], args.leak_episodes)
+            print(f"[leak] {name}: {json.dumps(report['leak'][name])}", flush=True)
+            _write(args.out, report)
+    _write(args.out, report)
     print(f"wrote {args.out}")
 
 
