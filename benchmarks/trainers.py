@@ -13,9 +13,10 @@
 2. oracle success of each adapter (Gymnasium, SkyRL-gym, OpenEnv) on the first instance of every
    gym of the catalog (target 100%), ``--concurrency`` episodes at a time;
 3. leak check, per adapter of ``--leak-adapters``: N short episodes (reset, one read, a random
-   answer), each in a new env (so each one opens and closes its MCP session and its loop); then the
-   catalog server's live sessions (``GET /health``), this process's open fds, threads and RSS, and
-   the server's RSS, after a warm-up of 50 episodes (start) and after the N (end).
+   answer), ``--leak-per-env`` per new env (each episode opens and closes its MCP session, each env
+   its loop and HTTP client; SkyRL makes an env per episode); then the catalog server's live
+   sessions (``GET /health``) and the open fds, threads, RSS and child processes of this process
+   and of both servers, after a warm-up of 50 episodes (start) and after the N (end).
 
 The catalog server and both OpenEnv servers run as child processes, as they are deployed.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import statistics
@@ -46,7 +48,7 @@ from codegym_mcp.servers.trainers._bridge import open_sessions
 
 REPO = Path(__file__).resolve().parent.parent
 Player = Callable[[str, Gym], tuple[float, list[float]]]
-Episode = Callable[[str, Gym, int], None]
+Episodes = Callable[[str, Gym, int, int], None]
 
 
 @contextmanager
@@ -253,71 +255,77 @@ def _submit_name(gym: Gym) -> str:
     return next(t.name for t in gym.manifest.tools if t.kind == "submit")
 
 
-def leak_gymnasium(url: str, gym: Gym, i: int) -> None:
+def leak_gymnasium(url: str, gym: Gym, first: int, count: int) -> None:
+    """``count`` episodes (seeds ``first``, ...) in one new env, closed after."""
     import gymnasium
 
     import codegym_mcp.servers.trainers.gymnasium_env  # noqa: F401
 
     env = gymnasium.make("codegym/CodeGym-v0", catalog_url=url, task_id=gym.task_id)
     try:
-        env.reset(seed=i)
-        env.step({"name": "task", "arguments": {}})
-        env.step({"name": _submit_name(gym), "arguments": {"answer": None}})
+        for seed in range(first, first + count):
+            env.reset(seed=seed)
+            env.step({"name": "task", "arguments": {}})
+            env.step({"name": _submit_name(gym), "arguments": {"answer": None}})
     finally:
         env.close()
 
 
-def leak_skyrl(url: str, gym: Gym, i: int) -> None:
+def leak_skyrl(url: str, gym: Gym, first: int, count: int) -> None:
+    """``count`` episodes, each in a new env (SkyRL makes one env per trajectory)."""
     import skyrl_gym
 
     import codegym_mcp.servers.trainers.skyrl_env  # noqa: F401
 
-    env = skyrl_gym.make(
-        "codegym", env_config={"catalog_url": url}, extras={"task_id": gym.task_id, "seed": i}
-    )
-    try:
-        env.init([])
-        calls = [
-            {"name": "task", "arguments": {}},
-            {"name": _submit_name(gym), "arguments": {"answer": None}},
-        ]
-        env.step("".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls))
-    finally:
-        env.close()
+    calls = [{"name": "task", "arguments": {}}, {"name": _submit_name(gym), "arguments": {"answer": None}}]
+    for seed in range(first, first + count):
+        env = skyrl_gym.make(
+            "codegym", env_config={"catalog_url": url}, extras={"task_id": gym.task_id, "seed": seed}
+        )
+        try:
+            env.init([])
+            env.step("".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in calls))
+        finally:
+            env.close()
 
 
-def openenv_leak(openenv_url: str) -> Episode:
+def openenv_leak(openenv_url: str) -> Episodes:
+    """``count`` episodes over one OpenEnv client (one environment of the OpenEnv server)."""
     from codegym_mcp.servers.trainers.openenv_env import CallToolAction, CodeGymOpenEnvClient
 
-    def episode(_: str, gym: Gym, i: int) -> None:
+    def episodes(_: str, gym: Gym, first: int, count: int) -> None:
         async def run() -> None:
             async with CodeGymOpenEnvClient(base_url=openenv_url) as client:
-                await client.reset(task_id=gym.task_id, seed=i)
-                await client.step(CallToolAction(tool_name="task", arguments={}))
-                await client.step(CallToolAction(tool_name=_submit_name(gym), arguments={"answer": None}))
+                for seed in range(first, first + count):
+                    await client.reset(task_id=gym.task_id, seed=seed)
+                    await client.step(CallToolAction(tool_name="task", arguments={}))
+                    await client.step(CallToolAction(tool_name=_submit_name(gym), arguments={"answer": None}))
 
         anyio.run(run)
 
-    return episode
+    return episodes
 
 
-def leak_check(url: str, gym: Gym, episode: Episode, episodes: int, *, warmup: int = 50) -> dict[str, Any]:
-    """``warmup`` + ``episodes`` short episodes, each in a new env; what is left at the start and the end."""
-    for i in range(warmup):
-        episode(url, gym, i)
+def leak_check(
+    url: str, gym: Gym, play: Episodes, episodes: int, *, per_env: int, warmup: int = 50
+) -> dict[str, Any]:
+    """``warmup`` + ``episodes`` short episodes, ``per_env`` per new env; what is left at the start and the end."""
+    play(url, gym, 0, warmup)
     start = _snapshot()
     started = time.perf_counter()
-    for i in range(episodes):
-        episode(url, gym, warmup + i)
-        if (i + 1) % 1000 == 0:
+    for first in range(0, episodes, per_env):
+        play(url, gym, warmup + first, min(per_env, episodes - first))
+        if (first + per_env) % 1000 < per_env:
+            done = min(first + per_env, episodes)
             print(
-                f"  [leak] {i + 1}/{episodes} {time.perf_counter() - started:.0f}s {_snapshot()}", flush=True
+                f"  [leak] {done}/{episodes} {time.perf_counter() - started:.0f}s {_snapshot()}", flush=True
             )
     wall = time.perf_counter() - started
     time.sleep(1.0)
     health = _health(url)
     return {
         "episodes": episodes,
+        "episodes_per_env": per_env,
         "seconds": round(wall, 1),
         "server_sessions_after": None if health is None else health.get("sessions"),
         "open_adapter_sessions_after": open_sessions(),
@@ -343,18 +351,40 @@ def _sweep(play: Player, url: str, gyms: list[Gym], concurrency: int) -> list[st
         return [t for t in pool.map(one, gyms) if t is not None]
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 for none)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_now() -> dict[str, float]:
+    """CPU seconds so far of this process (the client) and of the adapter servers it started."""
+    return {
+        "client": time.process_time(),
+        "openenv server": _cpu_seconds(_child(b"codegym_mcp.servers.trainers.openenv_env")),
+        "echo server": _cpu_seconds(_child(b"benchmarks._openenv_echo")),
+    }
+
+
 def timing(players: dict[str, Player], url: str, timed: list[Gym], rounds: int) -> dict[str, dict[str, Any]]:
-    """Per path: steps, median step, and its ratio to the env API's median step per round (see 1.)."""
+    """Per path: steps, median step, its ratio to the env API's median step per round (see 1.), and
+    the CPU per step of the client and of the OpenEnv servers (episode set-up included)."""
     names = list(players)
     steps: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, dict[str, float]] = {name: dict.fromkeys(_cpu_now(), 0.0) for name in names}
     started = time.perf_counter()
     for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
         this: dict[str, list[float]] = {name: [] for name in names}
-        for gym in timed:  # interleaved: every path plays the same gym back to back
-            for name in order:
+        for g, gym in enumerate(timed):  # interleaved: every path plays the same gym back to back
+            turn = (r * len(timed) + g) % len(names)
+            for name in names[turn:] + names[:turn]:
+                before = _cpu_now()
                 this[name].extend(players[name](url, gym)[1])
+                for part, seconds in _cpu_now().items():
+                    cpu[name][part] += seconds - before[part]
         base = statistics.median(this["env API"])
         for name in names:
             steps[name] += this[name]
@@ -369,6 +399,7 @@ def timing(players: dict[str, Player], url: str, timed: list[Gym], rounds: int) 
             "vs_env_api_min": round(min(ratios[name]), 3),
             "vs_env_api_max": round(max(ratios[name]), 3),
             "vs_env_api_rounds": [round(x, 3) for x in ratios[name]],
+            "cpu_ms_per_step": {k: round(v * 1000 / len(steps[name]), 3) for k, v in cpu[name].items()},
         }
         for name in names
     }
@@ -390,8 +421,11 @@ def _print_timing(results: dict[str, dict[str, Any]]) -> None:
         own = results["openenv echo"]["median_step_ms"]
         print(
             f"openenv step {total:.3f} ms = env API {env_api:.3f} + OpenEnv's own {own:.3f} "
-            f"+ ours {total - env_api - own:.3f} ms"
+            f"+ the rest {total - env_api - own:.3f} ms (wall, medians)"
         )
+        print("CPU ms per step (client, OpenEnv server, echo server; episode set-up included):")
+        for name, r in results.items():
+            print(f"  {name:<13} " + " ".join(f"{k}={v:.3f}" for k, v in r["cpu_ms_per_step"].items()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -406,6 +440,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--leak-episodes", type=int, default=10_000)
     parser.add_argument(
         "--leak-adapters", default="gymnasium", help="comma-separated: gymnasium,skyrl,openenv"
+    )
+    parser.add_argument(
+        "--leak-per-env", type=int, default=1, help="leak check: episodes per new env (SkyRL: always 1)"
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "trainers.json")
     args = parser.parse_args(argv)
@@ -439,14 +476,16 @@ def main(argv: list[str] | None = None) -> None:
             report["oracle"][name] = {"solved": len(solved), "of": len(gyms), "unsolved": unsolved}
             print(f"[oracle sweep] {name}: {len(solved)}/{len(gyms)} unsolved={unsolved}", flush=True)
             _write(args.out, report)
-        episodes: dict[str, Episode] = {
+        episodes: dict[str, Episodes] = {
             "gymnasium": leak_gymnasium,
             "skyrl": leak_skyrl,
             "openenv": openenv_leak(openenv_url),
         }
         report["leak"] = {}
         for name in [n for n in args.leak_adapters.split(",") if n] if args.leak_episodes else []:
-            report["leak"][name] = leak_check(url, gyms[0], episodes[name], args.leak_episodes)
+            report["leak"][name] = leak_check(
+                url, gyms[0], episodes[name], args.leak_episodes, per_env=args.leak_per_env
+            )
             print(f"[leak] {name}: {json.dumps(report['leak'][name])}", flush=True)
             _write(args.out, report)
     _write(args.out, report)
