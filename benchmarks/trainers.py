@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _child_server(args: Sequence[str], *, timeout: float = 120.0) -> Iterator[str]:
+def _child_server(args: Sequence[str], *, timeout: float = 600.0) -> Iterator[str]:
     """``python -m ARGS --port P`` as a child process; yields its URL once ``GET /health`` answers."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], cwd=REPO)
@@ -452,19 +452,23 @@ def main(argv: list[str] | None = None) -> None:
     gyms = gyms[: args.gyms] if args.gyms else gyms
     report: dict[str, Any] = {"catalog": str(args.catalog), "gyms": len(gyms)}
     openenv_args = ["codegym_mcp.servers.trainers.openenv_env", "--max-sessions", "64"]
-    with (
-        _catalog_server(args.catalog) as url,
-        _child_server([*openenv_args, "--catalog-url", url]) as openenv_url,
-        _child_server(["benchmarks._openenv_echo"]) as echo_url,
-    ):
+    timed = bool(args.timing_gyms and args.rounds)
+    openenv = timed or "openenv" in args.sweep.split(",") or "openenv" in args.leak_adapters.split(",")
+    with ExitStack() as servers:
+        url = servers.enter_context(_catalog_server(args.catalog))
         players: dict[str, Player] = {
             "env API": play_env_api,
             "gymnasium": play_gymnasium,
             "skyrl": play_skyrl,
-            "openenv": openenv_player(openenv_url),
-            "openenv echo": echo_player(echo_url),
         }
-        if args.timing_gyms and args.rounds:
+        if openenv:  # OpenEnv's servers only when a part needs them (they take long to start)
+            openenv_url = servers.enter_context(_child_server([*openenv_args, "--catalog-url", url]))
+            players["openenv"] = openenv_player(openenv_url)
+        if timed:
+            players["openenv echo"] = echo_player(
+                servers.enter_context(_child_server(["benchmarks._openenv_echo"]))
+            )
+        if timed:
             report["timing"] = timing(players, url, gyms[: args.timing_gyms], args.rounds)
             report["timing_load_average"] = Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
             _write(args.out, report)
@@ -479,8 +483,9 @@ def main(argv: list[str] | None = None) -> None:
         episodes: dict[str, Episodes] = {
             "gymnasium": leak_gymnasium,
             "skyrl": leak_skyrl,
-            "openenv": openenv_leak(openenv_url),
         }
+        if openenv:
+            episodes["openenv"] = openenv_leak(openenv_url)
         report["leak"] = {}
         for name in [n for n in args.leak_adapters.split(",") if n] if args.leak_episodes else []:
             report["leak"][name] = leak_check(

@@ -303,11 +303,20 @@ class SyncSession(_Episodes):
                 if asyncio.iscoroutine(work):
                     work.close()
                 raise EnvClosed("this env is closed: make a new one", task_id=self.task_id)
-            return self._loop.run_until_complete(work)
+            task = asyncio.ensure_future(work, loop=self._loop)
+            # interrupted (Ctrl-C, SIGTERM) the call finishes on a later run of the loop: its error,
+            # if any, was already raised to nobody, so it is not logged as never retrieved
+            task.add_done_callback(_retrieved)
+            return self._loop.run_until_complete(task)
 
 
 async def _started_actor() -> _Actor:
     return _Actor()
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _cancel_left(loop: asyncio.AbstractEventLoop) -> None:
