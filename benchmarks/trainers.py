@@ -45,6 +45,7 @@ import anyio
 from codegym_mcp.runtime import Catalog, Gym, default_catalog_dir
 from codegym_mcp.servers import CodeGymEnv, ToolCall, catalog_task_url
 from codegym_mcp.servers.trainers._bridge import open_sessions
+from codegym_mcp.servers.trainers.local import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 Player = Callable[[str, Gym], tuple[float, list[float]]]
@@ -80,12 +81,7 @@ def _child_server(args: Sequence[str], *, timeout: float = 600.0) -> Iterator[st
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _plan(gym: Gym) -> list[ToolCall]:
@@ -307,24 +303,26 @@ def openenv_leak(openenv_url: str) -> Episodes:
 
 
 def leak_check(
-    url: str, gym: Gym, play: Episodes, episodes: int, *, per_env: int, warmup: int = 50
+    url: str, gym: Gym, play: Episodes, episodes: int, *, per_env: int, seconds: float, warmup: int = 50
 ) -> dict[str, Any]:
-    """``warmup`` + ``episodes`` short episodes, ``per_env`` per new env; what is left at the start and the end."""
+    """``warmup`` + ``episodes`` short episodes, ``per_env`` per new env, stopping early after
+    ``seconds``; what is left at the start and at the end (and every 100 episodes, printed)."""
     play(url, gym, 0, warmup)
     start = _snapshot()
     started = time.perf_counter()
-    for first in range(0, episodes, per_env):
-        play(url, gym, warmup + first, min(per_env, episodes - first))
-        if (first + per_env) % 1000 < per_env:
-            done = min(first + per_env, episodes)
-            print(
-                f"  [leak] {done}/{episodes} {time.perf_counter() - started:.0f}s {_snapshot()}", flush=True
-            )
+    played = 0
+    while played < episodes and time.perf_counter() - started < seconds:
+        count = min(per_env, episodes - played)
+        play(url, gym, warmup + played, count)
+        played += count
+        if played % 100 < count:
+            print(f"  [leak] {played} {time.perf_counter() - started:.0f}s {_snapshot()}", flush=True)
     wall = time.perf_counter() - started
     time.sleep(1.0)
     health = _health(url)
     return {
-        "episodes": episodes,
+        "episodes": played,
+        "episodes_asked": episodes,
         "episodes_per_env": per_env,
         "seconds": round(wall, 1),
         "server_sessions_after": None if health is None else health.get("sessions"),
@@ -347,8 +345,13 @@ def _sweep(play: Player, url: str, gyms: list[Gym], concurrency: int) -> list[st
             print(f"  {gym.task_id}: {type(exc).__name__}: {exc}", flush=True)
             return None
 
+    solved: list[str] = []
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return [t for t in pool.map(one, gyms) if t is not None]
+        for done, task_id in enumerate(pool.map(one, gyms), 1):
+            solved += [task_id] if task_id is not None else []
+            if done % 10 == 0:
+                print(f"  [sweep] {len(solved)}/{done} solved", flush=True)
+    return solved
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -444,6 +447,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--leak-per-env", type=int, default=1, help="leak check: episodes per new env (SkyRL: always 1)"
     )
+    parser.add_argument(
+        "--leak-seconds", type=float, default=float("inf"), help="leak check: stop after this"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "trainers.json")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
@@ -489,7 +495,12 @@ def main(argv: list[str] | None = None) -> None:
         report["leak"] = {}
         for name in [n for n in args.leak_adapters.split(",") if n] if args.leak_episodes else []:
             report["leak"][name] = leak_check(
-                url, gyms[0], episodes[name], args.leak_episodes, per_env=args.leak_per_env
+                url,
+                gyms[0],
+                episodes[name],
+                args.leak_episodes,
+                per_env=args.leak_per_env,
+                seconds=args.leak_seconds,
             )
             print(f"[leak] {name}: {json.dumps(report['leak'][name])}", flush=True)
             _write(args.out, report)
