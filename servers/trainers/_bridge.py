@@ -388,7 +388,12 @@ class AsyncSession(_Episodes):
 
     def close(self) -> None:
         """Close from any thread: waits for :meth:`aclose` on the session's loop; from the loop's own
-        thread it is scheduled there instead (that loop cannot be blocked)."""
+        thread it is scheduled there instead (that loop cannot be blocked).
+
+        Raises:
+            TimeoutError: the loop did not close the session within ``read_timeout`` (it is stopped
+                or blocked).
+        """
         if self._closed or self._loop.is_closed():
             return
         try:
@@ -400,4 +405,4 @@ class AsyncSession(_Episodes):
             _closing.add(task)
             task.add_done_callback(_closing.discard)
             return
-        asyncio.run_coroutine_threadsafe(self.aclose(), self._loop).result()
+        asyncio.run_coroutine_threadsafe(self.aclose(), self._loop).result(timeout=self._read_timeout)
