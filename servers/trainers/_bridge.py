@@ -1,33 +1,34 @@
-"""Run the async env API from synchronous trainer code: one shared background event loop.
+"""Run the async env API from synchronous trainer code, and from another server's event loop.
 
 Gymnasium's ``Env`` and SkyRL-gym's ``BaseTextEnv`` are synchronous; the env API
-(:class:`~codegym_mcp.servers.CodeGymEnv`) is async. :class:`SyncSession` runs every call on a
-background event loop (an anyio blocking portal, a daemon thread shared by all sync envs of
-the process and stopped when the last one closes), so a sync ``step`` waits for its answer
-without owning a loop. Calling it from inside a running event loop would block that loop for
-the whole tool call: that is refused with :class:`BlockingCallInLoop` (use the async env API
-there).
+(:class:`~codegym_mcp.servers.CodeGymEnv`) is async. :class:`SyncSession` gives each sync env an
+event loop of its own that the calling thread drives for the length of each call
+(``run_until_complete``): a step runs in the trainer's own thread, with no hop to a background
+thread and back (on a loaded machine each hop waits for the scheduler). Between calls the loop
+is idle and holds no thread. Calling a sync method from inside a running event loop would block
+that loop for the whole tool call: that is refused with :class:`BlockingCallInLoop` (use the
+async env API there, or :class:`AsyncSession`).
+
+:class:`AsyncSession` is the same episodes for code already on an event loop (the OpenEnv
+server): its calls run on the caller's loop; only ``close()`` may come from another thread.
 
 One episode is one MCP session: ``reset`` closes the previous session and opens one at the
 catalog server's ``BASE/<task_id>/mcp?seed=S`` (or ``?instance=K``), so the same seed gives the
-same instance, no harness key is needed, and nothing outlives ``close()``.
+same instance, no harness key is needed, and nothing outlives ``close()``. The MCP client's task
+groups must be entered and left by one task, so a session's connects and closes run in one
+long-lived task of its loop (:class:`_Actor`); tool calls need not and run in the caller's task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import random
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
-from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-import anyio
 import httpx2
-from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ..mcp._catalog_server import catalog_task_url
 from ..mcp._sessions import AUTH_TOKEN_ENV
@@ -43,14 +44,14 @@ from ..rollout._env import (
     ToolInfo,
 )
 
-__all__ = ["BlockingCallInLoop", "SyncSession", "missing_extra", "portal_users"]
+__all__ = ["AsyncSession", "BlockingCallInLoop", "SyncSession", "missing_extra", "open_sessions"]
 
 T = TypeVar("T")
+StepResult = tuple[Observation, float, bool, bool, StepInfo]
 
-_lock = threading.Lock()
-_portal: BlockingPortal | None = None
-_portal_cm: AbstractContextManager[BlockingPortal] | None = None
-_users = 0
+_count_lock = threading.Lock()
+_open = 0
+_closing: set[asyncio.Task[None]] = set()  # closes scheduled from their own loop's thread
 
 
 class BlockingCallInLoop(RuntimeError):
@@ -65,29 +66,15 @@ def missing_extra(package: str, extra: str) -> ImportError:
     )
 
 
-def portal_users() -> int:
-    """How many sync sessions hold the shared background loop (0: its thread is stopped)."""
-    return _users
+def open_sessions() -> int:
+    """How many sync and async sessions are open (made and not closed yet): 0 after every env closed."""
+    return _open
 
 
-def _acquire() -> BlockingPortal:
-    global _portal, _portal_cm, _users
-    with _lock:
-        if _portal is None:
-            _portal_cm = start_blocking_portal(backend="asyncio", name="codegym-sync-env")
-            _portal = _portal_cm.__enter__()
-        _users += 1
-        return _portal
-
-
-def _release() -> None:
-    global _portal, _portal_cm, _users
-    with _lock:
-        _users -= 1
-        if _users > 0 or _portal_cm is None:
-            return
-        cm, _portal, _portal_cm = _portal_cm, None, None
-    cm.__exit__(None, None, None)
+def _count(delta: int) -> None:
+    global _open
+    with _count_lock:
+        _open += delta
 
 
 def _refuse_in_loop(what: str) -> None:
@@ -102,80 +89,44 @@ def _refuse_in_loop(what: str) -> None:
     )
 
 
-_Request = tuple[Callable[..., Awaitable[Any]], tuple[Any, ...], "Future[Any]"]
-
-
-async def _awaited[R](func: Callable[..., Awaitable[R]], *args: Any) -> R:
-    return await func(*args)
+_Request = tuple[Callable[..., Awaitable[Any]], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
 class _Actor:
-    """One task on the background loop that runs a session's calls in order.
+    """One task of a loop that runs a session's connects and closes in order (see the module doc)."""
 
-    The MCP client's task groups must be entered and left by the same task: every call of a
-    session (connect, step, close) therefore runs in this one long-lived task. Requests are
-    handed over with ``call_soon_threadsafe`` and answered through a ``concurrent.futures``
-    future, so an async caller on another loop awaits it without blocking that loop.
-    """
-
-    def __init__(self, portal: BlockingPortal) -> None:
-        send, receive = anyio.create_memory_object_stream[_Request](math.inf)
-        self._send, self._receive = send, receive
-        self._loop: asyncio.AbstractEventLoop = portal.call(asyncio.get_running_loop)
-        self._task = portal.start_task_soon(self._serve)
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._serve(), name="codegym-session")
 
     async def _serve(self) -> None:
-        async with self._receive:
-            async for func, args, future in self._receive:
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    future.set_result(await func(*args))
-                except BaseException as exc:  # handed to the caller's thread, re-raised there
+        while (request := await self._queue.get()) is not None:
+            func, args, future = request
+            try:
+                result = await func(*args)
+            except Exception as exc:  # handed to the caller, re-raised there
+                if not future.done():
                     future.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
+            else:
+                if not future.done():
+                    future.set_result(result)
 
-    def submit(self, func: Callable[..., Awaitable[T]], *args: Any) -> Future[T]:
-        future: Future[Any] = Future()
-        self._loop.call_soon_threadsafe(self._send.send_nowait, (func, args, future))
-        return future
+    async def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``func(*args)`` in the actor's task; wait for its result."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((func, args, future))
+        return await future
 
-    def run_soon(self, func: Callable[..., Awaitable[T]], *args: Any) -> Future[T]:
-        """Run ``func`` in a task of its own on the loop: one hop less than :meth:`submit`, for
-        calls that need not be made by the session's own task (tool calls)."""
-        return asyncio.run_coroutine_threadsafe(_awaited(func, *args), self._loop)
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._send.close)
-        self._task.result()
+    async def stop(self) -> None:
+        """Let the task finish (after the calls already queued)."""
+        self._queue.put_nowait(None)
+        await self._task
 
 
-class SyncSession:
-    """Synchronous episodes of one gym of a catalog server, each in its own MCP session.
+class _Episodes:
+    """The episodes of one gym of a catalog server, each in its own MCP session (the shared logic)."""
 
-    Args:
-        catalog_url: the catalog server's base URL (``codegym-mcp serve --all --transport http``).
-        task_id: the gym to play.
-        instance: the instance of a reset given neither a seed nor ``options["instance"]``
-            (default: the server's order, 0, 1, 2, ...).
-        read_timeout: seconds to wait for any one answer of the server.
-
-    Raises:
-        ServerFailure: the server cannot be reached (at construction: the tools are listed then).
-    """
-
-    def __init__(
-        self,
-        catalog_url: str,
-        task_id: str,
-        *,
-        instance: int | None = None,
-        read_timeout: float = 120.0,
-        connect: bool = True,
-    ) -> None:
-        if connect:
-            _refuse_in_loop("SyncSession()")
+    def __init__(self, catalog_url: str, task_id: str, *, instance: int | None, read_timeout: float) -> None:
         self.catalog_url = catalog_url
         self.task_id = task_id
         self._instance = instance
@@ -186,43 +137,17 @@ class SyncSession:
         self._fresh = False
         self._closed = False
         self.tools: tuple[ToolInfo, ...] = ()
-        self._actor = _Actor(_acquire())
-        if connect:  # the tools are listed now (a gymnasium action space needs them up front)
-            try:
-                self._run(self._start_first)
-            except BaseException:
-                self.close()
-                raise
-            self._fresh = True
 
-    # ------------------------------------------------------------------ sync API
+    @property
+    def env(self) -> CodeGymEnv:
+        """The async env of the current episode (chat export, episode record)."""
+        self._check_open()
+        assert self._env is not None
+        return self._env
 
-    def reset(self, *, seed: int | None = None, instance: int | None = None) -> tuple[Observation, ResetInfo]:
-        """Start an episode in a new MCP session: on ``instance``, else the instance of ``seed``.
-
-        ``seed`` S plays the instance the server draws from S (the same seed, the same instance)
-        and seeds the draws of later resets given neither; without either, the env's ``instance``
-        (from the constructor) is played when set, else the next seed is drawn (from the last
-        seed given, or unseeded). The very first reset given neither plays the session opened
-        by the constructor.
-
-        Raises:
-            EnvClosed: the session was closed.
-            ServerFailure: the server could not start the episode.
-        """
-        _refuse_in_loop("reset()")
-        return self._actor.submit(self._start, *self._plan(seed, instance)).result()
-
-    async def areset(
-        self, *, seed: int | None = None, instance: int | None = None
-    ) -> tuple[Observation, ResetInfo]:
-        """:meth:`reset` for async callers: awaits the background loop without blocking the caller's.
-
-        Raises:
-            EnvClosed: the session was closed.
-            ServerFailure: the server could not start the episode.
-        """
-        return await asyncio.wrap_future(self._actor.submit(self._start, *self._plan(seed, instance)))
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EnvClosed("this env is closed: make a new one", task_id=self.task_id)
 
     def _plan(self, seed: int | None, instance: int | None) -> tuple[bool, int | None, int | None]:
         """(reuse the constructor's session, instance, seed) of the next episode."""
@@ -252,66 +177,11 @@ class SyncSession:
         assert self._env is not None
         return await self._env.reset()
 
-    def step(self, call: ToolCall) -> tuple[Observation, float, bool, bool, StepInfo]:
-        """One tool call (the env API's step, on the background loop).
-
-        Raises:
-            EnvClosed: the session was closed.
-            EpisodeOver: no episode is running: call reset().
-            ServerFailure: a protocol error or a broken connection.
-        """
-        _refuse_in_loop("step()")
+    async def _step(self, call: ToolCall) -> StepResult:
         self._check_open()
-        return self._actor.run_soon(self._step, call).result()
-
-    async def astep(self, call: ToolCall) -> tuple[Observation, float, bool, bool, StepInfo]:
-        """:meth:`step` for async callers: awaits the background loop without blocking the caller's.
-
-        Raises:
-            EnvClosed: the session was closed.
-            EpisodeOver: no episode is running: call reset().
-            ServerFailure: a protocol error or a broken connection.
-        """
-        self._check_open()
-        return await asyncio.wrap_future(self._actor.run_soon(self._step, call))
-
-    async def _step(self, call: ToolCall) -> tuple[Observation, float, bool, bool, StepInfo]:
         if self._env is None:
             raise EpisodeOver("no episode started: call reset() first", task_id=self.task_id)
         return await self._env.step(call)
-
-    @property
-    def env(self) -> CodeGymEnv:
-        """The async env of the current episode (chat export, episode record)."""
-        self._check_open()
-        assert self._env is not None
-        return self._env
-
-    def close(self) -> None:
-        """Close the MCP session and the HTTP client; release the background loop (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            try:
-                self._run(self._shutdown)
-            finally:
-                self._actor.stop()
-        finally:
-            _release()
-
-    async def aclose(self) -> None:
-        """:meth:`close` for async callers (the loop is not blocked while the session closes)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            try:
-                await asyncio.wrap_future(self._actor.submit(self._shutdown))
-            finally:
-                await asyncio.to_thread(self._actor.stop)
-        finally:
-            await asyncio.to_thread(_release)
 
     async def _shutdown(self) -> None:
         env, http, self._env, self._http = self._env, self._http, None, None
@@ -321,15 +191,6 @@ class SyncSession:
         finally:
             if http is not None:
                 await http.aclose()
-
-    # ------------------------------------------------------------------ internals
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise EnvClosed("this env is closed: make a new one", task_id=self.task_id)
-
-    def _run(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
-        return self._actor.submit(func, *args).result()
 
     async def _connect(self, instance: int | None, seed: int | None) -> CodeGymEnv:
         if self._http is None:
@@ -346,3 +207,202 @@ class SyncSession:
             old, self._env = self._env, None
             await old.close()
         return await self._connect(instance, seed)
+
+
+class SyncSession(_Episodes):
+    """Synchronous episodes of one gym of a catalog server, each in its own MCP session.
+
+    Every call runs on the session's own event loop, driven by the calling thread until the
+    answer is in (any thread may call; calls from several threads at once are serialized).
+
+    Args:
+        catalog_url: the catalog server's base URL (``codegym-mcp serve --all --transport http``).
+        task_id: the gym to play.
+        instance: the instance of a reset given neither a seed nor ``options["instance"]``
+            (default: the server's order, 0, 1, 2, ...).
+        read_timeout: seconds to wait for any one answer of the server.
+
+    Raises:
+        ServerFailure: the server cannot be reached (at construction: the tools are listed then).
+        BlockingCallInLoop: made from inside a running event loop.
+    """
+
+    def __init__(
+        self, catalog_url: str, task_id: str, *, instance: int | None = None, read_timeout: float = 120.0
+    ) -> None:
+        _refuse_in_loop("SyncSession()")
+        super().__init__(catalog_url, task_id, instance=instance, read_timeout=read_timeout)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._actor = self._loop.run_until_complete(_started_actor())
+        _count(1)
+        try:  # the tools are listed now (a gymnasium action space needs them up front)
+            self._run(self._actor.call(self._start_first))
+        except BaseException:
+            self.close()
+            raise
+        self._fresh = True
+
+    def reset(self, *, seed: int | None = None, instance: int | None = None) -> tuple[Observation, ResetInfo]:
+        """Start an episode in a new MCP session: on ``instance``, else the instance of ``seed``.
+
+        ``seed`` S plays the instance the server draws from S (the same seed, the same instance)
+        and seeds the draws of later resets given neither; without either, the env's ``instance``
+        (from the constructor) is played when set, else the next seed is drawn (from the last
+        seed given, or unseeded). The very first reset given neither plays the session opened
+        by the constructor.
+
+        Raises:
+            EnvClosed: the session was closed.
+            ServerFailure: the server could not start the episode.
+            BlockingCallInLoop: called from inside a running event loop.
+        """
+        _refuse_in_loop("reset()")
+        plan = self._plan(seed, instance)
+        return self._run(self._actor.call(self._start, *plan))
+
+    def step(self, call: ToolCall) -> StepResult:
+        """One tool call (the env API's step, on this session's loop, in the calling thread).
+
+        Raises:
+            EnvClosed: the session was closed.
+            EpisodeOver: no episode is running: call reset().
+            ServerFailure: a protocol error or a broken connection.
+            BlockingCallInLoop: called from inside a running event loop.
+        """
+        _refuse_in_loop("step()")
+        self._check_open()
+        return self._run(self._step(call))
+
+    def close(self) -> None:
+        """Close the MCP session and the HTTP client, then the loop (idempotent).
+
+        Raises:
+            BlockingCallInLoop: called from inside a running event loop.
+        """
+        _refuse_in_loop("close()")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop = self._loop
+            try:
+                try:
+                    loop.run_until_complete(self._actor.call(self._shutdown))
+                finally:
+                    loop.run_until_complete(self._actor.stop())
+                    _cancel_left(loop)
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                _count(-1)
+
+    def _run(self, work: Awaitable[T]) -> T:
+        with self._lock:
+            if self._loop.is_closed():
+                if asyncio.iscoroutine(work):
+                    work.close()
+                raise EnvClosed("this env is closed: make a new one", task_id=self.task_id)
+            task = asyncio.ensure_future(work, loop=self._loop)
+            # interrupted (Ctrl-C, SIGTERM) the call finishes on a later run of the loop: its error,
+            # if any, was already raised to nobody, so it is not logged as never retrieved
+            task.add_done_callback(_retrieved)
+            return self._loop.run_until_complete(task)
+
+
+async def _started_actor() -> _Actor:
+    return _Actor()
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _cancel_left(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and reap the tasks a closed session left on its loop (none, when its client closed cleanly)."""
+    left = asyncio.all_tasks(loop)
+    for task in left:
+        task.cancel()
+    if left:
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+
+
+class AsyncSession(_Episodes):
+    """The episodes of :class:`SyncSession` for code on an event loop: calls run on the caller's loop.
+
+    Make it, reset it and step it on one running loop; close it with :meth:`aclose` there, or
+    with :meth:`close` from any thread (the OpenEnv server closes its envs from a worker thread).
+
+    Args:
+        catalog_url: the catalog server's base URL.
+        task_id: the gym to play.
+        read_timeout: seconds to wait for any one answer of the server.
+
+    Raises:
+        RuntimeError: made outside a running event loop.
+    """
+
+    def __init__(self, catalog_url: str, task_id: str, *, read_timeout: float = 120.0) -> None:
+        super().__init__(catalog_url, task_id, instance=None, read_timeout=read_timeout)
+        self._loop = asyncio.get_running_loop()
+        self._actor = _Actor()
+        self._stopped = asyncio.Event()
+        _count(1)
+
+    async def reset(
+        self, *, seed: int | None = None, instance: int | None = None
+    ) -> tuple[Observation, ResetInfo]:
+        """:meth:`SyncSession.reset`, awaited.
+
+        Raises:
+            EnvClosed: the session was closed.
+            ServerFailure: the server could not start the episode.
+        """
+        return await self._actor.call(self._start, *self._plan(seed, instance))
+
+    async def step(self, call: ToolCall) -> StepResult:
+        """:meth:`SyncSession.step`, awaited.
+
+        Raises:
+            EnvClosed: the session was closed.
+            EpisodeOver: no episode is running: call reset().
+            ServerFailure: a protocol error or a broken connection.
+        """
+        return await self._step(call)
+
+    async def aclose(self) -> None:
+        """Close the MCP session and the HTTP client (idempotent; waits for a close under way)."""
+        if self._closed:
+            await self._stopped.wait()
+            return
+        self._closed = True
+        try:
+            try:
+                await self._actor.call(self._shutdown)
+            finally:
+                await self._actor.stop()
+        finally:
+            self._stopped.set()
+            _count(-1)
+
+    def close(self) -> None:
+        """Close from any thread: waits for :meth:`aclose` on the session's loop; from the loop's own
+        thread it is scheduled there instead (that loop cannot be blocked).
+
+        Raises:
+            TimeoutError: the loop did not close the session within ``read_timeout`` (it is stopped
+                or blocked).
+        """
+        if self._closed or self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            task = self._loop.create_task(self.aclose())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+            return
+        asyncio.run_coroutine_threadsafe(self.aclose(), self._loop).result(timeout=self._read_timeout)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["catalog_server_process"]
+__all__ = ["catalog_server_process", "stop_process"]
 
 _URL = re.compile(r"https?://[\w.\-\[\]:]+:\d+")
 
@@ -64,11 +64,16 @@ def catalog_server_process(
         yield url
     finally:
         watchdog.cancel()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def stop_process(proc: subprocess.Popen[str] | subprocess.Popen[bytes], *, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; reaps the process."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

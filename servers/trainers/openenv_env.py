@@ -14,8 +14,7 @@ Client (OpenEnv's ``EnvClient``; ``.sync()`` for synchronous code)::
 Actions are OpenEnv's MCP ``CallToolAction`` (``ListToolsAction`` lists the tools). ``reset`` takes
 ``task_id`` (default: the server's ``--task-id``), ``seed`` (the same seed, the same instance) or
 ``instance``. Each reset opens a new MCP session with the catalog server (see :mod:`._bridge`);
-the environment's calls run on the shared background loop and are awaited, so the OpenEnv
-server's own loop is never blocked. An infrastructure failure is an observation with
+the environment's calls run on the OpenEnv server's own loop and are awaited, never blocking it. An infrastructure failure is an observation with
 ``infra=True`` and ``reward=None``: not a 0.
 """
 
@@ -29,7 +28,7 @@ from typing import Any
 from pydantic import Field
 
 from ..rollout._env import EnvError, ServerFailure, ToolCall
-from ._bridge import SyncSession, missing_extra
+from ._bridge import AsyncSession, missing_extra
 
 try:
     from openenv.core.client_types import StepResult
@@ -87,7 +86,7 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         super().__init__()
         self.catalog_url = catalog_url
         self.default_task = task_id
-        self._session: SyncSession | None = None
+        self._session: AsyncSession | None = None
         self._state = CodeGymState()
 
     def reset(
@@ -127,9 +126,9 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         if self._session is None or self._session.task_id != task:
             if self._session is not None:
                 await self._session.aclose()
-            self._session = SyncSession(self.catalog_url, task, connect=False)
+            self._session = AsyncSession(self.catalog_url, task)
         try:
-            obs, info = await self._session.areset(seed=seed, instance=instance)
+            obs, info = await self._session.reset(seed=seed, instance=instance)
         except EnvError as exc:
             return CodeGymObservation(text=str(exc), is_error=True, infra=True, done=True, reward=None)
         self._state = CodeGymState(
@@ -151,7 +150,7 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
                 text=f"unsupported action {type(action).__name__}: send CallToolAction", is_error=True
             )
         try:
-            obs, reward, terminated, truncated, info = await self._session.astep(
+            obs, reward, terminated, truncated, info = await self._session.step(
                 ToolCall(action.tool_name, dict(action.arguments))
             )
         except ServerFailure as exc:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,11 @@ FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "catalog"
 
 
 @contextmanager
-def catalog_server(catalog: Path = FIXTURE, *, timeout: float = 120.0) -> Iterator[str]:
+def catalog_server(
+    catalog: Path = FIXTURE, *, timeout: float = 120.0, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
     """``codegym-mcp serve --all`` on ``catalog`` as a child process; yields its base URL, stops it after."""
-    with catalog_server_process(catalog, startup_timeout=timeout) as url:
+    with catalog_server_process(catalog, startup_timeout=timeout, extra_args=extra_args) as url:
         yield url
 
 
@@ -68,11 +69,6 @@ def connections_to(base_url: str) -> int:
             if remote_port == port and fields[3] == "01" and fields[9] in ours:
                 count += 1
     return count
-
-
-def sync_threads() -> list[str]:
-    """Names of the adapters' background-loop threads still alive."""
-    return [t.name for t in threading.enumerate() if "codegym-sync-env" in t.name]
 
 
 def fixture_episodes(catalog: Path = FIXTURE) -> list[tuple[Gym, int]]:

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from codegym_mcp.servers.trainers._bridge import portal_users
+from codegym_mcp.servers.trainers._bridge import open_sessions
 
-from ._harness import catalog_server, connections_to, health, sync_threads
+from ._harness import catalog_server, connections_to, health
 
 
 @pytest.fixture(scope="session")
@@ -19,4 +19,4 @@ def server() -> Iterator[str]:
         assert connections_to(url) == 0, "a trainer adapter left an HTTP connection (an MCP session) open"
         status = health(url)  # None until the server has GET /health
         assert status is None or status["sessions"] == 0, f"MCP sessions left open: {status}"
-    assert portal_users() == 0 and not sync_threads(), "the background loop outlived its envs"
+    assert open_sessions() == 0, "an adapter session (its event loop) outlived its env"

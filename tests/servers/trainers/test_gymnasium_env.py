@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -143,6 +144,20 @@ def test_a_sync_step_inside_a_running_event_loop_is_refused_not_run(server: str)
         assert env.step({"name": "task", "arguments": {}})[4]["step"] == 1  # the refused call never ran
     finally:
         env.close()
+
+
+def test_an_env_made_in_one_thread_is_stepped_and_closed_from_others(server: str) -> None:
+    # trainers step their envs from executor pools: each call may come from another thread
+    env = gymnasium.make(ENV_ID, catalog_url=server, task_id="Fixture_vowels")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(env.reset, seed=0).result()
+        steps = [
+            pool.submit(env.step, {"name": "task", "arguments": {}}).result()[4]["step"] for _ in range(3)
+        ]
+        pool.submit(env.close).result()
+    assert steps == [1, 2, 3]
+    with pytest.raises(RuntimeError, match="closed"):
+        env.reset(seed=0)
 
 
 def test_closing_twice_is_harmless_and_a_closed_env_says_so(server: str) -> None:
