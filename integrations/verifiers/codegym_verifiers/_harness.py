@@ -29,17 +29,21 @@ from ._catalog import task_url
 from ._episode import EpisodeSession, ServerFailure
 from ._taskset import CodeGymData
 
-__all__ = ["REWARD_NAME", "CodeGymHarness", "CodeGymHarnessConfig"]
+__all__ = ["IDLE_REPLIES", "REWARD_NAME", "CodeGymHarness", "CodeGymHarnessConfig"]
 
 REWARD_NAME = "codegym"
+IDLE_REPLIES = 16
+"""Replies in a row whose tool calls reach no tool (arguments that are not JSON) after which an
+episode ends: such a reply costs no step, so the step budget alone would never end the loop."""
 
 
 class CodeGymHarnessConfig(vf.HarnessConfig):  # type: ignore[misc]
     """The in-process codegym loop's knobs."""
 
-    max_replies: int = Field(64, ge=1)
-    """Model replies allowed per episode (the server ends it at its step budget anyway; a reply
-    whose calls are not JSON costs a reply, not a step)."""
+    max_replies: int | None = Field(None, ge=1)
+    """Model replies allowed per episode. None (the default): no cap of the adapter's own, so the
+    gym's step budget (up to thousands of steps) ends the episode, as it does over MCP; only
+    ``IDLE_REPLIES`` replies in a row that reach no tool (their calls are not JSON) end it early."""
     mcp_timeout: float = Field(300.0, gt=0)
     """Seconds to wait for any one answer of the catalog server."""
 
@@ -95,13 +99,16 @@ class CodeGymHarness(vf.Harness[CodeGymHarnessConfig]):  # type: ignore[misc]
     async def _play(
         self, ctx: vf.ModelContext, endpoint: str, secret: str, data: vf.TaskData, episode: EpisodeSession
     ) -> str:
-        """The agent loop; returns how it ended (the server's end reason, or ``no_submit``)."""
+        """The agent loop; returns how it ended: the server's end reason, or ``no_submit``,
+        ``idle_replies``, ``max_replies`` (the adapter ended it, unscored by the server: reward 0)."""
         system, _ = self.resolve_prompt(data)
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
         # The live session's statement is the prompt (the dataset row carries the same text).
         messages.append({"role": "user", "content": episode.instructions or data.prompt_text})
         async with AsyncOpenAI(base_url=endpoint, api_key=secret, max_retries=2) as model:
-            for _ in range(self.config.max_replies):
+            replies = idle = 0
+            while self.config.max_replies is None or replies < self.config.max_replies:
+                replies += 1
                 reply = await model.chat.completions.create(
                     model=ctx.model, messages=cast(Any, messages), tools=cast(Any, episode.tools)
                 )
@@ -110,10 +117,14 @@ class CodeGymHarness(vf.Harness[CodeGymHarnessConfig]):  # type: ignore[misc]
                 messages.append(message.model_dump(exclude_none=True))
                 if not calls:
                     return "no_submit"
+                steps = episode.steps
                 for call in calls:
                     messages.append(_tool_message(call.id, await self._step(episode, call)))
                     if episode.last is not None and episode.last.done:
                         return episode.last.end_reason or "done"
+                idle = idle + 1 if episode.steps == steps else 0
+                if idle >= IDLE_REPLIES:
+                    return "idle_replies"
         return "max_replies"
 
     @staticmethod

@@ -28,7 +28,7 @@ from codegym_mcp.servers.trainers.local import catalog_server_process
 
 from ..._openai_http import send_json
 from ..scripted_openai import Behaviour, scripted_server
-from ._harness import FIXTURE, fixture_episodes, health
+from ._harness import FIXTURE, catalog_server, fixture_episodes, health
 
 VENV_PYTHON = Path(__file__).resolve().parents[3] / ".venv-verifiers" / "bin" / "python"
 needs_venv = pytest.mark.skipif(
@@ -186,3 +186,49 @@ def test_a_call_sent_again_with_its_step_index_gets_the_first_result_not_a_secon
     assert "false" in after.lower()  # the next index is step 1 and runs
     status = health(server)
     assert status is not None and status["sessions"] == 0
+
+
+@contextmanager
+def observing_model() -> Iterator[tuple[str, list[int]]]:
+    """A model on 127.0.0.1 that answers every request with one ``observe`` call and never submits;
+    yields its base URL and a one-item list counting the requests."""
+    count = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            count[0] += 1
+            call = {
+                "id": f"c{count[0]}",
+                "type": "function",
+                "function": {"name": "observe", "arguments": "{}"},
+            }
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            send_json(
+                self,
+                200,
+                {"id": "r", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]},
+            )
+
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{stub.server_address[1]}/v1", count
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=5)
+
+
+@needs_venv
+def test_an_episode_runs_until_the_servers_step_budget_however_many_replies_that_takes() -> None:
+    budget = 100  # above any fixed reply cap of the adapter's own (it was 64)
+    with catalog_server(extra_args=["--max-steps", str(budget)]) as url, observing_model() as (model, count):
+        records, _ = play(url, model, "--tasks", "Fixture_vowels", "--instances-per-task", "1")
+    assert [(r["end_reason"], r["reward"]) for r in records] == [("step_budget", 0.0)], records
+    assert count[0] == budget
