@@ -48,7 +48,8 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
         "--auth-token",
         metavar="TOKEN",
         help="HTTP: every request but GET /health needs 'Authorization: Bearer TOKEN' "
-        "(default: $CODEGYM_AUTH_TOKEN; prefer the variable, a command line is visible to other local users)",
+        "(default: $CODEGYM_AUTH_TOKEN; prefer the variable, a command line is visible to other local users; "
+        "write --auth-token=TOKEN when TOKEN starts with '-')",
     )
     parser.add_argument(
         "--insecure",

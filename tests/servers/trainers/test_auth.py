@@ -23,14 +23,14 @@ from codegym_mcp.servers.trainers.openenv_env import CallToolAction, CodeGymOpen
 
 from ._harness import catalog_server, health
 
-TOKEN = secrets.token_urlsafe(16)
+TOKEN = "-" + secrets.token_urlsafe(16)  # a leading dash, as 1 in 64 random tokens have
 TASK = "Fixture_vowels"
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[tuple[str, str]]:
     """(catalog server started with --auth-token, OpenEnv server over it in a thread)."""
-    with catalog_server(extra_args=("--auth-token", TOKEN)) as url:
+    with catalog_server(extra_args=(f"--auth-token={TOKEN}",)) as url:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         uv = uvicorn.Server(uvicorn.Config(create_codegym_app(url), log_level="critical"))
