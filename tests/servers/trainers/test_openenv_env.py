@@ -1,4 +1,8 @@
-"""The OpenEnv adapter: OpenEnv's own server (create_fastapi_app) and EnvClient over a catalog server."""
+"""The OpenEnv adapter: OpenEnv's own server (create_fastapi_app) and EnvClient, in both modes.
+
+Every episode test runs against a direct server (the fixture catalog served in the OpenEnv app's
+own process) and a relay server (each step relayed to the catalog server).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -19,6 +26,7 @@ from codegym_mcp.servers.rollout._connectors import http_connector
 from codegym_mcp.servers.rollout._policies import Policy
 from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
 from codegym_mcp.servers.trainers import openenv_env
+from codegym_mcp.servers.trainers._bridge import open_sessions
 from codegym_mcp.servers.trainers.openenv_env import (
     CallToolAction,
     CodeGymOpenEnvClient,
@@ -29,23 +37,35 @@ from codegym_mcp.servers.trainers.openenv_env import (
 from ._harness import FIXTURE, SyncAgent, fixture_episodes
 
 
-@pytest.fixture(scope="module")
-def servers(server: str) -> Iterator[tuple[str, str]]:
-    """(catalog server URL, OpenEnv server URL): OpenEnv's app under uvicorn in a thread."""
+@contextmanager
+def _uvicorn(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn in a thread (lifespan on); yields its URL, stops it after."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    uv = uvicorn.Server(uvicorn.Config(create_codegym_app(server), log_level="critical"))
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert uv.started, "the OpenEnv server did not start"
     try:
-        yield server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         uv.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=60)
         sock.close()
+
+
+@pytest.fixture(scope="module", params=["direct", "relay"])
+def servers(request: pytest.FixtureRequest, server: str) -> Iterator[tuple[str, str]]:
+    """(catalog server URL, OpenEnv server URL): OpenEnv's app in direct or relay mode."""
+    if request.param == "direct":
+        app = create_codegym_app(catalog=FIXTURE, workers=2)
+    else:
+        app = create_codegym_app(server)
+    with _uvicorn(app) as url:
+        yield server, url
 
 
 async def _episode(url: str, task_id: str, k: int, policy: Policy, seed: int = 0) -> float:
@@ -125,3 +145,49 @@ def test_without_openenv_the_import_error_names_the_install_command(monkeypatch:
     monkeypatch.delitem(sys.modules, openenv_env.__name__)
     with pytest.raises(ImportError, match=r"pip install 'codegym-mcp\[openenv\]'"):
         importlib.import_module(openenv_env.__name__)
+
+
+def _children() -> set[int]:
+    kids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        kids |= {int(k) for k in (task / "children").read_text(encoding="utf-8").split()}
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_direct_server_leaves_no_session_nor_sandbox_worker_once_stopped() -> None:
+    before = _children()
+    with _uvicorn(create_codegym_app(catalog=FIXTURE, workers=2)) as url:
+        workers = _children() - before
+        assert len(workers) == 2, workers
+        gym, k = fixture_episodes()[0]
+        assert anyio.run(_episode, url, gym.task_id, k, OraclePolicy(Catalog(FIXTURE))) == 1.0
+        deadline = time.monotonic() + 30  # OpenEnv closes a left environment in a worker thread
+        while open_sessions() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert open_sessions() == 0
+    assert not [pid for pid in workers if _alive(pid)], "a sandbox worker outlived the direct server"
+
+
+def test_a_direct_server_refuses_an_unknown_task_and_a_missing_instance() -> None:
+    with pytest.raises(ValueError, match="exactly one of catalog_url"):
+        create_codegym_app()
+    with _uvicorn(create_codegym_app(catalog=FIXTURE, workers=1)) as url:
+
+        async def reset_error(**kwargs: Any) -> str:
+            async with CodeGymOpenEnvClient(base_url=url) as client:
+                with pytest.raises(RuntimeError) as caught:
+                    await client.reset(**kwargs)
+                return str(caught.value)
+
+        assert "Nope_1" in anyio.run(lambda: reset_error(task_id="Nope_1"))
+        assert "instance 99 does not exist" in anyio.run(
+            lambda: reset_error(task_id="Fixture_maxsub", instance=99)
+        )
