@@ -16,10 +16,9 @@ from typing import Any
 
 import anyio
 
+from benchmarks._trainer_paths import health
 from codegym_mcp.runtime import Gym
 from codegym_mcp.servers.trainers._bridge import open_sessions
-
-from benchmarks._trainer_paths import health
 
 OPENENV = b"codegym_mcp.servers.trainers.openenv_env"
 """The OpenEnv server's module, on its command line (with ``--catalog``: direct, ``--catalog-url``: relay)."""

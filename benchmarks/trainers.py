@@ -33,9 +33,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from codegym_mcp.runtime import Catalog, Gym, default_catalog_dir
-
-from benchmarks._trainer_leak import OPENENV, Episodes, child, leak_check, leak_gymnasium, leak_skyrl, openenv_leak
+from benchmarks._trainer_leak import (
+    OPENENV,
+    Episodes,
+    child,
+    leak_check,
+    leak_gymnasium,
+    leak_skyrl,
+    openenv_leak,
+)
 from benchmarks._trainer_paths import (
     REPO,
     Player,
@@ -47,7 +53,7 @@ from benchmarks._trainer_paths import (
     play_gymnasium,
     play_skyrl,
 )
-
+from codegym_mcp.runtime import Catalog, Gym, default_catalog_dir
 
 # ---------------------------------------------------------------------- oracle sweep and timing
 

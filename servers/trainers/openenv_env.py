@@ -267,7 +267,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--max-sessions", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=None, help="direct mode: sandbox workers (default <= 4)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="direct mode: sandbox workers (default <= 4)"
+    )
     parser.add_argument("--no-sandbox", action="store_true", help="direct mode: trusted catalogs only")
     args = parser.parse_args(argv)
     app = create_codegym_app(

@@ -97,15 +97,23 @@ async def _episode(url: str, task_id: str, k: int, policy: Policy, seed: int = 0
         return float(result.reward or 0.0)
 
 
-def test_the_oracle_scores_1_on_every_fixture_instance_through_an_openenv_client(
+def test_the_oracle_scores_1_on_every_fixture_instance_played_at_once_through_openenv_clients(
     servers: tuple[str, str],
 ) -> None:
     _, url = servers
-    for gym, k in fixture_episodes():
-        assert anyio.run(_episode, url, gym.task_id, k, OraclePolicy(Catalog(FIXTURE))) == 1.0, (
-            gym.task_id,
-            k,
-        )
+    episodes = fixture_episodes()
+    rewards: dict[tuple[str, int], float] = {}
+
+    async def one(task_id: str, k: int) -> None:
+        rewards[task_id, k] = await _episode(url, task_id, k, OraclePolicy(Catalog(FIXTURE)))
+
+    async def all_at_once() -> None:
+        async with anyio.create_task_group() as group:
+            for gym, k in episodes:
+                group.start_soon(one, gym.task_id, k)
+
+    anyio.run(all_at_once)
+    assert rewards == {(gym.task_id, k): 1.0 for gym, k in episodes}
 
 
 def test_the_random_policy_scores_what_it_scores_through_the_env_api(servers: tuple[str, str]) -> None:
@@ -121,22 +129,32 @@ def test_the_random_policy_scores_what_it_scores_through_the_env_api(servers: tu
     assert adapter == [float(r.reward or 0) for r in records]
 
 
+async def _instance_of(url: str, seed: int) -> str:
+    """The instance id a reset with ``seed`` plays (after checking the tool list and the state)."""
+    async with CodeGymOpenEnvClient(base_url=url) as client:
+        await client.reset(task_id="Fixture_maxsub", seed=seed)
+        listed = await client.step(ListToolsAction())
+        assert {t["function"]["name"] for t in listed.observation.tools} >= {"observe", "submit"}
+        step = await client.step(CallToolAction(tool_name="task", arguments={}))
+        state = await client.state()
+        assert state.step_count == 1 and state.task_id == "Fixture_maxsub"
+        return str(step.observation.info["instance_id"])
+
+
 def test_seeds_pick_instances_repeatably_and_the_state_names_the_episode(servers: tuple[str, str]) -> None:
     _, url = servers
-
-    async def instance_of(seed: int) -> str:
-        async with CodeGymOpenEnvClient(base_url=url) as client:
-            await client.reset(task_id="Fixture_maxsub", seed=seed)
-            listed = await client.step(ListToolsAction())
-            assert {t["function"]["name"] for t in listed.observation.tools} >= {"observe", "submit"}
-            step = await client.step(CallToolAction(tool_name="task", arguments={}))
-            state = await client.state()
-            assert state.step_count == 1 and state.task_id == "Fixture_maxsub"
-            return str(step.observation.info["instance_id"])
-
-    seen = {seed: anyio.run(instance_of, seed) for seed in range(6)}
+    seen = {seed: anyio.run(_instance_of, url, seed) for seed in range(6)}
     assert len(set(seen.values())) > 1
-    assert all(anyio.run(instance_of, seed) == expected for seed, expected in seen.items())
+    assert all(anyio.run(_instance_of, url, seed) == expected for seed, expected in seen.items())
+
+
+def test_a_seed_plays_the_same_instance_in_direct_and_in_relay_mode(server: str) -> None:
+    with (
+        _uvicorn(create_codegym_app(catalog=FIXTURE, workers=1)) as direct,
+        _uvicorn(create_codegym_app(server)) as relay,
+    ):
+        for seed in range(6):
+            assert anyio.run(_instance_of, direct, seed) == anyio.run(_instance_of, relay, seed), seed
 
 
 def test_without_openenv_the_import_error_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
