@@ -73,20 +73,41 @@ def oracle_plan(gym: Gym) -> list[ToolCall]:
     return [ToolCall(c.tool, dict(c.arguments)) for c in gym.instances[0].oracle_trace]
 
 
+async def _oracle_episode(env: CodeGymEnv, gym: Gym) -> tuple[float, list[float]]:
+    await env.reset()
+    times, reward = [], 0.0
+    for call in oracle_plan(gym):
+        started = time.perf_counter()
+        _, reward, terminated, truncated, _ = await env.step(call)
+        times.append(time.perf_counter() - started)
+        if terminated or truncated:
+            break
+    return reward, times
+
+
 def play_env_api(url: str, gym: Gym) -> tuple[float, list[float]]:
+    """The env API's own step: ``CodeGymEnv`` over streamable HTTP to the catalog server (the baseline)."""
+
     async def run() -> tuple[float, list[float]]:
-        async with await CodeGymEnv.connect(
-            catalog_task_url(url, gym.task_id, instance=0), task_id=gym.task_id
-        ) as env:
-            await env.reset()
-            times, reward = [], 0.0
-            for call in oracle_plan(gym):
-                started = time.perf_counter()
-                _, reward, terminated, truncated, _ = await env.step(call)
-                times.append(time.perf_counter() - started)
-                if terminated or truncated:
-                    break
-            return reward, times
+        target = catalog_task_url(url, gym.task_id, instance=0)
+        async with await CodeGymEnv.connect(target, task_id=gym.task_id) as env:
+            return await _oracle_episode(env, gym)
+
+    return anyio.run(run)
+
+
+def play_env_api_memory(_: str, gym: Gym) -> tuple[float, list[float]]:
+    """The env API over the MCP SDK's in-memory transport to a gym server in this process (one
+    sandbox worker, started for the episode): the transport of OpenEnv's direct mode, without OpenEnv."""
+    from codegym_mcp.runtime import SandboxConfig, WorkerPool, default_isolation
+    from codegym_mcp.servers.mcp._server import GymServer, ServeOptions
+
+    async def run() -> tuple[float, list[float]]:
+        async with WorkerPool(SandboxConfig(isolation=default_isolation(no_sandbox=False)), size=1) as pool:
+            server = GymServer(gym, pool, options=ServeOptions(instance=0))
+            connected = CodeGymEnv.connect(server.server, task_id=gym.task_id, harness_key=server.harness_key)
+            async with await connected as env:
+                return await _oracle_episode(env, gym)
 
     return anyio.run(run)
 

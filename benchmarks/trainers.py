@@ -7,7 +7,9 @@
    plays the same episodes (the oracle on the first instance of the first ``--timing-gyms`` gyms)
    one at a time, interleaved gym by gym, for ``--rounds`` rounds (the order of the paths rotates
    each round); each round gives each path's median step over the env API's median step, and the
-   table shows the median ratio over the rounds with its spread (min-max). OpenEnv is measured in
+   table shows the median ratio over the rounds with its spread (min-max). "env API memory" is the
+   env API over the MCP SDK's in-memory transport (gym server and a sandbox worker in this process),
+   the transport of OpenEnv's direct mode: the direct mode is also shown over it. OpenEnv is measured in
    both modes: "openenv" (direct: the OpenEnv server serves the catalog directory itself) and
    "openenv-relay" (the OpenEnv server relays each step to the catalog server). "openenv echo" is
    OpenEnv's own cost: its client and server over an environment that answers at once, so
@@ -50,6 +52,7 @@ from benchmarks._trainer_paths import (
     echo_player,
     openenv_player,
     play_env_api,
+    play_env_api_memory,
     play_gymnasium,
     play_skyrl,
 )
@@ -97,12 +100,17 @@ def _cpu_now() -> dict[str, float]:
     }
 
 
+MEMORY = "env API memory"
+"""The env API over the in-memory transport: the baseline of OpenEnv's direct mode without OpenEnv."""
+
+
 def timing(players: dict[str, Player], url: str, timed: list[Gym], rounds: int) -> dict[str, dict[str, Any]]:
     """Per path: steps, episodes scored 1, median step, its ratio to the env API's median step per
     round (see 1.), and the CPU per step of each process (episode set-up included)."""
     names = list(players)
     steps: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {name: [] for name in names}
+    same_transport: dict[str, list[float]] = {name: [] for name in names}  # over "env API memory"
     cpu: dict[str, dict[str, float]] = {name: dict.fromkeys(_cpu_now(), 0.0) for name in names}
     solved = dict.fromkeys(names, 0)  # episodes the oracle scored 1 (the echo scores none)
     started = time.perf_counter()
@@ -121,6 +129,8 @@ def timing(players: dict[str, Player], url: str, timed: list[Gym], rounds: int) 
         for name in names:
             steps[name] += this[name]
             ratios[name].append(statistics.median(this[name]) / base)
+            if this.get(MEMORY):
+                same_transport[name].append(statistics.median(this[name]) / statistics.median(this[MEMORY]))
         line = " ".join(f"{n}={ratios[n][-1]:.3f}" for n in names[1:])
         print(f"[timing round {r + 1}/{rounds}, {time.perf_counter() - started:.0f}s] {line}", flush=True)
     return {
@@ -133,6 +143,7 @@ def timing(players: dict[str, Player], url: str, timed: list[Gym], rounds: int) 
             "vs_env_api_min": round(min(ratios[name]), 3),
             "vs_env_api_max": round(max(ratios[name]), 3),
             "vs_env_api_rounds": [round(x, 3) for x in ratios[name]],
+            "vs_env_api_memory_rounds": [round(x, 3) for x in same_transport[name]],
             "cpu_ms_per_step": {k: round(v * 1000 / len(steps[name]), 3) for k, v in cpu[name].items()},
         }
         for name in names
@@ -152,6 +163,12 @@ def _print_timing(results: dict[str, dict[str, Any]]) -> None:
         spread = f"{r['vs_env_api']:.3f}x ({r['vs_env_api_min']:.3f}-{r['vs_env_api_max']:.3f})"
         scored = f"{r['episodes_scored_1']}/{r['episodes']}"
         print(f"{name:<13} {r['steps']:>6} {scored:>9} {r['median_step_ms']:>9.3f} ms {spread:>42}")
+    if "openenv" in results and MEMORY in results:
+        over = results["openenv"]["vs_env_api_memory_rounds"]
+        print(
+            f"openenv (direct) over {MEMORY} (the same in-memory transport, without OpenEnv): "
+            f"{statistics.median(over):.3f}x ({min(over):.3f}-{max(over):.3f})"
+        )
     for mode in [m for m in ("openenv", "openenv-relay") if m in results and "openenv echo" in results]:
         env_api, total = results["env API"]["median_step_ms"], results[mode]["median_step_ms"]
         own = results["openenv echo"]["median_step_ms"]
@@ -199,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         url = servers.enter_context(catalog_server(args.catalog))
         players: dict[str, Player] = {
             "env API": play_env_api,
+            MEMORY: play_env_api_memory,
             "gymnasium": play_gymnasium,
             "skyrl": play_skyrl,
         }
