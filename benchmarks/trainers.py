@@ -239,9 +239,16 @@ def main(argv: list[str] | None = None) -> None:
             _print_timing(report["timing"])
         report["oracle"] = {}
         for name in [n for n in args.sweep.split(",") if n]:
+            started = time.perf_counter()
             solved = _sweep(players[name], url, gyms, args.concurrency)
             unsolved = sorted({g.task_id for g in gyms} - set(solved))
-            report["oracle"][name] = {"solved": len(solved), "of": len(gyms), "unsolved": unsolved}
+            seconds = round(time.perf_counter() - started, 1)
+            report["oracle"][name] = {
+                "solved": len(solved),
+                "of": len(gyms),
+                "unsolved": unsolved,
+                "seconds": seconds,
+            }
             print(f"[oracle sweep] {name}: {len(solved)}/{len(gyms)} unsolved={unsolved}", flush=True)
             _write(args.out, report)
         episodes: dict[str, Episodes] = {

@@ -89,6 +89,9 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         catalog_url: base URL of ``codegym-mcp serve --all --transport http`` (relay mode).
         task_id: the gym of a reset that names none.
         gyms: the catalog served in this process (direct mode; ``catalog_url`` is then ignored).
+
+    Raises:
+        ValueError: neither ``catalog_url`` nor ``gyms`` given.
     """
 
     SUPPORTS_CONCURRENT_SESSIONS = True
@@ -134,7 +137,8 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         """Start an episode of ``task_id`` on ``instance``, else on the instance of ``seed``.
 
         Raises:
-            ValueError: no task given and the server has no default.
+            ValueError: no task given and the server has no default; in direct mode, no such gym
+                or instance in the catalog.
         """
         task = task_id or self.default_task
         if not task:
