@@ -126,11 +126,29 @@ def openenv_leak(openenv_url: str) -> Episodes:
 
 
 def leak_check(
-    url: str, gym: Gym, play: Episodes, episodes: int, *, per_env: int, seconds: float, warmup: int = 50
+    url: str,
+    gym: Gym,
+    play: Episodes,
+    episodes: int,
+    *,
+    per_env: int,
+    seconds: float,
+    warmup: int = 50,
+    openenv_url: str | None = None,
 ) -> dict[str, Any]:
     """``warmup`` + ``episodes`` short episodes, ``per_env`` per new env, stopping early after
-    ``seconds``; what is left at the start and at the end (and every 100 episodes, printed)."""
+    ``seconds``; what is left at the start and at the end (and every 100 episodes, printed).
+    ``openenv_url``: the OpenEnv server played through, whose own sessions and tasks are read too."""
+
+    def openenv_status() -> dict[str, Any] | None:
+        if openenv_url is None:
+            return None
+        from codegym_mcp.servers.trainers.openenv_env import STATUS_PATH
+
+        return health(openenv_url, STATUS_PATH)
+
     play(url, gym, 0, warmup)
+    openenv_start = openenv_status()
     start = _snapshot()
     started = time.perf_counter()
     played = 0
@@ -150,6 +168,10 @@ def leak_check(
         "seconds": round(wall, 1),
         "server_sessions_after": None if status is None else status.get("sessions"),
         "open_adapter_sessions_after": open_sessions(),
+        "openenv_server_status": {
+            "start": openenv_start,
+            "end": openenv_status(),
+        },
         "start": start,
         "end": _snapshot(),
     }

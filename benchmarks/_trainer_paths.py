@@ -179,9 +179,10 @@ def openenv_player(openenv_url: str) -> Player:
     return play
 
 
-def health(url: str) -> dict[str, Any] | None:
+def health(url: str, path: str = "/health") -> dict[str, Any] | None:
+    """The JSON object a server answers at ``url + path`` (None: not listening, or an HTTP error)."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+        with urllib.request.urlopen(f"{url}{path}", timeout=10) as response:
             value = json.loads(response.read())
             return value if isinstance(value, dict) else None
     except urllib.error.HTTPError as exc:

@@ -265,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.leak_episodes,
                 per_env=args.leak_per_env,
                 seconds=args.leak_seconds,
+                openenv_url=openenv_urls.get(name),
             )
             print(f"[leak] {name}: {json.dumps(report['leak'][name])}", flush=True)
             _write(args.out, report)

@@ -29,6 +29,7 @@ its catalog server).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ from typing import Any
 from pydantic import Field
 
 from ..rollout._env import EnvError, ServerFailure, ToolCall
-from ._bridge import AsyncSession, missing_extra
+from ._bridge import AsyncSession, missing_extra, open_sessions
 from ._openenv_direct import DirectGyms, DirectSession
 
 try:
@@ -51,6 +52,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise missing_extra("openenv-core", "openenv") from exc
 
 __all__ = [
+    "STATUS_PATH",
     "CallToolAction",
     "CodeGymObservation",
     "CodeGymOpenEnv",
@@ -60,6 +62,10 @@ __all__ = [
     "create_codegym_app",
     "main",
 ]
+
+
+STATUS_PATH = "/codegym/status"
+"""The route of the server's session count (see :func:`create_codegym_app`)."""
 
 
 class CodeGymObservation(Observation):  # type: ignore[misc]
@@ -239,6 +245,8 @@ def create_codegym_app(
 
     Give exactly one of ``catalog_url`` (relay mode) and ``catalog`` (direct mode: the gyms and
     ``workers`` sandbox workers live in this app's process, started and stopped by its lifespan).
+    Besides OpenEnv's routes, ``GET /codegym/status`` reports the mode, the MCP sessions open in
+    this process (0 once every client left), its event loop's tasks and the sandbox workers.
 
     Raises:
         ValueError: neither or both of ``catalog_url`` and ``catalog`` given.
@@ -256,6 +264,17 @@ def create_codegym_app(
     )
     if gyms is not None:
         app.router.lifespan_context = gyms.running
+
+    async def status() -> dict[str, Any]:
+        return {
+            "mode": "relay" if gyms is None else "direct",
+            "open_sessions": open_sessions(),
+            "tasks": len(asyncio.all_tasks()),
+            "workers": None if gyms is None else gyms.workers,
+        }
+
+    # OpenEnv's /health says nothing of sessions: this does (no session should outlive its client)
+    app.add_api_route(STATUS_PATH, status, methods=["GET"])
     return app
 
 

@@ -7,10 +7,12 @@ own process) and a relay server (each step relayed to the catalog server).
 from __future__ import annotations
 
 import importlib
+import json
 import socket
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +30,7 @@ from codegym_mcp.servers.rollout._rollout import EpisodeSpec, run_rollouts
 from codegym_mcp.servers.trainers import openenv_env
 from codegym_mcp.servers.trainers._bridge import open_sessions
 from codegym_mcp.servers.trainers.openenv_env import (
+    STATUS_PATH,
     CallToolAction,
     CodeGymOpenEnvClient,
     ListToolsAction,
@@ -190,7 +193,9 @@ def test_a_direct_server_leaves_no_session_nor_sandbox_worker_once_stopped() -> 
         deadline = time.monotonic() + 30  # OpenEnv closes a left environment in a worker thread
         while open_sessions() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert open_sessions() == 0
+        with urllib.request.urlopen(f"{url}{STATUS_PATH}", timeout=10) as response:
+            status = json.loads(response.read())
+        assert status["mode"] == "direct" and status["open_sessions"] == 0 and status["workers"] == 2
     assert not [pid for pid in workers if _alive(pid)], "a sandbox worker outlived the direct server"
 
 
