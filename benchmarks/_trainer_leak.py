@@ -36,7 +36,12 @@ def _status(pid: int | str, field: str) -> int:
 def _children(pid: int | str) -> list[int]:
     kids: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(k) for k in (task / "children").read_text(encoding="utf-8").split()]
+        try:
+            kids += [int(k) for k in (task / "children").read_text(encoding="utf-8").split()]
+        except (
+            FileNotFoundError
+        ):  # the thread ended since the listing (OpenEnv's executor threads come and go)
+            continue
     return kids
 
 
