@@ -5,8 +5,9 @@
   ``tool_schema``. :func:`verl_tool_config` writes that list from a gym's tools as the server
   lists them (``CodeGymEnv.agent_tools``), for :class:`~codegym_mcp.servers.trainers.verl_tool.CodeGymTool`
   by default, with every parameter in the shape verl's schema model accepts (each property has a
-  ``type``: a union is written as a list of types). :func:`verl_row` writes a dataset row whose
-  ``extra_info.tools_kwargs`` name the episode's task and instance for every tool.
+  ``type``: a union is written as a list of types); :func:`verl_catalog_config` writes one file for
+  many gyms. :func:`verl_row` writes a dataset row whose ``extra_info.tools_kwargs`` name the
+  episode's task and instance for every tool.
 - TRL trains on chat data: :func:`trl_conversation` turns an episode's chat export
   (``CodeGymEnv.chat_messages(style="hf")``) into one ``{"messages", "tools"}`` row, the shape
   ``tokenizer.apply_chat_template(messages, tools=tools)`` renders.
@@ -14,12 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..rollout._env import ChatMessage, ToolInfo
 
-__all__ = ["VERL_TOOL_CLASS", "trl_conversation", "verl_row", "verl_tool_config"]
+__all__ = ["VERL_TOOL_CLASS", "trl_conversation", "verl_catalog_config", "verl_row", "verl_tool_config"]
 
 VERL_TOOL_CLASS = "codegym_mcp.servers.trainers.verl_tool.CodeGymTool"
 _JSON_TYPES = ["array", "boolean", "integer", "null", "number", "object", "string"]
@@ -70,21 +72,65 @@ def _verl_property(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "type": kinds[0] if len(kinds) == 1 else kinds}
 
 
+def verl_catalog_config(
+    tools_by_task: Mapping[str, Sequence[ToolInfo]], *, catalog_url: str
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """One verl tools config for many gyms, and the verl tool names of each gym.
+
+    verl keys tools by name for a whole run, while gyms share names with other schemas (every gym
+    has a ``submit`` of its own answer type). A tool identical in two gyms is listed once; a name
+    taken by a different tool gets the first free ``_2``, ``_3``... suffix, and its config keeps
+    the gym's own name (``tool``) for the call. Each row shows the model only its gym's tools
+    (``verl_row(..., tool_names=names[task_id])`` sets verl's ``extra_info.tool_selection``).
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    by_schema: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
+    for task_id, tools in tools_by_task.items():
+        names[task_id] = []
+        for tool in tools:
+            schema = _verl_tool(tool)
+            key = json.dumps(schema, sort_keys=True)
+            name = by_schema.get(key)
+            if name is None:
+                name = tool.name
+                suffix = 2
+                while name in entries:
+                    name, suffix = f"{tool.name}_{suffix}", suffix + 1
+                schema["function"]["name"] = name
+                config = {"type": "native", "catalog_url": catalog_url, "tool": tool.name}
+                entries[name] = {"class_name": VERL_TOOL_CLASS, "config": config, "tool_schema": schema}
+                by_schema[key] = name
+            names[task_id].append(name)
+    return {"tools": list(entries.values())}, names
+
+
 def verl_row(
-    task_text: str, tools: Sequence[ToolInfo], *, task_id: str, instance: int, index: int = 0
+    task_text: str,
+    tools: Sequence[ToolInfo] | Sequence[str],
+    *,
+    task_id: str,
+    instance: int,
+    index: int = 0,
 ) -> dict[str, Any]:
     """One row of verl's RL dataset (parquet) for an episode of ``task_id`` on ``instance``.
 
-    ``task_text`` is the task as the env's reset shows it (``obs.text``); no expected answer goes
-    into the row (``reward_model.ground_truth`` is empty: the gym scores the episode).
+    ``task_text`` is the task as the env's reset shows it (``obs.text``); ``tools`` the gym's tools
+    (one gym per run) or their verl names from :func:`verl_catalog_config` (a catalog per run: the
+    row then selects them). No expected answer goes into the row (``reward_model.ground_truth``
+    is empty: the gym scores the episode).
     """
+    names = [t if isinstance(t, str) else t.name for t in tools]
     create = {"create_kwargs": {"task_id": task_id, "instance": instance}}
+    extra: dict[str, Any] = {"index": index, "task_id": task_id, "tools_kwargs": {n: create for n in names}}
+    if any(isinstance(t, str) for t in tools):
+        extra["tool_selection"] = names
     return {
         "data_source": "codegym",
         "agent_name": "tool_agent",
         "prompt": [{"role": "user", "content": task_text}],
         "reward_model": {"style": "codegym", "ground_truth": ""},
-        "extra_info": {"index": index, "task_id": task_id, "tools_kwargs": {t.name: create for t in tools}},
+        "extra_info": extra,
     }
 
 

@@ -94,7 +94,9 @@ class CodeGymTool:
 
     Args:
         config: the tool's ``config`` from the tools config file: ``catalog_url`` (required), and
-            optionally ``idle_seconds`` (default 900) and ``read_timeout`` (default 120).
+            optionally ``tool`` (the gym's name of the tool when verl's differs, see
+            ``verl_catalog_config``), ``idle_seconds`` (default 900) and ``read_timeout``
+            (default 120).
         tool_schema: verl's ``OpenAIFunctionToolSchema`` of the tool.
 
     Raises:
@@ -115,6 +117,7 @@ class CodeGymTool:
         self.config = dict(config)
         self.tool_schema = tool_schema
         self.name: str = tool_schema.function.name
+        self._gym_tool = str(config.get("tool") or self.name)  # the gym's own name of the tool
         self._catalog_url = url
         self._idle_seconds = float(config.get("idle_seconds", 900))
         self._read_timeout = float(config.get("read_timeout", 120))
@@ -151,7 +154,7 @@ class CodeGymTool:
         trajectory.last_used = time.monotonic()
         try:
             _, reward, terminated, truncated, info = step = await trajectory.session.step(
-                ToolCall(self.name, dict(parameters))
+                ToolCall(self._gym_tool, dict(parameters))
             )
         except (ServerFailure, EpisodeOver, EnvClosed) as exc:
             await _end(key)

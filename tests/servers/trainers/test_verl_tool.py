@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers import CodeGymEnv, ToolInfo, catalog_task_url
 from codegym_mcp.servers.trainers import verl_tool
-from codegym_mcp.servers.trainers.recipes import verl_row, verl_tool_config
+from codegym_mcp.servers.trainers.recipes import verl_catalog_config, verl_row, verl_tool_config
 
 from ._harness import FIXTURE, health
 
@@ -170,3 +170,51 @@ async def test_a_wrong_answer_scores_0_and_a_trajectory_that_never_submits_is_cl
     assert verl_tool.open_trajectories() == 0
     status = health(server)
     assert status is not None and status["sessions"] == 0
+
+
+def test_one_catalog_config_lists_a_shared_tool_once_and_renames_a_clash() -> None:
+    def submit(kind: str) -> ToolInfo:
+        schema = {"type": "object", "properties": {"answer": {"type": kind}}, "required": ["answer"]}
+        return ToolInfo("submit", "Submit the answer.", schema, None)
+
+    observe = ToolInfo("observe", "See the task.", {"type": "object", "properties": {}}, None)
+    config, names = verl_catalog_config(
+        {"A": [observe, submit("integer")], "B": [observe, submit("string")], "C": [submit("integer")]},
+        catalog_url="http://127.0.0.1:1",
+    )
+    assert names == {"A": ["observe", "submit"], "B": ["observe", "submit_2"], "C": ["submit"]}
+    listed = {e["tool_schema"]["function"]["name"]: e for e in config["tools"]}
+    assert sorted(listed) == ["observe", "submit", "submit_2"]
+    assert listed["submit_2"]["config"]["tool"] == "submit"
+    assert (
+        listed["submit_2"]["tool_schema"]["function"]["parameters"]["properties"]["answer"]["type"]
+        == "string"
+    )
+    row = verl_row("task", names["B"], task_id="B", instance=3)
+    assert row["extra_info"]["tool_selection"] == ["observe", "submit_2"]
+    assert row["extra_info"]["tools_kwargs"]["submit_2"] == {"create_kwargs": {"task_id": "B", "instance": 3}}
+
+
+@pytest.mark.anyio
+async def test_one_config_for_the_whole_catalog_plays_each_gym_under_its_selected_names(
+    server: str, verl_schemas: types.ModuleType, tmp_path: Path
+) -> None:
+    catalog = Catalog(FIXTURE)
+    listed, texts = {}, {}
+    for task_id in catalog.task_ids():
+        async with await CodeGymEnv.connect(catalog_task_url(server, task_id), task_id=task_id) as env:
+            texts[task_id] = (await env.reset())[0].text
+            listed[task_id] = list(env.agent_tools)
+    config, names = verl_catalog_config(listed, catalog_url=server)
+    path = tmp_path / "catalog_tools.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    tools = _tools(path, verl_schemas)
+    for task_id in catalog.task_ids():
+        trace = catalog.load(task_id).instances[1].oracle_trace
+        row = verl_row(texts[task_id], names[task_id], task_id=task_id, instance=1)
+        selected = {n: tools[n] for n in row["extra_info"]["tool_selection"]}  # what verl shows this row
+        by_gym_name = dict(zip((t.name for t in listed[task_id]), names[task_id], strict=True))
+        data = AgentData(row["extra_info"]["tools_kwargs"])
+        rewards = [await _call(selected, data, by_gym_name[c.tool], dict(c.arguments)) for c in trace]
+        assert rewards[-1][1] == 1.0 and data.extra_fields[verl_tool.EXTRA_FIELD]["reward"] == 1.0, task_id
+    assert verl_tool.open_trajectories() == 0
