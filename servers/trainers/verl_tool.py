@@ -28,6 +28,7 @@ and ``tool_schema``); inside verl it answers with verl's own ``ToolResponse``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import time
 import uuid
@@ -46,10 +47,14 @@ EXTRA_FIELD = "codegym"
 @dataclass
 class _Trajectory:
     session: AsyncSession
+    fields: dict[str, Any]
+    """The trajectory's ``agent_data.extra_fields``: where its episode's outcome goes."""
     last_used: float
+    episode_id: str | None = None
 
 
 _trajectories: dict[str, _Trajectory] = {}
+_locks: dict[str, asyncio.Lock] = {}  # one call of a trajectory at a time (verl runs a turn's calls at once)
 
 
 def open_trajectories() -> int:
@@ -58,22 +63,33 @@ def open_trajectories() -> int:
 
 
 async def close_all() -> None:
-    """Close the episode of every open trajectory (unscored on the server: ended by closing)."""
+    """Close the episode of every open trajectory (unscored: ``end_reason`` "closed")."""
     for key in list(_trajectories):
-        await _end(key)
+        await _end(key, "closed")
 
 
-async def _end(key: str) -> None:
+async def _end(
+    key: str, end_reason: str | None = None, reward: float | None = None, infra: bool = False
+) -> None:
+    """Close ``key``'s episode and record its outcome in the trajectory's extra fields."""
+    _locks.pop(key, None)
     trajectory = _trajectories.pop(key, None)
     if trajectory is not None:
+        trajectory.fields[EXTRA_FIELD] = {
+            "episode_id": trajectory.episode_id,
+            "reward": reward,
+            "end_reason": end_reason,
+            "infra": infra,
+        }
         await trajectory.session.aclose()
 
 
 async def _sweep(idle_seconds: float) -> None:
     cutoff = time.monotonic() - idle_seconds
     for key, trajectory in list(_trajectories.items()):
-        if trajectory.last_used <= cutoff:
-            await _end(key)
+        lock = _locks.get(key)
+        if trajectory.last_used <= cutoff and not (lock is not None and lock.locked()):
+            await _end(key, "idle")
 
 
 def _tool_response(text: str) -> Any:
@@ -142,45 +158,46 @@ class CodeGymTool:
         Raises:
             ValueError: no ``agent_data`` (verl's loop passes it), or no ``task_id`` in the row's
                 create_kwargs.
-            ServerFailure: the catalog server could not start the episode.
         """
         agent_data = kwargs.get("agent_data")
         key = getattr(agent_data, "request_id", None)
         if agent_data is None or not key:
             raise ValueError("CodeGymTool.execute needs verl's agent_data (its request_id keys the episode)")
-        if EXTRA_FIELD in agent_data.extra_fields:  # one episode per trajectory: no second start
-            return _tool_response("the episode is over: no more tool calls count"), 0.0, {"over": True}
-        trajectory = _trajectories.get(key) or await self._start(key, self._created.get(instance_id, {}))
-        trajectory.last_used = time.monotonic()
         try:
-            _, reward, terminated, truncated, info = step = await trajectory.session.step(
+            async with _locks.setdefault(key, asyncio.Lock()):
+                return await self._execute(key, agent_data.extra_fields, instance_id, parameters)
+        finally:
+            if key not in _trajectories:
+                _locks.pop(key, None)
+
+    async def _execute(
+        self, key: str, fields: dict[str, Any], instance_id: str, parameters: dict[str, Any]
+    ) -> tuple[Any, float, dict[str, Any]]:
+        if EXTRA_FIELD in fields:  # one episode per trajectory: no second start
+            return _tool_response("the episode is over: no more tool calls count"), 0.0, {"over": True}
+        try:
+            trajectory = _trajectories.get(key) or await self._start(
+                key, fields, self._created.get(instance_id, {})
+            )
+            trajectory.last_used = time.monotonic()
+            obs, reward, terminated, truncated, info = await trajectory.session.step(
                 ToolCall(self._gym_tool, dict(parameters))
             )
         except (ServerFailure, EpisodeOver, EnvClosed) as exc:
-            await _end(key)
-            agent_data.extra_fields[EXTRA_FIELD] = {
-                "episode_id": None,
-                "reward": None,
-                "end_reason": None,
-                "infra": True,
-            }
+            fields[EXTRA_FIELD] = {"episode_id": None, "reward": None, "end_reason": None, "infra": True}
+            await _end(key, infra=True)
             return (
                 _tool_response(f"infrastructure failure, the episode is not scored: {exc}"),
                 0.0,
                 {"infra": True},
             )
         if terminated or truncated or info["infra"]:
-            await _end(key)
-            agent_data.extra_fields[EXTRA_FIELD] = {
-                "episode_id": info["episode_id"],
-                "reward": None if info["infra"] else reward,
-                "end_reason": info["end_reason"],
-                "infra": info["infra"],
-            }
+            scored = None if info["infra"] else reward
+            await _end(key, info["end_reason"], scored, info["infra"])
         self._rewards[instance_id] = reward
-        return _tool_response(step[0].text), reward, {"step": info["step"], "infra": info["infra"]}
+        return _tool_response(obs.text), reward, {"step": info["step"], "infra": info["infra"]}
 
-    async def _start(self, key: str, spec: dict[str, Any]) -> _Trajectory:
+    async def _start(self, key: str, fields: dict[str, Any], spec: dict[str, Any]) -> _Trajectory:
         task_id = spec.get("task_id")
         if not isinstance(task_id, str):
             raise ValueError(
@@ -189,11 +206,11 @@ class CodeGymTool:
             )
         session = AsyncSession(self._catalog_url, task_id, read_timeout=self._read_timeout)
         try:
-            await session.reset(seed=spec.get("seed"), instance=spec.get("instance"))
+            _, info = await session.reset(seed=spec.get("seed"), instance=spec.get("instance"))
         except BaseException:
             await session.aclose()
             raise
-        trajectory = _trajectories[key] = _Trajectory(session, time.monotonic())
+        trajectory = _trajectories[key] = _Trajectory(session, fields, time.monotonic(), info["episode_id"])
         return trajectory
 
     async def calc_reward(self, instance_id: str, **kwargs: Any) -> float:

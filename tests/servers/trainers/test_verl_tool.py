@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import yaml
 from omegaconf import OmegaConf
@@ -166,6 +167,10 @@ async def test_a_wrong_answer_scores_0_and_a_trajectory_that_never_submits_is_cl
         tools, other, gym.instances[0].oracle_trace[0].tool, dict(gym.instances[0].oracle_trace[0].arguments)
     )
     assert verl_tool.open_trajectories() == 1  # the idle one was closed by the next create
+    assert idle.extra_fields[verl_tool.EXTRA_FIELD]["end_reason"] == "idle"
+    assert idle.extra_fields[verl_tool.EXTRA_FIELD]["reward"] is None
+    text, _ = await _call(tools, idle, "submit", {"answer": answer})
+    assert "episode is over" in text  # closed for idleness, not restarted
     await verl_tool.close_all()
     assert verl_tool.open_trajectories() == 0
     status = health(server)
@@ -217,4 +222,21 @@ async def test_one_config_for_the_whole_catalog_plays_each_gym_under_its_selecte
         data = AgentData(row["extra_info"]["tools_kwargs"])
         rewards = [await _call(selected, data, by_gym_name[c.tool], dict(c.arguments)) for c in trace]
         assert rewards[-1][1] == 1.0 and data.extra_fields[verl_tool.EXTRA_FIELD]["reward"] == 1.0, task_id
+    assert verl_tool.open_trajectories() == 0
+
+
+@pytest.mark.anyio
+async def test_the_calls_of_one_turn_run_at_once_in_one_episode(
+    server: str, verl_schemas: types.ModuleType, tmp_path: Path
+) -> None:
+    gym = Catalog(FIXTURE).load("Fixture_maxsub")
+    tools, row = await _verl_setup(server, gym.task_id, 0, tmp_path, verl_schemas)
+    data = AgentData(row["extra_info"]["tools_kwargs"])
+    first = gym.instances[0].oracle_trace[0]
+    async with anyio.create_task_group() as tg:  # verl gathers a turn's calls
+        for _ in range(3):
+            tg.start_soon(_call, tools, data, first.tool, dict(first.arguments))
+    assert verl_tool.open_trajectories() == 1  # one episode, not three
+    await verl_tool.close_all()
+    assert data.extra_fields[verl_tool.EXTRA_FIELD]["end_reason"] == "closed"
     assert verl_tool.open_trajectories() == 0
