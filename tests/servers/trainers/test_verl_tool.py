@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from codegym_mcp.runtime import Catalog
 from codegym_mcp.servers import CodeGymEnv, ToolInfo, catalog_task_url
 from codegym_mcp.servers.trainers import verl_tool
+from codegym_mcp.servers.trainers._bridge import open_sessions
 from codegym_mcp.servers.trainers.recipes import verl_catalog_config, verl_row, verl_tool_config
 
 from ._harness import FIXTURE, health
@@ -236,7 +237,7 @@ async def test_the_calls_of_one_turn_run_at_once_in_one_episode(
     async with anyio.create_task_group() as tg:  # verl gathers a turn's calls
         for _ in range(3):
             tg.start_soon(_call, tools, data, first.tool, dict(first.arguments))
-    assert verl_tool.open_trajectories() == 1  # one episode, not three
+    assert verl_tool.open_trajectories() == 1 and open_sessions() == 1  # one episode, not three
     await verl_tool.close_all()
     assert data.extra_fields[verl_tool.EXTRA_FIELD]["end_reason"] == "closed"
     assert verl_tool.open_trajectories() == 0
