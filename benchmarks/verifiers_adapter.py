@@ -26,7 +26,7 @@ from typing import Any
 
 from codegym_mcp.runtime import Catalog
 
-from .trainers import REPO, _catalog_server, play_env_api
+from ._trainer_paths import REPO, catalog_server, play_env_api
 
 VENV_PYTHON = REPO / ".venv-verifiers" / "bin" / "python"
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     gyms = [catalog.load(t) for t in catalog.task_ids()]
     timed = gyms[: args.timing_gyms]
     with (
-        _catalog_server(args.catalog) as url,
+        catalog_server(args.catalog) as url,
         scripted_server(args.catalog, lambda t, i, s: "right") as model,
     ):
         env_steps = [s for gym in timed for s in play_env_api(url, gym)[1]]
