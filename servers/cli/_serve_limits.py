@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["add_session_arguments", "auth_token", "session_limits"]
 
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the HTTP server's session flags."""
@@ -86,11 +84,11 @@ def auth_token(args: argparse.Namespace, *, host: str) -> str | None:
     Raises:
         UsageError: a non-loopback host without a token and without ``--insecure``.
     """
-    from ..mcp._sessions import AUTH_TOKEN_ENV
+    from ..mcp._sessions import AUTH_TOKEN_ENV, LOOPBACK_HOSTS
 
     token = args.auth_token if args.auth_token is not None else os.environ.get(AUTH_TOKEN_ENV)
     token = token or None
-    if token is None and host not in _LOOPBACK and not args.insecure:
+    if token is None and host not in LOOPBACK_HOSTS and not args.insecure:
         raise UsageError(
             f"refusing to serve on {host} without authentication: anyone who reaches the port could play "
             f"and flood it; set ${AUTH_TOKEN_ENV} (or --auth-token TOKEN), or pass --insecure to serve it "

@@ -47,6 +47,8 @@ STEP_META = "codegym/step"
 """Key of the step index in a ``tools/call`` request's ``_meta`` (idempotent retries)."""
 AUTH_TOKEN_ENV = "CODEGYM_AUTH_TOKEN"
 """Environment variable holding the bearer token (read by ``serve``, ``rollout`` and ``CodeGymEnv``)."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts only this machine reaches: the one place a server may listen without authentication."""
 
 _SESSION_HEADER = b"mcp-session-id"
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ..mcp._sessions import LOOPBACK_HOSTS
 from ..rollout._env import EnvError, ServerFailure, ToolCall
 from ._bridge import AsyncSession, missing_extra, open_sessions
 from ._openenv_direct import DirectGyms, DirectSession
@@ -294,7 +295,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--workers", type=int, default=None, help="direct mode: sandbox workers (default <= 4)"
     )
     parser.add_argument("--no-sandbox", action="store_true", help="direct mode: trusted catalogs only")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host (OpenEnv's protocol has no authentication: anyone who reaches "
+        "the port can play)",
+    )
     args = parser.parse_args(argv)
+    if args.host not in LOOPBACK_HOSTS and not args.insecure:
+        parser.error(
+            f"refusing to serve on {args.host}: OpenEnv's protocol has no authentication, so anyone who "
+            "reaches the port could play and use the sandbox; listen on 127.0.0.1 (behind your own "
+            "authenticating proxy), or pass --insecure to serve it open on purpose"
+        )
     app = create_codegym_app(
         args.catalog_url,
         catalog=args.catalog,

@@ -214,3 +214,15 @@ def test_a_direct_server_refuses_an_unknown_task_and_a_missing_instance() -> Non
         assert "instance 99 does not exist" in anyio.run(
             lambda: reset_error(task_id="Fixture_maxsub", instance=99)
         )
+
+
+def test_the_openenv_server_refuses_a_non_loopback_host_unless_told_insecure(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        openenv_env.main(["--catalog", str(FIXTURE), "--host", "0.0.0.0"])
+    assert refused.value.code == 2 and "no authentication" in capsys.readouterr().err
+    started: list[str] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: started.append(host))
+    openenv_env.main(["--catalog", str(FIXTURE), "--host", "0.0.0.0", "--insecure"])
+    assert started == ["0.0.0.0"]
