@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -232,3 +236,77 @@ def test_an_episode_runs_until_the_servers_step_budget_however_many_replies_that
         records, _ = play(url, model, "--tasks", "Fixture_vowels", "--instances-per-task", "1")
     assert [(r["end_reason"], r["reward"]) for r in records] == [("step_budget", 0.0)], records
     assert count[0] == budget
+
+
+@contextmanager
+def killable_catalog_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``serve --all`` on the fixture catalog as a child process the test may kill or stop."""
+    command = [sys.executable, "-m", "codegym_mcp.servers", "serve", "--all", "--catalog", str(FIXTURE)]
+    command += ["--transport", "http", "--host", "127.0.0.1", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    reader = threading.Thread(target=proc.stdout.read, daemon=True)  # keeps its pipe drained
+    try:
+        found = (re.search(r"http://127\.0\.0\.1:\d+", line) for line in proc.stdout)
+        url = next((m.group(0) for m in found if m), None)
+        assert url is not None, f"the catalog server exited (code {proc.poll()}) without a URL"
+        reader.start()
+        yield url, proc
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait()
+        if reader.is_alive():
+            reader.join(timeout=30)
+        proc.stdout.close()
+
+
+def play_until_the_server_fails(
+    fail: Callable[[subprocess.Popen[str]], None], *extra: str
+) -> tuple[dict[str, Any], float]:
+    """Play one endless episode (a model that only observes), ``fail`` the server after its third
+    model request; the episode's record and the seconds ``play`` took to return after that."""
+    with killable_catalog_server() as (url, server), observing_model() as (model, count):
+        command = [
+            str(VENV_PYTHON),
+            "-m",
+            "codegym_verifiers.play",
+            "--catalog-url",
+            url,
+            "--model-url",
+            model,
+        ]
+        command += ["--model", "m", "--tasks", "Fixture_vowels", "--instances-per-task", "1", *extra]
+        player = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while count[0] < 3 and player.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fail(server)
+        failed_at = time.monotonic()
+        try:
+            out, err = player.communicate(timeout=120)
+        finally:
+            player.kill()
+        seconds = time.monotonic() - failed_at
+    assert player.returncode == 0, err[-3000:]
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(records) == 2, out
+    return records[0], seconds
+
+
+@needs_venv
+def test_a_server_that_dies_mid_episode_ends_it_as_an_infrastructure_error_without_a_reward() -> None:
+    record, seconds = play_until_the_server_fails(subprocess.Popen.kill)
+    assert record["reward"] is None and record["end_reason"] is None, record
+    assert "broke after" in record["error"] and "the catalog server is gone" in record["error"], record
+    assert seconds < 60, seconds
+
+
+@needs_venv
+def test_a_server_that_hangs_mid_episode_ends_it_as_an_error_and_closing_does_not_wait_for_it() -> None:
+    # SIGSTOP: the connection stays open and nothing answers (the DELETE that ends the session too).
+    record, seconds = play_until_the_server_fails(
+        lambda server: server.send_signal(signal.SIGSTOP), "--mcp-timeout", "3"
+    )
+    assert record["reward"] is None and record["error"], record
+    assert seconds < 60, seconds  # the call's 3 s + closing's 10 s bound, not the server's
