@@ -1,8 +1,8 @@
 """One episode: one MCP session with a catalog server, opened and closed by its owner.
 
-Every tool call carries its step index in ``_meta["codegym/step"]``; a call that fails in
-transport is sent again with the same index, and the server answers a repeated index with the
-first result, so a retried call never runs twice. The server's episode bookkeeping
+Every tool call carries its step index in ``_meta["codegym/step"]``, and the server answers a
+repeated index with the first result, so a call sent again (by a proxy, or a harness that resumes
+an episode) never runs twice. The server's episode bookkeeping
 (``_meta["codegym/episode"]``: done, reward, infra, instance) is read from every result.
 
 Every session of an event loop shares one HTTP client (:func:`shared_http_client`): keep-alive
@@ -43,7 +43,6 @@ __all__ = [
 
 STEP_META = "codegym/step"
 EPISODE_META = "codegym/episode"
-_TRANSPORT_ATTEMPTS = 3
 
 
 class ServerFailure(RuntimeError):
@@ -77,10 +76,6 @@ _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClien
 )
 
 
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, _TRANSPORT)
-
-
 def transport_cause(exc: BaseException) -> BaseException | None:
     """The connection error inside ``exc`` (the MCP client's task groups wrap it), else None."""
     if isinstance(exc, _TRANSPORT):
@@ -89,6 +84,13 @@ def transport_cause(exc: BaseException) -> BaseException | None:
         causes = [transport_cause(e) for e in exc.exceptions]
         return next((c for c in causes if c is not None), None)
     return None
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first exception inside task-group wrappers (what went wrong, for a message)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def shared_http_client() -> httpx2.AsyncClient:
@@ -176,7 +178,7 @@ class EpisodeSession:
             except Exception as closing:  # a broken transport fails again (or only) as it closes
                 failure = exc if isinstance(exc, Exception) else closing
             if isinstance(failure, Exception):
-                cause = transport_cause(failure) or failure
+                cause = transport_cause(failure) or _leaf(failure)
                 raise ServerFailure(
                     f"could not open an MCP session at {url}: {type(cause).__name__}: {cause}; "
                     "check that `codegym-mcp serve --all` runs there"
@@ -221,22 +223,22 @@ class EpisodeSession:
             ) from exc
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> StepResult:
-        """Call one tool as the episode's next step (a transport failure is retried with the same index).
+        """Call one tool as the episode's next step (its index in ``_meta["codegym/step"]``).
 
         Raises:
-            ServerFailure: the call failed in transport on every attempt.
+            ServerFailure: the server answered with a protocol error (an HTTP error status, a
+                JSON-RPC error). A broken connection fails the session's transport as a whole
+                (mcp 2.0.0): the call is cancelled and :meth:`close` raises ServerFailure.
         """
         meta = cast(RequestParamsMeta, {STEP_META: self._next_step})
         started = time.perf_counter()
-        for attempt in range(_TRANSPORT_ATTEMPTS):
-            try:
-                result = await self._client.call_tool(name, dict(arguments), meta=meta)
-                break
-            except Exception as exc:
-                if not _transient(exc) or attempt == _TRANSPORT_ATTEMPTS - 1:
-                    raise ServerFailure(
-                        f"tool call {name} (step {self._next_step}) failed: {type(exc).__name__}: {exc}"
-                    ) from exc
+        try:
+            result = await self._client.call_tool(name, dict(arguments), meta=meta)
+        except Exception as exc:
+            cause = transport_cause(exc) or _leaf(exc)
+            raise ServerFailure(
+                f"tool call {name} (step {self._next_step}) at {self.url} failed: {type(cause).__name__}: {cause}"
+            ) from exc
         self.step_ms.append(round((time.perf_counter() - started) * 1000.0, 3))
         episode = (result.meta or {}).get(EPISODE_META)
         state: Mapping[str, Any] = episode if isinstance(episode, Mapping) else {}

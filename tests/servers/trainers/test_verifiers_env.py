@@ -31,7 +31,7 @@ from codegym_mcp.servers.mcp._sessions import AUTH_TOKEN_ENV
 from codegym_mcp.servers.trainers.local import catalog_server_process
 
 from ..._openai_http import send_json
-from ..scripted_openai import Behaviour, scripted_server
+from ..scripted_openai import Behaviour, ScriptedServer, scripted_server
 from ._harness import FIXTURE, catalog_server, fixture_episodes, health
 
 VENV_PYTHON = Path(__file__).resolve().parents[3] / ".venv-verifiers" / "bin" / "python"
@@ -310,3 +310,68 @@ def test_a_server_that_hangs_mid_episode_ends_it_as_an_error_and_closing_does_no
     )
     assert record["reward"] is None and record["error"], record
     assert seconds < 60, seconds  # the call's 3 s + closing's 10 s bound, not the server's
+
+
+@contextmanager
+def statement_model(catalog_url: str) -> Iterator[str]:
+    """The scripted oracle for requests without an episode header (vf-eval sends one set of headers
+    for every rollout): the episode is told by the conversation's first user message, the statement
+    of one gym (instance 0: the eval plays each gym's first instance). Yields the base URL."""
+    with urllib.request.urlopen(f"{catalog_url}/tasks?detail=1", timeout=30) as response:
+        by_statement = {g["statement"]: g["task_id"] for g in json.loads(response.read())["gyms"]}
+    state = ScriptedServer(catalog=Catalog(FIXTURE), script=lambda task_id, instance, seed: "right")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+            statement = next(m["content"] for m in body["messages"] if m["role"] == "user")
+            tag = {"x-codegym-episode": f"task={by_statement[statement]};instance=0;seed=0"}
+            status, payload = state.answer(tag, body)
+            send_json(self, status, payload)
+
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{stub.server_address[1]}/v1"
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=5)
+
+
+@needs_venv
+def test_verifiers_own_eval_cli_scores_the_oracle_one_on_every_gym(server: str, tmp_path: Path) -> None:
+    vf_eval = VENV_PYTHON.parent / "vf-eval"
+    with statement_model(server) as model:
+        command = [str(vf_eval), "codegym_verifiers", "--env.taskset.catalog-url", server]
+        command += ["--env.taskset.instances-per-task", "1", "--env.agent.runtime.type", "subprocess"]
+        command += [
+            "--model",
+            "scripted",
+            "--client.base-url",
+            model,
+            "--client.api-key-var",
+            "OPENAI_API_KEY",
+        ]
+        command += ["--no-push", "--no-rich", "--output-dir", str(tmp_path), "--run.name", "oracle"]
+        env = {**os.environ, "OPENAI_API_KEY": "unused"}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=env)
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+    traces = [json.loads(line) for line in (tmp_path / "oracle" / "traces.jsonl").read_text().splitlines()]
+    played = {
+        e["task"]["key"]: (e["ok"], e["traces"][0]["rewards"], e["traces"][0]["info"]["codegym_instance_id"])
+        for e in traces
+    }
+    catalog = Catalog(FIXTURE)
+    first = {t: catalog.load(t).instances[0].instance_id for t in catalog.task_ids()}
+    assert played == {
+        f"{t}#0": (True, {"codegym": {"score": 1.0, "weight": 1.0}}, i) for t, i in first.items()
+    }
+    status = health(server)
+    assert status is not None and status["sessions"] == 0
