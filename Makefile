@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,gymnasium,skyrl,openenv]'
+	@# verl needs torch, so only its wheel: tests load verl's tool schema model from it
+	$(BIN)/python -m pip download -q --no-deps verl==0.9.1 -d $(VENV)/wheels
 	@touch $(STAMP)
 
 $(VSTAMP): integrations/verifiers/pyproject.toml | $(STAMP)

@@ -91,13 +91,23 @@ class LightSession:
             ProtocolFailure: an HTTP error status or a JSON-RPC error.
             httpx2.HTTPError: the transport failed.
         """
+        # the step index makes a resent call idempotent on the server (served once)
+        return await self.call(name, arguments, {STEP_META: step})
+
+    async def call(self, name: str, arguments: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+        """One ``tools/call`` with ``meta`` as its ``_meta`` (a step index, the harness key); its
+        JSON-RPC result.
+
+        Raises:
+            ProtocolFailure: an HTTP error status or a JSON-RPC error.
+            httpx2.HTTPError: the transport failed.
+        """
         self._next_id += 1
         body = {
             "jsonrpc": "2.0",
             "id": self._next_id,
             "method": "tools/call",
-            # the step index makes a resent call idempotent on the server (served once)
-            "params": {"name": name, "arguments": arguments, "_meta": {STEP_META: step}},
+            "params": {"name": name, "arguments": arguments, "_meta": meta},
         }
         answer = await self._send("POST", body)
         payload = answer.json() if answer.content else {}

@@ -20,11 +20,6 @@ from .test_episode import FIXTURE, InProcessRunner, failed, ok
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def batched(k: int = 2) -> Gym:
     """The fixture maxsub gym (4 instances) played K instances per episode."""
     gym = Catalog(FIXTURE).load("Fixture_maxsub")

@@ -38,11 +38,6 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog"
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class InProcessRunner:
     """Runs the (trusted) fixture tools in this process: the sandbox seam, faked."""
 

@@ -18,11 +18,6 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog"
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def partial_maxsub() -> Gym:
     """The fixture gym with the partial policy: its observe and a read_nums tool."""
     gym = Catalog(FIXTURE).load("Fixture_maxsub")

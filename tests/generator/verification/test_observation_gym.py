@@ -132,11 +132,6 @@ def test_full_keeps_observe_revealing_everything_and_offers_no_read_tool(full: C
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def pool() -> AsyncIterator[WorkerPool]:
     async with WorkerPool(SandboxConfig(isolation="nsjail"), size=1) as pool:
         yield pool

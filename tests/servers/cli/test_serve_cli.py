@@ -22,11 +22,6 @@ from .._serve_helpers import FIXTURE, SERVE, base_url_of, killed_after, run_cli,
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def records(path: Path) -> list[EpisodeRecord]:
     return [EpisodeRecord.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

@@ -28,11 +28,6 @@ from .._serve_helpers import FIXTURE
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @asynccontextmanager
 async def serving(app: Starlette) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1:0 in this loop; yields its base URL."""

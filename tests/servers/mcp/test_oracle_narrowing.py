@@ -16,11 +16,6 @@ FIXTURE = Path(__file__).parents[2] / "fixtures" / "catalog"
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _instance(iid: str, items: list[int], answer: int) -> Instance:
     trace = [
         TraceCall(tool="observe", arguments={}, result={"nums": {"length": len(items)}}),

@@ -19,11 +19,6 @@ from ...generator._recording import GENERIC, isolation
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     """A gym generated from the fixture problem whose hidden input is an int-keyed dict."""

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def pool() -> AsyncIterator[WorkerPool]:
     async with WorkerPool(SandboxConfig(isolation="none"), size=1) as pool:
         yield pool

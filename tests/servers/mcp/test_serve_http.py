@@ -24,11 +24,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def catalog_server() -> AsyncIterator[Served]:
     async with serving(workers=2) as served:
         yield served

@@ -25,11 +25,6 @@ from ._served import serving
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class SlowRunner:
     """A runner whose calls of ``slow_function`` take ``delay`` seconds before running for real."""
 

@@ -24,11 +24,6 @@ TASK = "Fixture_maxsub"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def pool() -> AsyncIterator[WorkerPool]:
     async with WorkerPool(SandboxConfig(isolation="none"), size=1) as pool:
         yield pool

@@ -22,11 +22,6 @@ FIXTURE_CATALOG = Path(__file__).resolve().parents[2] / "fixtures" / "catalog"
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "rollout_loop.py"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_reset_gives_the_task_and_the_tools_and_step_follows_gymnasium() -> None:
     async with await CodeGymEnv.connect(toy_server().server, task_id="toy_sum") as env:
         obs, info = await env.reset()

@@ -24,11 +24,6 @@ from .._serve_helpers import FIXTURE, SERVE, base_url_of, killed_after, serve_en
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @contextmanager
 def server_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     """A catalog server process on the fixture catalog; yields (process, base URL); killed on exit."""

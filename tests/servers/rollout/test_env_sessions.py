@@ -14,11 +14,6 @@ from ..mcp._served import serving
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_the_env_sends_the_step_index_so_a_call_the_server_did_not_expect_is_refused() -> None:
     async with (
         serving() as served,

@@ -29,11 +29,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def catalog(tmp_path: Path) -> Catalog:
     return Catalog(write_toy_catalog(tmp_path / "catalog"))
 

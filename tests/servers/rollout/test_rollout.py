@@ -19,11 +19,6 @@ from .._rollout_fakes import INPUTS, TASK_ID, RecordedOpenAI, ToyGymServer, toy_
 FIXTURE_CATALOG = Path(__file__).resolve().parents[2] / "fixtures" / "catalog"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_episodes_are_planned_round_robin_over_tasks_then_instances() -> None:
     specs = plan_episodes([("a", 2), ("b", 3)], episodes=7, seed=10)
     assert [(s.task_id, s.instance) for s in specs] == [

@@ -22,11 +22,6 @@ from .._rollout_fakes import INPUTS, TASK_ID, toy_server, write_toy_catalog
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def connect_losing_on_close(spec: EpisodeSpec) -> CodeGymEnv:
     """An env whose close fails the way a stale keep-alive connection does (the DELETE is reset)."""
     env = await CodeGymEnv.connect(toy_server(first_instance=spec.instance).server, task_id=spec.task_id)

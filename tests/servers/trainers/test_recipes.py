@@ -17,11 +17,6 @@ from codegym_mcp.servers.trainers.recipes import trl_conversation, verl_tool_con
 from ._harness import FIXTURE
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_the_verl_tool_config_loads_with_omegaconf_and_matches_the_listed_tools(tmp_path: Path) -> None:
     async with (
