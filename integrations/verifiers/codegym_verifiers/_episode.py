@@ -144,7 +144,7 @@ class EpisodeSession:
         self.instructions = client.instructions or ""
         self.instance_id: str | None = None
         self.steps = 0
-        self.step_ms: list[float] = []  # each call's round trip, retries included
+        self.step_ms: list[float] = []  # each call's round trip (ms)
         self.last: StepResult | None = None
         self._next_step = 0
 

@@ -7,6 +7,7 @@ The catalog server runs from this venv; ``python -m codegym_verifiers.play`` run
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -23,9 +24,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from codegym_mcp.runtime import Catalog
+from codegym_mcp.servers import (
+    EpisodeContext,
+    EpisodeSpec,
+    Observation,
+    RandomPolicy,
+    ToolInfo,
+    http_connector,
+    run_rollouts,
+)
 from codegym_mcp.servers.mcp._server import ServeOptions, gym_instructions
 from codegym_mcp.servers.mcp._sessions import AUTH_TOKEN_ENV
 from codegym_mcp.servers.trainers.local import catalog_server_process
@@ -375,3 +386,73 @@ def test_verifiers_own_eval_cli_scores_the_oracle_one_on_every_gym(server: str, 
     }
     status = health(server)
     assert status is not None and status["sessions"] == 0
+
+
+def random_reply(body: dict[str, Any], tag: str, catalog: Catalog) -> dict[str, Any]:
+    """The env API's random agent as a model: the call it makes next in this episode, rebuilt from
+    the episode's seed (``tag``), the offered tools and the calls already in the conversation."""
+    episode = dict(part.strip().split("=", 1) for part in tag.split(";"))
+    tools = tuple(
+        ToolInfo(f["name"], f.get("description", ""), f["parameters"], None)
+        for f in (t["function"] for t in body["tools"])
+    )
+    budget = catalog.load(episode["task"]).manifest.step_budget
+    agent = RandomPolicy().agent(
+        EpisodeContext(episode["task"], "", tools, seed=int(episode["seed"]), step_budget=budget)
+    )
+    made = sum(len(m.get("tool_calls") or []) for m in body["messages"] if m["role"] == "assistant")
+    calls = [asyncio.run(agent.act(Observation(text=""))) for _ in range(made + 1)]
+    call = calls[-1]
+    message: dict[str, Any] = {"role": "assistant", "content": None if call else "done"}
+    if call is not None:
+        arguments = json.dumps(call.arguments)
+        message["tool_calls"] = [
+            {"id": f"c{made}", "type": "function", "function": {"name": call.name, "arguments": arguments}}
+        ]
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if call else "stop"}
+    return {"id": "r", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
+
+
+@contextmanager
+def random_model() -> Iterator[str]:
+    """A model on 127.0.0.1 that plays the env API's random policy (:func:`random_reply`)."""
+    catalog = Catalog(FIXTURE)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+            send_json(self, 200, random_reply(body, self.headers["x-codegym-episode"], catalog))
+
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{stub.server_address[1]}/v1"
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=5)
+
+
+@needs_venv
+def test_the_random_policy_scores_through_verifiers_what_it_scores_through_the_env_api(server: str) -> None:
+    with random_model() as model:
+        records, _ = play(server, model, "--seed", "-1", "--concurrency", "8")
+    specs = [
+        EpisodeSpec(index=i, task_id=r["task_id"], instance=r["instance"], seed=0)
+        for i, r in enumerate(records)
+    ]
+    baseline, _ = anyio.run(
+        lambda: run_rollouts(
+            specs, connect=http_connector(server), policy=RandomPolicy(), catalog=Catalog(FIXTURE)
+        )
+    )
+    assert len(records) == len(fixture_episodes()) and not any(r["error"] for r in records)
+    assert [r["reward"] for r in records] == [float(b.reward or 0) for b in baseline]
+    assert [r["instance_id"] for r in records] == [b.instance_id for b in baseline]
+    assert [len(r["step_ms"]) for r in records] == [len(b.steps) for b in baseline]  # the same calls
