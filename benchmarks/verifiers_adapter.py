@@ -44,10 +44,9 @@ import anyio
 from codegym_mcp.runtime import Catalog, Gym
 from codegym_mcp.servers import CodeGymEnv, EpisodeSpec, OpenAIPolicy, catalog_task_url, play_episode
 
-from .trainers import REPO, _catalog_server, play_env_api
+from ._trainer_paths import REPO, catalog_server, play_env_api
 
 VENV_PYTHON = REPO / ".venv-verifiers" / "bin" / "python"
-PATHS = ("env API, back to back", "env API", "adapter alone", "verifiers")
 
 
 def play_verifiers(catalog_url: str, model_url: str, *extra: str) -> list[dict[str, Any]]:
@@ -264,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     def script(task_id: str, instance: int, seed: int) -> Behaviour:
         return "right" if seed == 0 else "skip_wrong"  # seed 1: the leak check's short episodes
 
-    with _catalog_server(args.catalog) as url, scripted_server(args.catalog, script) as model:
+    with catalog_server(args.catalog) as url, scripted_server(args.catalog, script) as model:
         with worker(url, model.url, timed) as side:
             players: dict[str, Callable[[str], list[float]]] = {
                 "env API, back to back": lambda t: play_env_api(url, gyms[t])[1],

@@ -1,9 +1,10 @@
-"""OpenEnv: the OpenEnv server over a catalog server, played by OpenEnv's own client.
+"""OpenEnv: the OpenEnv server over a catalog, played by OpenEnv's own client.
 
-    .venv/bin/python examples/openenv_loop.py --catalog tests/fixtures/catalog
+    .venv/bin/python examples/openenv_loop.py --catalog tests/fixtures/catalog [--relay]
 
-Starts a catalog server (child process) and the OpenEnv server (uvicorn, port 8001 by default),
-then plays the oracle on the first instance of each gym with ``CodeGymOpenEnvClient``.
+Starts the OpenEnv server (uvicorn, port 8001 by default) in direct mode (it serves the catalog
+itself), or with ``--relay`` in relay mode over a catalog server (child process), then plays the
+oracle on the first instance of each gym with ``CodeGymOpenEnvClient``.
 Needs ``pip install 'codegym-mcp[openenv]'``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import anyio
@@ -40,11 +42,14 @@ def main() -> None:
     parser.add_argument("--catalog", type=Path, default=Path("tests/fixtures/catalog"))
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--max-tasks", type=int, default=5)
+    parser.add_argument("--relay", action="store_true", help="relay to a catalog server (child process)")
     args = parser.parse_args()
-    with catalog_server_process(args.catalog) as catalog_url:
-        server = uvicorn.Server(
-            uvicorn.Config(create_codegym_app(catalog_url), port=args.port, log_level="warning")
-        )
+    with ExitStack() as stack:
+        if args.relay:
+            app = create_codegym_app(stack.enter_context(catalog_server_process(args.catalog)))
+        else:
+            app = create_codegym_app(catalog=args.catalog)
+        server = uvicorn.Server(uvicorn.Config(app, port=args.port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:

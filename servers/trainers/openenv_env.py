@@ -1,10 +1,16 @@
-"""OpenEnv: an environment server and client for a catalog, over the catalog server's MCP sessions.
+"""OpenEnv: an environment server and client for a catalog, in two modes.
 
-Server (OpenEnv's HTTP/WebSocket protocol; one environment, hence one MCP session, per client)::
+Direct mode (the default choice: one process, no second hop): the OpenEnv server serves a catalog
+directory itself, with its own sandbox pool (see :mod:`._openenv_direct`)::
+
+    python -m codegym_mcp.servers.trainers.openenv_env --catalog DIR --port 8001
+
+Relay mode (a catalog server elsewhere: another machine, the Ray front, ``--auth-token``): each
+OpenEnv environment plays through an MCP session with that server over streamable HTTP::
 
     python -m codegym_mcp.servers.trainers.openenv_env --catalog-url http://127.0.0.1:8000 --port 8001
 
-Client (OpenEnv's ``EnvClient``; ``.sync()`` for synchronous code)::
+Client (OpenEnv's ``EnvClient``, the same for both modes; ``.sync()`` for synchronous code)::
 
     async with CodeGymOpenEnvClient(base_url="http://127.0.0.1:8001") as client:
         result = await client.reset(task_id="HumanEval_0", seed=0)   # observation.text: the task
@@ -13,22 +19,27 @@ Client (OpenEnv's ``EnvClient``; ``.sync()`` for synchronous code)::
 
 Actions are OpenEnv's MCP ``CallToolAction`` (``ListToolsAction`` lists the tools). ``reset`` takes
 ``task_id`` (default: the server's ``--task-id``), ``seed`` (the same seed, the same instance) or
-``instance``. Each reset opens a new MCP session with the catalog server (see :mod:`._bridge`);
-the environment's calls run on the OpenEnv server's own loop and are awaited, never blocking it. An infrastructure failure is an observation with
-``infra=True`` and ``reward=None``: not a 0.
+``instance``. Each reset opens a new MCP session (see :mod:`._bridge`); the environment's calls run
+on the OpenEnv server's own loop and are awaited, never blocking it. An infrastructure failure is
+an observation with ``infra=True`` and ``reward=None``: not a 0. OpenEnv's protocol has no
+authentication: bind the server to a private address (the relay sends ``$CODEGYM_AUTH_TOKEN`` to
+its catalog server).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from ..rollout._env import EnvError, ServerFailure, ToolCall
-from ._bridge import AsyncSession, missing_extra
+from ._bridge import AsyncSession, missing_extra, open_sessions
+from ._openenv_direct import DirectGyms, DirectSession
 
 try:
     from openenv.core.client_types import StepResult
@@ -41,6 +52,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise missing_extra("openenv-core", "openenv") from exc
 
 __all__ = [
+    "STATUS_PATH",
     "CallToolAction",
     "CodeGymObservation",
     "CodeGymOpenEnv",
@@ -50,6 +62,10 @@ __all__ = [
     "create_codegym_app",
     "main",
 ]
+
+
+STATUS_PATH = "/codegym/status"
+"""The route of the server's session count (see :func:`create_codegym_app`)."""
 
 
 class CodeGymObservation(Observation):  # type: ignore[misc]
@@ -73,18 +89,27 @@ class CodeGymState(State):  # type: ignore[misc]
 
 
 class CodeGymOpenEnv(Environment):  # type: ignore[misc]
-    """An OpenEnv ``Environment`` playing the gyms of one catalog server.
+    """An OpenEnv ``Environment`` playing the gyms of a catalog server (relay) or of ``gyms`` (direct).
 
     Args:
-        catalog_url: base URL of ``codegym-mcp serve --all --transport http``.
+        catalog_url: base URL of ``codegym-mcp serve --all --transport http`` (relay mode).
         task_id: the gym of a reset that names none.
+        gyms: the catalog served in this process (direct mode; ``catalog_url`` is then ignored).
+
+    Raises:
+        ValueError: neither ``catalog_url`` nor ``gyms`` given.
     """
 
     SUPPORTS_CONCURRENT_SESSIONS = True
 
-    def __init__(self, catalog_url: str, task_id: str | None = None) -> None:
+    def __init__(
+        self, catalog_url: str | None = None, task_id: str | None = None, *, gyms: DirectGyms | None = None
+    ) -> None:
         super().__init__()
+        if gyms is None and not catalog_url:
+            raise ValueError("CodeGymOpenEnv needs catalog_url (relay mode) or gyms (direct mode)")
         self.catalog_url = catalog_url
+        self.gyms = gyms
         self.default_task = task_id
         self._session: AsyncSession | None = None
         self._state = CodeGymState()
@@ -118,7 +143,8 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         """Start an episode of ``task_id`` on ``instance``, else on the instance of ``seed``.
 
         Raises:
-            ValueError: no task given and the server has no default.
+            ValueError: no task given and the server has no default; in direct mode, no such gym
+                or instance in the catalog.
         """
         task = task_id or self.default_task
         if not task:
@@ -126,7 +152,7 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         if self._session is None or self._session.task_id != task:
             if self._session is not None:
                 await self._session.aclose()
-            self._session = AsyncSession(self.catalog_url, task)
+            self._session = self._new_session(task)
         try:
             obs, info = await self._session.reset(seed=seed, instance=instance)
         except EnvError as exc:
@@ -136,6 +162,12 @@ class CodeGymOpenEnv(Environment):  # type: ignore[misc]
         )
         tools = [t.to_openai() for t in self._session.tools]
         return CodeGymObservation(text=obs.text, tools=tools, info=dict(info))
+
+    def _new_session(self, task: str) -> AsyncSession:
+        if self.gyms is not None:
+            return DirectSession(self.gyms, task)
+        assert self.catalog_url is not None
+        return AsyncSession(self.catalog_url, task)
 
     async def step_async(
         self, action: Action, timeout_s: float | None = None, **kwargs: Any
@@ -200,26 +232,77 @@ class CodeGymOpenEnvClient(EnvClient):  # type: ignore[misc]
         return CodeGymState(**payload)
 
 
-def create_codegym_app(catalog_url: str, *, task_id: str | None = None, max_concurrent_envs: int = 64) -> Any:
-    """The OpenEnv FastAPI app (HTTP + WebSocket, no web UI) over a catalog server."""
-    factory = functools.partial(CodeGymOpenEnv, catalog_url, task_id)
-    return create_fastapi_app(
+def create_codegym_app(
+    catalog_url: str | None = None,
+    *,
+    catalog: Path | str | None = None,
+    task_id: str | None = None,
+    max_concurrent_envs: int = 64,
+    workers: int | None = None,
+    no_sandbox: bool = False,
+) -> Any:
+    """The OpenEnv FastAPI app (HTTP + WebSocket, no web UI) over a catalog server or a catalog directory.
+
+    Give exactly one of ``catalog_url`` (relay mode) and ``catalog`` (direct mode: the gyms and
+    ``workers`` sandbox workers live in this app's process, started and stopped by its lifespan).
+    Besides OpenEnv's routes, ``GET /codegym/status`` reports the mode, the MCP sessions open in
+    this process (0 once every client left), its event loop's tasks and the sandbox workers.
+
+    Raises:
+        ValueError: neither or both of ``catalog_url`` and ``catalog`` given.
+        CatalogNotFound: ``catalog`` is not a directory.
+    """
+    if (catalog_url is None) == (catalog is None):
+        raise ValueError(
+            "create_codegym_app needs exactly one of catalog_url (a running catalog server) and catalog "
+            f"(a catalog directory served in this process); got catalog_url={catalog_url!r}, catalog={catalog!r}"
+        )
+    gyms = None if catalog is None else DirectGyms(catalog, workers=workers, no_sandbox=no_sandbox)
+    factory = functools.partial(CodeGymOpenEnv, catalog_url, task_id, gyms=gyms)
+    app = create_fastapi_app(
         factory, CallToolAction, CodeGymObservation, max_concurrent_envs=max_concurrent_envs
     )
+    if gyms is not None:
+        app.router.lifespan_context = gyms.running
+
+    async def status() -> dict[str, Any]:
+        return {
+            "mode": "relay" if gyms is None else "direct",
+            "open_sessions": open_sessions(),
+            "tasks": len(asyncio.all_tasks()),
+            "workers": None if gyms is None else gyms.workers,
+        }
+
+    # OpenEnv's /health says nothing of sessions: this does (no session should outlive its client)
+    app.add_api_route(STATUS_PATH, status, methods=["GET"])
+    return app
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m codegym_mcp.servers.trainers.openenv_env --catalog-url URL [--port P]``."""
+    """``python -m codegym_mcp.servers.trainers.openenv_env (--catalog DIR | --catalog-url URL) [--port P]``."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(description="OpenEnv server over a codegym catalog server")
-    parser.add_argument("--catalog-url", required=True, help="base URL of codegym-mcp serve --all")
+    parser = argparse.ArgumentParser(description="OpenEnv server over a codegym catalog")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--catalog", type=Path, help="catalog directory served in this process (direct mode)")
+    source.add_argument("--catalog-url", help="base URL of codegym-mcp serve --all (relay mode)")
     parser.add_argument("--task-id", default=None, help="gym of a reset that names none")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--max-sessions", type=int, default=64)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="direct mode: sandbox workers (default <= 4)"
+    )
+    parser.add_argument("--no-sandbox", action="store_true", help="direct mode: trusted catalogs only")
     args = parser.parse_args(argv)
-    app = create_codegym_app(args.catalog_url, task_id=args.task_id, max_concurrent_envs=args.max_sessions)
+    app = create_codegym_app(
+        args.catalog_url,
+        catalog=args.catalog,
+        task_id=args.task_id,
+        max_concurrent_envs=args.max_sessions,
+        workers=args.workers,
+        no_sandbox=args.no_sandbox,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
