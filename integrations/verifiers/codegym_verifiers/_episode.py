@@ -1,15 +1,22 @@
 """One episode: one MCP session with a catalog server, opened and closed by its owner.
 
-Every tool call carries its step index in ``_meta["codegym/step"]``; a call that fails in
-transport is sent again with the same index, and the server answers a repeated index with the
-first result, so a retried call never runs twice. The server's episode bookkeeping
+Every tool call carries its step index in ``_meta["codegym/step"]``, and the server answers a
+repeated index with the first result, so a call sent again (by a proxy, or a harness that resumes
+an episode) never runs twice. The server's episode bookkeeping
 (``_meta["codegym/episode"]``: done, reward, infra, instance) is read from every result.
+
+Every session of an event loop shares one HTTP client (:func:`shared_http_client`): keep-alive
+connections and one TLS context per process, not per episode. A server that dies mid-episode
+breaks the session's transport: the call, and closing, raise :class:`ServerFailure` (closing is
+bounded by ``close_timeout`` whatever the server does).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import weakref
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -23,11 +30,19 @@ from mcp_types import CallToolResult, RequestParamsMeta
 
 from ._catalog import auth_headers
 
-__all__ = ["EPISODE_META", "STEP_META", "EpisodeSession", "ServerFailure", "StepResult"]
+__all__ = [
+    "EPISODE_META",
+    "STEP_META",
+    "EpisodeSession",
+    "ServerFailure",
+    "StepResult",
+    "close_shared_http_client",
+    "shared_http_client",
+    "transport_cause",
+]
 
 STEP_META = "codegym/step"
 EPISODE_META = "codegym/episode"
-_TRANSPORT_ATTEMPTS = 3
 
 
 class ServerFailure(RuntimeError):
@@ -55,8 +70,52 @@ def _text(result: CallToolResult) -> str:
     return ""
 
 
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, httpx2.TransportError | anyio.BrokenResourceError | anyio.ClosedResourceError)
+_TRANSPORT = (httpx2.TransportError, anyio.BrokenResourceError, anyio.ClosedResourceError)
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def transport_cause(exc: BaseException) -> BaseException | None:
+    """The connection error inside ``exc`` (the MCP client's task groups wrap it), else None."""
+    if isinstance(exc, _TRANSPORT):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        causes = [transport_cause(e) for e in exc.exceptions]
+        return next((c for c in causes if c is not None), None)
+    return None
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first exception inside task-group wrappers (what went wrong, for a message)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def shared_http_client() -> httpx2.AsyncClient:
+    """The HTTP client every episode of the running event loop uses (created on first use).
+
+    One per loop: its keep-alive connections are reused from episode to episode and its TLS
+    context is built once, where a client per episode cost a new context (~10-25 ms) each time.
+    It sends ``$CODEGYM_AUTH_TOKEN`` as read when it is created; no read timeout of its own (each
+    MCP request has the session's ``read_timeout``).
+    """
+    loop = asyncio.get_running_loop()
+    client = _CLIENTS.get(loop)
+    if client is None or client.is_closed:
+        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=64)
+        timeout = httpx2.Timeout(30.0, read=None)
+        client = httpx2.AsyncClient(headers=auth_headers(), timeout=timeout, limits=limits)
+        _CLIENTS[loop] = client
+    return client
+
+
+async def close_shared_http_client() -> None:
+    """Close the running loop's shared HTTP client, if any (a later episode makes a new one)."""
+    client = _CLIENTS.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
 
 
 class EpisodeSession:
@@ -66,41 +125,64 @@ class EpisodeSession:
     session (the server records an unfinished episode as disconnected).
     """
 
-    def __init__(self, client: Client, stack: AsyncExitStack, tools: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        stack: AsyncExitStack,
+        tools: list[dict[str, Any]],
+        *,
+        url: str,
+        scope: anyio.CancelScope,
+        close_timeout: float,
+    ) -> None:
         self._client = client
         self._stack = stack
+        self._scope = scope
+        self.url = url
+        self.close_timeout = close_timeout
         self.tools = tools
         self.instructions = client.instructions or ""
         self.instance_id: str | None = None
         self.steps = 0
-        self.step_ms: list[float] = []  # each call's round trip, retries included
+        self.step_ms: list[float] = []  # each call's round trip (ms)
         self.last: StepResult | None = None
         self._next_step = 0
 
     @classmethod
-    async def open(cls, url: str, *, read_timeout: float = 300.0) -> Self:
+    async def open(cls, url: str, *, read_timeout: float = 300.0, close_timeout: float = 10.0) -> Self:
         """Open the session and list its tools (as OpenAI function tools).
+
+        Args:
+            url: the episode's MCP endpoint (``BASE/<task_id>/mcp?instance=K``).
+            read_timeout: seconds to wait for any one answer of the server.
+            close_timeout: seconds :meth:`close` waits for the server before it drops the session.
 
         Raises:
             ServerFailure: the server could not be reached or refused the session.
         """
         stack = AsyncExitStack()
+        # Everything the session opens runs inside this scope, exited last: close() gives it a
+        # deadline, so a hung server's session is cut instead of waited on.
+        scope = stack.enter_context(anyio.CancelScope())
         try:
-            http = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=auth_headers(), timeout=httpx2.Timeout(30.0, read=read_timeout))
-            )
-            transport = streamable_http_client(url, http_client=http)
+            transport = streamable_http_client(url, http_client=shared_http_client())
             client = await stack.enter_async_context(
                 Client(transport, mode="legacy", read_timeout_seconds=read_timeout)
             )
             listed = await client.list_tools()
         except BaseException as exc:
-            await stack.aclose()
-            if isinstance(exc, Exception):
+            scope.deadline = anyio.current_time() + close_timeout
+            failure: BaseException = exc
+            try:
+                await stack.aclose()
+            except Exception as closing:  # a broken transport fails again (or only) as it closes
+                failure = exc if isinstance(exc, Exception) else closing
+            if isinstance(failure, Exception):
+                cause = transport_cause(failure) or _leaf(failure)
                 raise ServerFailure(
-                    f"could not open an MCP session at {url}: {type(exc).__name__}: {exc}; "
+                    f"could not open an MCP session at {url}: {type(cause).__name__}: {cause}; "
                     "check that `codegym-mcp serve --all` runs there"
-                ) from exc
+                ) from failure
             raise
         tools = [
             {
@@ -113,7 +195,7 @@ class EpisodeSession:
             }
             for t in listed.tools
         ]
-        return cls(client, stack, tools)
+        return cls(client, stack, tools, url=url, scope=scope, close_timeout=close_timeout)
 
     async def __aenter__(self) -> Self:
         return self
@@ -122,27 +204,41 @@ class EpisodeSession:
         await self.close()
 
     async def close(self) -> None:
-        """End the MCP session (idempotent)."""
-        stack, self._stack = self._stack, AsyncExitStack()
-        await stack.aclose()
-
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> StepResult:
-        """Call one tool as the episode's next step (a transport failure is retried with the same index).
+        """End the MCP session (idempotent), within ``close_timeout`` seconds whatever the server does.
 
         Raises:
-            ServerFailure: the call failed in transport on every attempt.
+            ServerFailure: the session's transport broke (the server died or dropped the connection).
+        """
+        stack, self._stack = self._stack, AsyncExitStack()
+        self._scope.deadline = anyio.current_time() + self.close_timeout
+        try:
+            await stack.aclose()
+        except Exception as exc:
+            cause = transport_cause(exc)
+            if cause is None:
+                raise
+            raise ServerFailure(
+                f"the MCP session at {self.url} broke after {self.steps} steps: "
+                f"{type(cause).__name__}: {cause}; the catalog server is gone or dropped the connection"
+            ) from exc
+
+    async def call(self, name: str, arguments: Mapping[str, Any]) -> StepResult:
+        """Call one tool as the episode's next step (its index in ``_meta["codegym/step"]``).
+
+        Raises:
+            ServerFailure: the server answered with a protocol error (an HTTP error status, a
+                JSON-RPC error). A broken connection fails the session's transport as a whole
+                (mcp 2.0.0): the call is cancelled and :meth:`close` raises ServerFailure.
         """
         meta = cast(RequestParamsMeta, {STEP_META: self._next_step})
         started = time.perf_counter()
-        for attempt in range(_TRANSPORT_ATTEMPTS):
-            try:
-                result = await self._client.call_tool(name, dict(arguments), meta=meta)
-                break
-            except Exception as exc:
-                if not _transient(exc) or attempt == _TRANSPORT_ATTEMPTS - 1:
-                    raise ServerFailure(
-                        f"tool call {name} (step {self._next_step}) failed: {type(exc).__name__}: {exc}"
-                    ) from exc
+        try:
+            result = await self._client.call_tool(name, dict(arguments), meta=meta)
+        except Exception as exc:
+            cause = transport_cause(exc) or _leaf(exc)
+            raise ServerFailure(
+                f"tool call {name} (step {self._next_step}) at {self.url} failed: {type(cause).__name__}: {cause}"
+            ) from exc
         self.step_ms.append(round((time.perf_counter() - started) * 1000.0, 3))
         episode = (result.meta or {}).get(EPISODE_META)
         state: Mapping[str, Any] = episode if isinstance(episode, Mapping) else {}

@@ -1,7 +1,8 @@
 """Play a catalog through the verifiers environment against any OpenAI-compatible model endpoint.
 
     python -m codegym_verifiers.play --catalog-url http://127.0.0.1:8000 \\
-        --model-url http://127.0.0.1:9000/v1 --model my-model [--tasks A B] [--instances-per-task 1]
+        --model-url http://127.0.0.1:9000/v1 --model my-model [--tasks A B] [--instances-per-task 1] \\
+        [--concurrency 4] [--mcp-timeout 300]
 
 Each episode goes through verifiers' own machinery (``Env.serving``, ``Env.run_episode``: the
 interception endpoint, the trace, scoring). One JSON line per episode on stdout (task, instance,
@@ -22,6 +23,7 @@ from typing import Any
 import verifiers.v1 as vf
 
 from . import REWARD_NAME, load_environment
+from ._episode import close_shared_http_client
 
 __all__ = ["main", "play"]
 
@@ -59,6 +61,7 @@ async def play(args: argparse.Namespace) -> list[dict[str, Any]]:
         tasks=args.tasks,
         seed=None if args.seed < 0 else args.seed,
         instances_per_task=args.instances_per_task,
+        mcp_timeout=args.mcp_timeout,
     )
     tasks = list(env.taskset)
     gate = asyncio.Semaphore(args.concurrency)
@@ -72,7 +75,10 @@ async def play(args: argparse.Namespace) -> list[dict[str, Any]]:
         return record
 
     async with env.serving():
-        return list(await asyncio.gather(*(one(t) for t in tasks)))
+        try:
+            return list(await asyncio.gather(*(one(t) for t in tasks)))
+        finally:
+            await close_shared_http_client()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=0, help="row order's shuffle seed (-1: the server's order)"
     )
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--mcp-timeout", type=float, default=300.0, help="seconds to wait for any one answer of the server"
+    )
     parser.add_argument("--tag-header", default=None, help="send task/instance of the episode in this header")
     args = parser.parse_args(argv)
     records = asyncio.run(play(args))
