@@ -59,8 +59,8 @@ async def gyms_server(pool: WorkerPool) -> AsyncIterator[Gyms]:
 
 
 @asynccontextmanager
-async def front_over(urls: Sequence[str]) -> AsyncIterator[tuple[str, Front]]:
-    front = Front([Replica(key=f"r{i}", url=url) for i, url in enumerate(urls)], poll_every=0.2)
+async def front_over(urls: Sequence[str], *, poll_every: float = 0.2) -> AsyncIterator[tuple[str, Front]]:
+    front = Front([Replica(key=f"r{i}", url=url) for i, url in enumerate(urls)], poll_every=poll_every)
     async with serving(front.app()) as url:
         yield url, front
 
@@ -76,14 +76,30 @@ async def play_vowels(base: str, instance: int) -> Any:
 
 
 async def test_sessions_spread_over_the_replicas_and_each_stays_on_its_replica() -> None:
+    opened, all_open = 0, anyio.Event()
+
+    async def held_episode(base: str, instance: int) -> None:
+        """Open a session, wait until all six are open (none ends while others are placed), play."""
+        nonlocal opened
+        async with Client(f"{base}/Fixture_vowels/mcp?instance={instance}") as client:
+            opened += 1
+            if opened == 6:
+                all_open.set()
+            await all_open.wait()
+            observed = await client.call_tool("observe", {})
+            assert observed.structured_content is not None
+            answer = sum(ch in "aeiouAEIOU" for ch in str(observed.structured_content["s"]))
+            await client.call_tool("submit", {"answer": answer})
+
     async with WorkerPool(SandboxConfig(isolation="none"), size=2) as pool, AsyncExitStack() as stack:
         first = await stack.enter_async_context(gyms_server(pool))
         second = await stack.enter_async_context(gyms_server(pool))
-        base, _ = await stack.enter_async_context(front_over([first.url, second.url]))
+        # no health poll while the sessions are placed: the front's own count decides, exactly
+        base, _ = await stack.enter_async_context(front_over([first.url, second.url], poll_every=3600))
         with anyio.fail_after(60):
             async with anyio.create_task_group() as tg:
                 for i in range(6):
-                    tg.start_soon(play_vowels, base, i % 3)
+                    tg.start_soon(held_episode, base, i % 3)
     rewards = [r.reward for r in [*first.records, *second.records]]
     assert rewards == [1] * 6  # every call of a session reached the replica holding its episode
     assert len(first.records) == 3 and len(second.records) == 3  # new sessions went to the less loaded
