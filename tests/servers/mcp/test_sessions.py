@@ -97,11 +97,12 @@ async def test_an_idle_session_is_closed_and_its_episode_recorded_unscored_as_id
 
 
 async def test_a_session_that_keeps_calling_is_not_closed_as_idle() -> None:
-    async with serving(limits=SessionLimits(idle_timeout=0.6)) as served:
+    # gaps of 0.5 s under a 2 s timeout (room for a slow call on a loaded machine), 3 s in all
+    async with serving(limits=SessionLimits(idle_timeout=2.0)) as served:
         async with Client(f"{served.base}/Fixture_maxsub/mcp?instance=1") as client:
             for _ in range(6):
                 await client.call_tool("get_length", {})
-                await anyio.sleep(0.2)
+                await anyio.sleep(0.5)
             submitted = await client.call_tool("submit", {"answer": 1})
             assert submitted.structured_content == {"reward": 1}
         (record,) = await served.wait_records(1)
