@@ -93,6 +93,20 @@ def test_a_wrong_policy_scores_zero_on_every_instance_through_the_verifiers_env(
 
 
 @contextmanager
+def _stub_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{stub.server_address[1]}"
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
 def failing_catalog(real: str) -> Iterator[str]:
     """A server that lists ``real``'s gyms but fails every MCP request (503): an infrastructure failure."""
 
@@ -111,15 +125,8 @@ def failing_catalog(real: str) -> Iterator[str]:
             self.rfile.read(int(self.headers.get("content-length", "0")))
             send_json(self, 503, {"error": "scripted outage"})
 
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{stub.server_address[1]}"
-    finally:
-        stub.shutdown()
-        stub.server_close()
-        thread.join(timeout=5)
+    with _stub_server(Handler) as base:
+        yield base
 
 
 @needs_venv
@@ -229,15 +236,8 @@ def observing_model() -> Iterator[tuple[str, list[int]]]:
                 {"id": "r", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]},
             )
 
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{stub.server_address[1]}/v1", count
-    finally:
-        stub.shutdown()
-        stub.server_close()
-        thread.join(timeout=5)
+    with _stub_server(Handler) as base:
+        yield f"{base}/v1", count
 
 
 @needs_venv
@@ -345,15 +345,8 @@ def statement_model(catalog_url: str) -> Iterator[str]:
             status, payload = state.answer(tag, body)
             send_json(self, status, payload)
 
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{stub.server_address[1]}/v1"
-    finally:
-        stub.shutdown()
-        stub.server_close()
-        thread.join(timeout=5)
+    with _stub_server(Handler) as base:
+        yield f"{base}/v1"
 
 
 @needs_venv
@@ -428,15 +421,8 @@ def random_model() -> Iterator[str]:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
             send_json(self, 200, random_reply(body, self.headers["x-codegym-episode"], catalog))
 
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{stub.server_address[1]}/v1"
-    finally:
-        stub.shutdown()
-        stub.server_close()
-        thread.join(timeout=5)
+    with _stub_server(Handler) as base:
+        yield f"{base}/v1"
 
 
 @needs_venv
